@@ -1,0 +1,44 @@
+# vfio-hook — libvirt QEMU hook that moves PCI devices to vfio-pci and back.
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+HOOKDIR    ?= $(SYSCONFDIR)/libvirt/hooks
+DESTDIR    ?=
+
+PKGS       := libvirt libxml-2.0 inih libudev
+CC         ?= cc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS     ?= -O2 -g
+CPPFLAGS   += -D_FORTIFY_SOURCE=2 -DVERSION='"$(VERSION)"'
+ALL_CFLAGS  = -std=gnu11 $(WARN) $(CFLAGS) $(PKG_CFLAGS)
+
+SRCS := $(wildcard hook/*.c)
+LIB_SRCS := $(filter-out hook/main.c,$(SRCS))
+OBJS := $(SRCS:.c=.o)
+
+.PHONY: all clean install uninstall check check-asan check-fast lint vm-check
+
+all: hook/vfio-hook
+
+hook/%.o: hook/%.c $(wildcard hook/*.h)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+hook/vfio-hook: $(OBJS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
+
+install: hook/vfio-hook
+	SBINDIR='$(SBINDIR)' HOOKDIR='$(HOOKDIR)' SYSCONFDIR='$(SYSCONFDIR)' DESTDIR='$(DESTDIR)' \
+		scripts/install.sh install
+
+uninstall:
+	SBINDIR='$(SBINDIR)' HOOKDIR='$(HOOKDIR)' SYSCONFDIR='$(SYSCONFDIR)' DESTDIR='$(DESTDIR)' \
+		scripts/install.sh uninstall
+
+include tests/tests.mk
+
+clean:
+	rm -f hook/*.o hook/vfio-hook
+	rm -rf build

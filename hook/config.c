@@ -1,0 +1,638 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device map. inih does the INI syntax; this file gives it meaning and turns every
+ * mistake into one "FILE:LINE: what (how to fix)" line. The file decides what a root
+ * process does to PCI devices, so it is refused when others could have written it.
+ */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum section_kind { SEC_NONE, SEC_OPTIONS, SEC_PCI, SEC_USB, SEC_VM };
+
+struct parser {
+	struct config *c;
+	FILE *f;
+	int line;           /* line the reader is on */
+	bool line_done;     /* the last chunk read ended a line */
+	int header_line;    /* line of the last [section] header */
+	char *err;          /* first mistake, reported once */
+	int err_line;
+	char *section;      /* raw name of the section being filled */
+	enum section_kind kind;
+	size_t idx;         /* index of that section in its array */
+	int opt_lines[4];   /* where each option was set, to catch repeats */
+	int options_line;   /* where [options] began */
+};
+
+static const char *const option_keys[] = { "uri", "timeout", "evict", "giveback" };
+
+static int fail(struct parser *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct parser *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->err)
+		return 0;
+	va_start(ap, fmt);
+	if (vasprintf(&p->err, fmt, ap) < 0)
+		p->err = NULL;
+	va_end(ap);
+	p->err_line = line;
+	return 0; /* inih: stop */
+}
+
+/* inih reads through this so each handler call knows its line. */
+static char *reader(char *buf, int size, void *stream)
+{
+	struct parser *p = stream;
+	char *r;
+	const char *s;
+
+	r = fgets(buf, size, p->f);
+	if (!r)
+		return NULL;
+	if (p->line_done)
+		p->line++;
+	p->line_done = strchr(buf, '\n') != NULL;
+	for (s = buf; *s == ' ' || *s == '\t'; s++)
+		;
+	if (*s == '[')
+		p->header_line = p->line;
+	return r;
+}
+
+static bool valid_set_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("-_.+", *s))
+			return false;
+	return true;
+}
+
+static bool valid_vm_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isgraph((unsigned char)*s) || *s == '/')
+			return false;
+	return true;
+}
+
+static int find_set(const struct parser *p, enum section_kind kind, const char *name)
+{
+	const struct config *c = p->c;
+
+	for (size_t i = 0; kind == SEC_PCI && i < c->n_pci_sets; i++)
+		if (streq(c->pci_sets[i].name, name))
+			return c->pci_sets[i].line;
+	for (size_t i = 0; kind == SEC_USB && i < c->n_usb_sets; i++)
+		if (streq(c->usb_sets[i].name, name))
+			return c->usb_sets[i].line;
+	for (size_t i = 0; kind == SEC_VM && i < c->n_vms; i++)
+		if (streq(c->vms[i].name, name))
+			return c->vms[i].line;
+	return 0;
+}
+
+static int begin_section(struct parser *p, const char *section)
+{
+	_cleanup_free_ char *copy = xstrdup(section);
+	static const char *const kinds[] = { "pci", "usb", "vm" };
+	char *kind_s = strip(copy), *name;
+	int line = p->header_line ? p->header_line : p->line;
+	enum section_kind kind = SEC_NONE;
+	int first;
+
+	free(p->section);
+	p->section = xstrdup(section);
+	name = kind_s + strcspn(kind_s, " \t");
+	if (*name)
+		*name++ = '\0';
+	name = strip(name);
+
+	if (streq(kind_s, "options")) {
+		if (*name)
+			return fail(p, line, "[%s]: [options] takes no name (write [options])", section);
+		if (p->options_line)
+			return fail(p, line, "duplicate section [options] (first at line %d; merge the two)",
+				    p->options_line);
+		p->options_line = line;
+		p->kind = SEC_OPTIONS;
+		return 1;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (streq(kind_s, kinds[i]))
+			kind = (enum section_kind)(SEC_PCI + i);
+	if (kind == SEC_NONE)
+		return fail(p, line, "unknown section [%s] (sections are [options], [pci NAME], [usb NAME] and [vm NAME])",
+			    section);
+	if (!*name)
+		return fail(p, line, "[%s] needs a name, as in [%s my-%s]", kind_s, kind_s,
+			    kind == SEC_VM ? "vm" : "device");
+	if (strpbrk(name, " \t"))
+		return fail(p, line, "section name \"%s\" has a space (write [%s NAME] with NAME one word)", name,
+			    kind_s);
+	if (kind == SEC_VM ? !valid_vm_name(name) : !valid_set_name(name))
+		return fail(p, line, "bad name \"%s\" in [%s] (use letters, digits, '-', '_', '.' and '+')", name,
+			    section);
+	first = find_set(p, kind, name);
+	if (first)
+		return fail(p, line, "duplicate section [%s %s] (first at line %d; merge the two)", kind_s, name,
+			    first);
+
+	p->kind = kind;
+	if (kind == SEC_PCI) {
+		struct pci_set *s = array_push(&p->c->pci_sets, &p->c->n_pci_sets, sizeof(*s));
+		s->name = xstrdup(name);
+		s->line = line;
+		p->idx = p->c->n_pci_sets - 1;
+	} else if (kind == SEC_USB) {
+		struct usb_set *s = array_push(&p->c->usb_sets, &p->c->n_usb_sets, sizeof(*s));
+		s->name = xstrdup(name);
+		s->line = line;
+		p->idx = p->c->n_usb_sets - 1;
+	} else {
+		struct vm *v = array_push(&p->c->vms, &p->c->n_vms, sizeof(*v));
+		v->name = xstrdup(name);
+		v->line = line;
+		p->idx = p->c->n_vms - 1;
+	}
+	return 1;
+}
+
+static int set_option(struct parser *p, const char *key, const char *value)
+{
+	struct options *o = &p->c->opt;
+	size_t k;
+
+	for (k = 0; k < ARRAY_SIZE(option_keys); k++)
+		if (streq(key, option_keys[k]))
+			break;
+	if (k == ARRAY_SIZE(option_keys))
+		return fail(p, p->line, "unknown key \"%s\" in [options] (valid keys: uri, timeout, evict, giveback)",
+			    key);
+	if (p->opt_lines[k])
+		return fail(p, p->line, "%s is set twice in [options] (first at line %d; keep one)", key,
+			    p->opt_lines[k]);
+	p->opt_lines[k] = p->line;
+
+	if (streq(key, "uri")) {
+		if (!*value)
+			return fail(p, p->line, "uri is empty (write a libvirt URI, e.g. uri = qemu:///system)");
+		free(o->uri);
+		o->uri = xstrdup(value);
+	} else if (streq(key, "timeout")) {
+		char *end;
+		long v;
+
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (!isdigit((unsigned char)*value) || *end || errno || v < 1 || v > 3600)
+			return fail(p, p->line, "timeout must be a whole number of seconds from 1 to 3600, not \"%s\"",
+				    value);
+		o->timeout = (unsigned)v;
+	} else if (streq(key, "evict")) {
+		if (streq(value, "detach"))
+			o->evict = EVICT_DETACH;
+		else if (streq(value, "shutdown"))
+			o->evict = EVICT_SHUTDOWN;
+		else if (streq(value, "refuse"))
+			o->evict = EVICT_REFUSE;
+		else
+			return fail(p, p->line, "evict must be detach, shutdown or refuse, not \"%s\"", value);
+	} else {
+		if (streq(value, "yes") || streq(value, "true") || streq(value, "on") || streq(value, "1"))
+			o->giveback = true;
+		else if (streq(value, "no") || streq(value, "false") || streq(value, "off") || streq(value, "0"))
+			o->giveback = false;
+		else
+			return fail(p, p->line, "giveback must be yes or no, not \"%s\"", value);
+	}
+	return 1;
+}
+
+/* Splits "ID  free description" into its id and (possibly NULL) description. */
+static char *split_desc(char *value, char **ret_desc)
+{
+	char *rest = value + strcspn(value, " \t");
+
+	if (*rest)
+		*rest++ = '\0';
+	rest = strip(rest);
+	*ret_desc = *rest ? xstrdup(rest) : NULL;
+	return value;
+}
+
+static int add_device(struct parser *p, const char *key, const char *value)
+{
+	bool pci = p->kind == SEC_PCI;
+	const char *kind_s = pci ? "pci" : "usb";
+	const char *set_name = pci ? p->c->pci_sets[p->idx].name : p->c->usb_sets[p->idx].name;
+	_cleanup_free_ char *copy = xstrdup(value);
+	char *desc, *id;
+
+	if (!streq(key, "device"))
+		return fail(p, p->line, "unknown key \"%s\" in [%s %s] (the only key here is device)", key, kind_s,
+			    set_name);
+	id = split_desc(copy, &desc);
+	if (!*id)
+		return fail(p, p->line, "device needs %s, as in \"device = %s\"",
+			    pci ? "a PCI id or address" : "a USB id",
+			    pci ? "10de:1e84  VGA controller" : "046d:c539  Receiver");
+	if (pci) {
+		struct pci_set *s = &p->c->pci_sets[p->idx];
+		struct pci_sel sel;
+
+		if (pci_sel_parse(id, &sel) < 0) {
+			free(desc);
+			return fail(p, p->line,
+				    "malformed PCI id or address \"%s\" (write vendor:device in hex, e.g. 10de:1e84, or an address, e.g. 0000:09:00.0)",
+				    id);
+		}
+		for (size_t i = 0; i < s->n_entries; i++)
+			if (pci_sel_eq(&s->entries[i].sel, &sel)) {
+				free(desc);
+				return fail(p, p->line, "%s is listed twice in [pci %s] (first at line %d; remove one)",
+					    id, s->name, s->entries[i].line);
+			}
+		struct pci_entry *e = array_push(&s->entries, &s->n_entries, sizeof(*e));
+		*e = (struct pci_entry){ .sel = sel, .desc = desc, .line = p->line };
+	} else {
+		struct usb_set *s = &p->c->usb_sets[p->idx];
+		struct usb_sel sel;
+
+		if (usb_sel_parse(id, &sel) < 0) {
+			free(desc);
+			return fail(p, p->line,
+				    "malformed USB id \"%s\" (write vendor:product or just vendor in hex, e.g. 046d:c539 or 046d)",
+				    id);
+		}
+		for (size_t i = 0; i < s->n_entries; i++)
+			if (usb_sel_eq(&s->entries[i].sel, &sel)) {
+				free(desc);
+				return fail(p, p->line, "%s is listed twice in [usb %s] (first at line %d; remove one)",
+					    id, s->name, s->entries[i].line);
+			}
+		struct usb_entry *e = array_push(&s->entries, &s->n_entries, sizeof(*e));
+		*e = (struct usb_entry){ .sel = sel, .desc = desc, .line = p->line };
+	}
+	return 1;
+}
+
+static int add_vm_tokens(struct parser *p, const char *key, const char *value)
+{
+	struct vm *v = &p->c->vms[p->idx];
+	_cleanup_free_ char *copy = xstrdup(value);
+	char *save = NULL, *tok;
+	struct vm_token **toks;
+	size_t *n;
+
+	if (streq(key, "pci")) {
+		toks = &v->pci_tokens;
+		n = &v->n_pci_tokens;
+	} else if (streq(key, "usb")) {
+		toks = &v->usb_tokens;
+		n = &v->n_usb_tokens;
+	} else {
+		return fail(p, p->line, "unknown key \"%s\" in [vm %s] (valid keys: pci, usb)", key, v->name);
+	}
+	if (!*value)
+		return fail(p, p->line, "%s = is empty in [vm %s] (list [%s] names or ids, or remove the line)", key,
+			    v->name, key);
+	for (tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+		struct vm_token *t = array_push(toks, n, sizeof(*t));
+		t->text = xstrdup(tok);
+		t->line = p->line;
+	}
+	return 1;
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parser *p = user;
+
+	if (!p->section || !streq(p->section, section)) {
+		if (!*section)
+			return fail(p, p->line, "\"%s\" is outside any section (put it under [options], [pci NAME], [usb NAME] or [vm NAME])",
+				    key);
+		if (!begin_section(p, section))
+			return 0;
+	}
+	switch (p->kind) {
+	case SEC_OPTIONS:
+		return set_option(p, key, value);
+	case SEC_PCI:
+	case SEC_USB:
+		return add_device(p, key, value);
+	case SEC_VM:
+		return add_vm_tokens(p, key, value);
+	case SEC_NONE:
+		break;
+	}
+	return 0;
+}
+
+static int resolve_pci(struct parser *p, struct vm *v, const struct vm_token *t)
+{
+	const struct config *c = p->c;
+	struct pci_sel sel;
+
+	if (strchr(t->text, ':')) {
+		if (pci_sel_parse(t->text, &sel) < 0)
+			return fail(p, t->line,
+				    "malformed PCI id or address \"%s\" in [vm %s] (write vendor:device in hex, e.g. 10de:1e84, or an address, e.g. 0000:09:00.0)",
+				    t->text, v->name);
+		struct pci_entry *e = array_push(&v->bare_pci, &v->n_bare_pci, sizeof(*e));
+		*e = (struct pci_entry){ .sel = sel, .line = t->line };
+		return 1;
+	}
+	if (!config_find_pci_set(c, t->text)) {
+		for (size_t i = 0; i < c->n_usb_sets; i++)
+			if (streq(c->usb_sets[i].name, t->text))
+				return fail(p, t->line,
+					    "[vm %s] lists \"%s\" under pci =, but it is a [usb] section (move it to usb =)",
+					    v->name, t->text);
+		return fail(p, t->line, "[vm %s] uses \"%s\" but there is no [pci %s] (define it, or fix the name)",
+			    v->name, t->text, t->text);
+	}
+	return 1;
+}
+
+static int resolve_usb(struct parser *p, struct vm *v, const struct vm_token *t)
+{
+	const struct config *c = p->c;
+	struct usb_sel sel;
+
+	for (size_t i = 0; i < c->n_usb_sets; i++)
+		if (streq(c->usb_sets[i].name, t->text))
+			return 1;
+	if (strchr(t->text, ':') || (strlen(t->text) == 4 && strspn(t->text, "0123456789abcdefABCDEF") == 4)) {
+		if (usb_sel_parse(t->text, &sel) < 0)
+			return fail(p, t->line,
+				    "malformed USB id \"%s\" in [vm %s] (write vendor:product or just vendor in hex, e.g. 046d:c539 or 046d)",
+				    t->text, v->name);
+		struct usb_entry *e = array_push(&v->bare_usb, &v->n_bare_usb, sizeof(*e));
+		*e = (struct usb_entry){ .sel = sel, .line = t->line };
+		return 1;
+	}
+	if (config_find_pci_set(c, t->text))
+		return fail(p, t->line, "[vm %s] lists \"%s\" under usb =, but it is a [pci] section (move it to pci =)",
+			    v->name, t->text);
+	return fail(p, t->line, "[vm %s] uses \"%s\" but there is no [usb %s] (define it, or fix the name)", v->name,
+		    t->text, t->text);
+}
+
+static int vm_add_pci(struct parser *p, struct vm *v, const struct pci_entry *e, const struct pci_set *set, int line)
+{
+	char id[PCI_ADDR_LEN];
+
+	for (size_t i = 0; i < v->n_pci; i++) {
+		if (!pci_sel_eq(&v->pci[i].entry->sel, &e->sel))
+			continue;
+		pci_sel_format(&e->sel, id, sizeof(id));
+		if (v->pci[i].set)
+			return fail(p, line, "[vm %s] gets %s twice (already from [pci %s] at line %d; list each device once)",
+				    v->name, id, v->pci[i].set->name, v->pci[i].line);
+		return fail(p, line, "[vm %s] gets %s twice (already at line %d; list each device once)", v->name, id,
+			    v->pci[i].line);
+	}
+	struct vm_pci *vp = array_push(&v->pci, &v->n_pci, sizeof(*vp));
+	*vp = (struct vm_pci){ .entry = e, .set = set, .line = line };
+	return 1;
+}
+
+static int vm_add_usb(struct parser *p, struct vm *v, const struct usb_entry *e, const struct usb_set *set, int line)
+{
+	char id[16];
+
+	for (size_t i = 0; i < v->n_usb; i++) {
+		if (!usb_sel_eq(&v->usb[i].entry->sel, &e->sel))
+			continue;
+		usb_sel_format(&e->sel, id, sizeof(id));
+		return fail(p, line, "[vm %s] gets USB %s twice (already at line %d; list each device once)", v->name,
+			    id, v->usb[i].line);
+	}
+	struct vm_usb *vu = array_push(&v->usb, &v->n_usb, sizeof(*vu));
+	*vu = (struct vm_usb){ .entry = e, .set = set, .line = line };
+	return 1;
+}
+
+/* Once the whole file is read: names to sections, and what each VM gets, flattened. */
+static int finish(struct parser *p)
+{
+	struct config *c = p->c;
+
+	for (size_t i = 0; i < c->n_vms; i++) {
+		struct vm *v = &c->vms[i];
+		size_t bare = 0;
+
+		for (size_t t = 0; t < v->n_pci_tokens; t++)
+			if (!resolve_pci(p, v, &v->pci_tokens[t]))
+				return 0;
+		for (size_t t = 0; t < v->n_usb_tokens; t++)
+			if (!resolve_usb(p, v, &v->usb_tokens[t]))
+				return 0;
+		/* The bare arrays are complete now, so pointers into them stay valid. */
+		for (size_t t = 0; t < v->n_pci_tokens; t++) {
+			const struct vm_token *tok = &v->pci_tokens[t];
+			const struct pci_set *s = strchr(tok->text, ':') ? NULL : config_find_pci_set(c, tok->text);
+
+			if (!s) {
+				if (!vm_add_pci(p, v, &v->bare_pci[bare++], NULL, tok->line))
+					return 0;
+				continue;
+			}
+			for (size_t e = 0; e < s->n_entries; e++)
+				if (!vm_add_pci(p, v, &s->entries[e], s, tok->line))
+					return 0;
+		}
+		bare = 0;
+		for (size_t t = 0; t < v->n_usb_tokens; t++) {
+			const struct vm_token *tok = &v->usb_tokens[t];
+			const struct usb_set *s = NULL;
+
+			for (size_t k = 0; k < c->n_usb_sets; k++)
+				if (streq(c->usb_sets[k].name, tok->text))
+					s = &c->usb_sets[k];
+			if (!s) {
+				if (!vm_add_usb(p, v, &v->bare_usb[bare++], NULL, tok->line))
+					return 0;
+				continue;
+			}
+			for (size_t e = 0; e < s->n_entries; e++)
+				if (!vm_add_usb(p, v, &s->entries[e], s, tok->line))
+					return 0;
+		}
+	}
+	return 1;
+}
+
+/* Like sshd with its keys: a map others can write would let them choose what root unbinds. */
+static int check_owner(const char *path, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		log_at(LOG_ERR, path, 0, "cannot stat: %m (check the path)");
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_at(LOG_ERR, path, 0, "not a regular file (point -c or VFIO_HOOK_CONFIG at the map file)");
+		return -EINVAL;
+	}
+	if (st.st_uid != 0 && st.st_uid != getuid()) {
+		log_at(LOG_ERR, path, 0, "refused: owned by uid %u, not root (run: chown root %s)", (unsigned)st.st_uid,
+		       path);
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		log_at(LOG_ERR, path, 0, "refused: writable by group or others (run: chmod go-w %s)", path);
+		return -EPERM;
+	}
+	return 0;
+}
+
+int config_load(const char *path, struct config **ret)
+{
+	struct parser p = { .line_done = true };
+	struct config *c;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = -errno;
+		log_at(LOG_ERR, path, 0, "cannot read the device map: %m (create it from the example, or pass -c FILE)");
+		return r;
+	}
+	r = check_owner(path, fd);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	p.f = fdopen(fd, "re");
+	if (!p.f) {
+		r = -errno;
+		close(fd);
+		log_at(LOG_ERR, path, 0, "cannot read the device map: %m");
+		return r;
+	}
+
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(path);
+	c->opt = (struct options){ .uri = xstrdup("qemu:///system"), .timeout = 10, .evict = EVICT_DETACH };
+	p.c = c;
+
+	/* A continuation line would silently glue an indented key onto the previous one. */
+	ini_allow_multiline = false;
+	ini_stop_on_first_error = true;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = 64 * 1024;
+	r = ini_parse_stream(reader, &p, handler, &p);
+	if (ferror(p.f) && !p.err) {
+		p.err = xasprintf("cannot read the device map: %s", strerror(EIO));
+		p.err_line = 0;
+	}
+	if (r > 0 && !p.err)
+		fail(&p, r, "not a [section], a \"key = value\" line or a comment (fix or remove this line)");
+	if (!p.err)
+		finish(&p);
+	fclose(p.f);
+	free(p.section);
+	if (p.err) {
+		log_at(LOG_ERR, path, p.err_line, "%s", p.err);
+		free(p.err);
+		config_free(c);
+		return -EINVAL;
+	}
+	*ret = c;
+	return 0;
+}
+
+void config_free(struct config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_pci_sets; i++) {
+		for (size_t e = 0; e < c->pci_sets[i].n_entries; e++)
+			free(c->pci_sets[i].entries[e].desc);
+		free(c->pci_sets[i].entries);
+		free(c->pci_sets[i].name);
+	}
+	for (size_t i = 0; i < c->n_usb_sets; i++) {
+		for (size_t e = 0; e < c->usb_sets[i].n_entries; e++)
+			free(c->usb_sets[i].entries[e].desc);
+		free(c->usb_sets[i].entries);
+		free(c->usb_sets[i].name);
+	}
+	for (size_t i = 0; i < c->n_vms; i++) {
+		struct vm *v = &c->vms[i];
+
+		for (size_t t = 0; t < v->n_pci_tokens; t++)
+			free(v->pci_tokens[t].text);
+		for (size_t t = 0; t < v->n_usb_tokens; t++)
+			free(v->usb_tokens[t].text);
+		free(v->pci_tokens);
+		free(v->usb_tokens);
+		free(v->bare_pci);
+		free(v->bare_usb);
+		free(v->pci);
+		free(v->usb);
+		free(v->name);
+	}
+	free(c->pci_sets);
+	free(c->usb_sets);
+	free(c->vms);
+	free(c->opt.uri);
+	free(c->path);
+	free(c);
+}
+
+const struct vm *config_find_vm(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_vms; i++)
+		if (streq(c->vms[i].name, name))
+			return &c->vms[i];
+	return NULL;
+}
+
+const struct pci_set *config_find_pci_set(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_pci_sets; i++)
+		if (streq(c->pci_sets[i].name, name))
+			return &c->pci_sets[i];
+	return NULL;
+}
+
+const char *evict_policy_name(enum evict_policy p)
+{
+	static const char *const names[] = { "detach", "shutdown", "refuse" };
+
+	return names[p];
+}
+
+const char *config_path(const char *from_cli)
+{
+	const char *env = getenv("VFIO_HOOK_CONFIG");
+
+	if (from_cli)
+		return from_cli;
+	if (env && *env)
+		return env;
+	return CONFIG_DEFAULT_PATH;
+}

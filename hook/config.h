@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VH_CONFIG_H
+#define VH_CONFIG_H
+
+#include "pciid.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/vfio-hook.ini"
+
+enum evict_policy { EVICT_DETACH, EVICT_SHUTDOWN, EVICT_REFUSE };
+
+struct options {
+	char *uri;
+	unsigned timeout; /* seconds */
+	enum evict_policy evict;
+	bool giveback;
+};
+
+/* One `device =` line of a [pci] section, or one bare id/address in a [vm] line. */
+struct pci_entry {
+	struct pci_sel sel;
+	char *desc; /* NULL when the line has none */
+	int line;
+};
+
+struct usb_entry {
+	struct usb_sel sel;
+	char *desc;
+	int line;
+};
+
+struct pci_set {
+	char *name;
+	int line;
+	struct pci_entry *entries;
+	size_t n_entries;
+};
+
+struct usb_set {
+	char *name;
+	int line;
+	struct usb_entry *entries;
+	size_t n_entries;
+};
+
+/* What a VM gets, flattened: each entry with the [pci]/[usb] section it came from (NULL: bare). */
+struct vm_pci {
+	const struct pci_entry *entry;
+	const struct pci_set *set;
+	int line; /* the [vm] line that names it */
+};
+
+struct vm_usb {
+	const struct usb_entry *entry;
+	const struct usb_set *set;
+	int line;
+};
+
+/* Names as written in a [vm] line, resolved once the whole file is read. */
+struct vm_token {
+	char *text;
+	int line;
+};
+
+struct vm {
+	char *name;
+	int line;
+	struct vm_token *pci_tokens, *usb_tokens;
+	size_t n_pci_tokens, n_usb_tokens;
+	struct pci_entry *bare_pci; /* bare ids in pci =, owned here */
+	struct usb_entry *bare_usb;
+	size_t n_bare_pci, n_bare_usb;
+	struct vm_pci *pci;
+	struct vm_usb *usb;
+	size_t n_pci, n_usb;
+};
+
+struct config {
+	char *path;
+	struct options opt;
+	struct pci_set *pci_sets;
+	struct usb_set *usb_sets;
+	struct vm *vms;
+	size_t n_pci_sets, n_usb_sets, n_vms;
+};
+
+/*
+ * Loads the map. On any mistake logs one "FILE:LINE: what (fix)" line and returns -EINVAL
+ * (or the open/read errno); *ret is set only on success.
+ */
+int config_load(const char *path, struct config **ret);
+void config_free(struct config *c);
+
+const struct vm *config_find_vm(const struct config *c, const char *name);
+const struct pci_set *config_find_pci_set(const struct config *c, const char *name);
+const char *evict_policy_name(enum evict_policy p);
+
+/* The path to use: -c, then $VFIO_HOOK_CONFIG, then the default. */
+const char *config_path(const char *from_cli);
+
+#endif

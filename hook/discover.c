@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the machine has: every PCI function from libudev, its names from the udev hwdb (the
+ * same database systemd and lspci's sources share), its IOMMU group and its driver.
+ */
+#define _GNU_SOURCE
+#include "discover.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libudev.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#define IOMMU_GROUPS_DIR "/sys/kernel/iommu_groups"
+
+static void udev_unrefp(struct udev **u) { if (*u) udev_unref(*u); }
+static void udev_enumerate_unrefp(struct udev_enumerate **e) { if (*e) udev_enumerate_unref(*e); }
+static void udev_hwdb_unrefp(struct udev_hwdb **h) { if (*h) udev_hwdb_unref(*h); }
+
+static unsigned long attr_hex(struct udev_device *d, const char *name, bool *ok)
+{
+	const char *v = udev_device_get_sysattr_value(d, name);
+	char *end;
+	unsigned long r;
+
+	if (!v) {
+		*ok = false;
+		return 0;
+	}
+	errno = 0;
+	r = strtoul(v, &end, 16);
+	if (errno || end == v)
+		*ok = false;
+	return r;
+}
+
+static char *attr_string(struct udev_device *d, const char *name)
+{
+	const char *v = udev_device_get_sysattr_value(d, name);
+	_cleanup_free_ char *copy = NULL;
+	char *s;
+
+	if (!v)
+		return NULL;
+	copy = xstrdup(v);
+	s = strip(copy);
+	if (!*s || streq(s, "(null)"))
+		return NULL;
+	return xstrdup(s);
+}
+
+/* Config space byte 0x0e; when config is unreadable, fall back on the class code. */
+static enum header_type read_header_type(const char *syspath, uint32_t class)
+{
+	_cleanup_free_ char *path = xasprintf("%s/config", syspath);
+	unsigned char cfg[64];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = -1;
+
+	if (fd >= 0) {
+		n = read(fd, cfg, sizeof(cfg));
+		close(fd);
+	}
+	if (n > 0x0e)
+		return (enum header_type)(cfg[0x0e] & 0x7f);
+	if ((class >> 8) == 0x0604 || (class >> 8) == 0x0609)
+		return HDR_BRIDGE;
+	if ((class >> 8) == 0x0607)
+		return HDR_CARDBUS;
+	return HDR_ENDPOINT;
+}
+
+static int read_iommu_group(const char *syspath)
+{
+	_cleanup_free_ char *path = xasprintf("%s/iommu_group", syspath);
+	char target[PATH_MAX];
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	const char *base;
+	char *end;
+	long g;
+
+	if (n <= 0)
+		return -1;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	g = strtol(base, &end, 10);
+	if (*end || g < 0 || g > INT_MAX)
+		return -1;
+	return (int)g;
+}
+
+static char *hwdb_get(struct udev_hwdb *hwdb, const char *modalias, const char *key)
+{
+	struct udev_list_entry *e;
+
+	if (!hwdb)
+		return NULL;
+	udev_list_entry_foreach(e, udev_hwdb_get_properties_list_entry(hwdb, modalias, 0))
+		if (streq(udev_list_entry_get_name(e), key))
+			return xstrdup(udev_list_entry_get_value(e));
+	return NULL;
+}
+
+static void lookup_names(struct udev_hwdb *hwdb, struct pci_func *f)
+{
+	/* The short alias: the full one also matches subsystem entries, whose model names differ. */
+	_cleanup_free_ char *dev = xasprintf("pci:v%08Xd%08X", f->vendor, f->device);
+	_cleanup_free_ char *cls = xasprintf("pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X", f->vendor, f->device,
+					     f->sub_vendor, f->sub_device, f->class >> 16, (f->class >> 8) & 0xff,
+					     f->class & 0xff);
+
+	f->vendor_name = hwdb_get(hwdb, dev, "ID_VENDOR_FROM_DATABASE");
+	f->device_name = hwdb_get(hwdb, dev, "ID_MODEL_FROM_DATABASE");
+	f->class_name = hwdb_get(hwdb, cls, "ID_PCI_CLASS_FROM_DATABASE");
+	f->subclass_name = hwdb_get(hwdb, cls, "ID_PCI_SUBCLASS_FROM_DATABASE");
+}
+
+static int read_func(struct udev_device *d, struct udev_hwdb *hwdb, struct pci_func *f)
+{
+	const char *sysname = udev_device_get_sysname(d);
+	const char *driver = udev_device_get_driver(d);
+	const char *bv;
+	bool ok = true;
+
+	if (pci_addr_parse(sysname, &f->addr) < 0)
+		return -EINVAL;
+	f->vendor = (uint16_t)attr_hex(d, "vendor", &ok);
+	f->device = (uint16_t)attr_hex(d, "device", &ok);
+	f->class = (uint32_t)attr_hex(d, "class", &ok);
+	if (!ok)
+		return -EIO; /* gone while we looked, or not a function */
+	f->sub_vendor = (uint16_t)attr_hex(d, "subsystem_vendor", &ok);
+	f->sub_device = (uint16_t)attr_hex(d, "subsystem_device", &ok);
+	ok = true;
+	f->revision = (uint8_t)attr_hex(d, "revision", &ok);
+	f->syspath = xstrdup(udev_device_get_syspath(d));
+	f->header = read_header_type(f->syspath, f->class);
+	f->driver = driver ? xstrdup(driver) : NULL;
+	f->driver_override = attr_string(d, "driver_override");
+	f->iommu_group = read_iommu_group(f->syspath);
+	bv = udev_device_get_sysattr_value(d, "boot_vga");
+	f->boot_vga = bv ? (bv[0] == '1') : -1;
+	lookup_names(hwdb, f);
+	return 0;
+}
+
+static int cmp_func(const void *a, const void *b)
+{
+	return pci_addr_cmp(&((const struct pci_func *)a)->addr, &((const struct pci_func *)b)->addr);
+}
+
+static size_t count_groups(void)
+{
+	DIR *dir = opendir(IOMMU_GROUPS_DIR);
+	const struct dirent *de;
+	size_t n = 0;
+
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+static char *read_cpu_vendor(void)
+{
+	_cleanup_free_ char *info = read_file("/proc/cpuinfo");
+	char *line, *save = NULL;
+
+	if (!info)
+		return NULL;
+	for (line = strtok_r(info, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *colon = strchr(line, ':');
+
+		if (colon && startswith(line, "vendor_id"))
+			return xstrdup(strip(colon + 1));
+	}
+	return NULL;
+}
+
+int machine_discover(struct machine **ret)
+{
+	_cleanup_(udev_unrefp) struct udev *udev = udev_new();
+	_cleanup_(udev_enumerate_unrefp) struct udev_enumerate *en = NULL;
+	_cleanup_(udev_hwdb_unrefp) struct udev_hwdb *hwdb = NULL;
+	struct udev_list_entry *e;
+	struct machine *m;
+	int r;
+
+	if (!udev) {
+		log_error("cannot use libudev: %m");
+		return -ENOMEM;
+	}
+	en = udev_enumerate_new(udev);
+	if (!en || udev_enumerate_add_match_subsystem(en, "pci") < 0) {
+		log_error("cannot enumerate PCI devices with libudev: %m");
+		return -ENOMEM;
+	}
+	r = udev_enumerate_scan_devices(en);
+	if (r < 0) {
+		errno = -r;
+		log_error("cannot list PCI devices in /sys/bus/pci: %m (is /sys mounted?)");
+		return r;
+	}
+	/* No hwdb (minimal containers) only costs names: lspci-style fallbacks cover that. */
+	hwdb = udev_hwdb_new(udev);
+
+	m = xcalloc(1, sizeof(*m));
+	udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en)) {
+		struct udev_device *d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(e));
+		struct pci_func f = { 0 };
+
+		if (!d)
+			continue;
+		if (read_func(d, hwdb, &f) == 0)
+			*(struct pci_func *)array_push(&m->funcs, &m->n_funcs, sizeof(f)) = f;
+		udev_device_unref(d);
+	}
+	qsort(m->funcs, m->n_funcs, sizeof(*m->funcs), cmp_func);
+	m->n_groups = count_groups();
+	m->cpu_vendor = read_cpu_vendor();
+	*ret = m;
+	return 0;
+}
+
+void machine_free(struct machine *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n_funcs; i++) {
+		struct pci_func *f = &m->funcs[i];
+
+		free(f->syspath);
+		free(f->driver);
+		free(f->driver_override);
+		free(f->vendor_name);
+		free(f->device_name);
+		free(f->class_name);
+		free(f->subclass_name);
+	}
+	free(m->funcs);
+	free(m->cpu_vendor);
+	free(m);
+}
+
+const struct pci_func *machine_find(const struct machine *m, const struct pci_addr *a)
+{
+	for (size_t i = 0; i < m->n_funcs; i++)
+		if (pci_addr_eq(&m->funcs[i].addr, a))
+			return &m->funcs[i];
+	return NULL;
+}
+
+bool pci_func_is_bridge(const struct pci_func *f)
+{
+	return f->header == HDR_BRIDGE || f->header == HDR_CARDBUS;
+}
+
+/* Mirrors pciutils' show_terse() with -nn: names, then numbers in brackets. */
+void pci_func_lspci(const struct pci_func *f, char *buf, size_t n)
+{
+	const char *cls = f->subclass_name ? f->subclass_name : f->class_name ? f->class_name : "Class";
+	char slot[PCI_ADDR_LEN];
+	char dev[512];
+	char rev[16] = "";
+
+	if (f->addr.domain)
+		pci_addr_format(&f->addr, slot, sizeof(slot));
+	else
+		snprintf(slot, sizeof(slot), "%02x:%02x.%x", f->addr.bus, f->addr.slot, f->addr.func);
+	if (f->vendor_name && f->device_name)
+		snprintf(dev, sizeof(dev), "%s %s", f->vendor_name, f->device_name);
+	else if (f->vendor_name)
+		snprintf(dev, sizeof(dev), "%s Device", f->vendor_name);
+	else
+		snprintf(dev, sizeof(dev), "Device");
+	if (f->revision)
+		snprintf(rev, sizeof(rev), " (rev %02x)", f->revision);
+	snprintf(buf, n, "%s %s [%04x]: %s [%04x:%04x]%s", slot, cls, f->class >> 8, dev, f->vendor, f->device, rev);
+}
+
+const char *pci_func_name(const struct pci_func *f)
+{
+	if (f->device_name)
+		return f->device_name;
+	if (f->subclass_name)
+		return f->subclass_name;
+	if (f->class_name)
+		return f->class_name;
+	return "unknown device";
+}
+
+const char *machine_iommu_off_hint(const struct machine *m)
+{
+	const char *v = m->cpu_vendor ? m->cpu_vendor : "";
+
+	if (streq(v, "AuthenticAMD") || streq(v, "HygonGenuine"))
+		return "the IOMMU is off: " IOMMU_GROUPS_DIR " is empty (AMD CPU: the IOMMU is on by default in Linux, so "
+		       "enable it in the firmware setup — AMD-Vi/IOMMU/SVM — and reboot; amd_iommu=on is not a valid value)";
+	if (streq(v, "GenuineIntel"))
+		return "the IOMMU is off: " IOMMU_GROUPS_DIR " is empty (Intel CPU: enable VT-d in the firmware setup, "
+		       "add intel_iommu=on to the kernel command line and reboot)";
+	return "the IOMMU is off: " IOMMU_GROUPS_DIR " is empty (enable the IOMMU in the firmware setup; on Intel "
+	       "also add intel_iommu=on to the kernel command line; then reboot)";
+}

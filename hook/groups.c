@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The listing users know from the "IOMMU groups" script, with each line exactly as lspci
+ * prints it, followed by what matters for passthrough: driver, and who gets it in the map.
+ */
+#include "groups.h"
+
+#include "log.h"
+#include "resolve.h"
+#include "util.h"
+
+#include <string.h>
+
+static void json_str(const char *s)
+{
+	if (!s) {
+		fputs("null", stdout);
+		return;
+	}
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+/* The [pci] names and VMs that get f, each once, in map order. */
+struct uses {
+	const char *sets[32], *vms[32];
+	size_t n_sets, n_vms;
+};
+
+static void add_once(const char **arr, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (streq(arr[i], s))
+			return;
+	if (*n < 32)
+		arr[(*n)++] = s;
+}
+
+static struct uses uses_of(const struct config *c, const struct pci_func *f)
+{
+	struct uses u = { 0 };
+
+	for (size_t i = 0; c && i < c->n_vms; i++)
+		for (size_t k = 0; k < c->vms[i].n_pci; k++) {
+			const struct vm_pci *vp = &c->vms[i].pci[k];
+
+			if (!pci_sel_matches(&vp->entry->sel, f))
+				continue;
+			add_once(u.vms, &u.n_vms, c->vms[i].name);
+			if (vp->set)
+				add_once(u.sets, &u.n_sets, vp->set->name);
+		}
+	/* A [pci] section no VM uses still names the device. */
+	for (size_t i = 0; c && i < c->n_pci_sets; i++)
+		for (size_t e = 0; e < c->pci_sets[i].n_entries; e++)
+			if (pci_sel_matches(&c->pci_sets[i].entries[e].sel, f))
+				add_once(u.sets, &u.n_sets, c->pci_sets[i].name);
+	return u;
+}
+
+static void print_list(const char *key, const char *const *arr, size_t n)
+{
+	if (!n)
+		return;
+	printf("  %s=", key);
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s", i ? "," : "", arr[i]);
+}
+
+static void print_func_text(const struct pci_func *f, const struct config *c)
+{
+	struct uses u = uses_of(c, f);
+	char line[1024];
+
+	pci_func_lspci(f, line, sizeof(line));
+	printf("%s  driver=%s", line, f->driver ? f->driver : "none");
+	if (f->driver_override)
+		printf("  override=%s", f->driver_override);
+	if (pci_func_is_bridge(f))
+		printf("  bridge");
+	if (f->boot_vga == 1)
+		printf("  boot_vga");
+	print_list("map", u.sets, u.n_sets);
+	print_list("vm", u.vms, u.n_vms);
+	putchar('\n');
+}
+
+static void json_list(const char *key, const char *const *arr, size_t n)
+{
+	printf(",\"%s\":[", key);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			putchar(',');
+		json_str(arr[i]);
+	}
+	putchar(']');
+}
+
+static void print_func_json(const struct pci_func *f, const struct config *c)
+{
+	static const char *const headers[] = { "endpoint", "bridge", "cardbus" };
+	struct uses u = uses_of(c, f);
+	char addr[PCI_ADDR_LEN], line[1024];
+
+	pci_addr_format(&f->addr, addr, sizeof(addr));
+	pci_func_lspci(f, line, sizeof(line));
+	printf("{\"address\":\"%s\",\"vendor\":\"%04x\",\"device\":\"%04x\",\"subsystem_vendor\":\"%04x\","
+	       "\"subsystem_device\":\"%04x\",\"class\":\"%06x\",\"revision\":\"%02x\",\"header\":\"%s\"",
+	       addr, f->vendor, f->device, f->sub_vendor, f->sub_device, f->class, f->revision,
+	       f->header < ARRAY_SIZE(headers) ? headers[f->header] : "other");
+	printf(",\"iommu_group\":");
+	if (f->iommu_group >= 0)
+		printf("%d", f->iommu_group);
+	else
+		fputs("null", stdout);
+	printf(",\"driver\":");
+	json_str(f->driver);
+	printf(",\"driver_override\":");
+	json_str(f->driver_override);
+	printf(",\"boot_vga\":%s", f->boot_vga == 1 ? "true" : "false");
+	printf(",\"vendor_name\":");
+	json_str(f->vendor_name);
+	printf(",\"device_name\":");
+	json_str(f->device_name);
+	printf(",\"class_name\":");
+	json_str(f->class_name);
+	printf(",\"subclass_name\":");
+	json_str(f->subclass_name);
+	printf(",\"lspci\":");
+	json_str(line);
+	json_list("map", u.sets, u.n_sets);
+	json_list("vms", u.vms, u.n_vms);
+	putchar('}');
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Distinct group numbers, ascending. */
+static int *sorted_groups(const struct machine *m, size_t *ret_n)
+{
+	int *g = xcalloc(m->n_funcs, sizeof(int));
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->n_funcs; i++) {
+		bool seen = false;
+
+		if (m->funcs[i].iommu_group < 0)
+			continue;
+		for (size_t k = 0; k < n && !seen; k++)
+			seen = g[k] == m->funcs[i].iommu_group;
+		if (!seen)
+			g[n++] = m->funcs[i].iommu_group;
+	}
+	qsort(g, n, sizeof(int), cmp_int);
+	*ret_n = n;
+	return g;
+}
+
+int groups_print(const struct machine *m, const struct config *c, bool json)
+{
+	_cleanup_free_ int *groups = NULL;
+	size_t n_groups;
+	bool ungrouped = false;
+
+	if (m->n_groups == 0) {
+		log_error("%s", machine_iommu_off_hint(m));
+		return 1;
+	}
+	groups = sorted_groups(m, &n_groups);
+	if (json)
+		printf("{\"groups\":[");
+	for (size_t g = 0; g < n_groups; g++) {
+		bool first = true;
+
+		if (json)
+			printf("%s{\"group\":%d,\"functions\":[", g ? "," : "", groups[g]);
+		else
+			printf("IOMMU Group %d:\n", groups[g]);
+		for (size_t i = 0; i < m->n_funcs; i++) {
+			if (m->funcs[i].iommu_group != groups[g])
+				continue;
+			if (json) {
+				if (!first)
+					putchar(',');
+				print_func_json(&m->funcs[i], c);
+			} else {
+				print_func_text(&m->funcs[i], c);
+			}
+			first = false;
+		}
+		if (json)
+			printf("]}");
+	}
+	if (json)
+		printf("],\"ungrouped\":[");
+	for (size_t i = 0; i < m->n_funcs; i++) {
+		if (m->funcs[i].iommu_group >= 0)
+			continue;
+		if (json) {
+			if (ungrouped)
+				putchar(',');
+			print_func_json(&m->funcs[i], c);
+		} else {
+			if (!ungrouped)
+				printf("No IOMMU group (cannot be passed through):\n");
+			print_func_text(&m->funcs[i], c);
+		}
+		ungrouped = true;
+	}
+	if (json)
+		printf("]}\n");
+	if (c)
+		resolve_report(c, m);
+	return 0;
+}
+
+int config_print(const struct machine *m, const struct config *c)
+{
+	printf("%s: uri=%s timeout=%u evict=%s giveback=%s\n", c->path, c->opt.uri, c->opt.timeout,
+	       evict_policy_name(c->opt.evict), c->opt.giveback ? "yes" : "no");
+	for (size_t i = 0; i < c->n_vms; i++) {
+		const struct vm *v = &c->vms[i];
+
+		printf("[vm %s]\n", v->name);
+		for (size_t f = 0; f < m->n_funcs; f++) {
+			const struct pci_func *fn = &m->funcs[f];
+			const struct vm_pci *vp = vm_gets(v, fn);
+			char line[1024];
+
+			if (!vp)
+				continue;
+			pci_func_lspci(fn, line, sizeof(line));
+			printf("  pci %s  group=%d driver=%s  from ", line, fn->iommu_group,
+			       fn->driver ? fn->driver : "none");
+			if (vp->set)
+				printf("[pci %s]\n", vp->set->name);
+			else
+				printf("line %d\n", vp->line);
+		}
+		for (size_t u = 0; u < v->n_usb; u++) {
+			const struct vm_usb *vu = &v->usb[u];
+			char id[16];
+
+			usb_sel_format(&vu->entry->sel, id, sizeof(id));
+			printf("  usb %s%s%s  from ", id, vu->entry->desc ? "  " : "",
+			       vu->entry->desc ? vu->entry->desc : "");
+			if (vu->set)
+				printf("[usb %s]\n", vu->set->name);
+			else
+				printf("line %d\n", vu->line);
+		}
+	}
+	return resolve_report(c, m) ? 1 : 0;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* Dispatch only: libvirt's hook argv, or the command line tool. */
+#include "config.h"
+#include "discover.h"
+#include "groups.h"
+#include "hook.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef VERSION
+#define VERSION "0.0"
+#endif
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: vfio-hook [-c FILE] COMMAND\n"
+		"Moves PCI devices to vfio-pci for the libvirt VMs they are mapped to, and back.\n"
+		"\n"
+		"Commands:\n"
+		"  groups [--json]   list IOMMU groups, each function as lspci -nn shows it, its driver\n"
+		"                    and which VMs of the map get it\n"
+		"  config            check the device map and show what each VM gets on this machine\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE device map (default: $VFIO_HOOK_CONFIG, else " CONFIG_DEFAULT_PATH ")\n"
+		"  -h, --help        this text\n"
+		"  -V, --version     print the version\n"
+		"\n"
+		"As libvirt's QEMU hook (/etc/libvirt/hooks/qemu) it is called as: vfio-hook VM OP SUBOP EXTRA\n");
+}
+
+/*
+ * The map for commands that only annotate: none is fine when the user did not ask for one,
+ * and an ordinary user who cannot read root's map still gets the listing.
+ */
+static int load_optional_map(const char *cli_path, struct config **ret)
+{
+	const char *path = config_path(cli_path);
+	bool asked = cli_path || getenv("VFIO_HOOK_CONFIG");
+
+	*ret = NULL;
+	if (!asked && access(path, R_OK) < 0) {
+		if (errno == EACCES)
+			log_warning("cannot read %s as this user: the map columns are left out (run as root to see them)",
+				    path);
+		return 0;
+	}
+	return config_load(path, ret);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cfg_path = NULL;
+	struct config *cfg = NULL;
+	struct machine *m = NULL;
+	bool json = false;
+	const char *cmd;
+	int opt, r;
+
+	if (hook_argv(argc, argv))
+		return hook_main(argc, argv);
+
+	while ((opt = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			cfg_path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("vfio-hook %s\n", VERSION);
+			return 0;
+		default:
+			log_error("unknown option (see vfio-hook --help)");
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind];
+	if (optind + 1 < argc) {
+		log_error("%s: unexpected argument \"%s\" (see vfio-hook --help)", cmd, argv[optind + 1]);
+		return 2;
+	}
+	if (streq(cmd, "groups")) {
+		if (load_optional_map(cfg_path, &cfg) < 0)
+			return 2;
+	} else if (streq(cmd, "config")) {
+		if (json) {
+			log_error("config: --json is only for groups");
+			return 2;
+		}
+		if (config_load(config_path(cfg_path), &cfg) < 0)
+			return 2;
+	} else {
+		log_error("unknown command \"%s\" (see vfio-hook --help)", cmd);
+		return 2;
+	}
+
+	r = machine_discover(&m);
+	if (r < 0) {
+		config_free(cfg);
+		return 1;
+	}
+	r = streq(cmd, "groups") ? groups_print(m, cfg, json) : config_print(m, cfg);
+	machine_free(m);
+	config_free(cfg);
+	return r;
+}

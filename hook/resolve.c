@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+#include "resolve.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <string.h>
+
+bool pci_sel_matches(const struct pci_sel *s, const struct pci_func *f)
+{
+	if (s->is_addr)
+		return pci_addr_eq(&s->addr, &f->addr);
+	return s->vendor == f->vendor && s->device == f->device;
+}
+
+const struct vm_pci *vm_gets(const struct vm *v, const struct pci_func *f)
+{
+	for (size_t i = 0; i < v->n_pci; i++)
+		if (pci_sel_matches(&v->pci[i].entry->sel, f))
+			return &v->pci[i];
+	return NULL;
+}
+
+static size_t report_entry(const struct config *c, const struct machine *m, const struct pci_entry *e)
+{
+	char id[PCI_ADDR_LEN], list[512] = "", first[PCI_ADDR_LEN] = "";
+	size_t n = 0, len = 0;
+
+	pci_sel_format(&e->sel, id, sizeof(id));
+	for (size_t i = 0; i < m->n_funcs; i++) {
+		char a[PCI_ADDR_LEN];
+
+		if (!pci_sel_matches(&e->sel, &m->funcs[i]))
+			continue;
+		pci_addr_format(&m->funcs[i].addr, a, sizeof(a));
+		if (!n++)
+			memcpy(first, a, sizeof(a));
+		if (len < sizeof(list))
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", len ? ", " : "", a);
+	}
+	if (n == 0) {
+		log_at(LOG_WARNING, c->path, e->line,
+		       "%s%s%s%s matches no PCI function on this machine (check it with \"vfio-hook groups\", or remove it)",
+		       id, e->desc ? " (" : "", e->desc ? e->desc : "", e->desc ? ")" : "");
+		return 1;
+	}
+	if (n > 1) {
+		log_at(LOG_WARNING, c->path, e->line,
+		       "%s matches %zu functions: %s (identical devices: to pass through only one, pin it by address, e.g. \"device = %s\")",
+		       id, n, list, first);
+		return 1;
+	}
+	return 0;
+}
+
+static size_t report_twice(const struct config *c, const struct machine *m, const struct vm *v)
+{
+	size_t found = 0;
+
+	for (size_t i = 0; i < m->n_funcs; i++) {
+		const struct pci_func *f = &m->funcs[i];
+		const struct vm_pci *first = NULL;
+
+		for (size_t k = 0; k < v->n_pci; k++) {
+			char a[PCI_ADDR_LEN], s1[PCI_ADDR_LEN], s2[PCI_ADDR_LEN];
+
+			if (!pci_sel_matches(&v->pci[k].entry->sel, f))
+				continue;
+			if (!first) {
+				first = &v->pci[k];
+				continue;
+			}
+			pci_addr_format(&f->addr, a, sizeof(a));
+			pci_sel_format(&first->entry->sel, s1, sizeof(s1));
+			pci_sel_format(&v->pci[k].entry->sel, s2, sizeof(s2));
+			log_at(LOG_WARNING, c->path, v->pci[k].entry->line,
+			       "[vm %s] gets %s twice, as %s (line %d) and as %s (list each device once)", v->name, a,
+			       s1, first->entry->line, s2);
+			found++;
+			break;
+		}
+	}
+	return found;
+}
+
+size_t resolve_report(const struct config *c, const struct machine *m)
+{
+	size_t found = 0;
+
+	for (size_t i = 0; i < c->n_pci_sets; i++)
+		for (size_t e = 0; e < c->pci_sets[i].n_entries; e++)
+			found += report_entry(c, m, &c->pci_sets[i].entries[e]);
+	for (size_t i = 0; i < c->n_vms; i++) {
+		for (size_t e = 0; e < c->vms[i].n_bare_pci; e++)
+			found += report_entry(c, m, &c->vms[i].bare_pci[e]);
+		found += report_twice(c, m, &c->vms[i]);
+	}
+	return found;
+}

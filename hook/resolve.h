@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VH_RESOLVE_H
+#define VH_RESOLVE_H
+
+#include "config.h"
+#include "discover.h"
+
+bool pci_sel_matches(const struct pci_sel *s, const struct pci_func *f);
+
+/*
+ * The map against this machine: logs (as warnings) each entry that matches no function, an id
+ * that matches several (identical devices: pin one by address), and a function a VM gets twice
+ * through different entries. Returns how many it found.
+ */
+size_t resolve_report(const struct config *c, const struct machine *m);
+
+/* Does VM v get function f? Returns the first map entry that gives it, or NULL. */
+const struct vm_pci *vm_gets(const struct vm *v, const struct pci_func *f);
+
+#endif
