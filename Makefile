@@ -3,6 +3,7 @@ VERSION    := 0.1.0
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
+DATADIR    ?= $(PREFIX)/share
 HOOKDIR    ?= $(SYSCONFDIR)/libvirt/hooks
 DESTDIR    ?=
 
@@ -30,11 +31,11 @@ hook/vfio-hook: $(OBJS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
 
 install: hook/vfio-hook
-	SBINDIR='$(SBINDIR)' HOOKDIR='$(HOOKDIR)' SYSCONFDIR='$(SYSCONFDIR)' DESTDIR='$(DESTDIR)' \
+	SBINDIR='$(SBINDIR)' HOOKDIR='$(HOOKDIR)' SYSCONFDIR='$(SYSCONFDIR)' DATADIR='$(DATADIR)' DESTDIR='$(DESTDIR)' \
 		scripts/install.sh install
 
 uninstall:
-	SBINDIR='$(SBINDIR)' HOOKDIR='$(HOOKDIR)' SYSCONFDIR='$(SYSCONFDIR)' DESTDIR='$(DESTDIR)' \
+	SBINDIR='$(SBINDIR)' HOOKDIR='$(HOOKDIR)' SYSCONFDIR='$(SYSCONFDIR)' DATADIR='$(DATADIR)' DESTDIR='$(DESTDIR)' \
 		scripts/install.sh uninstall
 
 include tests/tests.mk

@@ -266,9 +266,12 @@ static int add_device(struct parser *p, const char *key, const char *value)
 		}
 		for (size_t i = 0; i < s->n_entries; i++)
 			if (pci_sel_eq(&s->entries[i].sel, &sel)) {
+				char canon[PCI_ADDR_LEN];
+
 				free(desc);
+				pci_sel_format(&sel, canon, sizeof(canon));
 				return fail(p, p->line, "%s is listed twice in [pci %s] (first at line %d; remove one)",
-					    id, s->name, s->entries[i].line);
+					    canon, s->name, s->entries[i].line);
 			}
 		struct pci_entry *e = array_push(&s->entries, &s->n_entries, sizeof(*e));
 		*e = (struct pci_entry){ .sel = sel, .desc = desc, .line = p->line };
@@ -284,9 +287,12 @@ static int add_device(struct parser *p, const char *key, const char *value)
 		}
 		for (size_t i = 0; i < s->n_entries; i++)
 			if (usb_sel_eq(&s->entries[i].sel, &sel)) {
+				char canon[16];
+
 				free(desc);
+				usb_sel_format(&sel, canon, sizeof(canon));
 				return fail(p, p->line, "%s is listed twice in [usb %s] (first at line %d; remove one)",
-					    id, s->name, s->entries[i].line);
+					    canon, s->name, s->entries[i].line);
 			}
 		struct usb_entry *e = array_push(&s->entries, &s->n_entries, sizeof(*e));
 		*e = (struct usb_entry){ .sel = sel, .desc = desc, .line = p->line };
@@ -322,9 +328,15 @@ static int add_vm_tokens(struct parser *p, const char *key, const char *value)
 	return 1;
 }
 
+#define SYNTAX_ERROR "not a [section], a \"key = value\" line or a comment (fix or remove this line)"
+
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
 	struct parser *p = user;
+
+	/* inih also splits at ':', so "device 10de:10f8" arrives as key "device 10de". */
+	if (strpbrk(key, " \t"))
+		return fail(p, p->line, SYNTAX_ERROR);
 
 	if (!p->section || !streq(p->section, section)) {
 		if (!*section)
@@ -549,7 +561,7 @@ int config_load(const char *path, struct config **ret)
 		p.err_line = 0;
 	}
 	if (r > 0 && !p.err)
-		fail(&p, r, "not a [section], a \"key = value\" line or a comment (fix or remove this line)");
+		fail(&p, r, SYNTAX_ERROR);
 	if (!p.err)
 		finish(&p);
 	fclose(p.f);

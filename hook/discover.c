@@ -76,24 +76,43 @@ static enum header_type read_header_type(const char *syspath, uint32_t class)
 	return HDR_ENDPOINT;
 }
 
-static int read_iommu_group(const char *syspath)
+/* Group of every function, from the kernel's own listing: iommu_groups/N/devices/ADDR. */
+static void read_iommu_groups(struct machine *m)
 {
-	_cleanup_free_ char *path = xasprintf("%s/iommu_group", syspath);
-	char target[PATH_MAX];
-	ssize_t n = readlink(path, target, sizeof(target) - 1);
-	const char *base;
-	char *end;
-	long g;
+	DIR *dir = opendir(IOMMU_GROUPS_DIR);
+	const struct dirent *de;
 
-	if (n <= 0)
-		return -1;
-	target[n] = '\0';
-	base = strrchr(target, '/');
-	base = base ? base + 1 : target;
-	g = strtol(base, &end, 10);
-	if (*end || g < 0 || g > INT_MAX)
-		return -1;
-	return (int)g;
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		_cleanup_free_ char *path = NULL;
+		const struct dirent *fe;
+		DIR *fdir;
+		char *end;
+		long g;
+
+		if (de->d_name[0] == '.')
+			continue;
+		m->n_groups++;
+		g = strtol(de->d_name, &end, 10);
+		if (*end || g < 0 || g > INT_MAX)
+			continue;
+		path = xasprintf(IOMMU_GROUPS_DIR "/%s/devices", de->d_name);
+		fdir = opendir(path);
+		if (!fdir)
+			continue;
+		while ((fe = readdir(fdir))) {
+			struct pci_addr a;
+
+			if (pci_addr_parse(fe->d_name, &a) < 0)
+				continue;
+			for (size_t i = 0; i < m->n_funcs; i++)
+				if (pci_addr_eq(&m->funcs[i].addr, &a))
+					m->funcs[i].iommu_group = (int)g;
+		}
+		closedir(fdir);
+	}
+	closedir(dir);
 }
 
 static char *hwdb_get(struct udev_hwdb *hwdb, const char *modalias, const char *key)
@@ -144,7 +163,7 @@ static int read_func(struct udev_device *d, struct udev_hwdb *hwdb, struct pci_f
 	f->header = read_header_type(f->syspath, f->class);
 	f->driver = driver ? xstrdup(driver) : NULL;
 	f->driver_override = attr_string(d, "driver_override");
-	f->iommu_group = read_iommu_group(f->syspath);
+	f->iommu_group = -1;
 	bv = udev_device_get_sysattr_value(d, "boot_vga");
 	f->boot_vga = bv ? (bv[0] == '1') : -1;
 	lookup_names(hwdb, f);
@@ -154,21 +173,6 @@ static int read_func(struct udev_device *d, struct udev_hwdb *hwdb, struct pci_f
 static int cmp_func(const void *a, const void *b)
 {
 	return pci_addr_cmp(&((const struct pci_func *)a)->addr, &((const struct pci_func *)b)->addr);
-}
-
-static size_t count_groups(void)
-{
-	DIR *dir = opendir(IOMMU_GROUPS_DIR);
-	const struct dirent *de;
-	size_t n = 0;
-
-	if (!dir)
-		return 0;
-	while ((de = readdir(dir)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
 }
 
 static char *read_cpu_vendor(void)
@@ -226,7 +230,7 @@ int machine_discover(struct machine **ret)
 		udev_device_unref(d);
 	}
 	qsort(m->funcs, m->n_funcs, sizeof(*m->funcs), cmp_func);
-	m->n_groups = count_groups();
+	read_iommu_groups(m);
 	m->cpu_vendor = read_cpu_vendor();
 	*ret = m;
 	return 0;

@@ -1,1 +1,41 @@
+# make check: the whole suite, built twice (plain, and with ASan+UBSan), on fixture machines
+# that umockdev fakes; nothing here touches the real /sys.
+HDRS        := $(wildcard hook/*.h)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+SAN_plain   :=
+SAN_asan    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+UNIT_TESTS  := test-pciid test-config
+VARIANTS    := plain asan
+TEST_BINS   := $(foreach v,$(VARIANTS),build/$(v)/vfio-hook $(addprefix build/$(v)/,$(UNIT_TESTS)))
+TEST_HWDB   := build/hwdb/etc/udev/hwdb.bin
 
+build/%/vfio-hook: $(SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SAN_$*) $(LDFLAGS) -o $@ $(SRCS) $(PKG_LIBS)
+
+build/%/test-pciid: tests/unit/test-pciid.c $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ihook $(SAN_$*) $(LDFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+build/%/test-config: tests/unit/test-config.c $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ihook $(SAN_$*) $(LDFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+build/hwdb-redirect.so: tests/lib/hwdb-redirect.c
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O2 $(WARN) -o $@ $< -ldl
+
+$(TEST_HWDB): $(wildcard tests/fixtures/hwdb/*.hwdb)
+	rm -rf build/hwdb && mkdir -p build/hwdb/etc/udev/hwdb.d
+	cp $^ build/hwdb/etc/udev/hwdb.d/
+	systemd-hwdb --root=build/hwdb update --strict
+
+check: all $(TEST_BINS) build/hwdb-redirect.so $(TEST_HWDB)
+	VARIANTS='$(VARIANTS)' tests/run-tests.sh
+
+# One variant only, for a quick edit-test loop.
+check-fast: all build/plain/vfio-hook $(addprefix build/plain/,$(UNIT_TESTS)) build/hwdb-redirect.so $(TEST_HWDB)
+	VARIANTS=plain NO_LINT=1 tests/run-tests.sh
+
+lint:
+	tests/lint.sh

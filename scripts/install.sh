@@ -1,0 +1,82 @@
+#!/bin/sh
+# make install / make uninstall. Installs the program, hooks it into libvirt without ever
+# overwriting a foreign hook, installs the example map only where none exists, and records
+# what it created so uninstall removes exactly that.
+#   scripts/install.sh install|uninstall   (SBINDIR, HOOKDIR, SYSCONFDIR, DATADIR, DESTDIR from make)
+set -eu
+action=${1:?install or uninstall}
+: "${SBINDIR:?}" "${HOOKDIR:?}" "${SYSCONFDIR:?}" "${DATADIR:?}"
+DESTDIR=${DESTDIR:-}
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=$SBINDIR/vfio-hook
+hook=$HOOKDIR/qemu
+hookd=$HOOKDIR/qemu.d/vfio-hook
+map=$SYSCONFDIR/vfio-hook.ini
+manifest=$DATADIR/vfio-hook/installed
+say() { echo "vfio-hook install: $*"; }
+
+# Is PATH (inside DESTDIR) a link to our program?
+is_ours() { [ -L "$DESTDIR$1" ] && [ "$(basename "$(readlink "$DESTDIR$1")")" = vfio-hook ]; }
+
+mkdirs() { # records each directory it creates
+	d=$1; missing=""
+	while [ ! -d "$DESTDIR$d" ]; do missing="$d $missing"; d=$(dirname "$d"); done
+	for d in $missing; do mkdir -m 755 "$DESTDIR$d"; echo "dir $d" >>"$new"; done
+}
+
+install_all() {
+	new=$(mktemp)
+	trap 'rm -f "$new"' EXIT
+	mkdirs "$SYSCONFDIR"
+	mkdirs "$SBINDIR"
+	install -m 755 "$top/hook/vfio-hook" "$DESTDIR$bin"
+	echo "file $bin" >>"$new"
+
+	if [ ! -e "$DESTDIR$hook" ] && [ ! -L "$DESTDIR$hook" ] || is_ours "$hook"; then
+		mkdirs "$HOOKDIR"
+		ln -sfn "$bin" "$DESTDIR$hook"
+		echo "link $hook" >>"$new"
+		say "$hook -> $bin"
+	else
+		mkdirs "$HOOKDIR/qemu.d"
+		ln -sfn "$bin" "$DESTDIR$hookd"
+		echo "link $hookd" >>"$new"
+		say "$hook is another program, left as it is; installed $hookd instead (libvirt runs it after $hook)"
+	fi
+
+	if [ -e "$DESTDIR$map" ]; then
+		say "$map exists, left as it is (the example is $top/etc/vfio-hook.ini)"
+	else
+		install -m 644 "$top/etc/vfio-hook.ini" "$DESTDIR$map"
+		echo "map $map" >>"$new"
+		say "installed the example map $map: edit it for your devices"
+	fi
+	# A reinstall keeps what the first install created, so uninstall still finds it.
+	mkdirs "$(dirname "$manifest")"
+	[ -f "$DESTDIR$manifest" ] && cat "$DESTDIR$manifest" >>"$new"
+	sort -u "$new" >"$DESTDIR$manifest"
+	say "libvirt finds hooks when it starts: run 'systemctl restart libvirtd' (or virtqemud on modular daemons)"
+}
+
+uninstall_all() {
+	[ -f "$DESTDIR$manifest" ] || { say "nothing to uninstall: no $manifest"; return 0; }
+	# Files first, then directories, deepest first.
+	while read -r kind path; do
+		case $kind in
+		file) rm -f "$DESTDIR$path" ;;
+		link) if is_ours "$path"; then rm -f "$DESTDIR$path"; else say "$path is no longer ours, left as it is"; fi ;;
+		map) if cmp -s "$DESTDIR$path" "$top/etc/vfio-hook.ini"; then rm -f "$DESTDIR$path"
+		     else say "$path was edited, left as it is (remove it by hand if you no longer need it)"; fi ;;
+		esac
+	done <"$DESTDIR$manifest"
+	dirs=$(grep '^dir ' "$DESTDIR$manifest" | cut -d' ' -f2- | sort -r)
+	rm -f "$DESTDIR$manifest"
+	for path in $dirs; do rmdir "$DESTDIR$path" 2>/dev/null || true; done
+	say "removed; restart libvirtd (or virtqemud) so it forgets the hook"
+}
+
+case $action in
+install) install_all ;;
+uninstall) uninstall_all ;;
+*) echo "usage: $0 install|uninstall" >&2; exit 2 ;;
+esac

@@ -1,0 +1,52 @@
+#!/bin/sh
+# make install / uninstall into a DESTDIR: the hook goes where libvirt runs it, a foreign
+# hook is never overwritten, an existing map is kept, and uninstall removes exactly what
+# install added.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+. "$here/lib/tap.sh"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+inst() { make -s -C "$top" "$1" DESTDIR="$2" PREFIX=/usr/local >"$work/log" 2>&1; }
+tree() { (cd "$1" && find . | LC_ALL=C sort); }
+
+# 1. fresh system: hook is a link to the program, example map installed
+d=$work/fresh
+mkdir -p "$d"
+inst install "$d"; check "fresh: install succeeds" 0 $?
+check "fresh: program installed" yes "$([ -x "$d/usr/local/sbin/vfio-hook" ] && echo yes)"
+check "fresh: hook links to the program" /usr/local/sbin/vfio-hook "$(readlink "$d/etc/libvirt/hooks/qemu")"
+check "fresh: example map installed" yes "$(cmp -s "$d/etc/vfio-hook.ini" "$top/etc/vfio-hook.ini" && echo yes)"
+check "fresh: map mode 644" 644 "$(stat -c %a "$d/etc/vfio-hook.ini")"
+case $(cat "$work/log") in *"restart libvirtd"*) ok "fresh: says to restart libvirtd" ;; *) not_ok "fresh: says to restart libvirtd" "$(cat "$work/log")" ;; esac
+inst install "$d"; check "fresh: reinstall keeps our hook in place" /usr/local/sbin/vfio-hook "$(readlink "$d/etc/libvirt/hooks/qemu")"
+check "fresh: reinstall adds no qemu.d entry" no "$([ -e "$d/etc/libvirt/hooks/qemu.d" ] && echo yes || echo no)"
+inst uninstall "$d"; check "fresh: uninstall succeeds" 0 $?
+check "fresh: uninstall leaves nothing" "." "$(tree "$d")"
+
+# 2. another hook is there: it stays, we go to qemu.d; an existing map is kept
+d=$work/foreign
+mkdir -p "$d/etc/libvirt/hooks"
+printf '#!/bin/sh\necho theirs\n' >"$d/etc/libvirt/hooks/qemu"; chmod 755 "$d/etc/libvirt/hooks/qemu"
+printf '[vm mine]\npci = 09:00.0\n' >"$d/etc/vfio-hook.ini"
+before=$(tree "$d")
+inst install "$d"; check "foreign: install succeeds" 0 $?
+check "foreign: their hook untouched" "$(printf '#!/bin/sh\necho theirs')" "$(cat "$d/etc/libvirt/hooks/qemu")"
+check "foreign: we go to qemu.d" /usr/local/sbin/vfio-hook "$(readlink "$d/etc/libvirt/hooks/qemu.d/vfio-hook")"
+case $(cat "$work/log") in *"qemu.d/vfio-hook instead"*) ok "foreign: install says so" ;; *) not_ok "foreign: install says so" "$(cat "$work/log")" ;; esac
+check "foreign: existing map kept" "$(printf '[vm mine]\npci = 09:00.0')" "$(cat "$d/etc/vfio-hook.ini")"
+inst uninstall "$d"
+check "foreign: uninstall restores the tree exactly" "$before" "$(tree "$d")"
+
+# 3. an edited map survives uninstall
+d=$work/edited
+mkdir -p "$d"
+inst install "$d"
+echo "; mine now" >>"$d/etc/vfio-hook.ini"
+inst uninstall "$d"
+check "edited: map kept on uninstall" yes "$([ -f "$d/etc/vfio-hook.ini" ] && echo yes)"
+check "edited: hook removed" no "$([ -e "$d/etc/libvirt/hooks/qemu" ] && echo yes || echo no)"
+
+tap_done

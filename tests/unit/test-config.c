@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmpdir[] = "/tmp/vfio-hook-test-config.XXXXXX";
+
+/* Writes text to a 0644 file and loads it. */
+static int load_text(const char *text, struct config **ret)
+{
+	char path[sizeof(tmpdir) + 16];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/map.ini", tmpdir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, 0644);
+	return config_load(path, ret);
+}
+
+static void test_example(void **state)
+{
+	const char *path = getenv("EXAMPLE_MAP");
+	char copy[sizeof(tmpdir) + 16], cmd[512];
+	struct config *c = NULL;
+	const struct vm *win, *lin;
+	const struct pci_set *gpu;
+
+	(void)state;
+	assert_non_null(path);
+	snprintf(copy, sizeof(copy), "%s/ex.ini", tmpdir);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 644 '%s'", path, copy, copy);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(config_load(copy, &c), 0);
+
+	assert_string_equal(c->opt.uri, "qemu:///system");
+	assert_int_equal(c->opt.timeout, 10);
+	assert_int_equal(c->opt.evict, EVICT_DETACH);
+	assert_false(c->opt.giveback);
+
+	assert_int_equal(c->n_pci_sets, 2);
+	gpu = config_find_pci_set(c, "nvidia-rtx-2070-super");
+	assert_non_null(gpu);
+	assert_int_equal(gpu->n_entries, 4);
+	assert_int_equal(gpu->entries[0].sel.vendor, 0x10de);
+	assert_int_equal(gpu->entries[0].sel.device, 0x1e84);
+	assert_string_equal(gpu->entries[0].desc, "VGA compatible controller");
+	assert_int_equal(gpu->entries[3].sel.device, 0x1ad9);
+	assert_string_equal(gpu->entries[3].desc, "USB Type-C UCSI Controller");
+	assert_true(c->pci_sets[1].entries[0].sel.is_addr);
+	assert_int_equal(c->pci_sets[1].entries[0].sel.addr.bus, 1);
+	/* The inline comment is not part of the description. */
+	assert_string_equal(c->pci_sets[1].entries[0].desc, "Non-Volatile memory controller");
+
+	assert_int_equal(c->n_usb_sets, 2);
+	assert_int_equal(c->usb_sets[0].entries[0].sel.product, 0xc539);
+	assert_true(c->usb_sets[1].entries[0].sel.any_product);
+	assert_int_equal(c->usb_sets[1].entries[0].sel.vendor, 0x0416);
+	assert_null(c->usb_sets[1].entries[0].desc);
+
+	assert_int_equal(c->n_vms, 2);
+	win = config_find_vm(c, "win10");
+	assert_non_null(win);
+	assert_int_equal(win->n_pci, 5);
+	assert_ptr_equal(win->pci[0].set, gpu);
+	assert_string_equal(win->pci[4].set->name, "intel-m1-drive");
+	assert_int_equal(win->n_usb, 2);
+	assert_string_equal(win->usb[1].set->name, "varmilo-keyboard");
+
+	lin = config_find_vm(c, "linux");
+	assert_non_null(lin);
+	assert_int_equal(lin->n_pci, 4);
+	for (size_t i = 0; i < lin->n_pci; i++)
+		assert_null(lin->pci[i].set); /* bare ids */
+	assert_int_equal(lin->pci[1].entry->sel.device, 0x10f8);
+	assert_int_equal(lin->pci[1].line, lin->line + 1);
+	assert_null(config_find_vm(c, "macos"));
+	config_free(c);
+}
+
+static void test_defaults_and_forms(void **state)
+{
+	struct config *c = NULL;
+
+	(void)state;
+	assert_int_equal(load_text("# no options at all\n"
+				   "[vm a]\n"
+				   "pci = 0000:0a:00.0, 0b:00.1\n"
+				   "pci = gpu\n"
+				   "usb = 046d 1234:abcd\n"
+				   "[pci gpu]\n"
+				   "  device = 10de:1c03\n"
+				   "[options]\n"
+				   "evict = shutdown\n"
+				   "giveback = yes\n",
+				   &c),
+			 0);
+	assert_int_equal(c->opt.timeout, 10);
+	assert_int_equal(c->opt.evict, EVICT_SHUTDOWN);
+	assert_true(c->opt.giveback);
+	assert_int_equal(c->vms[0].n_pci, 3);
+	assert_int_equal(c->vms[0].pci[1].entry->sel.addr.bus, 0x0b);
+	assert_int_equal(c->vms[0].pci[2].entry->sel.device, 0x1c03); /* defined after use */
+	assert_int_equal(c->vms[0].n_usb, 2);
+	assert_true(c->vms[0].usb[0].entry->sel.any_product);
+	config_free(c);
+}
+
+static void test_errors_leave_nothing(void **state)
+{
+	struct config *c = (struct config *)0x1;
+
+	(void)state;
+	assert_int_equal(load_text("[vm a]\npci = nothere\n", &c), -22);
+	assert_ptr_equal(c, (struct config *)0x1); /* set only on success */
+	assert_int_not_equal(config_load("/nonexistent/vfio-hook.ini", &c), 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[sizeof(tmpdir) + 16];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_example),
+		cmocka_unit_test(test_defaults_and_forms),
+		cmocka_unit_test(test_errors_leave_nothing),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, setup, teardown);
+}
