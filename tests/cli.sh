@@ -43,6 +43,18 @@ run desktop -c maps/example.ini groups --json
 check "groups --json exits 0" 0 "$rc"
 golden "groups-desktop.json" "$out"
 
+# An ordinary user gets the same listing (without the map columns when the map is root's).
+if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
+	run desktop groups
+	root_out=$out
+	cd / && runuser -u nobody -- "$here/fakesys" desktop -- "$bin" groups >"$work/stdout" 2>"$work/stderr"
+	rc=$?; cd "$work" || exit 1
+	check "groups as an ordinary user exits 0" 0 "$rc"
+	check "groups as an ordinary user lists the same" "$root_out" "$(cat "$work/stdout")"
+else
+	skip "groups as an ordinary user" "needs root and runuser to switch user"
+fi
+
 # Every function line starts exactly as the real lspci -nn prints that function.
 if command -v lspci >/dev/null; then
 	: >"$work/empty.ids"
