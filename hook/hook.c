@@ -39,8 +39,8 @@ static void drain_stdin(void)
 int hook_main(int argc, char **argv)
 {
 	(void)argc;
-	(void)argv;
 	log_open_syslog();
+	log_info("libvirt hook call: %s %s %s %s", argv[1], argv[2], argv[3], argv[4]);
 	drain_stdin();
 	return 0;
 }

@@ -39,3 +39,7 @@ check-fast: all build/plain/vfio-hook $(addprefix build/plain/,$(UNIT_TESTS)) bu
 
 lint:
 	tests/lint.sh
+
+# The real-kernel harness: a QEMU guest with an IOMMU and a real libvirtd (tests/vm/run.sh).
+vm-check: all
+	tests/vm/run.sh

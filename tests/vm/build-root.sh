@@ -1,0 +1,36 @@
+# Sourced by run.sh: the guest's root image, rebuilt only when this recipe, the kernel or the
+# candidate versions of its packages change.
+# shellcheck shell=bash
+include=libvirt-daemon,libvirt-daemon-driver-qemu,libvirt-clients,qemu-system-x86,kmod,pciutils,procps,iproute2,psmisc,busybox,udev,libinih1,libudev1,libxml2,e2fsprogs
+guest_mods="e1000e snd_hda_intel snd_hda_codec_generic bochs xhci_pci usbhid hid_generic vfio_pci vfio_iommu_type1 $boot_mods"
+mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -n1)
+[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
+[ -n "$mirror" ] || die "no Debian mirror in the host's apt sources"
+pkgvers=$(apt-cache policy ${include//,/ } 2>/dev/null | awk '/^[a-z0-9]/ {p=$1} /Candidate:/ {print p $2}' | tr -d '\n')
+rkey=$(printf '%s\n' "$kver$kpkgver" "$include" "$guest_mods" "$pkgvers" | cat - "$here/l2-init" "$here/build-root.sh" | sha256sum | cut -c1-12)
+rootimg=$cache/root-$rkey.img
+if [ ! -f "$rootimg" ]; then
+	log "building the guest root image (debootstrap from $mirror; a few minutes)"
+	rm -f "$cache"/root-*.img
+	r=$cache/rootfs.tmp
+	rm -rf "$r"
+	debootstrap --variant=minbase --include="$include" bookworm "$r" "$mirror" >"$cache/debootstrap.log" 2>&1 ||
+		die "debootstrap failed (see $cache/debootstrap.log)"
+	# Without libvirt-daemon-system these do not exist (user, group and kvm), and the QEMU driver refuses to load.
+	chroot "$r" sh -c 'getent group kvm >/dev/null || groupadd -r kvm; getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu; id libvirt-qemu >/dev/null 2>&1 || useradd -r -g kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu'
+	printf 'user = "root"\ngroup = "root"\nsecurity_driver = "none"\nstdio_handler = "file"\n' >>"$r/etc/libvirt/qemu.conf"
+	module_closure $guest_mods | while read -r f; do mkdir -p "$r/$(dirname "$f")"; cp "$kdir/x/$f" "$r/$f"; done
+	cp "$kmods"/modules.builtin* "$kmods/modules.order" "$r/lib/modules/$kver/"
+	depmod -b "$r" "$kver"
+	# The Linux L2: the same kernel and a busybox init that only waits.
+	l2=$r/usr/local/lib/vfio-hook-vm/l2
+	mkdir -p "$l2"
+	cp "$vmlinuz" "$l2/vmlinuz"
+	w=$(mktemp -d); mkdir -p "$w/bin"; cp "$busybox_static" "$w/bin/busybox"; cp "$here/l2-init" "$w/init"
+	(cd "$w" && find . | cpio -o -H newc --quiet | gzip -1) >"$l2/initrd"; rm -rf "$w"
+	rm -rf "$r"/var/cache/apt/archives/*.deb "$r"/var/lib/apt/lists/* "$r"/usr/share/doc "$r"/usr/share/man "$r"/usr/share/locale
+	mke2fs -q -t ext4 -L root -d "$r" "$rootimg.tmp" 1600M >/dev/null || die "mke2fs of the root image failed"
+	mv "$rootimg.tmp" "$rootimg"
+	rm -rf "$r"
+fi
+

@@ -1,0 +1,93 @@
+# Helpers for the scenarios that run inside the test guest.
+# shellcheck shell=sh
+VM_LIB=/usr/local/lib/vfio-hook-vm
+export LIBVIRT_DEFAULT_URI=qemu:///system
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $(printf '%s' "$2" | tr '\n' '|')"; }
+info() { echo "INFO $*"; }
+# expect NAME WANT GOT
+expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
+
+wait_libvirtd() { # SECONDS
+	i=0
+	while [ "$i" -lt "$1" ]; do
+		virsh version >/dev/null 2>&1 && return 0
+		sleep 1; i=$((i + 1))
+	done
+	return 1
+}
+
+driver_of() { # ADDR -> driver name or "none"
+	if [ -e "/sys/bus/pci/devices/$1/driver" ]; then basename "$(readlink "/sys/bus/pci/devices/$1/driver")"
+	else echo none; fi
+}
+group_of() { basename "$(readlink "/sys/bus/pci/devices/$1/iommu_group")"; }
+override_of() { cat "/sys/bus/pci/devices/$1/driver_override"; }
+group_size() { ls "/sys/kernel/iommu_groups/$(group_of "$1")/devices" | wc -l; }
+
+# Does the host driver of ADDR really work again? Prints why not, returns non-zero.
+host_driver_works() {
+	d=/sys/bus/pci/devices/$1
+	case $(driver_of "$1") in
+	bochs-drm)
+		card=$(ls "$d/drm" 2>/dev/null | grep '^card' | head -n1)
+		[ -n "$card" ] && [ -e "/dev/dri/$card" ] || { echo "bochs-drm bound but no DRM card node"; return 1; } ;;
+	e1000e)
+		ifc=$(ls "$d/net" 2>/dev/null | head -n1)
+		[ -n "$ifc" ] || { echo "e1000e bound but no network interface"; return 1; }
+		ip link set "$ifc" up || { echo "cannot bring $ifc up"; return 1; }
+		ip link show "$ifc" | grep -q '<.*UP.*>' || { echo "$ifc does not come up"; return 1; } ;;
+	snd_hda_intel)
+		ls "$d/sound" 2>/dev/null | grep -q '^card' || { echo "snd_hda_intel bound but no sound card"; return 1; } ;;
+	none) echo "no driver bound"; return 1 ;;
+	*) echo "unexpected driver $(driver_of "$1")"; return 1 ;;
+	esac
+}
+
+# define_l2 NAME OS [MANAGED ADDR]...: OS is "none" (boots nothing, starts in seconds, never
+# acknowledges hot-unplug) or "linux" (the guest's kernel with a busybox init that answers
+# PCI hot-unplug; takes a minute or two to boot under TCG-in-TCG). MANAGED is yes or no.
+define_l2() {
+	name=$1 os=$2; shift 2
+	xml=/tmp/$name.xml
+	{
+		echo "<domain type='qemu'><name>$name</name><memory unit='MiB'>${L2_MEMORY_MIB:-96}</memory><vcpu>1</vcpu>"
+		echo "<os><type arch='x86_64' machine='q35'>hvm</type>"
+		if [ "$os" = linux ]; then
+			echo "<kernel>$VM_LIB/l2/vmlinuz</kernel><initrd>$VM_LIB/l2/initrd</initrd>"
+			echo "<cmdline>console=ttyS0 quiet panic=-1</cmdline>"
+		else
+			echo "<boot dev='network'/>"
+		fi
+		echo "</os><features><acpi/></features><on_reboot>destroy</on_reboot><devices>"
+		echo "<emulator>/usr/bin/qemu-system-x86_64</emulator>"
+		echo "<serial type='file'><source path='/tmp/$name.console'/></serial>"
+		echo "<memballoon model='none'/>"
+		while [ $# -ge 2 ]; do
+			bus=${2#*:}; slot=${bus#*:}
+			echo "<hostdev mode='subsystem' type='pci' managed='$1'><source>"
+			echo "<address domain='0x${2%%:*}' bus='0x${bus%%:*}' slot='0x${slot%%.*}' function='0x${2##*.}'/>"
+			echo "</source></hostdev>"
+			shift 2
+		done
+		echo "</devices></domain>"
+	} >"$xml"
+	virsh define "$xml" >/dev/null
+}
+
+domstate() { virsh domstate "$1" 2>/dev/null | head -n1; }
+
+# wait_l2_up NAME SECONDS: a Linux L2 has booted to its init.
+wait_l2_up() {
+	i=0
+	while [ "$i" -lt "$2" ]; do
+		grep -q L2-UP "/tmp/$1.console" 2>/dev/null && return 0
+		sleep 1; i=$((i + 1))
+	done
+	return 1
+}
+
+# The hook's own log lines (syslog) since MARK was set with log_mark.
+log_mark() { wc -l </var/log/messages >/tmp/log.mark 2>/dev/null || echo 0 >/tmp/log.mark; }
+log_since_mark() { tail -n +"$(($(cat /tmp/log.mark) + 1))" /var/log/messages; }
