@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libvirt's QEMU hook. libvirt writes the domain XML to stdin for every call and waits for EOF
- * on our stdout/stderr with no timeout; stdout is taken as XML for migrate/restore.
+ * on our stdout/stderr with no timeout; stdout is taken as XML for migrate/restore, so nothing
+ * is ever written there. A failing prepare aborts the start, and our one stderr line is what
+ * `virsh start` shows.
  */
 #include "hook.h"
 
+#include "actions.h"
 #include "log.h"
 #include "util.h"
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 static const char *const hook_ops[] = {
@@ -25,22 +29,45 @@ bool hook_argv(int argc, char **argv)
 	return false;
 }
 
-/* libvirt writes the whole domain XML; leaving it unread can fail its write. */
-static void drain_stdin(void)
+/* The whole domain XML: libvirt's write fails if we leave it unread. */
+static char *read_stdin(size_t *ret_len)
 {
-	char buf[4096];
-	ssize_t n;
+	size_t len = 0, cap = 8192;
+	char *buf = xmalloc(cap + 1);
 
-	do
-		n = read(STDIN_FILENO, buf, sizeof(buf));
-	while (n > 0 || (n < 0 && errno == EINTR));
+	for (;;) {
+		ssize_t n;
+
+		if (cap - len < 4096) {
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		n = read(STDIN_FILENO, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*ret_len = len;
+	return buf;
 }
 
 int hook_main(int argc, char **argv)
 {
+	const char *vm = argv[1], *op = argv[2], *sub = argv[3];
+	_cleanup_free_ char *xml = NULL;
+	size_t len;
+
 	(void)argc;
 	log_open_syslog();
-	log_info("libvirt hook call: %s %s %s %s", argv[1], argv[2], argv[3], argv[4]);
-	drain_stdin();
+	xml = read_stdin(&len);
+	log_info("libvirt hook call: %s %s %s %s", vm, op, sub, argv[4]);
+	if (streq(op, "prepare") && streq(sub, "begin"))
+		return action_prepare(NULL, vm, xml, len) < 0 ? 1 : 0;
+	if (streq(op, "release"))
+		action_release(NULL, vm);
+	/* Everything else, and any failure at release (libvirt ignores it), exits 0. */
 	return 0;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Dispatch only: libvirt's hook argv, or the command line tool. */
+#include "actions.h"
 #include "config.h"
 #include "discover.h"
 #include "groups.h"
@@ -20,12 +21,18 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: vfio-hook [-c FILE] COMMAND\n"
+		"       vfio-hook [-c FILE] --check VM [--xml FILE]\n"
 		"Moves PCI devices to vfio-pci for the libvirt VMs they are mapped to, and back.\n"
 		"\n"
 		"Commands:\n"
 		"  groups [--json]   list IOMMU groups, each function as lspci -nn shows it, its driver\n"
 		"                    and which VMs of the map get it\n"
 		"  config            check the device map and show what each VM gets on this machine\n"
+		"  status            every mapped function: driver, VMs, the running VM using it; open records\n"
+		"  restore VM|--all  give back to the host what a VM's start moved (after a crash)\n"
+		"  --check VM        print what the hook would do to start VM, and why it would refuse;\n"
+		"                    exit 0: it would start, 1: it would refuse (domain XML from libvirt,\n"
+		"                    or --xml FILE)\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE device map (default: $VFIO_HOOK_CONFIG, else " CONFIG_DEFAULT_PATH ")\n"
@@ -54,19 +61,28 @@ static int load_optional_map(const char *cli_path, struct config **ret)
 	return config_load(path, ret);
 }
 
+/* 0: done; 1: refused or failed; 2: the map or the command line is wrong. */
+static int exit_status(int r)
+{
+	return r == 0 ? 0 : r == -EINVAL ? 2 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "check", required_argument, NULL, 'C' },
+		{ "xml", required_argument, NULL, 'x' },
+		{ "all", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cfg_path = NULL;
+	const char *cfg_path = NULL, *check_vm = NULL, *xml_file = NULL;
 	struct config *cfg = NULL;
 	struct machine *m = NULL;
-	bool json = false;
+	bool json = false, all = false;
 	const char *cmd;
 	int opt, r;
 
@@ -81,6 +97,15 @@ int main(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'C':
+			check_vm = optarg;
+			break;
+		case 'x':
+			xml_file = optarg;
+			break;
+		case 'a':
+			all = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -92,11 +117,27 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (check_vm) {
+		if (optind < argc) {
+			log_error("--check: unexpected argument \"%s\" (see vfio-hook --help)", argv[optind]);
+			return 2;
+		}
+		return exit_status(action_check(cfg_path, check_vm, xml_file));
+	}
 	if (optind >= argc) {
 		usage(stderr);
 		return 2;
 	}
 	cmd = argv[optind];
+	if (streq(cmd, "restore")) {
+		if (all == (optind + 1 < argc) || optind + 2 < argc) {
+			log_error("restore: name one VM or --all (see vfio-hook --help)");
+			return 2;
+		}
+		return exit_status(action_restore(cfg_path, all ? NULL : argv[optind + 1]));
+	}
+	if (streq(cmd, "status") && optind + 1 == argc)
+		return exit_status(action_status(cfg_path));
 	if (optind + 1 < argc) {
 		log_error("%s: unexpected argument \"%s\" (see vfio-hook --help)", cmd, argv[optind + 1]);
 		return 2;

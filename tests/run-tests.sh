@@ -9,6 +9,9 @@ trap 'rm -f "$log"' EXIT
 
 export VFIO_HOOK_TEST_HWDB="$top/build/hwdb/etc/udev/hwdb.bin"
 export VFIO_HOOK_TEST_PRELOAD="$top/build/hwdb-redirect.so"
+export VFIO_HOOK_TEST_FAKEKERNEL="$top/build/fakekernel.so"
+# Proof for the program that it runs sandboxed: with this set it writes only to umockdev's /sys.
+export VFIO_HOOK_TEST=1
 export EXAMPLE_MAP="$top/etc/vfio-hook.ini"
 export CMOCKA_MESSAGE_OUTPUT=TAP
 # The sanitizers' runtime cannot come first in LD_PRELOAD under umockdev; that is fine here.
@@ -34,6 +37,7 @@ suite() { # NAME COMMAND...
 			suite "$v/$(basename "$t")" "$t"
 		done
 		suite "$v/cli" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/cli.sh
+		suite "$v/hook" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/hook.sh
 	done
 	suite install tests/install.sh
 	[ -n "${NO_LINT:-}" ] || suite lint tests/lint.sh

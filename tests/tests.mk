@@ -4,7 +4,7 @@ HDRS        := $(wildcard hook/*.h)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 SAN_plain   :=
 SAN_asan    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_TESTS  := test-pciid test-config
+UNIT_TESTS  := test-pciid test-config test-sysfs
 VARIANTS    := plain asan
 TEST_BINS   := $(foreach v,$(VARIANTS),build/$(v)/vfio-hook $(addprefix build/$(v)/,$(UNIT_TESTS)))
 TEST_HWDB   := build/hwdb/etc/udev/hwdb.bin
@@ -13,15 +13,15 @@ build/%/vfio-hook: $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SAN_$*) $(LDFLAGS) -o $@ $(SRCS) $(PKG_LIBS)
 
-build/%/test-pciid: tests/unit/test-pciid.c $(LIB_SRCS) $(HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ihook $(SAN_$*) $(LDFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS) $(CMOCKA_LIBS)
+# One rule per unit test: tests/unit/NAME.c linked with everything but main.c.
+define unit_test_rule
+build/%/$(1): tests/unit/$(1).c $$(LIB_SRCS) $$(HDRS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CPPFLAGS) $$(ALL_CFLAGS) -Ihook $$(SAN_$$*) $$(LDFLAGS) -o $$@ $$< $$(LIB_SRCS) $$(PKG_LIBS) $$(CMOCKA_LIBS)
+endef
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_test_rule,$(t))))
 
-build/%/test-config: tests/unit/test-config.c $(LIB_SRCS) $(HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Ihook $(SAN_$*) $(LDFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS) $(CMOCKA_LIBS)
-
-build/hwdb-redirect.so: tests/lib/hwdb-redirect.c
+build/%.so: tests/lib/%.c
 	@mkdir -p $(@D)
 	$(CC) -shared -fPIC -O2 $(WARN) -o $@ $< -ldl
 
@@ -30,11 +30,11 @@ $(TEST_HWDB): $(wildcard tests/fixtures/hwdb/*.hwdb)
 	cp $^ build/hwdb/etc/udev/hwdb.d/
 	systemd-hwdb --root=build/hwdb update --strict
 
-check: all $(TEST_BINS) build/hwdb-redirect.so $(TEST_HWDB)
+check: all $(TEST_BINS) build/hwdb-redirect.so build/fakekernel.so $(TEST_HWDB)
 	VARIANTS='$(VARIANTS)' tests/run-tests.sh
 
 # One variant only, for a quick edit-test loop.
-check-fast: all build/plain/vfio-hook $(addprefix build/plain/,$(UNIT_TESTS)) build/hwdb-redirect.so $(TEST_HWDB)
+check-fast: all build/plain/vfio-hook $(addprefix build/plain/,$(UNIT_TESTS)) build/hwdb-redirect.so build/fakekernel.so $(TEST_HWDB)
 	VARIANTS=plain NO_LINT=1 tests/run-tests.sh
 
 lint:

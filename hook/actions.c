@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/* The hook's and the command line's actions: load, plan, apply, all under the lock. */
+#define _GNU_SOURCE
+#include "actions.h"
+
+#include "apply.h"
+#include "config.h"
+#include "discover.h"
+#include "domxml.h"
+#include "log.h"
+#include "plan.h"
+#include "resolve.h"
+#include "state.h"
+#include "util.h"
+
+#include <errno.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Everything a plan needs. */
+struct world {
+	struct config *cfg;
+	struct machine *m;
+	struct holders h;
+};
+
+static void world_clear(struct world *w)
+{
+	holders_clear(&w->h);
+	machine_free(w->m);
+	config_free(w->cfg);
+}
+
+/* The machine and its running domains, for a map already loaded into w->cfg. */
+static int world_discover(struct world *w)
+{
+	int r = machine_discover(&w->m);
+
+	if (r < 0)
+		return r;
+	r = holders_load(&w->h);
+	if (r < 0) {
+		errno = -r;
+		log_warning("cannot read running domains from %s: %m", holders_dir());
+	}
+	return 0;
+}
+
+static int world_load(const char *cfg_path, struct world *w)
+{
+	*w = (struct world){ 0 };
+	if (config_load(config_path(cfg_path), &w->cfg) < 0)
+		return -EINVAL;
+	return world_discover(w);
+}
+
+static unsigned lock_timeout(const struct config *c)
+{
+	/* Long enough for another VM's prepare to finish its few steps, short of hanging libvirt. */
+	return 3 * c->opt.timeout;
+}
+
+static void log_plan_problems(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n_warnings; i++)
+		log_msg(LOG_NOTICE, "%s: warning: %s", p->vm->name, p->warnings[i]);
+	if (p->n_refusals == 0)
+		return;
+	/* One line for virsh start; the rest goes to the log. */
+	if (p->n_refusals > 1)
+		log_error("%s: %s (and %zu more problems: run 'vfio-hook --check %s')", p->vm->name, p->refusals[0],
+			  p->n_refusals - 1, p->vm->name);
+	else
+		log_error("%s: %s", p->vm->name, p->refusals[0]);
+	for (size_t i = 1; i < p->n_refusals; i++)
+		log_msg(LOG_NOTICE, "%s: also: %s", p->vm->name, p->refusals[i]);
+}
+
+int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, size_t xml_len)
+{
+	const char *path = config_path(cfg_path);
+	struct world w = { 0 };
+	struct domain dom = { 0 };
+	struct plan p = { 0 };
+	const struct vm *vm;
+	int lock = -1, r;
+
+	/* No map installed yet: nothing is ours to manage. */
+	if (access(path, F_OK) < 0 && errno == ENOENT && !cfg_path && !getenv("VFIO_HOOK_CONFIG"))
+		return 0;
+	if (config_load(path, &w.cfg) < 0)
+		return -EINVAL;
+	vm = config_find_vm(w.cfg, vm_name);
+	r = vm ? world_discover(&w) : 0;
+	if (!vm || r < 0)
+		goto out;
+	lock = state_lock(vm_name, lock_timeout(w.cfg));
+	if (lock < 0) {
+		r = lock;
+		goto out;
+	}
+	if (xml && domain_parse(xml, xml_len, &dom) < 0)
+		log_warning("%s: cannot read the domain XML on stdin; skipping the <hostdev> cross-check", vm_name);
+	r = plan_build(w.cfg, vm, w.m, &w.h, dom.name ? &dom : NULL, &p);
+	if (r < 0)
+		goto out;
+	log_plan_problems(&p);
+	r = p.n_refusals ? -EPERM : apply_prepare(&p, w.cfg->opt.timeout);
+out:
+	plan_clear(&p);
+	domain_clear(&dom);
+	state_unlock(lock);
+	world_clear(&w);
+	return r;
+}
+
+static int restore_one(const char *vm, unsigned timeout_s)
+{
+	struct holders h = { 0 };
+	struct record rec = { 0 };
+	int r = record_load(vm, &rec);
+
+	if (r == -ENOENT)
+		return 0; /* the path after a refused start: nothing was changed */
+	if (r < 0) {
+		errno = -r;
+		log_error("%s: cannot read its record in %s: %m", vm, state_dir());
+		return r;
+	}
+	holders_load(&h);
+	r = apply_restore(&rec, &h, timeout_s);
+	holders_clear(&h);
+	record_clear(&rec);
+	return r;
+}
+
+/* Release and restore use the map only for its timeout; a broken map must not keep devices. */
+static unsigned map_timeout(const char *cfg_path)
+{
+	struct config *c = NULL;
+	unsigned t = 10;
+	const char *path = config_path(cfg_path);
+
+	if (access(path, R_OK) == 0 && config_load(path, &c) == 0) {
+		t = c->opt.timeout;
+		config_free(c);
+	}
+	return t;
+}
+
+int action_release(const char *cfg_path, const char *vm)
+{
+	unsigned t;
+	int lock, r;
+
+	if (!record_exists(vm))
+		return 0;
+	t = map_timeout(cfg_path);
+	lock = state_lock(vm, 3 * t);
+	if (lock < 0)
+		return lock;
+	r = restore_one(vm, t);
+	state_unlock(lock);
+	return r;
+}
+
+int action_restore(const char *cfg_path, const char *vm)
+{
+	bool all = !vm;
+	char **names = NULL;
+	size_t n = 0;
+	unsigned t = map_timeout(cfg_path);
+	int lock, r = 0;
+
+	lock = state_lock("restore", 3 * t);
+	if (lock < 0)
+		return lock;
+	if (all) {
+		record_list(&names, &n);
+	} else if (record_exists(vm)) {
+		names = xcalloc(1, sizeof(char *));
+		names[0] = xstrdup(vm);
+		n = 1;
+	} else {
+		printf("%s: no record, nothing to restore\n", vm);
+	}
+	for (size_t i = 0; i < n; i++) {
+		int k = restore_one(names[i], t);
+
+		if (k < 0)
+			r = k;
+		else
+			printf("%s: restored\n", names[i]);
+		free(names[i]);
+	}
+	if (all && n == 0)
+		printf("no records in %s: nothing to restore\n", state_dir());
+	free(names);
+	state_unlock(lock);
+	return r;
+}
+
+/* The domain XML for --check, from libvirt when no --xml is given (not from inside the hook). */
+static char *xml_from_libvirt(const char *uri, const char *vm)
+{
+	virConnectPtr conn = virConnectOpenReadOnly(uri);
+	virDomainPtr dom;
+	char *xml = NULL;
+
+	if (!conn)
+		return NULL;
+	dom = virDomainLookupByName(conn, vm);
+	if (dom) {
+		xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+		virDomainFree(dom);
+	}
+	virConnectClose(conn);
+	return xml;
+}
+
+static void silence_libvirt(void *data, virErrorPtr err)
+{
+	(void)data;
+	(void)err;
+}
+
+int action_check(const char *cfg_path, const char *vm_name, const char *xml_file)
+{
+	struct world w;
+	struct domain dom = { 0 };
+	struct plan p = { 0 };
+	const struct vm *vm;
+	char *xml = NULL;
+	int r;
+
+	r = world_load(cfg_path, &w);
+	if (r < 0)
+		goto out;
+	vm = config_find_vm(w.cfg, vm_name);
+	if (!vm) {
+		log_error("%s is not in %s (add a [vm %s] section)", vm_name, w.cfg->path, vm_name);
+		r = -EINVAL;
+		goto out;
+	}
+	if (xml_file) {
+		xml = read_file(xml_file);
+		if (!xml) {
+			log_error("cannot read %s: %m", xml_file);
+			r = -EINVAL;
+			goto out;
+		}
+	} else {
+		virSetErrorFunc(NULL, silence_libvirt);
+		xml = xml_from_libvirt(w.cfg->opt.uri, vm_name);
+		if (!xml)
+			log_warning("cannot get %s's XML from %s: skipping the <hostdev> cross-check (or pass --xml FILE)",
+				    vm_name, w.cfg->opt.uri);
+	}
+	if (xml && domain_parse(xml, strlen(xml), &dom) < 0) {
+		log_error("%s: not a libvirt domain XML", xml_file ? xml_file : "libvirt's answer");
+		r = -EINVAL;
+		goto out;
+	}
+	r = plan_build(w.cfg, vm, w.m, &w.h, dom.name ? &dom : NULL, &p);
+	if (r < 0)
+		goto out;
+	plan_print(&p, stdout);
+	r = p.n_refusals ? -EPERM : 0;
+out:
+	free(xml);
+	plan_clear(&p);
+	domain_clear(&dom);
+	world_clear(&w);
+	return r;
+}
+
+int action_status(const char *cfg_path)
+{
+	struct world w;
+	char **names = NULL;
+	size_t n = 0;
+	int r = world_load(cfg_path, &w);
+
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < w.m->n_funcs; i++) {
+		const struct pci_func *f = &w.m->funcs[i];
+		const char *holder = holders_find(&w.h, &f->addr, NULL);
+		char line[1024], vms[512] = "";
+		size_t len = 0;
+
+		for (size_t v = 0; v < w.cfg->n_vms; v++)
+			if (vm_gets(&w.cfg->vms[v], f) && len < sizeof(vms))
+				len += (size_t)snprintf(vms + len, sizeof(vms) - len, "%s%s", len ? "," : "",
+							w.cfg->vms[v].name);
+		if (!len)
+			continue;
+		pci_func_lspci(f, line, sizeof(line));
+		printf("%s  driver=%s  vm=%s  in-use-by=%s\n", line, f->driver ? f->driver : "none", vms,
+		       holder ? holder : "-");
+	}
+	record_list(&names, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct record rec = { 0 };
+
+		if (record_load(names[i], &rec) == 0) {
+			printf("record %s:", names[i]);
+			for (size_t k = 0; k < rec.n; k++) {
+				char a[PCI_ADDR_LEN];
+
+				pci_addr_format(&rec.funcs[k].addr, a, sizeof(a));
+				printf(" %s(%s, was %s)", a, rec.funcs[k].moved ? "moved" : "moving",
+				       *rec.funcs[k].driver ? rec.funcs[k].driver : "no driver");
+			}
+			putchar('\n');
+			record_clear(&rec);
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (!n)
+		printf("no open records\n");
+out:
+	world_clear(&w);
+	return r;
+}

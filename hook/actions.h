@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VH_ACTIONS_H
+#define VH_ACTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * What the hook and the command line do, on the map at config_path(cfg_path). Each returns
+ * 0 on success, -EINVAL for a map or usage error (exit 2), another -errno when it refused or
+ * failed (exit 1); the one line that explains it has been logged.
+ */
+int action_prepare(const char *cfg_path, const char *vm, const char *xml, size_t xml_len);
+int action_release(const char *cfg_path, const char *vm);
+int action_check(const char *cfg_path, const char *vm, const char *xml_file);
+/* vm NULL: every VM with a record. */
+int action_restore(const char *cfg_path, const char *vm);
+int action_status(const char *cfg_path);
+
+#endif

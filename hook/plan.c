@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include "plan.h"
+
+#include "guard.h"
+#include "resolve.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+static void add(char ***arr, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void add(char ***arr, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = xstrdup("out of memory");
+	va_end(ap);
+	*(char **)array_push(arr, n, sizeof(char *)) = s;
+}
+
+static bool harmless_driver(const char *d)
+{
+	return !d || streq(d, "vfio-pci") || streq(d, "pci-stub");
+}
+
+/* How to give this VM function f too, as the user would write it. */
+static char *fix_for(const struct config *c, const struct vm *vm, const struct pci_func *f, const struct vm_pci *sibling)
+{
+	char id[16];
+
+	snprintf(id, sizeof(id), "%04x:%04x", f->vendor, f->device);
+	if (sibling && sibling->set)
+		return xasprintf("add \"device = %s\" to [pci %s] in %s", id, sibling->set->name, c->path);
+	return xasprintf("add %s to \"pci =\" in [vm %s] in %s", id, vm->name, c->path);
+}
+
+static void check_group(const struct config *c, struct plan *p, const struct machine *m, int group)
+{
+	const struct vm_pci *sibling = NULL;
+
+	for (size_t i = 0; i < p->n_funcs && !sibling; i++)
+		if (p->funcs[i].f->iommu_group == group)
+			sibling = p->funcs[i].ref;
+	for (size_t i = 0; i < m->n_funcs; i++) {
+		const struct pci_func *g = &m->funcs[i];
+		_cleanup_free_ char *fix = NULL;
+		char a[PCI_ADDR_LEN];
+
+		if (g->iommu_group != group || pci_func_is_bridge(g) || vm_gets(p->vm, g) || harmless_driver(g->driver))
+			continue;
+		pci_addr_format(&g->addr, a, sizeof(a));
+		fix = fix_for(c, p->vm, g, sibling);
+		add(&p->refusals, &p->n_refusals,
+		    "%s (%s) shares IOMMU group %d with this VM's devices but is not mapped: %s", a, pci_func_name(g), group,
+		    fix);
+	}
+}
+
+int plan_build(const struct config *c, const struct vm *vm, const struct machine *m, const struct holders *h,
+	       const struct domain *dom, struct plan *ret)
+{
+	struct plan p = { .vm = vm };
+	int *groups = NULL;
+	size_t n_groups = 0;
+
+	for (size_t i = 0; i < m->n_funcs; i++) {
+		const struct pci_func *f = &m->funcs[i];
+		const struct vm_pci *ref = vm_gets(vm, f);
+		struct plan_func *pf;
+
+		if (!ref)
+			continue;
+		pf = array_push(&p.funcs, &p.n_funcs, sizeof(*pf));
+		*pf = (struct plan_func){ .f = f, .ref = ref, .already = streq(f->driver, "vfio-pci") };
+	}
+	for (size_t k = 0; k < vm->n_pci; k++) {
+		const struct pci_entry *e = vm->pci[k].entry;
+		bool found = false;
+		char id[PCI_ADDR_LEN];
+
+		for (size_t i = 0; i < p.n_funcs && !found; i++)
+			found = pci_sel_matches(&e->sel, p.funcs[i].f);
+		if (found)
+			continue;
+		pci_sel_format(&e->sel, id, sizeof(id));
+		add(&p.warnings, &p.n_warnings, "%s:%d: %s matches no PCI function on this machine", c->path, e->line, id);
+	}
+	if (p.n_funcs == 0 && vm->n_pci > 0)
+		add(&p.refusals, &p.n_refusals,
+		    "none of the PCI devices mapped to it is on this machine (check the ids in %s with 'vfio-hook config')",
+		    c->path);
+
+	for (size_t i = 0; i < p.n_funcs; i++) {
+		const struct pci_func *f = p.funcs[i].f;
+		_cleanup_free_ char *why = NULL;
+		const char *holder;
+		char a[PCI_ADDR_LEN];
+		bool seen = false;
+
+		pci_addr_format(&f->addr, a, sizeof(a));
+		if (pci_func_is_bridge(f)) {
+			add(&p.refusals, &p.n_refusals,
+			    "%s (%s) is a PCI bridge and cannot be passed through: remove it from the map (%s:%d)", a,
+			    pci_func_name(f), c->path, p.funcs[i].ref->entry->line);
+			continue;
+		}
+		if (f->iommu_group < 0) {
+			add(&p.refusals, &p.n_refusals,
+			    "%s (%s) has no IOMMU group: the IOMMU is off or does not cover it (see 'vfio-hook groups')", a,
+			    pci_func_name(f));
+			continue;
+		}
+		holder = holders_find(h, &f->addr, vm->name);
+		if (holder)
+			add(&p.refusals, &p.n_refusals,
+			    "%s (%s) is in use by the running VM %s: shut %s down first (virsh shutdown %s)", a,
+			    pci_func_name(f), holder, holder, holder);
+		why = p.funcs[i].already ? NULL : guard_check(f);
+		if (why)
+			add(&p.refusals, &p.n_refusals, "%s (%s): %s", a, pci_func_name(f), why);
+		if (dom && !domain_has(dom, &f->addr))
+			add(&p.warnings, &p.n_warnings,
+			    "%s (%s) is mapped to %s but not in its domain XML; to pass it through add: <hostdev mode='subsystem' "
+			    "type='pci' managed='no'><source><address domain='0x%04x' bus='0x%02x' slot='0x%02x' "
+			    "function='0x%x'/></source></hostdev>",
+			    a, pci_func_name(f), vm->name, f->addr.domain, f->addr.bus, f->addr.slot, f->addr.func);
+		for (size_t g = 0; g < n_groups && !seen; g++)
+			seen = groups[g] == f->iommu_group;
+		if (!seen)
+			*(int *)array_push(&groups, &n_groups, sizeof(int)) = f->iommu_group;
+	}
+	for (size_t g = 0; g < n_groups; g++) {
+		check_group(c, &p, m, groups[g]);
+		/* A running domain holding another function of the group makes the group unusable too. */
+		for (size_t i = 0; i < m->n_funcs; i++) {
+			const struct pci_func *o = &m->funcs[i];
+			const char *holder;
+			char a[PCI_ADDR_LEN];
+
+			if (o->iommu_group != groups[g] || vm_gets(vm, o))
+				continue;
+			holder = holders_find(h, &o->addr, vm->name);
+			if (!holder)
+				continue;
+			pci_addr_format(&o->addr, a, sizeof(a));
+			add(&p.refusals, &p.n_refusals,
+			    "%s (%s) in IOMMU group %d is in use by the running VM %s: shut %s down first (virsh shutdown %s)", a,
+			    pci_func_name(o), groups[g], holder, holder, holder);
+		}
+	}
+	free(groups);
+	*ret = p;
+	return 0;
+}
+
+void plan_print(const struct plan *p, FILE *out)
+{
+	fprintf(out, "%s: %zu PCI function%s\n", p->vm->name, p->n_funcs, p->n_funcs == 1 ? "" : "s");
+	for (size_t i = 0; i < p->n_funcs; i++) {
+		const struct pci_func *f = p->funcs[i].f;
+		char a[PCI_ADDR_LEN];
+
+		pci_addr_format(&f->addr, a, sizeof(a));
+		if (p->funcs[i].already)
+			fprintf(out, "  keep %s (%s): already on vfio-pci, IOMMU group %d\n", a, pci_func_name(f),
+				f->iommu_group);
+		else
+			fprintf(out, "  move %s (%s): %s -> vfio-pci, IOMMU group %d\n", a, pci_func_name(f),
+				f->driver ? f->driver : "no driver", f->iommu_group);
+	}
+	for (size_t i = 0; i < p->n_warnings; i++)
+		fprintf(out, "  warning: %s\n", p->warnings[i]);
+	for (size_t i = 0; i < p->n_refusals; i++)
+		fprintf(out, "  refuse: %s\n", p->refusals[i]);
+	fprintf(out, "%s\n", p->n_refusals ? "the hook would refuse to start this VM" : "the hook would start this VM");
+}
+
+void plan_clear(struct plan *p)
+{
+	for (size_t i = 0; i < p->n_refusals; i++)
+		free(p->refusals[i]);
+	for (size_t i = 0; i < p->n_warnings; i++)
+		free(p->warnings[i]);
+	free(p->refusals);
+	free(p->warnings);
+	free(p->funcs);
+	*p = (struct plan){ 0 };
+}

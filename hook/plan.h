@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VH_PLAN_H
+#define VH_PLAN_H
+
+#include "config.h"
+#include "discover.h"
+#include "domxml.h"
+
+#include <stdio.h>
+
+struct plan_func {
+	const struct pci_func *f;
+	const struct vm_pci *ref; /* the map entry that gives it */
+	bool already;             /* on vfio-pci before we start */
+};
+
+/*
+ * What prepare would do for one VM, and why it must not: a pure function of the map, the
+ * machine, the running domains and the domain XML. `--check` prints it; prepare applies it.
+ */
+struct plan {
+	const struct vm *vm;
+	struct plan_func *funcs;
+	size_t n_funcs;
+	char **refusals; /* each one line: what, where, the fix */
+	size_t n_refusals;
+	char **warnings;
+	size_t n_warnings;
+};
+
+int plan_build(const struct config *c, const struct vm *vm, const struct machine *m, const struct holders *h,
+	       const struct domain *dom, struct plan *ret);
+void plan_print(const struct plan *p, FILE *out);
+void plan_clear(struct plan *p);
+
+#endif

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VH_SYSFS_H
+#define VH_SYSFS_H
+
+#include "pciid.h"
+
+/*
+ * Writes VALUE to the sysfs file PATH in a child process and waits at most TIMEOUT_S seconds.
+ * Unbinding a driver can block in the kernel for good; the child holds none of our file
+ * descriptors (libvirt's pipes, the lock), so we can give up on it. Returns 0, -errno of the
+ * write, or -ETIMEDOUT. Logs nothing: the caller knows what the step means.
+ */
+int sysfs_write(const char *path, const char *value, unsigned timeout_s);
+
+/* Runs argv (e.g. modprobe) the same way, with a deadline; returns its exit status or -errno. */
+int run_with_deadline(char *const argv[], unsigned timeout_s);
+
+/* The driver bound to ADDR now ("" when none), read fresh from sysfs. */
+int sysfs_driver(const struct pci_addr *a, char *buf, size_t n);
+
+/*
+ * Test suites set VFIO_HOOK_TEST; then every write must land in umockdev's fake /sys. This
+ * returns 0 when writing is allowed, -EPERM (logged) when it would reach the real /sys.
+ */
+int sysfs_write_allowed(void);
+
+#endif

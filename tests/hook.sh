@@ -1,0 +1,144 @@
+#!/bin/sh
+# The hook as libvirt runs it, on fixture machines whose fake kernel really moves devices
+# (tests/lib/fakekernel.c): prepare moves a VM's functions to vfio-pci, release gives them
+# back, refusals change nothing, and after an injected fault at any step every function is
+# on its original driver or on vfio-pci, never on none.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/tap.sh"
+bin=${VFIO_HOOK_BIN:?}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export VFIO_HOOK_CONFIG="$work/map.ini" VFIO_HOOK_STATE_DIR="$work/state" VFIO_HOOK_LIBVIRT_RUN_DIR="$work/run"
+GPU="0000:09:00.0 0000:09:00.1 0000:09:00.2 0000:09:00.3"
+
+map() { printf '%s\n' "$@" >"$work/map.ini"; chmod 644 "$work/map.ini"; }
+full_map() {
+	map "[options]" "timeout = ${1:-2}" "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" \
+		"device = 10de:1ad8" "device = 10de:1ad9" "[vm win10]" "pci = gpu" "[vm linux]" "pci = gpu"
+}
+domxml() { # NAME ADDR...: a domain XML with these hostdevs
+	n=$1; shift
+	printf "<domain type='kvm'><name>%s</name><devices>" "$n"
+	for a in "$@"; do
+		b=${a#*:}; s=${b#*:}
+		printf "<hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/></source><alias name='hostdev0'/></hostdev>" \
+			"${a%%:*}" "${b%%:*}" "${s%%.*}" "${a##*.}"
+	done
+	printf "</devices></domain>\n"
+}
+reset() { rm -rf "$work/state" "$work/run"; mkdir -p "$work/run"; }
+
+# In one fixture session: run SCRIPT (sh) with $bin as $H; output of the script is the result.
+on() { # MACHINE SCRIPT
+	"$here/fakesys" "$1" -- env H="$bin" W="$work" sh -c "$2" 2>&1
+}
+# Prints "ADDR=DRIVER" for the GPU's functions, plus their overrides.
+STATE='for a in $GPU; do d=none; [ -e /sys/bus/pci/devices/$a/driver ] && d=$(basename $(readlink /sys/bus/pci/devices/$a/driver)); o=$(cat /sys/bus/pci/devices/$a/driver_override); printf "%s=%s/%s " $a $d $o; done; echo'
+export GPU STATE
+ORIG="0000:09:00.0=nvidia/(null) 0000:09:00.1=snd_hda_intel/(null) 0000:09:00.2=xhci_hcd/(null) 0000:09:00.3=nvidia-gpu/(null) "
+VFIO="0000:09:00.0=vfio-pci/vfio-pci 0000:09:00.1=vfio-pci/vfio-pci 0000:09:00.2=vfio-pci/vfio-pci 0000:09:00.3=vfio-pci/vfio-pci "
+
+## a start and a stop
+reset; full_map; domxml win10 $GPU >"$work/win10.xml"
+out=$(on desktop '
+$H win10 prepare begin - <$W/win10.xml >$W/out 2>$W/err; echo "rc=$?"
+eval "$STATE"; ls /dev/vfio; ls $W/state
+$H win10 start begin - <$W/win10.xml >>$W/out 2>>$W/err
+$H win10 started begin - <$W/win10.xml >>$W/out 2>>$W/err
+$H win10 stopped end - <$W/win10.xml >>$W/out 2>>$W/err
+$H win10 release end destroyed <$W/win10.xml >>$W/out 2>>$W/err; echo "rc=$?"
+eval "$STATE"; ls /dev/vfio 2>&1 | wc -l; ls $W/state')
+check "prepare+release: what happened" "$(printf 'rc=0\n%s\n24\nlock\nwin10.record\nrc=0\n%s\n0\nlock' "$VFIO" "$ORIG")" "$out"
+check "prepare+release: nothing on stdout" "" "$(cat "$work/out")"
+check "prepare+release: nothing on stderr" "" "$(cat "$work/err")"
+
+## vfio-pci not loaded yet: the hook loads it
+reset
+out=$(FAKESYS_VFIO_UNLOADED=1 on desktop '$H win10 prepare begin - <$W/win10.xml 2>&1; echo "rc=$?"; eval "$STATE"; $H win10 release end - </dev/null; eval "$STATE"')
+check "vfio-pci loaded by the hook" "$(printf 'rc=0\n%s\n%s' "$VFIO" "$ORIG")" "$out"
+reset
+out=$(FAKESYS_VFIO_UNLOADED=1 FAKEKERNEL_MODPROBE_FAIL=1 on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"; ls $W/state')
+check "vfio-pci cannot be loaded: refused, nothing changed" "$(printf 'vfio-hook: cannot load vfio-pci: modprobe vfio-pci failed (is the module installed for this kernel?)\nrc=1\n%s\nlock' "$ORIG")" "$out"
+
+## refusals change nothing and say what to do
+reset; map "[pci gpu]" "device = 10de:1e84" "[vm win10]" "pci = gpu"
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"; ls $W/state')
+check "group not viable: refused with the fix" "$(printf '%s\nrc=1\n%s\nlock' \
+	"vfio-hook: win10: 0000:09:00.1 (TU104 HD Audio Controller) shares IOMMU group 24 with this VM's devices but is not mapped: add \"device = 10de:10f8\" to [pci gpu] in $work/map.ini (and 2 more problems: run 'vfio-hook --check win10')" "$ORIG")" "$out"
+out=$(on desktop '$H --check win10 --xml $W/win10.xml; echo "rc=$?"')
+check "--check shows every refusal" "$(printf '%s\n' "win10: 1 PCI function" \
+	"  move 0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER]): nvidia -> vfio-pci, IOMMU group 24" \
+	"  refuse: 0000:09:00.1 (TU104 HD Audio Controller) shares IOMMU group 24 with this VM's devices but is not mapped: add \"device = 10de:10f8\" to [pci gpu] in $work/map.ini" \
+	"  refuse: 0000:09:00.2 (TU104 USB 3.1 Host Controller) shares IOMMU group 24 with this VM's devices but is not mapped: add \"device = 10de:1ad8\" to [pci gpu] in $work/map.ini" \
+	"  refuse: 0000:09:00.3 (TU104 USB Type-C UCSI Controller) shares IOMMU group 24 with this VM's devices but is not mapped: add \"device = 10de:1ad9\" to [pci gpu] in $work/map.ini" \
+	"the hook would refuse to start this VM")
+rc=1" "$out"
+out=$(on desktop '$H win10 stopped end - </dev/null; $H win10 release end failed <$W/win10.xml; echo "rc=$?"; eval "$STATE"')
+check "release after a refused start: no record, nothing to do" "$(printf 'rc=0\n%s' "$ORIG")" "$out"
+
+reset; full_map
+domxml linux $GPU | sed 's|<domain|<domstatus state="running" pid="4242"><domain|; s|</domain>|</domain></domstatus>|' >"$work/run/linux.xml"
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"; $H win10 release end - </dev/null; echo "rc=$?"; eval "$STATE"')
+check "held by a running VM: refused naming it, release leaves it alone" "$(printf '%s\nrc=1\n%s\nrc=0\n%s' \
+	"vfio-hook: win10: 0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER]) is in use by the running VM linux: shut linux down first (virsh shutdown linux) (and 3 more problems: run 'vfio-hook --check win10')" "$ORIG" "$ORIG")" "$out"
+
+## VMs and calls that are not ours
+reset; full_map
+out=$(on desktop 'for op in "prepare begin -" "start begin -" "reconnect begin -" "release end -"; do $H other $op <$W/win10.xml; echo "rc=$?"; done; $H win10 reconnect begin - </dev/null; echo "rc=$?"; eval "$STATE"')
+check "other VMs and ops: exit 0, nothing changed" "$(printf 'rc=0\nrc=0\nrc=0\nrc=0\nrc=0\n%s' "$ORIG")" "$out"
+map "[vm win10" "pci = gpu"
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; $H win10 release end - </dev/null; echo "rc=$?"')
+check "broken map: prepare fails with its line, release still exits 0" "$(printf '%s\nrc=1\nrc=0' "$work/map.ini:1: not a [section], a \"key = value\" line or a comment (fix or remove this line)")" "$out"
+out=$(on desktop '$H --check nosuchvm; echo "rc=$?"')
+check "--check on a broken map exits 2" "$(printf '%s\nrc=2' "$work/map.ini:1: not a [section], a \"key = value\" line or a comment (fix or remove this line)")" "$out"
+full_map
+out=$(on desktop '$H --check nosuchvm; echo "rc=$?"')
+check "--check on an unknown VM exits 2" "$(printf 'vfio-hook: nosuchvm is not in %s (add a [vm nosuchvm] section)\nrc=2' "$work/map.ini")" "$out"
+
+## an injected fault at every step of every function: everything goes back, one clear line
+for a in $GPU; do
+	# Transient faults (…1: the first such write only), and an unbind that always fails or hangs.
+	for f in override:fail1 unbind:fail unbind:hang probe:fail1 probe:nobind1; do
+		reset; full_map 1
+		out=$(FAKEKERNEL_FAULT="${f%%:*}:$a:${f#*:}" on desktop '$H win10 prepare begin - <$W/win10.xml 2>$W/err; echo "rc=$?"; eval "$STATE"; ls $W/state')
+		check "fault ${f} at $a: exit 1, all back, no record" "$(printf 'rc=1\n%s\nlock' "$ORIG")" "$out"
+		err=$(cat "$work/err")
+		case "$err" in
+		"vfio-hook: win10: $a ("*"; every device was put back on its driver") ok "fault ${f} at $a: one line naming it" ;;
+		*) not_ok "fault ${f} at $a: one line naming it" "$err" ;;
+		esac
+	done
+done
+# A fault that outlives the rollback: the record keeps what could not go back, the line says
+# so, and restore finishes the job once the cause is gone.
+reset; full_map 1
+out=$(FAKEKERNEL_FAULT="probe:0000:09:00.2:fail" on desktop '
+$H win10 prepare begin - <$W/win10.xml 2>$W/err; echo "rc=$?"; ls $W/state; grep -c "^func" $W/state/win10.record
+FAKEKERNEL_FAULT= $H restore win10 2>/dev/null; echo "rc=$?"; eval "$STATE"; ls $W/state')
+check "failed rollback keeps the record; restore puts everything back" "$(printf 'rc=1\nlock\nwin10.record\n1\nwin10: restored\nrc=0\n%s\nlock' "$ORIG")" "$out"
+check "failed rollback: the line says so" "vfio-hook: win10: 0000:09:00.2 (TU104 USB 3.1 Host Controller): probing for vfio-pci Input/output error; some devices could not be put back: run 'vfio-hook restore' when the cause is gone" "$(head -n1 "$work/err")"
+
+## killed between steps: the record lets restore, or the next release, undo it
+for undo in "\$H restore win10 >/dev/null 2>&1" "\$H win10 release end - </dev/null" "\$H restore --all >/dev/null 2>&1"; do
+	reset; full_map 30
+	out=$(FAKEKERNEL_FAULT="unbind:0000:09:00.2:hang" on desktop '
+	$H win10 prepare begin - <$W/win10.xml 2>/dev/null & pid=$!
+	i=0; while [ $i -lt 100 ] && ! grep -q "0000:09:00.1 .*state=moved" $W/state/win10.record 2>/dev/null; do sleep 0.1; i=$((i+1)); done
+	kill -9 $pid $(cat $UMOCKDEV_DIR/fakekernel/hung.pid); wait $pid 2>/dev/null
+	eval "$STATE"; '"$undo"'; echo "rc=$?"; eval "$STATE"; ls $W/state')
+	check "SIGKILL mid-prepare, then ${undo%% *} ${undo#* }: all back" \
+		"$(printf '0000:09:00.0=vfio-pci/vfio-pci 0000:09:00.1=vfio-pci/vfio-pci 0000:09:00.2=xhci_hcd/vfio-pci 0000:09:00.3=nvidia-gpu/(null) \nrc=0\n%s\nlock' "$ORIG")" "$out"
+done
+
+## the lock has a deadline
+reset; full_map 1
+out=$(on desktop 'mkdir -p $W/state; flock $W/state/lock sleep 10 & sleep 0.3; s=$(date +%s); $H win10 prepare begin - <$W/win10.xml; echo "rc=$? waited=$(( $(date +%s) - s ))"; eval "$STATE"; kill %1 2>/dev/null')
+case "$out" in
+"vfio-hook: win10: another vfio-hook run (unknown) has held $work/state/lock for 3 s; gave up waiting"*"
+rc=1 waited="[34]"
+$ORIG") ok "a held lock makes prepare fail after its deadline" ;;
+*) not_ok "a held lock makes prepare fail after its deadline" "$out" ;;
+esac
+
+tap_done

@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * LD_PRELOAD for the test suite: the kernel's side of moving a PCI device, on umockdev's fake
+ * /sys. Writes to driver_override, DRIVER/unbind, drivers/NAME/bind and drivers_probe change
+ * the fake tree as the kernel would (driver links, /dev/vfio/N), using the native driver
+ * each function had in its fixture ($UMOCKDEV_DIR/fakekernel/native/ADDR) when no
+ * driver_override is set. A driver "is loaded" when /sys/bus/pci/drivers/NAME exists.
+ *
+ * FAKEKERNEL_FAULT injects faults: "STEP:ADDR:ACTION[,…]" with STEP override|unbind|probe|bind
+ * and ACTION fail (EIO, nothing changes), hang (never returns), nobind (probe binds nothing);
+ * a trailing 1 (fail1, hang1) makes it happen on the first such write only. A hanging writer
+ * leaves its pid in $UMOCKDEV_DIR/fakekernel/hung.pid.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum kind { K_NONE, K_OVERRIDE, K_UNBIND, K_BIND, K_PROBE };
+
+struct slot {
+	int fd;
+	enum kind kind;
+	char dev[32];    /* device the path names (override, DEV/driver/unbind) */
+	char driver[64]; /* drivers/NAME/… */
+};
+
+static struct slot slots[16];
+
+static int (*real_open)(const char *, int, ...);
+static ssize_t (*real_write)(int, const void *, size_t);
+static int (*real_close)(int);
+
+static void init(void)
+{
+	if (!real_open) {
+		real_open = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
+		real_write = (ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+		real_close = (int (*)(int))dlsym(RTLD_NEXT, "close");
+	}
+}
+
+static const char *tb(void)
+{
+	const char *d = getenv("UMOCKDEV_DIR");
+
+	return d ? d : "/nonexistent";
+}
+
+static int is_addr(const char *s)
+{
+	unsigned a, b, c, d;
+	char end;
+
+	return sscanf(s, "%x:%x:%x.%x%c", &a, &b, &c, &d, &end) == 4;
+}
+
+/* Classifies a path this shim emulates; fills dev/driver. */
+static enum kind classify(const char *path, struct slot *s)
+{
+	const char *p;
+	size_t n = strlen(path);
+
+	if (strncmp(path, "/sys/", 5) != 0)
+		return K_NONE;
+	if (strcmp(path, "/sys/bus/pci/drivers_probe") == 0)
+		return K_PROBE;
+	if ((p = strstr(path, "/sys/bus/pci/devices/")) == path) {
+		p += strlen("/sys/bus/pci/devices/");
+		snprintf(s->dev, sizeof(s->dev), "%.*s", (int)strcspn(p, "/"), p);
+		if (n > 16 && strcmp(path + n - 16, "/driver_override") == 0)
+			return K_OVERRIDE;
+		if (n > 14 && strcmp(path + n - 14, "/driver/unbind") == 0)
+			return K_UNBIND;
+		return K_NONE;
+	}
+	if ((p = strstr(path, "/sys/bus/pci/drivers/")) == path) {
+		p += strlen("/sys/bus/pci/drivers/");
+		snprintf(s->driver, sizeof(s->driver), "%.*s", (int)strcspn(p, "/"), p);
+		p += strcspn(p, "/");
+		if (strcmp(p, "/unbind") == 0)
+			return K_UNBIND;
+		if (strcmp(p, "/bind") == 0)
+			return K_BIND;
+	}
+	return K_NONE;
+}
+
+static int open_common(const char *path, int flags, mode_t mode)
+{
+	struct slot s = { 0 };
+	enum kind k;
+
+	init();
+	k = classify(path, &s);
+	if (k == K_NONE || (flags & O_ACCMODE) == O_RDONLY)
+		return real_open(path, flags, mode);
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		if (slots[i].kind != K_NONE)
+			continue;
+		s.fd = real_open("/dev/null", O_WRONLY | (flags & O_CLOEXEC));
+		if (s.fd < 0)
+			return -1;
+		s.kind = k;
+		slots[i] = s;
+		return s.fd;
+	}
+	errno = EMFILE;
+	return -1;
+}
+
+int open(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode = 0;
+
+	va_start(ap, flags);
+	if (flags & (O_CREAT | O_TMPFILE))
+		mode = (mode_t)va_arg(ap, int);
+	va_end(ap);
+	return open_common(path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...) __attribute__((alias("open")));
+
+/* ---- the fake kernel's state, all under $UMOCKDEV_DIR ---- */
+
+static void tpath(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void tpath(char *buf, size_t n, const char *fmt, ...)
+{
+	char rel[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	snprintf(buf, n, "%s/%s", tb(), rel);
+}
+
+static int read_small(const char *path, char *buf, size_t n)
+{
+	int fd = real_open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	r = read(fd, buf, n - 1);
+	real_close(fd);
+	if (r < 0)
+		return -1;
+	buf[r] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static void write_small(const char *path, const char *s)
+{
+	int fd = real_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd >= 0) {
+		if (real_write(fd, s, strlen(s)) < 0) {
+			/* best effort: a failed fixture write shows up as a wrong driver later */
+		}
+		real_close(fd);
+	}
+}
+
+/* The device's directory in the testbed, and its path relative to sys/. */
+static int devdir(const char *dev, char *abs, size_t n, const char **rel)
+{
+	char link[PATH_MAX], real[PATH_MAX];
+	size_t root;
+
+	tpath(link, sizeof(link), "sys/bus/pci/devices/%s", dev);
+	if (!realpath(link, real))
+		return -1;
+	snprintf(abs, n, "%s", real);
+	tpath(link, sizeof(link), "%s", "sys/");
+	if (!realpath(link, real))
+		return -1;
+	root = strlen(real) + 1;
+	*rel = abs + root;
+	return 0;
+}
+
+static int bound_driver(const char *dev, char *buf, size_t n)
+{
+	char abs[PATH_MAX], link[PATH_MAX + 8], target[PATH_MAX];
+	const char *rel;
+	ssize_t r;
+
+	if (devdir(dev, abs, sizeof(abs), &rel) < 0)
+		return -1;
+	snprintf(link, sizeof(link), "%s/driver", abs);
+	r = readlink(link, target, sizeof(target) - 1);
+	if (r <= 0)
+		return -1;
+	target[r] = '\0';
+	snprintf(buf, n, "%.*s", (int)n - 1, strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
+	return 0;
+}
+
+static int group_of(const char *dev, char *buf, size_t n)
+{
+	char abs[PATH_MAX], link[PATH_MAX + 16], target[PATH_MAX];
+	const char *rel;
+	ssize_t r;
+
+	if (devdir(dev, abs, sizeof(abs), &rel) < 0)
+		return -1;
+	snprintf(link, sizeof(link), "%s/iommu_group", abs);
+	r = readlink(link, target, sizeof(target) - 1);
+	if (r <= 0)
+		return -1;
+	target[r] = '\0';
+	snprintf(buf, n, "%.*s", (int)n - 1, strrchr(target, '/') + 1);
+	return 0;
+}
+
+static int driver_loaded(const char *drv)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	tpath(p, sizeof(p), "sys/bus/pci/drivers/%s", drv);
+	return stat(p, &st) == 0;
+}
+
+/* /dev/vfio/N exists while any function of group N is on vfio-pci. */
+static void sync_vfio_node(const char *dev)
+{
+	char grp[32], p[PATH_MAX], d[PATH_MAX], drv[64];
+	struct dirent *e;
+	DIR *dir;
+	int any = 0;
+
+	if (group_of(dev, grp, sizeof(grp)) < 0)
+		return;
+	tpath(d, sizeof(d), "sys/kernel/iommu_groups/%s/devices", grp);
+	dir = opendir(d);
+	while (dir && (e = readdir(dir)))
+		if (is_addr(e->d_name) && bound_driver(e->d_name, drv, sizeof(drv)) == 0 && strcmp(drv, "vfio-pci") == 0)
+			any = 1;
+	if (dir)
+		closedir(dir);
+	tpath(p, sizeof(p), "dev/vfio/%s", grp);
+	if (any) {
+		tpath(d, sizeof(d), "%s", "dev");
+		mkdir(d, 0755);
+		tpath(d, sizeof(d), "%s", "dev/vfio");
+		mkdir(d, 0755);
+		write_small(p, "");
+	} else {
+		unlink(p);
+	}
+}
+
+static int do_bind(const char *dev, const char *drv)
+{
+	char abs[PATH_MAX], link[PATH_MAX + 8], target[PATH_MAX], back[PATH_MAX];
+	const char *rel;
+	int depth = 1;
+
+	if (devdir(dev, abs, sizeof(abs), &rel) < 0)
+		return -ENODEV;
+	for (const char *c = rel; *c; c++)
+		depth += *c == '/';
+	target[0] = '\0';
+	for (int i = 0; i < depth; i++)
+		strcat(target, "../");
+	strcat(target, "bus/pci/drivers/");
+	strncat(target, drv, sizeof(target) - strlen(target) - 1);
+	snprintf(link, sizeof(link), "%s/driver", abs);
+	if (symlink(target, link) < 0)
+		return -EBUSY;
+	snprintf(back, sizeof(back), "../../../../%s", rel);
+	tpath(link, sizeof(link), "sys/bus/pci/drivers/%s", drv);
+	strncat(link, "/", sizeof(link) - strlen(link) - 1);
+	strncat(link, dev, sizeof(link) - strlen(link) - 1);
+	if (symlink(back, link) < 0) {
+		/* the driver's own list is cosmetic for the code under test */
+	}
+	sync_vfio_node(dev);
+	return 0;
+}
+
+static int do_unbind(const char *dev)
+{
+	char abs[PATH_MAX], link[PATH_MAX + 8], drv[64];
+	const char *rel;
+
+	if (bound_driver(dev, drv, sizeof(drv)) < 0)
+		return -ENODEV;
+	if (devdir(dev, abs, sizeof(abs), &rel) < 0)
+		return -ENODEV;
+	snprintf(link, sizeof(link), "%s/driver", abs);
+	unlink(link);
+	tpath(link, sizeof(link), "sys/bus/pci/drivers/%s/", drv);
+	strncat(link, dev, sizeof(link) - strlen(link) - 1);
+	unlink(link);
+	sync_vfio_node(dev);
+	return 0;
+}
+
+static int do_probe(const char *dev)
+{
+	char abs[PATH_MAX], p[PATH_MAX + 32], ovr[64] = "", drv[64];
+	const char *rel;
+
+	if (devdir(dev, abs, sizeof(abs), &rel) < 0)
+		return -ENODEV;
+	if (bound_driver(dev, drv, sizeof(drv)) == 0)
+		return 0;
+	snprintf(p, sizeof(p), "%s/driver_override", abs);
+	read_small(p, ovr, sizeof(ovr));
+	if (!*ovr || strcmp(ovr, "(null)") == 0) {
+		/* vfio-pci's id table matches nothing: without an override, only the native driver binds. */
+		tpath(p, sizeof(p), "fakekernel/native/%s", dev);
+		if (read_small(p, ovr, sizeof(ovr)) < 0 || !*ovr || strcmp(ovr, "vfio-pci") == 0)
+			return 0;
+	}
+	if (!driver_loaded(ovr))
+		return 0;
+	return do_bind(dev, ovr);
+}
+
+static int do_override(const char *dev, const char *val)
+{
+	char abs[PATH_MAX], p[PATH_MAX + 32], v[64];
+	const char *rel;
+
+	if (devdir(dev, abs, sizeof(abs), &rel) < 0)
+		return -ENODEV;
+	snprintf(v, sizeof(v), "%.62s", val);
+	v[strcspn(v, "\n")] = '\0';
+	snprintf(p, sizeof(p), "%s/driver_override", abs);
+	if (*v) {
+		strncat(v, "\n", sizeof(v) - strlen(v) - 1);
+		write_small(p, v);
+	} else {
+		write_small(p, "(null)\n");
+	}
+	return 0;
+}
+
+/* The fault for this step and device, if any; counts occurrences for the "…1" forms. */
+static const char *fault(const char *step, const char *dev)
+{
+	const char *spec = getenv("FAKEKERNEL_FAULT");
+	char want[96], item[128], cnt[PATH_MAX], n[16] = "0";
+	static char action[16];
+	const char *p = spec;
+
+	if (!spec)
+		return NULL;
+	snprintf(want, sizeof(want), "%s:%s:", step, dev);
+	while (p && *p) {
+		size_t len = strcspn(p, ",");
+
+		snprintf(item, sizeof(item), "%.*s", (int)len, p);
+		p += len + (p[len] == ',');
+		if (strncmp(item, want, strlen(want)) != 0)
+			continue;
+		snprintf(action, sizeof(action), "%s", item + strlen(want));
+		snprintf(want, sizeof(want), "fakekernel/count-%s-%s", step, dev);
+		tpath(cnt, sizeof(cnt), "%s", want);
+		read_small(cnt, n, sizeof(n));
+		snprintf(n, sizeof(n), "%d", atoi(n) + 1);
+		write_small(cnt, n);
+		if (action[strlen(action) - 1] == '1') {
+			if (atoi(n) > 1)
+				return NULL;
+			action[strlen(action) - 1] = '\0';
+		}
+		return action;
+	}
+	return NULL;
+}
+
+static int emulate(const struct slot *s, const char *buf, size_t len)
+{
+	static const char *const steps[] = { "", "override", "unbind", "bind", "probe" };
+	char val[128], dev[32];
+	const char *f;
+
+	snprintf(val, sizeof(val), "%.*s", (int)(len < sizeof(val) - 1 ? len : sizeof(val) - 1), buf);
+	snprintf(dev, sizeof(dev), "%.31s", s->kind == K_OVERRIDE || (s->kind == K_UNBIND && *s->dev) ? s->dev : val);
+	dev[strcspn(dev, "\n")] = '\0';
+	f = fault(steps[s->kind], dev);
+	if (f && strcmp(f, "hang") == 0) {
+		char p[PATH_MAX], pid[32];
+
+		/* Tests that kill the writer find it here ($UMOCKDEV_DIR/fakekernel/hung.pid). */
+		snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		tpath(p, sizeof(p), "%s", "fakekernel/hung.pid");
+		write_small(p, pid);
+		for (;;)
+			pause();
+	}
+	if (f && strcmp(f, "fail") == 0)
+		return -EIO;
+	switch (s->kind) {
+	case K_OVERRIDE:
+		return do_override(dev, val);
+	case K_UNBIND:
+		return do_unbind(dev);
+	case K_BIND:
+		return driver_loaded(s->driver) ? do_bind(dev, s->driver) : -ENODEV;
+	case K_PROBE:
+		return f && strcmp(f, "nobind") == 0 ? 0 : do_probe(dev);
+	case K_NONE:
+		break;
+	}
+	return 0;
+}
+
+ssize_t write(int fd, const void *buf, size_t len)
+{
+	init();
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		if (slots[i].kind == K_NONE || slots[i].fd != fd)
+			continue;
+		int r = emulate(&slots[i], buf, len);
+		if (r < 0) {
+			errno = -r;
+			return -1;
+		}
+		return (ssize_t)len;
+	}
+	return real_write(fd, buf, len);
+}
+
+int close(int fd)
+{
+	init();
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+		if (slots[i].kind != K_NONE && slots[i].fd == fd)
+			slots[i].kind = K_NONE;
+	return real_close(fd);
+}
