@@ -17,6 +17,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Everything a plan needs. */
@@ -81,12 +82,14 @@ static void log_plan_problems(const struct plan *p)
 int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, size_t xml_len)
 {
 	const char *path = config_path(cfg_path);
+	struct timespec t0, t1;
 	struct world w = { 0 };
 	struct domain dom = { 0 };
 	struct plan p = { 0 };
 	const struct vm *vm;
 	int lock = -1, r;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* No map installed yet: nothing is ours to manage. */
 	if (access(path, F_OK) < 0 && errno == ENOENT && !cfg_path && !getenv("VFIO_HOOK_CONFIG"))
 		return 0;
@@ -108,6 +111,11 @@ int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, s
 		goto out;
 	log_plan_problems(&p);
 	r = p.n_refusals ? -EPERM : apply_prepare(&p, w.cfg->opt.timeout);
+	if (r == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		log_info("%s: %zu PCI function%s on vfio-pci; prepare took %ld ms", vm_name, p.n_funcs,
+			 p.n_funcs == 1 ? "" : "s", (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L);
+	}
 out:
 	plan_clear(&p);
 	domain_clear(&dom);

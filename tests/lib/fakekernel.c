@@ -191,38 +191,33 @@ static int devdir(const char *dev, char *abs, size_t n, const char **rel)
 	return 0;
 }
 
-static int bound_driver(const char *dev, char *buf, size_t n)
+/* The last component of the target of link NAME in the device's directory. */
+static int link_base(const char *dev, const char *name, char *buf, size_t n)
 {
-	char abs[PATH_MAX], link[PATH_MAX + 8], target[PATH_MAX];
-	const char *rel;
+	char abs[PATH_MAX], link[PATH_MAX + 16], target[PATH_MAX];
+	const char *rel, *base;
 	ssize_t r;
 
 	if (devdir(dev, abs, sizeof(abs), &rel) < 0)
 		return -1;
-	snprintf(link, sizeof(link), "%s/driver", abs);
+	snprintf(link, sizeof(link), "%s/%s", abs, name);
 	r = readlink(link, target, sizeof(target) - 1);
 	if (r <= 0)
 		return -1;
 	target[r] = '\0';
-	snprintf(buf, n, "%.*s", (int)n - 1, strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
+	base = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+	snprintf(buf, n, "%.*s", (int)n - 1, base);
 	return 0;
+}
+
+static int bound_driver(const char *dev, char *buf, size_t n)
+{
+	return link_base(dev, "driver", buf, n);
 }
 
 static int group_of(const char *dev, char *buf, size_t n)
 {
-	char abs[PATH_MAX], link[PATH_MAX + 16], target[PATH_MAX];
-	const char *rel;
-	ssize_t r;
-
-	if (devdir(dev, abs, sizeof(abs), &rel) < 0)
-		return -1;
-	snprintf(link, sizeof(link), "%s/iommu_group", abs);
-	r = readlink(link, target, sizeof(target) - 1);
-	if (r <= 0)
-		return -1;
-	target[r] = '\0';
-	snprintf(buf, n, "%.*s", (int)n - 1, strrchr(target, '/') + 1);
-	return 0;
+	return link_base(dev, "iommu_group", buf, n);
 }
 
 static int driver_loaded(const char *drv)

@@ -91,3 +91,22 @@ wait_l2_up() {
 # The hook's own log lines (syslog) since MARK was set with log_mark.
 log_mark() { wc -l </var/log/messages >/tmp/log.mark 2>/dev/null || echo 0 >/tmp/log.mark; }
 log_since_mark() { tail -n +"$(($(cat /tmp/log.mark) + 1))" /var/log/messages; }
+
+# write_map LINE...: the device map the installed hook reads (/etc/vfio-hook.ini).
+write_map() {
+	printf '%s\n' "$@" >/etc/vfio-hook.ini
+	chmod 644 /etc/vfio-hook.ini
+}
+GPU_FUNCS="0000:01:00.0 0000:01:00.1"
+# gpu_state: "DRIVER/OVERRIDE DRIVER/OVERRIDE" of the GPU-like device's two functions.
+gpu_state() { echo "$(driver_of 0000:01:00.0)/$(override_of 0000:01:00.0) $(driver_of 0000:01:00.1)/$(override_of 0000:01:00.1)"; }
+HOST_GPU="bochs-drm/(null) snd_hda_intel/(null)"
+VFIO_GPU="vfio-pci/vfio-pci vfio-pci/vfio-pci"
+records() { ls /run/vfio-hook 2>/dev/null | grep -c '\.record$'; }
+# host_works NAME ADDR...: a PASS/FAIL line per function for "its host driver works".
+host_works() {
+	n=$1; shift
+	for a in "$@"; do
+		why=$(host_driver_works "$a") && pass "$n: host driver of $a works" || fail "$n: host driver of $a works" "$why"
+	done
+}
