@@ -96,14 +96,18 @@ int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, s
 	if (config_load(path, &w.cfg) < 0)
 		return -EINVAL;
 	vm = config_find_vm(w.cfg, vm_name);
-	r = vm ? world_discover(&w) : 0;
-	if (!vm || r < 0)
+	r = 0;
+	if (!vm)
 		goto out;
+	/* Locked before looking: another run may be moving devices right now. */
 	lock = state_lock(vm_name, lock_timeout(w.cfg));
 	if (lock < 0) {
 		r = lock;
 		goto out;
 	}
+	r = world_discover(&w);
+	if (r < 0)
+		goto out;
 	if (xml && domain_parse(xml, xml_len, &dom) < 0)
 		log_warning("%s: cannot read the domain XML on stdin; skipping the <hostdev> cross-check", vm_name);
 	r = plan_build(w.cfg, vm, w.m, &w.h, dom.name ? &dom : NULL, &p);

@@ -153,7 +153,7 @@ static char *fbcon_guard(const struct pci_func *f)
 		name = read_file(np);
 		bind = read_file(bp);
 		if (name && bind && strstr(name, "frame buffer") && bind[0] == '1')
-			why = xstrdup("is the boot GPU and the host's framebuffer console is on it: handing over the only GPU is "
+			why = xstrdup("it is the boot GPU and the host's framebuffer console is on it: handing over the only GPU is "
 				      "not supported yet (give the host another GPU, or unbind the console first)");
 	}
 	if (d)

@@ -131,6 +131,34 @@ for undo in "\$H restore win10 >/dev/null 2>&1" "\$H win10 release end - </dev/n
 		"$(printf '0000:09:00.0=vfio-pci/vfio-pci 0000:09:00.1=vfio-pci/vfio-pci 0000:09:00.2=xhci_hcd/vfio-pci 0000:09:00.3=nvidia-gpu/(null) \nrc=0\n%s\nlock' "$ORIG")" "$out"
 done
 
+## guards: what the host needs stays with the host
+NVME='d=none; [ -e /sys/bus/pci/devices/0000:01:00.0/driver ] && d=$(basename $(readlink /sys/bus/pci/devices/0000:01:00.0/driver)); echo "nvme=$d"'
+P1=/sys/devices/pci0000:00/0000:00:01.1/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p1
+export NVME P1
+reset; map "[vm store]" "pci = 0000:01:00.0"
+domxml store 0000:01:00.0 >"$work/store.xml"
+guard() { # NAME SETUP EXPECTED-LINE
+	out=$(on desktop "$2"'
+	$H store prepare begin - <$W/store.xml; echo "rc=$?"; eval "$NVME"; ls $W/state')
+	check "guard: $1" "$(printf '%s\nrc=1\nnvme=nvme\nlock' "$3")" "$out"
+}
+guard "mounted filesystem" 'echo "40 22 259:1 / /home rw - ext4 /dev/nvme0n1p1 rw" >>$UMOCKDEV_DIR/proc/self/mountinfo' \
+	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p1 is mounted on /home: the host needs it (unmount or stop using it first, or remove the device from the map)"
+guard "active swap" 'echo "/dev/nvme0n1p2 partition 8388604 0 -2" >>$UMOCKDEV_DIR/proc/swaps' \
+	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p2 is active swap: the host needs it (unmount or stop using it first, or remove the device from the map)"
+guard "LVM/dm holder" 'mkdir -p $UMOCKDEV_DIR$P1/holders/dm-0' \
+	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p1 is part of dm-0 (md, dm or LVM): the host needs it (unmount or stop using it first, or remove the device from the map)"
+out=$(on desktop '$H store prepare begin - <$W/store.xml; echo "rc=$?"; eval "$NVME"; $H store release end - </dev/null; eval "$NVME"')
+check "guard: an unused disk moves and comes back" "$(printf 'rc=0\nnvme=vfio-pci\nnvme=nvme')" "$out"
+
+reset; map "[vm hostgpu]" "pci = 0b:00.0 0b:00.1"
+domxml hostgpu 0000:0b:00.0 0000:0b:00.1 >"$work/hostgpu.xml"
+out=$(on desktop '$H hostgpu prepare begin - <$W/hostgpu.xml; echo "rc=$?"; basename $(readlink /sys/bus/pci/devices/0000:0b:00.0/driver)')
+check "guard: the boot GPU with the framebuffer console stays" "$(printf '%s\nrc=1\namdgpu' \
+	"vfio-hook: hostgpu: 0000:0b:00.0 (Ellesmere [Radeon RX 470/480/570/570X/580/580X/590]): it is the boot GPU and the host's framebuffer console is on it: handing over the only GPU is not supported yet (give the host another GPU, or unbind the console first)")" "$out"
+out=$(on desktop 'echo 0 >$UMOCKDEV_DIR/sys/devices/virtual/vtconsole/vtcon1/bind; $H hostgpu prepare begin - <$W/hostgpu.xml; echo "rc=$?"; basename $(readlink /sys/bus/pci/devices/0000:0b:00.0/driver)')
+check "guard: with the console unbound it may go" "$(printf 'rc=0\nvfio-pci')" "$out"
+
 ## the lock has a deadline
 reset; full_map 1
 out=$(on desktop 'mkdir -p $W/state; flock $W/state/lock sleep 10 & sleep 0.3; s=$(date +%s); $H win10 prepare begin - <$W/win10.xml; echo "rc=$? waited=$(( $(date +%s) - s ))"; eval "$STATE"; kill %1 2>/dev/null')
