@@ -4,7 +4,7 @@ out=$(vfio-hook groups 2>/tmp/groups.err)
 expect "groups-cli: exit status" 0 $?
 # The installed example map names devices this guest lacks: those reports are all stderr may hold.
 expect "groups-cli: stderr holds only map reports" "" "$(grep -v '^/etc/vfio-hook.ini:[0-9]*: ' /tmp/groups.err)"
-grep -q '^/etc/vfio-hook.ini:26: 10de:1e84 (VGA compatible controller) matches no PCI function' /tmp/groups.err &&
+grep -q '^/etc/vfio-hook.ini:[0-9]*: 10de:1e84 (VGA compatible controller) matches no PCI function' /tmp/groups.err &&
 	pass "groups-cli: the installed map is read and resolved" || fail "groups-cli: the installed map is read and resolved" "$(cat /tmp/groups.err)"
 bad=""
 n=0
