@@ -196,10 +196,12 @@ int apply_prepare(const struct plan *p, unsigned timeout_s)
 		if (r < 0) {
 			/* The failed function is rolled back too: its first steps may have happened. */
 			rollback.n = todo + 1;
-			log_error("%s: %s (%s): %s; %s", p->vm->name, a, pci_func_name(f), why,
-				  restore_all(&rollback, &none, timeout_s, LOG_NOTICE) == 0
-					  ? "every device was put back on its driver"
-					  : "some devices could not be put back: run 'vfio-hook restore' when the cause is gone");
+			if (restore_all(&rollback, &none, timeout_s, LOG_NOTICE) == 0)
+				log_error("%s: %s (%s): %s; every device was put back on its driver", p->vm->name, a,
+					  pci_func_name(f), why);
+			else
+				log_error("%s: %s (%s): %s; some devices could not be put back: run 'vfio-hook restore %s' "
+					  "when the cause is gone", p->vm->name, a, pci_func_name(f), why, p->vm->name);
 			goto out;
 		}
 		rec.funcs[todo++].moved = true;

@@ -117,7 +117,7 @@ out=$(FAKEKERNEL_FAULT="probe:0000:09:00.2:fail" on desktop '
 $H win10 prepare begin - <$W/win10.xml 2>$W/err; echo "rc=$?"; ls $W/state; grep -c "^func" $W/state/win10.record
 FAKEKERNEL_FAULT= $H restore win10 2>/dev/null; echo "rc=$?"; eval "$STATE"; ls $W/state')
 check "failed rollback keeps the record; restore puts everything back" "$(printf 'rc=1\nlock\nwin10.record\n1\nwin10: restored\nrc=0\n%s\nlock' "$ORIG")" "$out"
-check "failed rollback: the line says so" "vfio-hook: win10: 0000:09:00.2 (TU104 USB 3.1 Host Controller): probing for vfio-pci Input/output error; some devices could not be put back: run 'vfio-hook restore' when the cause is gone" "$(head -n1 "$work/err")"
+check "failed rollback: the line says so" "vfio-hook: win10: 0000:09:00.2 (TU104 USB 3.1 Host Controller): probing for vfio-pci Input/output error; some devices could not be put back: run 'vfio-hook restore win10' when the cause is gone" "$(head -n1 "$work/err")"
 
 ## killed between steps: the record lets restore, or the next release, undo it
 for undo in "\$H restore win10 >/dev/null 2>&1" "\$H win10 release end - </dev/null" "\$H restore --all >/dev/null 2>&1"; do
