@@ -34,85 +34,72 @@ static int ensure_vfio_loaded(unsigned timeout_s)
 	if (stat("/sys/bus/pci/drivers/vfio-pci", &st) == 0)
 		return 0;
 	log_error("cannot load vfio-pci: modprobe vfio-pci %s (is the module installed for this kernel?)",
-		  r == -ETIMEDOUT ? "did not finish in time" : r < 0 ? strerror(-r) : "failed");
+		  r < 0 ? step_error(r) : "failed");
 	return r < 0 ? r : -ENOENT;
 }
 
-/* Puts one function back on DRIVER (or none) with OVERRIDE; says what went wrong in why. */
-static int restore_func(const struct rec_func *rf, unsigned timeout_s, char *why, size_t n)
+/*
+ * The one sequence libvirt uses both ways: OVERRIDE into driver_override ("\n" clears it),
+ * unbind whatever is bound unless it is WANT already, probe, and check that WANT ("" for no
+ * driver) is what ends up bound. Says which step failed in why.
+ */
+static int rebind(const struct pci_addr *addr, const char *override, const char *want, unsigned timeout_s, char *why,
+		  size_t n)
 {
 	_cleanup_free_ char *ovr = NULL, *unbind = NULL;
 	char a[PCI_ADDR_LEN], cur[64];
 	int r;
 
-	pci_addr_format(&rf->addr, a, sizeof(a));
+	pci_addr_format(addr, a, sizeof(a));
 	ovr = xasprintf(PCI_DEVICES "/%s/driver_override", a);
 	unbind = xasprintf(PCI_DEVICES "/%s/driver/unbind", a);
-	r = sysfs_write(ovr, *rf->override ? rf->override : "\n", timeout_s);
+	r = sysfs_write(ovr, override, timeout_s);
 	if (r < 0) {
-		snprintf(why, n, "restoring driver_override %s", step_error(r));
+		snprintf(why, n, "writing driver_override %s", step_error(r));
 		return r;
 	}
-	if (sysfs_driver(&rf->addr, cur, sizeof(cur)) < 0)
+	if (sysfs_driver(addr, cur, sizeof(cur)) < 0)
 		cur[0] = '\0';
-	if (streq(cur, rf->driver))
+	if (streq(cur, want))
 		return 0;
 	if (*cur) {
 		r = sysfs_write(unbind, a, timeout_s);
 		if (r < 0) {
-			snprintf(why, n, "unbinding from %s %s", cur, step_error(r));
+			snprintf(why, n, "unbinding from %s %s%s", cur, step_error(r),
+				 r == -ETIMEDOUT ? " (something still uses it: stop it first)" : "");
 			return r;
 		}
 	}
-	if (*rf->driver) {
+	if (*want) {
 		r = sysfs_write("/sys/bus/pci/drivers_probe", a, timeout_s);
 		if (r < 0) {
-			snprintf(why, n, "probing for %s %s", rf->driver, step_error(r));
+			snprintf(why, n, "probing for %s %s", want, step_error(r));
 			return r;
 		}
 	}
-	if (sysfs_driver(&rf->addr, cur, sizeof(cur)) < 0 || !streq(cur, rf->driver)) {
-		snprintf(why, n, "%s did not bind again (driver now: %s)", *rf->driver ? rf->driver : "no driver",
+	if (sysfs_driver(addr, cur, sizeof(cur)) < 0 || !streq(cur, want)) {
+		snprintf(why, n, "%s did not bind (driver now: %s; see dmesg)", *want ? want : "no driver",
 			 *cur ? cur : "none");
 		return -EIO;
 	}
 	return 0;
 }
 
-/* One function to vfio-pci; says which step failed in why. */
+/* Puts one recorded function back on its original driver and driver_override. */
+static int restore_func(const struct rec_func *rf, unsigned timeout_s, char *why, size_t n)
+{
+	return rebind(&rf->addr, *rf->override ? rf->override : "\n", rf->driver, timeout_s, why, n);
+}
+
+/* One function to vfio-pci, and its group's /dev/vfio node there for QEMU. */
 static int move_func(const struct pci_func *f, unsigned timeout_s, char *why, size_t n)
 {
-	_cleanup_free_ char *ovr = NULL, *unbind = NULL, *node = NULL;
-	char a[PCI_ADDR_LEN], cur[64];
+	_cleanup_free_ char *node = xasprintf("/dev/vfio/%d", f->iommu_group);
 	struct stat st;
-	int r;
+	int r = rebind(&f->addr, "vfio-pci", "vfio-pci", timeout_s, why, n);
 
-	pci_addr_format(&f->addr, a, sizeof(a));
-	ovr = xasprintf(PCI_DEVICES "/%s/driver_override", a);
-	unbind = xasprintf(PCI_DEVICES "/%s/driver/unbind", a);
-	r = sysfs_write(ovr, "vfio-pci", timeout_s);
-	if (r < 0) {
-		snprintf(why, n, "writing driver_override %s", step_error(r));
+	if (r < 0)
 		return r;
-	}
-	if (f->driver) {
-		r = sysfs_write(unbind, a, timeout_s);
-		if (r < 0) {
-			snprintf(why, n, "unbinding from %s %s%s", f->driver, step_error(r),
-				 r == -ETIMEDOUT ? " (something on the host still uses it: stop it first)" : "");
-			return r;
-		}
-	}
-	r = sysfs_write("/sys/bus/pci/drivers_probe", a, timeout_s);
-	if (r < 0) {
-		snprintf(why, n, "probing for vfio-pci %s", step_error(r));
-		return r;
-	}
-	if (sysfs_driver(&f->addr, cur, sizeof(cur)) < 0 || !streq(cur, "vfio-pci")) {
-		snprintf(why, n, "vfio-pci did not bind (driver now: %s; see dmesg)", *cur ? cur : "none");
-		return -EIO;
-	}
-	node = xasprintf("/dev/vfio/%d", f->iommu_group);
 	if (stat(node, &st) < 0) {
 		snprintf(why, n, "%s did not appear", node);
 		return -ENOENT;
