@@ -97,7 +97,6 @@ int plan_build(const struct config *c, const struct vm *vm, const struct machine
 	for (size_t i = 0; i < p.n_funcs; i++) {
 		const struct pci_func *f = p.funcs[i].f;
 		_cleanup_free_ char *why = NULL;
-		const char *holder;
 		char a[PCI_ADDR_LEN];
 		bool seen = false;
 
@@ -114,11 +113,6 @@ int plan_build(const struct config *c, const struct vm *vm, const struct machine
 			    pci_func_name(f));
 			continue;
 		}
-		holder = holders_find(h, &f->addr, vm->name);
-		if (holder)
-			add(&p.refusals, &p.n_refusals,
-			    "%s (%s) is in use by the running VM %s: shut %s down first (virsh shutdown %s)", a,
-			    pci_func_name(f), holder, holder, holder);
 		why = p.funcs[i].already ? NULL : guard_check(f);
 		if (why)
 			add(&p.refusals, &p.n_refusals, "%s (%s): %s", a, pci_func_name(f), why);
@@ -135,21 +129,23 @@ int plan_build(const struct config *c, const struct vm *vm, const struct machine
 	}
 	for (size_t g = 0; g < n_groups; g++) {
 		check_group(c, &p, m, groups[g]);
-		/* A running domain holding another function of the group makes the group unusable too. */
+		/* Any function of the group held by a running domain, ours or a sibling, blocks the group. */
 		for (size_t i = 0; i < m->n_funcs; i++) {
 			const struct pci_func *o = &m->funcs[i];
 			const char *holder;
-			char a[PCI_ADDR_LEN];
+			char a[PCI_ADDR_LEN], where[32] = "";
 
-			if (o->iommu_group != groups[g] || vm_gets(vm, o))
+			if (o->iommu_group != groups[g])
 				continue;
 			holder = holders_find(h, &o->addr, vm->name);
 			if (!holder)
 				continue;
 			pci_addr_format(&o->addr, a, sizeof(a));
+			if (!vm_gets(vm, o))
+				snprintf(where, sizeof(where), " in IOMMU group %d", groups[g]);
 			add(&p.refusals, &p.n_refusals,
-			    "%s (%s) in IOMMU group %d is in use by the running VM %s: shut %s down first (virsh shutdown %s)", a,
-			    pci_func_name(o), groups[g], holder, holder, holder);
+			    "%s (%s)%s is in use by the running VM %s: shut %s down first (virsh shutdown %s)", a,
+			    pci_func_name(o), where, holder, holder, holder);
 		}
 	}
 	free(groups);
