@@ -57,10 +57,10 @@ static int world_load(const char *cfg_path, struct world *w)
 	return world_discover(w);
 }
 
-static unsigned lock_timeout(const struct config *c)
+static unsigned lock_timeout(unsigned step_timeout)
 {
 	/* Long enough for another VM's prepare to finish its few steps, short of hanging libvirt. */
-	return 3 * c->opt.timeout;
+	return 3 * step_timeout;
 }
 
 static void log_plan_problems(const struct plan *p)
@@ -100,7 +100,7 @@ int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, s
 	if (!vm)
 		goto out;
 	/* Locked before looking: another run may be moving devices right now. */
-	lock = state_lock(vm_name, lock_timeout(w.cfg));
+	lock = state_lock(vm_name, lock_timeout(w.cfg->opt.timeout));
 	if (lock < 0) {
 		r = lock;
 		goto out;
@@ -152,7 +152,7 @@ static int restore_one(const char *vm, unsigned timeout_s)
 static unsigned map_timeout(const char *cfg_path)
 {
 	struct config *c = NULL;
-	unsigned t = 10;
+	unsigned t = CONFIG_DEFAULT_TIMEOUT;
 	const char *path = config_path(cfg_path);
 
 	if (access(path, R_OK) == 0 && config_load(path, &c) == 0) {
@@ -170,7 +170,7 @@ int action_release(const char *cfg_path, const char *vm)
 	if (!record_exists(vm))
 		return 0;
 	t = map_timeout(cfg_path);
-	lock = state_lock(vm, 3 * t);
+	lock = state_lock(vm, lock_timeout(t));
 	if (lock < 0)
 		return lock;
 	r = restore_one(vm, t);
@@ -186,7 +186,7 @@ int action_restore(const char *cfg_path, const char *vm)
 	unsigned t = map_timeout(cfg_path);
 	int lock, r = 0;
 
-	lock = state_lock("restore", 3 * t);
+	lock = state_lock("restore", lock_timeout(t));
 	if (lock < 0)
 		return lock;
 	if (all) {

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #define CONFIG_DEFAULT_PATH "/etc/vfio-hook.ini"
+#define CONFIG_DEFAULT_TIMEOUT 10 /* seconds, [options] timeout */
 
 enum evict_policy { EVICT_DETACH, EVICT_SHUTDOWN, EVICT_REFUSE };
 
