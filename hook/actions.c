@@ -7,6 +7,7 @@
 #include "config.h"
 #include "discover.h"
 #include "domxml.h"
+#include "evict.h"
 #include "log.h"
 #include "plan.h"
 #include "resolve.h"
@@ -79,6 +80,20 @@ static void log_plan_problems(const struct plan *p)
 		log_msg(LOG_NOTICE, "%s: also: %s", p->vm->name, p->refusals[i]);
 }
 
+/* The plan for VM on the machine as it is now (after an eviction, the machine has changed). */
+static int plan_now(struct world *w, const struct vm *vm, enum evict_policy policy, const struct domain *dom,
+		    struct plan *p)
+{
+	int r;
+
+	plan_clear(p);
+	holders_clear(&w->h);
+	machine_free(w->m);
+	w->m = NULL;
+	r = world_discover(w);
+	return r < 0 ? r : plan_build(w->cfg, vm, policy, w->m, &w->h, dom, p);
+}
+
 int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, size_t xml_len)
 {
 	const char *path = config_path(cfg_path);
@@ -86,6 +101,8 @@ int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, s
 	struct world w = { 0 };
 	struct domain dom = { 0 };
 	struct plan p = { 0 };
+	struct record inherit = { 0 };
+	_cleanup_free_ char *retry = NULL;
 	const struct vm *vm;
 	int lock = -1, r;
 
@@ -105,22 +122,41 @@ int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, s
 		r = lock;
 		goto out;
 	}
-	r = world_discover(&w);
-	if (r < 0)
-		goto out;
 	if (xml && domain_parse(xml, xml_len, &dom) < 0)
 		log_warning("%s: cannot read the domain XML on stdin; skipping the <hostdev> cross-check", vm_name);
-	r = plan_build(w.cfg, vm, w.m, &w.h, dom.name ? &dom : NULL, &p);
+	r = plan_now(&w, vm, vm_evict(w.cfg, vm), dom.name ? &dom : NULL, &p);
 	if (r < 0)
 		goto out;
 	log_plan_problems(&p);
-	r = p.n_refusals ? -EPERM : apply_prepare(&p, w.cfg->opt.timeout);
+	if (p.n_refusals) {
+		r = -EPERM;
+		goto out;
+	}
+	if (p.n_evictions) {
+		retry = xasprintf("start %s again", vm_name);
+		r = evict_run(w.cfg, &p, retry, &inherit);
+		if (r < 0)
+			goto out;
+		/* Drivers changed (libvirt gives managed devices back to the host): look again. */
+		r = plan_now(&w, vm, EVICT_REFUSE, dom.name ? &dom : NULL, &p);
+		if (r == 0 && p.n_refusals) {
+			log_plan_problems(&p);
+			r = -EPERM;
+		}
+	}
+	/* Also after a refusal now: what was taken is recorded, for release to give back. */
+	if (r == 0 || inherit.n_evicted) {
+		int k = apply_prepare(&p, &inherit, w.cfg->opt.timeout, r < 0);
+
+		r = r < 0 ? r : k;
+	}
 	if (r == 0) {
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		log_info("%s: %zu PCI function%s on vfio-pci; prepare took %ld ms", vm_name, p.n_funcs,
 			 p.n_funcs == 1 ? "" : "s", (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L);
 	}
 out:
+	record_clear(&inherit);
 	plan_clear(&p);
 	domain_clear(&dom);
 	state_unlock(lock);
@@ -128,7 +164,8 @@ out:
 	return r;
 }
 
-static int restore_one(const char *vm, unsigned timeout_s)
+/* Gives back what VM's record holds: to the VMs they were taken from (give-back), else the host. */
+static int restore_one(const char *vm, const struct options *giveback, unsigned timeout_s)
 {
 	struct holders h = { 0 };
 	struct record rec = { 0 };
@@ -141,6 +178,9 @@ static int restore_one(const char *vm, unsigned timeout_s)
 		log_error("%s: cannot read its record in %s: %m", vm, state_dir());
 		return r;
 	}
+	if (giveback)
+		evict_give_back(giveback->uri, timeout_s, &rec);
+	record_clear_evicted(&rec);
 	holders_load(&h);
 	r = apply_restore(&rec, &h, timeout_s);
 	holders_clear(&h);
@@ -148,33 +188,37 @@ static int restore_one(const char *vm, unsigned timeout_s)
 	return r;
 }
 
-/* Release and restore use the map only for its timeout; a broken map must not keep devices. */
-static unsigned map_timeout(const char *cfg_path)
+/* Release and restore use the map only for its timeout and give-back: a broken map must not keep devices. */
+static struct config *map_optional(const char *cfg_path)
 {
 	struct config *c = NULL;
-	unsigned t = CONFIG_DEFAULT_TIMEOUT;
 	const char *path = config_path(cfg_path);
 
-	if (access(path, R_OK) == 0 && config_load(path, &c) == 0) {
-		t = c->opt.timeout;
-		config_free(c);
-	}
-	return t;
+	if (access(path, R_OK) == 0 && config_load(path, &c) == 0)
+		return c;
+	return NULL;
 }
 
-int action_release(const char *cfg_path, const char *vm)
+int action_release(const char *cfg_path, const char *vm_name)
 {
+	struct config *c;
+	const struct vm *vm;
 	unsigned t;
 	int lock, r;
 
-	if (!record_exists(vm))
+	if (!record_exists(vm_name))
 		return 0;
-	t = map_timeout(cfg_path);
-	lock = state_lock(vm, lock_timeout(t));
-	if (lock < 0)
-		return lock;
-	r = restore_one(vm, t);
-	state_unlock(lock);
+	c = map_optional(cfg_path);
+	t = c ? c->opt.timeout : CONFIG_DEFAULT_TIMEOUT;
+	vm = c ? config_find_vm(c, vm_name) : NULL;
+	lock = state_lock(vm_name, lock_timeout(t));
+	if (lock >= 0) {
+		r = restore_one(vm_name, vm && vm_giveback(c, vm) ? &c->opt : NULL, t);
+		state_unlock(lock);
+	} else {
+		r = lock;
+	}
+	config_free(c);
 	return r;
 }
 
@@ -183,8 +227,11 @@ int action_restore(const char *cfg_path, const char *vm)
 	bool all = !vm;
 	char **names = NULL;
 	size_t n = 0;
-	unsigned t = map_timeout(cfg_path);
+	struct config *c = map_optional(cfg_path);
+	unsigned t = c ? c->opt.timeout : CONFIG_DEFAULT_TIMEOUT;
 	int lock, r = 0;
+
+	config_free(c);
 
 	lock = state_lock("restore", lock_timeout(t));
 	if (lock < 0)
@@ -199,7 +246,7 @@ int action_restore(const char *cfg_path, const char *vm)
 		printf("%s: no record, nothing to restore\n", vm);
 	}
 	for (size_t i = 0; i < n; i++) {
-		int k = restore_one(names[i], t);
+		int k = restore_one(names[i], NULL, t);
 
 		if (k < 0)
 			r = k;
@@ -275,7 +322,7 @@ int action_check(const char *cfg_path, const char *vm_name, const char *xml_file
 		r = -EINVAL;
 		goto out;
 	}
-	r = plan_build(w.cfg, vm, w.m, &w.h, dom.name ? &dom : NULL, &p);
+	r = plan_build(w.cfg, vm, vm_evict(w.cfg, vm), w.m, &w.h, dom.name ? &dom : NULL, &p);
 	if (r < 0)
 		goto out;
 	plan_print(&p, stdout);

@@ -108,16 +108,16 @@ static int move_func(const struct pci_func *f, unsigned timeout_s, char *why, si
 }
 
 /*
- * Gives back every function of R that no other running domain holds; keeps in the record only
- * what could not be given back. Problems are logged at PRIO.
+ * Gives back functions lo..hi-1 of R (in reverse) unless another running domain holds them,
+ * then stores R with only what is left: those that could not be given back and those outside
+ * the range. Problems are logged at PRIO.
  */
-static int restore_all(const struct record *r, const struct holders *h, unsigned timeout_s, int prio)
+static int restore_range(struct record *r, size_t lo, size_t hi, const struct holders *h, unsigned timeout_s,
+			 int prio)
 {
-	struct record left = { 0 };
 	int ret = 0;
 
-	snprintf(left.vm, sizeof(left.vm), "%s", r->vm);
-	for (size_t i = r->n; i-- > 0;) {
+	for (size_t i = hi; i-- > lo;) {
 		const struct rec_func *rf = &r->funcs[i];
 		const char *holder = holders_find(h, &rf->addr, r->vm);
 		char a[PCI_ADDR_LEN], why[256];
@@ -125,34 +125,60 @@ static int restore_all(const struct record *r, const struct holders *h, unsigned
 		pci_addr_format(&rf->addr, a, sizeof(a));
 		if (holder) {
 			log_msg(prio, "%s: %s stays on vfio-pci: the running VM %s uses it now", r->vm, a, holder);
-			continue;
-		}
-		if (restore_func(rf, timeout_s, why, sizeof(why)) < 0) {
+		} else if (restore_func(rf, timeout_s, why, sizeof(why)) < 0) {
 			log_msg(prio, "%s: %s could not go back to %s: %s (the record stays: run 'vfio-hook restore %s' once the "
 				"cause is gone)", r->vm, a, *rf->driver ? rf->driver : "no driver", why, r->vm);
-			*(struct rec_func *)array_push(&left.funcs, &left.n, sizeof(*rf)) = *rf;
 			ret = -EIO;
 			continue;
+		} else {
+			log_info("%s: gave %s back to %s", r->vm, a, *rf->driver ? rf->driver : "no driver");
 		}
-		log_info("%s: gave %s back to %s", r->vm, a, *rf->driver ? rf->driver : "no driver");
+		/* Done with it: out of the record. */
+		memmove(&r->funcs[i], &r->funcs[i + 1], (r->n - i - 1) * sizeof(*rf));
+		r->n--;
 	}
-	if (left.n)
-		record_save(&left);
-	else
-		record_remove(r->vm);
-	record_clear(&left);
+	if (record_store(r) < 0)
+		ret = -EIO;
 	return ret;
 }
 
-int apply_prepare(const struct plan *p, unsigned timeout_s)
+int apply_to_host(const struct rec_func *rf, unsigned timeout_s, char *why, size_t n)
+{
+	return restore_func(rf, timeout_s, why, n);
+}
+
+int apply_to_vfio(const struct pci_addr *a, unsigned timeout_s, char *why, size_t n)
+{
+	int r = ensure_vfio_loaded(timeout_s);
+
+	if (r < 0) {
+		snprintf(why, n, "vfio-pci is not loaded");
+		return r;
+	}
+	return rebind(a, "vfio-pci", "vfio-pci", timeout_s, why, n);
+}
+
+int apply_prepare(const struct plan *p, const struct record *inherit, unsigned timeout_s, bool record_only)
 {
 	const struct holders none = { 0 };
-	struct record rec = { 0 }, rollback;
-	size_t todo = 0;
+	struct record rec = { 0 };
+	size_t first, todo;
 	int r = 0;
 
+	/* A record left by a crash stays part of it: it is what release must still undo. */
+	if (record_load(p->vm->name, &rec) < 0)
+		rec = (struct record){ 0 };
 	snprintf(rec.vm, sizeof(rec.vm), "%s", p->vm->name);
-	for (size_t i = 0; i < p->n_funcs; i++) {
+	for (size_t i = 0; inherit && i < inherit->n; i++)
+		*(struct rec_func *)array_push(&rec.funcs, &rec.n, sizeof(struct rec_func)) = inherit->funcs[i];
+	for (size_t i = 0; inherit && i < inherit->n_evicted; i++) {
+		struct rec_evict e = inherit->evicted[i];
+
+		e.xml = xstrdup(e.xml);
+		*(struct rec_evict *)array_push(&rec.evicted, &rec.n_evicted, sizeof(e)) = e;
+	}
+	first = todo = rec.n;
+	for (size_t i = 0; i < p->n_funcs && !record_only; i++) {
 		const struct pci_func *f = p->funcs[i].f;
 		struct rec_func rf = { .addr = f->addr };
 
@@ -162,15 +188,18 @@ int apply_prepare(const struct plan *p, unsigned timeout_s)
 		snprintf(rf.override, sizeof(rf.override), "%s", f->driver_override ? f->driver_override : "");
 		*(struct rec_func *)array_push(&rec.funcs, &rec.n, sizeof(rf)) = rf;
 	}
-	if (rec.n == 0)
-		goto out;
-	rollback = rec;
-	r = ensure_vfio_loaded(timeout_s);
-	if (r < 0)
+	if (rec.n > first && (r = ensure_vfio_loaded(timeout_s)) < 0)
+		rec.n = first; /* nothing to move after all; what was inherited is still recorded */
+	if (rec.n == 0 && rec.n_evicted == 0)
 		goto out;
 	/* Recorded before the first write, so a crash at any point can be undone. */
-	r = record_save(&rec);
-	if (r < 0)
+	if (record_save(&rec) < 0) {
+		r = -EIO;
+		goto out;
+	}
+	/* What was taken from other VMs is ours to give back now, not theirs any more. */
+	record_hand_over(&rec);
+	if (r < 0 || rec.n == first)
 		goto out;
 	for (size_t i = 0; i < p->n_funcs; i++) {
 		const struct pci_func *f = p->funcs[i].f;
@@ -181,9 +210,9 @@ int apply_prepare(const struct plan *p, unsigned timeout_s)
 		pci_addr_format(&f->addr, a, sizeof(a));
 		r = move_func(f, timeout_s, why, sizeof(why));
 		if (r < 0) {
-			/* The failed function is rolled back too: its first steps may have happened. */
-			rollback.n = todo + 1;
-			if (restore_all(&rollback, &none, timeout_s, LOG_NOTICE) == 0)
+			/* The failed function is rolled back too: its first steps may have happened. Those after it were never touched. */
+			rec.n = todo + 1;
+			if (restore_range(&rec, first, todo + 1, &none, timeout_s, LOG_NOTICE) == 0)
 				log_error("%s: %s (%s): %s; every device was put back on its driver", p->vm->name, a,
 					  pci_func_name(f), why);
 			else
@@ -194,8 +223,8 @@ int apply_prepare(const struct plan *p, unsigned timeout_s)
 		rec.funcs[todo++].moved = true;
 		r = record_save(&rec);
 		if (r < 0) {
-			rollback.n = todo;
-			restore_all(&rollback, &none, timeout_s, LOG_ERR);
+			rec.n = todo;
+			restore_range(&rec, first, todo, &none, timeout_s, LOG_ERR);
 			goto out;
 		}
 		log_info("%s: moved %s (%s) from %s to vfio-pci", p->vm->name, a, pci_func_name(f),
@@ -208,5 +237,5 @@ out:
 
 int apply_restore(struct record *r, const struct holders *h, unsigned timeout_s)
 {
-	return restore_all(r, h, timeout_s, LOG_ERR);
+	return restore_range(r, 0, r->n, h, timeout_s, LOG_ERR);
 }

@@ -7,10 +7,17 @@
 #include "state.h"
 
 /*
- * Moves every function of the plan to vfio-pci, recording each step first. Any failure
- * puts back what was moved (in reverse), removes the record and logs one line. 0 or -errno.
+ * Moves every function of the plan to vfio-pci, recording each step first. INHERIT (may be
+ * NULL) holds what was taken from other running VMs: their record entries and the hostdevs
+ * for give-back; it joins this VM's record and leaves theirs. Any failure puts back what this
+ * call moved (in reverse), keeps the rest recorded and logs one line. RECORD_ONLY: moves nothing,
+ * only records INHERIT (the start fails, and its release gives those back). 0 or -errno.
  */
-int apply_prepare(const struct plan *p, unsigned timeout_s);
+int apply_prepare(const struct plan *p, const struct record *inherit, unsigned timeout_s, bool record_only);
+
+/* One function to vfio-pci / back to its recorded driver; why says which step failed. */
+int apply_to_vfio(const struct pci_addr *a, unsigned timeout_s, char *why, size_t n);
+int apply_to_host(const struct rec_func *rf, unsigned timeout_s, char *why, size_t n);
 
 /*
  * Gives the functions of a record back to their original drivers, except any that a running

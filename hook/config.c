@@ -175,6 +175,31 @@ static int begin_section(struct parser *p, const char *section)
 	return 1;
 }
 
+/* evict = and giveback =, in [options] and in a [vm] section. */
+static int parse_evict(struct parser *p, const char *value, enum evict_policy *ret)
+{
+	if (streq(value, "detach"))
+		*ret = EVICT_DETACH;
+	else if (streq(value, "shutdown"))
+		*ret = EVICT_SHUTDOWN;
+	else if (streq(value, "refuse"))
+		*ret = EVICT_REFUSE;
+	else
+		return fail(p, p->line, "evict must be detach, shutdown or refuse, not \"%s\"", value);
+	return 1;
+}
+
+static int parse_giveback(struct parser *p, const char *value, bool *ret)
+{
+	if (streq(value, "yes") || streq(value, "true") || streq(value, "on") || streq(value, "1"))
+		*ret = true;
+	else if (streq(value, "no") || streq(value, "false") || streq(value, "off") || streq(value, "0"))
+		*ret = false;
+	else
+		return fail(p, p->line, "giveback must be yes or no, not \"%s\"", value);
+	return 1;
+}
+
 static int set_option(struct parser *p, const char *key, const char *value)
 {
 	struct options *o = &p->c->opt;
@@ -207,21 +232,9 @@ static int set_option(struct parser *p, const char *key, const char *value)
 				    value);
 		o->timeout = (unsigned)v;
 	} else if (streq(key, "evict")) {
-		if (streq(value, "detach"))
-			o->evict = EVICT_DETACH;
-		else if (streq(value, "shutdown"))
-			o->evict = EVICT_SHUTDOWN;
-		else if (streq(value, "refuse"))
-			o->evict = EVICT_REFUSE;
-		else
-			return fail(p, p->line, "evict must be detach, shutdown or refuse, not \"%s\"", value);
+		return parse_evict(p, value, &o->evict);
 	} else {
-		if (streq(value, "yes") || streq(value, "true") || streq(value, "on") || streq(value, "1"))
-			o->giveback = true;
-		else if (streq(value, "no") || streq(value, "false") || streq(value, "off") || streq(value, "0"))
-			o->giveback = false;
-		else
-			return fail(p, p->line, "giveback must be yes or no, not \"%s\"", value);
+		return parse_giveback(p, value, &o->giveback);
 	}
 	return 1;
 }
@@ -314,8 +327,17 @@ static int add_vm_tokens(struct parser *p, const char *key, const char *value)
 	} else if (streq(key, "usb")) {
 		toks = &v->usb_tokens;
 		n = &v->n_usb_tokens;
+	} else if (streq(key, "evict") || streq(key, "giveback")) {
+		int *line = streq(key, "evict") ? &v->evict_line : &v->giveback_line;
+
+		if (*line)
+			return fail(p, p->line, "%s is set twice in [vm %s] (first at line %d; keep one)", key, v->name,
+				    *line);
+		*line = p->line;
+		return *key == 'e' ? parse_evict(p, value, &v->evict) : parse_giveback(p, value, &v->giveback);
 	} else {
-		return fail(p, p->line, "unknown key \"%s\" in [vm %s] (valid keys: pci, usb)", key, v->name);
+		return fail(p, p->line, "unknown key \"%s\" in [vm %s] (valid keys: pci, usb, evict, giveback)", key,
+			    v->name);
 	}
 	if (!*value)
 		return fail(p, p->line, "%s = is empty in [vm %s] (list [%s] names or ids, or remove the line)", key,
@@ -629,6 +651,16 @@ const struct pci_set *config_find_pci_set(const struct config *c, const char *na
 		if (streq(c->pci_sets[i].name, name))
 			return &c->pci_sets[i];
 	return NULL;
+}
+
+enum evict_policy vm_evict(const struct config *c, const struct vm *v)
+{
+	return v->evict_line ? v->evict : c->opt.evict;
+}
+
+bool vm_giveback(const struct config *c, const struct vm *v)
+{
+	return v->giveback_line ? v->giveback : c->opt.giveback;
 }
 
 const char *evict_policy_name(enum evict_policy p)

@@ -76,6 +76,9 @@ struct vm {
 	struct vm_pci *pci;
 	struct vm_usb *usb;
 	size_t n_pci, n_usb;
+	enum evict_policy evict; /* with evict_line 0: [options] decides */
+	bool giveback;
+	int evict_line, giveback_line;
 };
 
 struct config {
@@ -97,6 +100,9 @@ void config_free(struct config *c);
 const struct vm *config_find_vm(const struct config *c, const char *name);
 const struct pci_set *config_find_pci_set(const struct config *c, const char *name);
 const char *evict_policy_name(enum evict_policy p);
+/* The VM's own evict/giveback if its section sets them, else [options]. */
+enum evict_policy vm_evict(const struct config *c, const struct vm *v);
+bool vm_giveback(const struct config *c, const struct vm *v);
 
 /* The path to use: -c, then $VFIO_HOOK_CONFIG, then the default. */
 const char *config_path(const char *from_cli);

@@ -35,6 +35,83 @@ static int hex_attr(xmlNode *n, const char *name, unsigned *ret)
 	return 0;
 }
 
+/* The element as one line, without <alias> (libvirt assigns its own on attach). */
+static char *element_line(xmlDoc *doc, xmlNode *n)
+{
+	xmlNode *copy = xmlCopyNode(n, 1);
+	xmlBuffer *buf = xmlBufferCreate();
+	char *s, *w;
+
+	for (xmlNode *c = copy ? copy->children : NULL, *next; c; c = next) {
+		next = c->next;
+		if (c->type == XML_ELEMENT_NODE && streq((const char *)c->name, "alias")) {
+			xmlUnlinkNode(c);
+			xmlFreeNode(c);
+		}
+	}
+	if (copy && buf)
+		xmlNodeDump(buf, doc, copy, 0, 0);
+	s = xstrdup(buf ? (const char *)xmlBufferContent(buf) : "");
+	xmlBufferFree(buf);
+	xmlFreeNode(copy);
+	/* Whitespace between elements means nothing to libvirt; the record keeps one line each. */
+	for (w = s; *w; w++)
+		if (*w == '\n' || *w == '\r' || *w == '\t')
+			*w = ' ';
+	return s;
+}
+
+static char *child_prop(xmlNode *n, const char *child, const char *prop)
+{
+	for (xmlNode *c = n ? n->children : NULL; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE && streq((const char *)c->name, child))
+			return (char *)xmlGetProp(c, (const xmlChar *)prop);
+	return NULL;
+}
+
+static xmlNode *child_elem(xmlNode *n, const char *name)
+{
+	for (xmlNode *c = n ? n->children : NULL; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE && streq((const char *)c->name, name))
+			return c;
+	return NULL;
+}
+
+static void parse_pci_hostdev(xmlDoc *doc, xmlNode *hd, struct domain *d)
+{
+	xmlNode *n = child_elem(child_elem(hd, "source"), "address");
+	xmlChar *managed;
+	char *alias;
+	struct hostdev h = { 0 };
+
+	if (!n || hex_attr(n, "domain", &h.addr.domain) < 0 || hex_attr(n, "bus", &h.addr.bus) < 0 ||
+	    hex_attr(n, "slot", &h.addr.slot) < 0 || hex_attr(n, "function", &h.addr.func) < 0)
+		return;
+	managed = xmlGetProp(hd, (const xmlChar *)"managed");
+	h.managed = managed && streq((const char *)managed, "yes");
+	xmlFree(managed);
+	alias = child_prop(hd, "alias", "name");
+	h.alias = alias ? xstrdup(alias) : NULL;
+	xmlFree(alias);
+	h.xml = element_line(doc, hd);
+	*(struct hostdev *)array_push(&d->hostdevs, &d->n_hostdevs, sizeof(h)) = h;
+}
+
+static void parse_usb_hostdev(xmlDoc *doc, xmlNode *hd, struct domain *d)
+{
+	xmlNode *src = child_elem(hd, "source"), *n;
+	struct usbdev u = { 0 };
+
+	if (!(n = child_elem(src, "vendor")) || hex_attr(n, "id", &u.vendor) < 0 || !(n = child_elem(src, "product")) ||
+	    hex_attr(n, "id", &u.product) < 0)
+		return;
+	n = child_elem(src, "address");
+	if (n && (hex_attr(n, "bus", &u.bus) < 0 || hex_attr(n, "device", &u.device) < 0))
+		u.bus = u.device = 0;
+	u.xml = element_line(doc, hd);
+	*(struct usbdev *)array_push(&d->usbdevs, &d->n_usbdevs, sizeof(u)) = u;
+}
+
 int domain_parse(const char *xml, size_t len, struct domain *ret)
 {
 	xmlDoc *doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
@@ -54,21 +131,16 @@ int domain_parse(const char *xml, size_t len, struct domain *ret)
 		goto out;
 	d.name = xstrdup((const char *)o->stringval);
 	xmlXPathFreeObject(o);
-	o = xmlXPathEvalExpression(
-		(const xmlChar *)"(/domain|/domstatus/domain)/devices/hostdev[@type='pci']/source/address", ctx);
+	o = xmlXPathEvalExpression((const xmlChar *)"(/domain|/domstatus/domain)/devices/hostdev[@mode='subsystem']", ctx);
 	for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++) {
 		xmlNode *n = o->nodesetval->nodeTab[i];
-		xmlChar *managed = xmlGetProp(n->parent->parent, (const xmlChar *)"managed");
-		struct hostdev h = { 0 };
+		xmlChar *type = xmlGetProp(n, (const xmlChar *)"type");
 
-		if (hex_attr(n, "domain", &h.addr.domain) < 0 || hex_attr(n, "bus", &h.addr.bus) < 0 ||
-		    hex_attr(n, "slot", &h.addr.slot) < 0 || hex_attr(n, "function", &h.addr.func) < 0) {
-			xmlFree(managed);
-			continue;
-		}
-		h.managed = managed && streq((const char *)managed, "yes");
-		xmlFree(managed);
-		*(struct hostdev *)array_push(&d.hostdevs, &d.n_hostdevs, sizeof(h)) = h;
+		if (type && streq((const char *)type, "pci"))
+			parse_pci_hostdev(doc, n, &d);
+		else if (type && streq((const char *)type, "usb"))
+			parse_usb_hostdev(doc, n, &d);
+		xmlFree(type);
 	}
 	*ret = d;
 	d = (struct domain){ 0 };
@@ -83,17 +155,42 @@ out:
 
 void domain_clear(struct domain *d)
 {
+	for (size_t i = 0; i < d->n_hostdevs; i++) {
+		free(d->hostdevs[i].alias);
+		free(d->hostdevs[i].xml);
+	}
+	for (size_t i = 0; i < d->n_usbdevs; i++)
+		free(d->usbdevs[i].xml);
 	free(d->name);
+	free(d->usbdevs);
 	free(d->hostdevs);
 	*d = (struct domain){ 0 };
 }
 
-bool domain_has(const struct domain *d, const struct pci_addr *a)
+const struct hostdev *domain_hostdev(const struct domain *d, const struct pci_addr *a)
 {
 	for (size_t i = 0; i < d->n_hostdevs; i++)
 		if (pci_addr_eq(&d->hostdevs[i].addr, a))
-			return true;
-	return false;
+			return &d->hostdevs[i];
+	return NULL;
+}
+
+bool domain_has(const struct domain *d, const struct pci_addr *a)
+{
+	return domain_hostdev(d, a) != NULL;
+}
+
+int domain_load_running(const char *name, struct domain *ret)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%s.xml", holders_dir(), name), *xml = NULL;
+
+	*ret = (struct domain){ 0 };
+	if (strchr(name, '/'))
+		return -ENOENT;
+	xml = read_file(path);
+	if (!xml)
+		return errno == ENOENT ? -ENOENT : -EINVAL;
+	return domain_parse(xml, strlen(xml), ret);
 }
 
 const char *holders_dir(void)
@@ -138,6 +235,14 @@ void holders_clear(struct holders *h)
 		domain_clear(&h->doms[i]);
 	free(h->doms);
 	*h = (struct holders){ 0 };
+}
+
+const struct domain *holders_get(const struct holders *h, const char *name)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (streq(h->doms[i].name, name))
+			return &h->doms[i];
+	return NULL;
 }
 
 const char *holders_find(const struct holders *h, const struct pci_addr *a, const char *self)

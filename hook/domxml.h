@@ -11,19 +11,32 @@
 struct hostdev {
 	struct pci_addr addr;
 	bool managed;
+	char *alias; /* live XML only; NULL otherwise */
+	char *xml;   /* the element on one line, without its <alias>: what attach takes back */
 };
 
-/* A domain as far as vfio-hook cares: its name and PCI hostdevs. */
+/* A USB <hostdev>: by vendor/product, and bus/device once libvirt has found it. */
+struct usbdev {
+	unsigned vendor, product, bus, device; /* bus 0: no address given */
+	char *xml;
+};
+
+/* A domain as far as vfio-hook cares: its name, PCI and USB hostdevs. */
 struct domain {
 	char *name;
 	struct hostdev *hostdevs;
 	size_t n_hostdevs;
+	struct usbdev *usbdevs;
+	size_t n_usbdevs;
 };
 
 /* From libvirt's domain XML (<domain>) or status XML (<domstatus><domain>). 0 or -EINVAL. */
 int domain_parse(const char *xml, size_t len, struct domain *ret);
 void domain_clear(struct domain *d);
 bool domain_has(const struct domain *d, const struct pci_addr *a);
+const struct hostdev *domain_hostdev(const struct domain *d, const struct pci_addr *a);
+/* The status file of a running domain NAME, parsed: 0, -ENOENT (not running) or -EINVAL. */
+int domain_load_running(const char *name, struct domain *ret);
 
 /* Running domains: one status file each in DIR (libvirt's /run/libvirt/qemu). */
 struct holders {
@@ -37,5 +50,6 @@ int holders_load(struct holders *ret);
 void holders_clear(struct holders *h);
 /* The running domain other than SELF that has a hostdev at A, or NULL. */
 const char *holders_find(const struct holders *h, const struct pci_addr *a, const char *self);
+const struct domain *holders_get(const struct holders *h, const char *name);
 
 #endif

@@ -236,7 +236,10 @@ int config_print(const struct machine *m, const struct config *c)
 	for (size_t i = 0; i < c->n_vms; i++) {
 		const struct vm *v = &c->vms[i];
 
-		printf("[vm %s]\n", v->name);
+		printf("[vm %s]", v->name);
+		if (v->evict_line || v->giveback_line)
+			printf(" evict=%s giveback=%s", evict_policy_name(vm_evict(c, v)), vm_giveback(c, v) ? "yes" : "no");
+		putchar('\n');
 		for (size_t f = 0; f < m->n_funcs; f++) {
 			const struct pci_func *fn = &m->funcs[f];
 			const struct vm_pci *vp = vm_gets(v, fn);

@@ -60,10 +60,10 @@ static void check_group(const struct config *c, struct plan *p, const struct mac
 	}
 }
 
-int plan_build(const struct config *c, const struct vm *vm, const struct machine *m, const struct holders *h,
-	       const struct domain *dom, struct plan *ret)
+int plan_build(const struct config *c, const struct vm *vm, enum evict_policy policy, const struct machine *m,
+	       const struct holders *h, const struct domain *dom, struct plan *ret)
 {
-	struct plan p = { .vm = vm };
+	struct plan p = { .vm = vm, .policy = policy };
 	int *groups = NULL;
 	size_t n_groups = 0;
 
@@ -140,12 +140,19 @@ int plan_build(const struct config *c, const struct vm *vm, const struct machine
 			holder = holders_find(h, &o->addr, vm->name);
 			if (!holder)
 				continue;
+			if (p.policy != EVICT_REFUSE) {
+				struct eviction *e = array_push(&p.evictions, &p.n_evictions, sizeof(*e));
+
+				*e = (struct eviction){ holder, domain_hostdev(holders_get(h, holder), &o->addr), o };
+				continue;
+			}
 			pci_addr_format(&o->addr, a, sizeof(a));
 			if (!vm_gets(vm, o))
 				snprintf(where, sizeof(where), " in IOMMU group %d", groups[g]);
 			add(&p.refusals, &p.n_refusals,
-			    "%s (%s)%s is in use by the running VM %s: shut %s down first (virsh shutdown %s)", a,
-			    pci_func_name(o), where, holder, holder, holder);
+			    "%s (%s)%s is in use by the running VM %s and evict = refuse: shut %s down first (virsh shutdown "
+			    "%s), or set evict = detach in [vm %s] of %s",
+			    a, pci_func_name(o), where, holder, holder, holder, vm->name, c->path);
 		}
 	}
 	free(groups);
@@ -168,6 +175,15 @@ void plan_print(const struct plan *p, FILE *out)
 			fprintf(out, "  move %s (%s): %s -> vfio-pci, IOMMU group %d\n", a, pci_func_name(f),
 				f->driver ? f->driver : "no driver", f->iommu_group);
 	}
+	for (size_t i = 0; i < p->n_evictions; i++) {
+		const struct eviction *e = &p->evictions[i];
+		char a[PCI_ADDR_LEN];
+
+		pci_addr_format(&e->f->addr, a, sizeof(a));
+		fprintf(out, "  evict %s (%s) from the running VM %s: %s (evict = %s)\n", a, pci_func_name(e->f),
+			e->holder, p->policy == EVICT_SHUTDOWN ? "shut it down" : "hot-unplug it",
+			evict_policy_name(p->policy));
+	}
 	for (size_t i = 0; i < p->n_warnings; i++)
 		fprintf(out, "  warning: %s\n", p->warnings[i]);
 	for (size_t i = 0; i < p->n_refusals; i++)
@@ -184,5 +200,6 @@ void plan_clear(struct plan *p)
 	free(p->refusals);
 	free(p->warnings);
 	free(p->funcs);
+	free(p->evictions);
 	*p = (struct plan){ 0 };
 }

@@ -14,6 +14,13 @@ struct plan_func {
 	bool already;             /* on vfio-pci before we start */
 };
 
+/* A function of the needed groups that another running VM holds: taken from it first. */
+struct eviction {
+	const char *holder;         /* points into the holders */
+	const struct hostdev *hd;   /* the holder's hostdev (alias, XML) */
+	const struct pci_func *f;
+};
+
 /*
  * What prepare would do for one VM, and why it must not: a pure function of the map, the
  * machine, the running domains and the domain XML. `--check` prints it; prepare applies it.
@@ -26,10 +33,14 @@ struct plan {
 	size_t n_refusals;
 	char **warnings;
 	size_t n_warnings;
+	enum evict_policy policy;
+	struct eviction *evictions; /* empty with policy refuse: those are refusals */
+	size_t n_evictions;
 };
 
-int plan_build(const struct config *c, const struct vm *vm, const struct machine *m, const struct holders *h,
-	       const struct domain *dom, struct plan *ret);
+/* policy: what to do with a needed function another running VM holds. */
+int plan_build(const struct config *c, const struct vm *vm, enum evict_policy policy, const struct machine *m,
+	       const struct holders *h, const struct domain *dom, struct plan *ret);
 void plan_print(const struct plan *p, FILE *out);
 void plan_clear(struct plan *p);
 

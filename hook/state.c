@@ -70,6 +70,12 @@ int record_save(const struct record *r)
 		fprintf(f, "func %s driver=%s override=%s state=%s\n", a, r->funcs[i].driver, r->funcs[i].override,
 			r->funcs[i].moved ? "moved" : "moving");
 	}
+	for (size_t i = 0; i < r->n_evicted; i++) {
+		char a[PCI_ADDR_LEN];
+
+		pci_addr_format(&r->evicted[i].addr, a, sizeof(a));
+		fprintf(f, "evicted %s from=%s xml=%s\n", a, r->evicted[i].from, r->evicted[i].xml);
+	}
 	if (fflush(f) != 0 || fsync(fileno(f)) < 0)
 		ret = -errno;
 	if (fclose(f) != 0 && ret == 0)
@@ -106,6 +112,18 @@ int record_load(const char *vm, struct record *ret)
 		char addr[32], drv[64] = "", ovr[64] = "", st[16] = "";
 		struct rec_func f = { 0 };
 
+		if (startswith(line, "evicted ")) {
+			struct rec_evict e = { 0 };
+			char from[256];
+			const char *x = strstr(line, " xml=");
+
+			if (!x || sscanf(line, "evicted %31s from=%255s", addr, from) != 2 || pci_addr_parse(addr, &e.addr) < 0)
+				continue;
+			snprintf(e.from, sizeof(e.from), "%s", from);
+			e.xml = xstrdup(x + 5);
+			*(struct rec_evict *)array_push(&r.evicted, &r.n_evicted, sizeof(e)) = e;
+			continue;
+		}
 		if (!startswith(line, "func "))
 			continue;
 		/* "func ADDR driver=X override=Y state=Z", X and Y possibly empty */
@@ -156,6 +174,47 @@ void record_clear(struct record *r)
 	free(r->funcs);
 	r->funcs = NULL;
 	r->n = 0;
+	record_clear_evicted(r);
+}
+
+void record_clear_evicted(struct record *r)
+{
+	for (size_t i = 0; i < r->n_evicted; i++)
+		free(r->evicted[i].xml);
+	free(r->evicted);
+	r->evicted = NULL;
+	r->n_evicted = 0;
+}
+
+bool record_take(struct record *r, const struct pci_addr *a, struct rec_func *ret)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (pci_addr_eq(&r->funcs[i].addr, a)) {
+			*ret = r->funcs[i];
+			memmove(&r->funcs[i], &r->funcs[i + 1], (r->n - i - 1) * sizeof(*r->funcs));
+			r->n--;
+			return true;
+		}
+	return false;
+}
+
+void record_hand_over(const struct record *r)
+{
+	for (size_t i = 0; i < r->n_evicted; i++) {
+		struct record from = { 0 };
+		struct rec_func rf;
+
+		if (streq(r->evicted[i].from, r->vm) || record_load(r->evicted[i].from, &from) < 0)
+			continue;
+		if (record_take(&from, &r->evicted[i].addr, &rf))
+			record_store(&from);
+		record_clear(&from);
+	}
+}
+
+int record_store(const struct record *r)
+{
+	return r->n || r->n_evicted ? record_save(r) : record_remove(r->vm);
 }
 
 static int cmp_str(const void *a, const void *b)

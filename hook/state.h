@@ -15,10 +15,19 @@ struct rec_func {
 	bool moved;        /* false: the move may have begun (a crash in between is undone too) */
 };
 
+/* A function this VM's start took from another running VM, for give-back. */
+struct rec_evict {
+	struct pci_addr addr;
+	char from[256]; /* the VM it was taken from */
+	char *xml;      /* its <hostdev> element there, on one line */
+};
+
 struct record {
 	char vm[256];
 	struct rec_func *funcs;
 	size_t n;
+	struct rec_evict *evicted;
+	size_t n_evicted;
 };
 
 /* $VFIO_HOOK_STATE_DIR or /run/vfio-hook. */
@@ -30,6 +39,14 @@ int record_load(const char *vm, struct record *ret);
 bool record_exists(const char *vm);
 int record_remove(const char *vm);
 void record_clear(struct record *r);
+/* Forgets whom R's functions were taken from (given back, or going to the host). */
+void record_clear_evicted(struct record *r);
+/* Takes the entry for A out of R (returned in *ret); false when R has none. */
+bool record_take(struct record *r, const struct pci_addr *a, struct rec_func *ret);
+/* Takes R's evicted functions out of the records of the VMs they were taken from. */
+void record_hand_over(const struct record *r);
+/* Saves R, or removes its file when R holds nothing any more. */
+int record_store(const struct record *r);
 /* Names of the VMs with a record, sorted; caller frees each and the array. */
 int record_list(char ***ret, size_t *ret_n);
 

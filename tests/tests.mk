@@ -25,16 +25,20 @@ build/%.so: tests/lib/%.c
 	@mkdir -p $(@D)
 	$(CC) -shared -fPIC -O2 $(WARN) -o $@ $< -ldl
 
+build/mute-socket: tests/lib/mute-socket.c
+	@mkdir -p $(@D)
+	$(CC) -O2 $(WARN) -o $@ $<
+
 $(TEST_HWDB): $(wildcard tests/fixtures/hwdb/*.hwdb)
 	rm -rf build/hwdb && mkdir -p build/hwdb/etc/udev/hwdb.d
 	cp $^ build/hwdb/etc/udev/hwdb.d/
 	systemd-hwdb --root=build/hwdb update --strict
 
-check: all $(TEST_BINS) build/hwdb-redirect.so build/fakekernel.so $(TEST_HWDB)
+check: all $(TEST_BINS) build/hwdb-redirect.so build/fakekernel.so build/mute-socket $(TEST_HWDB)
 	VARIANTS='$(VARIANTS)' tests/run-tests.sh
 
 # One variant only, for a quick edit-test loop.
-check-fast: all build/plain/vfio-hook $(addprefix build/plain/,$(UNIT_TESTS)) build/hwdb-redirect.so build/fakekernel.so $(TEST_HWDB)
+check-fast: all build/plain/vfio-hook $(addprefix build/plain/,$(UNIT_TESTS)) build/hwdb-redirect.so build/fakekernel.so build/mute-socket $(TEST_HWDB)
 	VARIANTS=plain NO_LINT=1 tests/run-tests.sh
 
 lint:

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include "virt.h"
+
+#include "child.h"
+#include "util.h"
+
+#include <errno.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <string.h>
+
+static void quiet(void *data, virErrorPtr err)
+{
+	(void)data;
+	(void)err;
+}
+
+static int last_error(FILE *out, int fallback)
+{
+	const virError *e = virGetLastError();
+
+	fprintf(out, "%s", e && e->message ? e->message : "unknown libvirt error");
+	if (e && e->code == VIR_ERR_NO_DOMAIN)
+		return -ENOENT;
+	return fallback;
+}
+
+static int list_defined(virConnectPtr conn, FILE *out)
+{
+	virDomainPtr *doms = NULL;
+	int n = virConnectListAllDomains(conn, &doms, 0);
+
+	if (n < 0)
+		return last_error(out, -EIO);
+	for (int i = 0; i < n; i++) {
+		fprintf(out, "%s\n", virDomainGetName(doms[i]));
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	return 0;
+}
+
+static int on_domain(virDomainPtr dom, const struct virt_req *q, FILE *out)
+{
+	char *xml;
+	int r;
+
+	switch (q->op) {
+	case VIRT_DETACH_ALIAS:
+		r = virDomainDetachDeviceAlias(dom, q->arg, VIR_DOMAIN_AFFECT_LIVE);
+		break;
+	case VIRT_DETACH:
+		r = virDomainDetachDeviceFlags(dom, q->arg, q->flags);
+		break;
+	case VIRT_ATTACH:
+		r = virDomainAttachDeviceFlags(dom, q->arg, q->flags);
+		break;
+	case VIRT_SHUTDOWN:
+		r = virDomainShutdown(dom);
+		break;
+	case VIRT_XML:
+		xml = virDomainGetXMLDesc(dom, q->flags);
+		if (!xml)
+			return last_error(out, -EIO);
+		fputs(xml, out);
+		free(xml);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+	return r < 0 ? last_error(out, -EIO) : 0;
+}
+
+static int do_call(const void *p, FILE *out)
+{
+	const struct virt_req *q = p;
+	virConnectPtr conn;
+	virDomainPtr dom;
+	int r;
+
+	virSetErrorFunc(NULL, quiet);
+	conn = virConnectOpen(q->uri);
+	if (!conn)
+		return last_error(out, -ECONNREFUSED);
+	if (q->op == VIRT_LIST_DEFINED) {
+		r = list_defined(conn, out);
+	} else if (!(dom = virDomainLookupByName(conn, q->dom))) {
+		r = last_error(out, -ENOENT);
+	} else {
+		r = on_domain(dom, q, out);
+		virDomainFree(dom);
+	}
+	virConnectClose(conn);
+	return r;
+}
+
+int virt_call(const struct virt_req *q, long timeout_ms, char **ret_out)
+{
+	char *out = NULL;
+	int r = child_run(do_call, q, timeout_ms, &out);
+
+	if (!out)
+		out = xstrdup("");
+	*ret_out = out;
+	return r;
+}
+
+const char *virt_why(int r, const char *msg, const char *uri, long timeout_ms, char *buf, unsigned n)
+{
+	if (r == -ETIMEDOUT)
+		snprintf(buf, n, "no answer from libvirt (%s) within %ld s", uri, timeout_ms / 1000);
+	else if (msg && *msg)
+		snprintf(buf, n, "%s", msg);
+	else
+		snprintf(buf, n, "libvirt call failed: %s", strerror(-r));
+	/* Inside one line of error. */
+	for (char *c = buf; *c; c++)
+		if (*c == '\n')
+			*c = ' ';
+	return buf;
+}

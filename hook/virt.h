@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VH_VIRT_H
+#define VH_VIRT_H
+
+/*
+ * Every libvirt call goes through here: in a child process with a hard deadline (child.h).
+ * From the hook this is the only safe way: at daemon start libvirt runs the hooks of autostarted
+ * VMs before it answers connections, and a call about a busy domain can wait on its job.
+ */
+enum virt_op {
+	VIRT_DETACH_ALIAS, /* arg: device alias; asynchronous, LIVE */
+	VIRT_DETACH,       /* arg: device XML; flags: VIR_DOMAIN_AFFECT_* */
+	VIRT_ATTACH,       /* arg: device XML; flags: VIR_DOMAIN_AFFECT_* */
+	VIRT_SHUTDOWN,     /* the guest is asked (ACPI power button, or its agent) */
+	VIRT_XML,          /* out: the domain XML; flags: VIR_DOMAIN_XML_* */
+	VIRT_LIST_DEFINED, /* out: every defined domain's name, one per line; dom unused */
+};
+
+struct virt_req {
+	const char *uri;
+	const char *dom;
+	enum virt_op op;
+	const char *arg;
+	unsigned flags;
+};
+
+/*
+ * 0 with *ret_out set to the answer (VIRT_XML, VIRT_LIST_DEFINED; else ""), or -errno with
+ * *ret_out set to libvirt's message: -ENOENT no such domain, -ECONNREFUSED cannot connect,
+ * -ETIMEDOUT no answer within timeout_ms ("" message), -EIO anything else. Caller frees *ret_out.
+ */
+int virt_call(const struct virt_req *q, long timeout_ms, char **ret_out);
+
+/* "no answer from libvirt (URI) within N s" or libvirt's message, for the one-line errors. */
+const char *virt_why(int r, const char *msg, const char *uri, long timeout_ms, char *buf, unsigned n);
+
+#endif

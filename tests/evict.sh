@@ -1,0 +1,113 @@
+#!/bin/sh
+# Taking devices from another running VM at prepare (evict = detach | shutdown | refuse), and
+# giving them back at release, on fixture machines. libvirt is the in-process test driver
+# (test:///default, where the domain "test" runs), a socket that is missing, or one that accepts
+# and never answers (a daemon busy autostarting VMs): every wait must end within timeout.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/tap.sh"
+. "$here/lib/hook-env.sh"
+mute=${MUTE_SOCKET:?}
+
+# evict_map POLICY URI [KEY = VALUE]...: the GPU for win10 and for the holder "test"/"linux".
+evict_map() {
+	p=$1 u=$2; shift 2
+	map "[options]" "timeout = 2" "uri = $u" "evict = $p" "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" \
+		"device = 10de:1ad8" "device = 10de:1ad9" "[vm win10]" "pci = gpu" "$@" "[vm linux]" "pci = gpu" \
+		"[vm test]" "pci = gpu"
+}
+domxml win10 $GPU >"$work/win10.xml"
+domxml test $GPU >"$work/test.xml"
+G0="0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER])"
+ms() { echo $(($(date +%s%N) / 1000000)); }
+
+## refuse (here set for the one VM): the line names the holder; nothing changes; release is a no-op
+reset; evict_map detach "test:///default" "evict = refuse"; status linux $GPU
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"; $H win10 release end - </dev/null; echo "rc=$?"; eval "$STATE"; ls $W/state')
+check "refuse: refused naming the holder, release leaves it alone" "$(printf '%s\nrc=1\n%s\nrc=0\n%s\nlock' \
+	"vfio-hook: win10: $G0 is in use by the running VM linux and evict = refuse: shut linux down first (virsh shutdown linux), or set evict = detach in [vm win10] of $work/map.ini (and 3 more problems: run 'vfio-hook --check win10')" "$ORIG" "$ORIG")" "$out"
+
+## --check says what it would take, from whom, how
+reset; evict_map detach "test:///default"; status linux 0000:09:00.0
+out=$(on desktop '$H --check win10 --xml $W/win10.xml; echo "rc=$?"' | grep -v "^  move")
+check "--check: the eviction is planned" "$(printf '%s\n' "win10: 4 PCI functions" \
+	"  evict $G0 from the running VM linux: hot-unplug it (evict = detach)" "the hook would start this VM" "rc=0")" "$out"
+evict_map shutdown "test:///default"
+out=$(on desktop '$H --check win10 --xml $W/win10.xml' | grep "^  evict")
+check "--check: shutdown planned" "  evict $G0 from the running VM linux: shut it down (evict = shutdown)" "$out"
+
+## libvirt unreachable: one line saying so, holder untouched, nothing moved
+for p in detach shutdown; do
+	reset; evict_map $p "qemu+unix:///system?socket=$work/nosock"; status linux $GPU
+	cp "$work/run/linux.xml" "$work/linux.before"
+	out=$(on desktop '$H win10 prepare begin - <$W/win10.xml 2>$W/err; echo "rc=$?"; eval "$STATE"; ls $W/state')
+	check "$p, no libvirt: refused, nothing changed" "$(printf 'rc=1\n%s\nlock' "$ORIG")" "$out"
+	case $p in detach) what="hot-unplug a device from" ;; *) what="shut down" ;; esac
+	check "$p, no libvirt: the line" "vfio-hook: win10: cannot $what the running VM linux, which holds $G0: Failed to connect socket to '$work/nosock': No such file or directory; linux keeps it: shut linux down first (virsh shutdown linux), then start win10 again" "$(cat "$work/err")"
+	check "$p, no libvirt: holder's status untouched" "" "$(cmp "$work/run/linux.xml" "$work/linux.before")"
+done
+
+## libvirt accepts and never answers (autostart): the start fails within timeout, not forever
+"$mute" "$work/mute.sock" >"$work/mute.out" &
+mute_pid=$!
+i=0; while [ $i -lt 50 ] && ! grep -q ready "$work/mute.out"; do sleep 0.1; i=$((i + 1)); done
+for p in detach shutdown; do
+	reset; evict_map $p "qemu+unix:///system?socket=$work/mute.sock"; status linux $GPU
+	t0=$(ms)
+	out=$(on desktop '$H win10 prepare begin - <$W/win10.xml 2>$W/err; echo "rc=$?"; eval "$STATE"; ls $W/state')
+	t=$(($(ms) - t0))
+	check "$p, libvirt mute: refused, nothing changed" "$(printf 'rc=1\n%s\nlock' "$ORIG")" "$out"
+	case $p in detach) what="hot-unplug a device from" ;; *) what="shut down" ;; esac
+	check "$p, libvirt mute: the line" "vfio-hook: win10: cannot $what the running VM linux, which holds $G0: no answer from libvirt (qemu+unix:///system?socket=$work/mute.sock) within 2 s (libvirt does not answer hooks while it autostarts VMs); linux keeps it: shut linux down first (virsh shutdown linux), then start win10 again" "$(cat "$work/err")"
+	# timeout = 2 s, plus the fixture session's own start-up.
+	check "$p, libvirt mute: gave up within the bound ($t ms)" yes "$([ "$t" -lt 6000 ] && echo yes)"
+done
+kill "$mute_pid"
+
+## shutdown that works: the holder stops, its record moves to the taker, and its late release
+## (blocked on the lock meanwhile) changes nothing
+for gb in no yes; do
+	reset; evict_map shutdown "test:///default" "giveback = $gb"
+	out=$(on desktop '
+	$H test prepare begin - <$W/test.xml; echo "rc=$?"; eval "$STATE"
+	sed "s|<domain|<domstatus state=\"running\" pid=\"1\"><domain|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
+	( sleep 1; rm $W/run/test.xml ) &
+	$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"; ls $W/state
+	grep -c "^func .*driver=nvidia override= state=moved" $W/state/win10.record
+	grep -c "^evicted .* from=test xml=<hostdev mode=\"subsystem\" type=\"pci\" managed=\"no\"><source>" $W/state/win10.record
+	$H test release end - </dev/null; echo "rc=$?"; eval "$STATE"
+	$H win10 release end - </dev/null 2>$W/err; echo "rc=$?"; eval "$STATE"; ls $W/state')
+	check "shutdown works, giveback = $gb: taken, recorded, given to the host at the end" \
+		"$(printf 'rc=0\n%s\nrc=0\n%s\nlock\nwin10.record\n1\n4\nrc=0\n%s\nrc=0\n%s\nlock' "$VFIO" "$VFIO" "$VFIO" "$ORIG")" "$out"
+	check "shutdown works, giveback = $gb: release is silent" "" "$(cat "$work/err")"
+done
+
+## the holder accepts the shutdown request but stays up: the start fails at the deadline
+reset; evict_map shutdown "test:///default"
+out=$(on desktop '
+$H test prepare begin - <$W/test.xml >/dev/null 2>&1
+sed "s|<domain|<domstatus state=\"running\" pid=\"1\"><domain|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
+$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"; ls $W/state')
+check "shutdown not done in time: refused, the holder keeps everything" "$(printf '%s\nrc=1\n%s\nlock\ntest.record' \
+	"vfio-hook: win10: the running VM test holds $G0 and did not shut down within 2 s of an ACPI shutdown request; it keeps running: shut it down from inside or with 'virsh destroy test', then start win10 again" "$VFIO")" "$out"
+
+## give-back to a holder that runs again but refuses the hot-plug: the host gets them, with a
+## warning each; restore (by hand, after a crash) never gives to another VM
+for how in "win10 release end -" "restore win10"; do
+	reset; evict_map shutdown "test:///default" "giveback = yes"
+	out=$(HOW=$how on desktop '
+	$H test prepare begin - <$W/test.xml >/dev/null 2>&1
+	sed "s|<domain|<domstatus state=\"running\" pid=\"1\"><domain|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
+	( sleep 1; rm $W/run/test.xml ) &
+	$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; sleep 0.2
+	echo "<domstatus state=\"running\"><domain><name>test</name><devices/></domain></domstatus>" >$W/run/test.xml
+	$H $HOW </dev/null >/dev/null 2>$W/err; echo "rc=$?"; eval "$STATE"; ls $W/state')
+	check "give-back refused, then $how: host drivers" "$(printf 'rc=0\nrc=0\n%s\nlock' "$ORIG")" "$out"
+	case $how in
+	restore*) check "restore: no give-back attempted" 0 "$(grep -c "give .* back to test" "$work/err")" ;;
+	*) check "give-back refused: a warning per function" "4 vfio-hook: win10: could not give 0000:09:00.0 back to test: this function is not supported by the connection driver: virDomainAttachDeviceFlags; it goes back to the host" \
+		"$(grep -c "could not give" "$work/err") $(head -n1 "$work/err")" ;;
+	esac
+done
+
+tap_done

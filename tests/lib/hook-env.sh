@@ -1,0 +1,42 @@
+# The set-up the hook suites share: a work directory, the map, domain XMLs, fixture sessions.
+# shellcheck shell=sh
+bin=${VFIO_HOOK_BIN:?}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export VFIO_HOOK_CONFIG="$work/map.ini" VFIO_HOOK_STATE_DIR="$work/state" VFIO_HOOK_LIBVIRT_RUN_DIR="$work/run"
+GPU="0000:09:00.0 0000:09:00.1 0000:09:00.2 0000:09:00.3"
+
+map() { printf '%s\n' "$@" >"$work/map.ini"; chmod 644 "$work/map.ini"; }
+full_map() {
+	map "[options]" "timeout = ${1:-2}" "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" \
+		"device = 10de:1ad8" "device = 10de:1ad9" "[vm win10]" "pci = gpu" "[vm linux]" "pci = gpu"
+}
+domxml() { # NAME ADDR...: a domain XML with these hostdevs
+	n=$1; shift
+	printf "<domain type='kvm'><name>%s</name><devices>" "$n"
+	i=0
+	for a in "$@"; do
+		b=${a#*:}; s=${b#*:}
+		printf "<hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/></source><alias name='hostdev%d'/></hostdev>" \
+			"${a%%:*}" "${b%%:*}" "${s%%.*}" "${a##*.}" "$i"
+		i=$((i + 1))
+	done
+	printf "</devices></domain>\n"
+}
+reset() { rm -rf "$work/state" "$work/run"; mkdir -p "$work/run"; }
+
+# In one fixture session: run SCRIPT (sh) with $bin as $H; output of the script is the result.
+on() { # MACHINE SCRIPT
+	"$here/fakesys" "$1" -- env H="$bin" W="$work" sh -c "$2" 2>&1
+}
+# Prints "ADDR=DRIVER" for the GPU's functions, plus their overrides.
+STATE='for a in $GPU; do d=none; [ -e /sys/bus/pci/devices/$a/driver ] && d=$(basename $(readlink /sys/bus/pci/devices/$a/driver)); o=$(cat /sys/bus/pci/devices/$a/driver_override); printf "%s=%s/%s " $a $d $o; done; echo'
+export GPU STATE
+ORIG="0000:09:00.0=nvidia/(null) 0000:09:00.1=snd_hda_intel/(null) 0000:09:00.2=xhci_hcd/(null) 0000:09:00.3=nvidia-gpu/(null) "
+VFIO="0000:09:00.0=vfio-pci/vfio-pci 0000:09:00.1=vfio-pci/vfio-pci 0000:09:00.2=vfio-pci/vfio-pci 0000:09:00.3=vfio-pci/vfio-pci "
+
+# status NAME ADDR...: NAME runs with these hostdevs (libvirt's status file).
+status() {
+	n=$1; shift
+	domxml "$n" "$@" | sed 's|<domain|<domstatus state="running" pid="4242"><domain|; s|</domain>|</domain></domstatus>|' >"$work/run/$n.xml"
+}
