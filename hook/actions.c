@@ -13,6 +13,7 @@
 #include "resolve.h"
 #include "state.h"
 #include "util.h"
+#include "world.h"
 
 #include <errno.h>
 #include <libvirt/libvirt.h>
@@ -21,50 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Everything a plan needs. */
-struct world {
-	struct config *cfg;
-	struct machine *m;
-	struct holders h;
-};
-
-static void world_clear(struct world *w)
-{
-	holders_clear(&w->h);
-	machine_free(w->m);
-	config_free(w->cfg);
-}
-
-/* The machine and its running domains, for a map already loaded into w->cfg. */
-static int world_discover(struct world *w)
-{
-	int r = machine_discover(&w->m);
-
-	if (r < 0)
-		return r;
-	r = holders_load(&w->h);
-	if (r < 0) {
-		errno = -r;
-		log_warning("cannot read running domains from %s: %m", holders_dir());
-	}
-	return 0;
-}
-
-static int world_load(const char *cfg_path, struct world *w)
-{
-	*w = (struct world){ 0 };
-	if (config_load(config_path(cfg_path), &w->cfg) < 0)
-		return -EINVAL;
-	return world_discover(w);
-}
-
-static unsigned lock_timeout(unsigned step_timeout)
+unsigned lock_timeout(unsigned step_timeout)
 {
 	/* Long enough for another VM's prepare to finish its few steps, short of hanging libvirt. */
 	return 3 * step_timeout;
 }
 
-static void log_plan_problems(const struct plan *p)
+void log_plan_problems(const struct plan *p)
 {
 	for (size_t i = 0; i < p->n_warnings; i++)
 		log_msg(LOG_NOTICE, "%s: warning: %s", p->vm->name, p->warnings[i]);
@@ -78,20 +42,6 @@ static void log_plan_problems(const struct plan *p)
 		log_error("%s: %s", p->vm->name, p->refusals[0]);
 	for (size_t i = 1; i < p->n_refusals; i++)
 		log_msg(LOG_NOTICE, "%s: also: %s", p->vm->name, p->refusals[i]);
-}
-
-/* The plan for VM on the machine as it is now (after an eviction, the machine has changed). */
-static int plan_now(struct world *w, const struct vm *vm, enum evict_policy policy, const struct domain *dom,
-		    struct plan *p)
-{
-	int r;
-
-	plan_clear(p);
-	holders_clear(&w->h);
-	machine_free(w->m);
-	w->m = NULL;
-	r = world_discover(w);
-	return r < 0 ? r : plan_build(w->cfg, vm, policy, w->m, &w->h, dom, p);
 }
 
 int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, size_t xml_len)

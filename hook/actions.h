@@ -16,5 +16,9 @@ int action_check(const char *cfg_path, const char *vm, const char *xml_file);
 /* vm NULL: every VM with a record. */
 int action_restore(const char *cfg_path, const char *vm);
 int action_status(const char *cfg_path);
+/* vfio-hook swap [--force] [--config] VM DEVICE (swap.c). */
+int action_swap(const char *cfg_path, const char *vm, const char *device, bool force, bool config);
+/* vfio-hook usb add|remove VM DEVICE (usb.c). */
+int action_usb(const char *cfg_path, bool add, const char *vm, const char *device);
 
 #endif

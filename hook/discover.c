@@ -115,7 +115,7 @@ static void read_iommu_groups(struct machine *m)
 	closedir(dir);
 }
 
-static char *hwdb_get(struct udev_hwdb *hwdb, const char *modalias, const char *key)
+char *hwdb_get(struct udev_hwdb *hwdb, const char *modalias, const char *key)
 {
 	struct udev_list_entry *e;
 

@@ -41,6 +41,10 @@ void pci_func_lspci(const struct pci_func *f, char *buf, size_t n);
 /* Short human name: "TU104 HD Audio Controller" style, for messages. */
 const char *pci_func_name(const struct pci_func *f);
 
+/* KEY of MODALIAS in the udev hwdb (e.g. ID_MODEL_FROM_DATABASE), NULL if none; caller frees. */
+struct udev_hwdb;
+char *hwdb_get(struct udev_hwdb *hwdb, const char *modalias, const char *key);
+
 /* The message for a machine without IOMMU groups, with the fix for this CPU. */
 const char *machine_iommu_off_hint(const struct machine *m);
 

@@ -193,6 +193,13 @@ int domain_load_running(const char *name, struct domain *ret)
 	return domain_parse(xml, strlen(xml), ret);
 }
 
+char *pci_hostdev_xml(const struct pci_addr *a, bool managed)
+{
+	return xasprintf("<hostdev mode='subsystem' type='pci' managed='%s'><source><address domain='0x%04x' bus='0x%02x' "
+			 "slot='0x%02x' function='0x%x'/></source></hostdev>",
+			 managed ? "yes" : "no", a->domain, a->bus, a->slot, a->func);
+}
+
 const char *holders_dir(void)
 {
 	const char *env = getenv("VFIO_HOOK_LIBVIRT_RUN_DIR");

@@ -38,6 +38,9 @@ const struct hostdev *domain_hostdev(const struct domain *d, const struct pci_ad
 /* The status file of a running domain NAME, parsed: 0, -ENOENT (not running) or -EINVAL. */
 int domain_load_running(const char *name, struct domain *ret);
 
+/* The <hostdev> element that passes function A through. */
+char *pci_hostdev_xml(const struct pci_addr *a, bool managed);
+
 /* Running domains: one status file each in DIR (libvirt's /run/libvirt/qemu). */
 struct holders {
 	struct domain *doms;

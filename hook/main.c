@@ -30,6 +30,14 @@ static void usage(FILE *out)
 		"  config            check the device map and show what each VM gets on this machine\n"
 		"  status            every mapped function: driver, VMs, the running VM using it; open records\n"
 		"  restore VM|--all  give back to the host what a VM's start moved (after a crash)\n"
+		"  swap [--force] [--config] VM DEVICE\n"
+		"                    move a PCI device ([pci] name: the whole set; vendor:device; address)\n"
+		"                    into the running VM VM, taking it from the VM that has it (evict\n"
+		"                    policy; --force: shut that VM down); --config: move the <hostdev>\n"
+		"                    entries in the persistent definitions instead (VM shut off)\n"
+		"  usb add|remove VM DEVICE\n"
+		"                    hot-plug a USB device ([usb] name, vendor:product, or bus.device as\n"
+		"                    lsusb shows it) into the running VM VM, or out of it\n"
 		"  --check VM        print what the hook would do to start VM, and why it would refuse;\n"
 		"                    exit 0: it would start, 1: it would refuse (domain XML from libvirt,\n"
 		"                    or --xml FILE)\n"
@@ -75,6 +83,8 @@ int main(int argc, char **argv)
 		{ "check", required_argument, NULL, 'C' },
 		{ "xml", required_argument, NULL, 'x' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "config-only", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -82,12 +92,20 @@ int main(int argc, char **argv)
 	const char *cfg_path = NULL, *check_vm = NULL, *xml_file = NULL;
 	struct config *cfg = NULL;
 	struct machine *m = NULL;
-	bool json = false, all = false;
+	bool json = false, all = false, force = false, persistent = false;
 	const char *cmd;
 	int opt, r;
 
 	if (hook_argv(argc, argv))
 		return hook_main(argc, argv);
+	/* After "swap", --config is swap's flag (the persistent definitions), not the map's path. */
+	for (int i = 1; i < argc; i++)
+		if (streq(argv[i], "swap") && !(i > 1 && (streq(argv[i - 1], "-c") || streq(argv[i - 1], "--config")))) {
+			for (int k = i + 1; k < argc; k++)
+				if (streq(argv[k], "--config"))
+					argv[k] = (char *)"--config-only";
+			break;
+		}
 
 	while ((opt = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -105,6 +123,12 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			all = true;
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'P':
+			persistent = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -135,6 +159,20 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return exit_status(action_restore(cfg_path, all ? NULL : argv[optind + 1]));
+	}
+	if (streq(cmd, "swap")) {
+		if (optind + 3 != argc) {
+			log_error("swap: name a VM and a device: vfio-hook swap [--force] [--config] VM DEVICE");
+			return 2;
+		}
+		return exit_status(action_swap(cfg_path, argv[optind + 1], argv[optind + 2], force, persistent));
+	}
+	if (streq(cmd, "usb")) {
+		if (optind + 4 != argc || !(streq(argv[optind + 1], "add") || streq(argv[optind + 1], "remove"))) {
+			log_error("usb: vfio-hook usb add|remove VM DEVICE");
+			return 2;
+		}
+		return exit_status(action_usb(cfg_path, streq(argv[optind + 1], "add"), argv[optind + 2], argv[optind + 3]));
 	}
 	if (streq(cmd, "status") && optind + 1 == argc)
 		return exit_status(action_status(cfg_path));

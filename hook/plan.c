@@ -116,12 +116,12 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 		why = p.funcs[i].already ? NULL : guard_check(f);
 		if (why)
 			add(&p.refusals, &p.n_refusals, "%s (%s): %s", a, pci_func_name(f), why);
-		if (dom && !domain_has(dom, &f->addr))
-			add(&p.warnings, &p.n_warnings,
-			    "%s (%s) is mapped to %s but not in its domain XML; to pass it through add: <hostdev mode='subsystem' "
-			    "type='pci' managed='no'><source><address domain='0x%04x' bus='0x%02x' slot='0x%02x' "
-			    "function='0x%x'/></source></hostdev>",
-			    a, pci_func_name(f), vm->name, f->addr.domain, f->addr.bus, f->addr.slot, f->addr.func);
+		if (dom && !domain_has(dom, &f->addr)) {
+			_cleanup_free_ char *hd = pci_hostdev_xml(&f->addr, false);
+
+			add(&p.warnings, &p.n_warnings, "%s (%s) is mapped to %s but not in its domain XML; to pass it through add: %s",
+			    a, pci_func_name(f), vm->name, hd);
+		}
 		for (size_t g = 0; g < n_groups && !seen; g++)
 			seen = groups[g] == f->iommu_group;
 		if (!seen)

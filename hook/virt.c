@@ -3,6 +3,7 @@
 #include "virt.h"
 
 #include "child.h"
+#include "log.h"
 #include "util.h"
 
 #include <errno.h>
@@ -119,4 +120,18 @@ const char *virt_why(int r, const char *msg, const char *uri, long timeout_ms, c
 		if (*c == '\n')
 			*c = ' ';
 	return buf;
+}
+
+int virt_known(const char *uri, unsigned timeout_s, const char *vm)
+{
+	const struct virt_req q = { uri, vm, VIRT_XML, NULL, 2 /* VIR_DOMAIN_XML_INACTIVE */ };
+	_cleanup_free_ char *out = NULL;
+	char why[512];
+	int r = virt_call(&q, (long)timeout_s * 1000L, &out);
+
+	if (r == -ENOENT)
+		log_error("unknown VM \"%s\": libvirt (%s) has no such domain (see 'virsh list --all')", vm, uri);
+	else if (r < 0)
+		log_error("cannot ask libvirt about %s: %s", vm, virt_why(r, out, uri, (long)timeout_s * 1000L, why, sizeof(why)));
+	return r;
 }

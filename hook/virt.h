@@ -34,4 +34,7 @@ int virt_call(const struct virt_req *q, long timeout_ms, char **ret_out);
 /* "no answer from libvirt (URI) within N s" or libvirt's message, for the one-line errors. */
 const char *virt_why(int r, const char *msg, const char *uri, long timeout_ms, char *buf, unsigned n);
 
+/* 0 when libvirt knows the domain VM; else logs "unknown VM" (or why it cannot tell), -errno. */
+int virt_known(const char *uri, unsigned timeout_s, const char *vm);
+
 #endif

@@ -110,4 +110,26 @@ for how in "win10 release end -" "restore win10"; do
 	esac
 done
 
+## swap and usb: the errors a user can hit, each one line, nothing changed
+reset; evict_map detach "test:///default"
+swap_err() { # NAME EXPECTED-LINE ARGS...
+	n=$1 e=$2; shift 2
+	out=$(ARGS="$*" on desktop '$H $ARGS; echo "rc=$?"; eval "$STATE"')
+	check "$n" "$(printf '%s\nrc=%s\n%s' "vfio-hook: $e" "${RC:-1}" "$ORIG")" "$out"
+}
+RC=2 swap_err "swap: unknown device" "unknown device \"nosuch\": not a [pci] name in $work/map.ini, nor a vendor:device id or an address (see 'vfio-hook groups')" swap win10 nosuch
+swap_err "swap: device not present" "1234:5678 matches no PCI function on this machine (see 'vfio-hook groups')" swap win10 1234:5678
+swap_err "swap: unknown VM" "unknown VM \"nosuch\": libvirt (test:///default) has no such domain (see 'virsh list --all')" swap nosuch gpu
+RC=2 swap_err "swap: VM not running, no --config" "test is not running: start it first, or add --config to move gpu in the persistent definitions" swap test gpu
+swap_err "swap --config: libvirt refuses, says so" "cannot add 0000:09:00.0 to test's definition: this function is not supported by the connection driver: virDomainAttachDeviceFlags (0 changes made before this one)" swap --config test gpu
+RC=2 swap_err "usb: unknown device" "unknown USB device \"nosuch\": not a [usb] name in $work/map.ini, a vendor:product id (046d:c539) or a bus.device as lsusb shows it (3.2)" usb add test nosuch
+RC=2 swap_err "usb: VM not running" "test is not running: USB devices are hot-plugged into a running VM (virsh start test)" usb add test 046d:c539
+status test
+swap_err "usb: not plugged in" "046d:c539 is not plugged in: no USB device matches it (see lsusb)" usb add test 046d:c539
+swap_err "usb: not attached" "046d:c539 is not attached to test (nothing to remove)" usb remove test 046d:c539
+out=$(on desktop '$H swap test 0000:09:00.0 2>&1 | head -n1; eval "$STATE"')
+check "swap: group not viable" "$(printf '%s\n%s' "vfio-hook: test: 0000:09:00.1 (TU104 HD Audio Controller) shares IOMMU group 24 with this VM's devices but is not mapped: add 10de:10f8 to \"pci =\" in [vm test] in $work/map.ini (and 2 more problems: run 'vfio-hook --check test')" "$ORIG")" "$out"
+out=$(on desktop '$H swap test gpu 2>&1 | grep -v "moved\|gave"; echo "rc=$?"; eval "$STATE"')
+check "swap: hot-plug refused, everything put back" "$(printf '%s\nrc=0\n%s' "vfio-hook: test: cannot hot-plug 0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER]): this function is not supported by the connection driver: virDomainAttachDeviceFlags; everything was put back" "$ORIG")" "$out"
+
 tap_done

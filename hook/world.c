@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* What every action looks at: the map, the machine, the running domains. */
+#define _GNU_SOURCE
+#include "world.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+
+void world_clear(struct world *w)
+{
+	holders_clear(&w->h);
+	machine_free(w->m);
+	config_free(w->cfg);
+}
+
+int world_discover(struct world *w)
+{
+	int r = machine_discover(&w->m);
+
+	if (r < 0)
+		return r;
+	r = holders_load(&w->h);
+	if (r < 0) {
+		errno = -r;
+		log_warning("cannot read running domains from %s: %m", holders_dir());
+	}
+	return 0;
+}
+
+int world_load(const char *cfg_path, struct world *w)
+{
+	*w = (struct world){ 0 };
+	if (config_load(config_path(cfg_path), &w->cfg) < 0)
+		return -EINVAL;
+	return world_discover(w);
+}
+
+int plan_now(struct world *w, const struct vm *vm, enum evict_policy policy, const struct domain *dom,
+		    struct plan *p)
+{
+	int r;
+
+	plan_clear(p);
+	holders_clear(&w->h);
+	machine_free(w->m);
+	w->m = NULL;
+	r = world_discover(w);
+	return r < 0 ? r : plan_build(w->cfg, vm, policy, w->m, &w->h, dom, p);
+}
+

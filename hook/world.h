@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VH_WORLD_H
+#define VH_WORLD_H
+
+#include "config.h"
+#include "discover.h"
+#include "domxml.h"
+#include "plan.h"
+
+/* Everything a plan needs. */
+struct world {
+	struct config *cfg;
+	struct machine *m;
+	struct holders h;
+};
+
+void world_clear(struct world *w);
+/* The machine and its running domains, for a map already loaded into w->cfg. */
+int world_discover(struct world *w);
+/* The map at config_path(cfg_path), then the machine: -EINVAL (logged) for a broken map. */
+int world_load(const char *cfg_path, struct world *w);
+/* The plan for VM on the machine as it is now (after an eviction, the machine has changed). */
+int plan_now(struct world *w, const struct vm *vm, enum evict_policy policy, const struct domain *dom, struct plan *p);
+
+/* Shared by the actions (actions.c). */
+unsigned lock_timeout(unsigned step_timeout);
+void log_plan_problems(const struct plan *p);
+
+#endif
