@@ -323,6 +323,12 @@ int action_status(const char *cfg_path)
 				printf(" %s(%s, was %s)", a, rec.funcs[k].moved ? "moved" : "moving",
 				       *rec.funcs[k].driver ? rec.funcs[k].driver : "no driver");
 			}
+			for (size_t k = 0; k < rec.n_evicted; k++) {
+				char a[PCI_ADDR_LEN];
+
+				pci_addr_format(&rec.evicted[k].addr, a, sizeof(a));
+				printf(" %s(taken from %s)", a, rec.evicted[k].from);
+			}
 			putchar('\n');
 			record_clear(&rec);
 		}

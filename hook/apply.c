@@ -177,6 +177,16 @@ int apply_prepare(const struct plan *p, const struct record *inherit, unsigned t
 		e.xml = xstrdup(e.xml);
 		*(struct rec_evict *)array_push(&rec.evicted, &rec.n_evicted, sizeof(e)) = e;
 	}
+	for (size_t i = 0; i < p->n_funcs && !record_only; i++) {
+		struct rec_func rf;
+		bool mine = false;
+
+		/* On vfio-pci for another VM's start: this VM uses it now, so it records it. */
+		for (size_t k = 0; k < rec.n && !mine; k++)
+			mine = pci_addr_eq(&rec.funcs[k].addr, &p->funcs[i].f->addr);
+		if (p->funcs[i].already && !mine && record_find_other(rec.vm, &p->funcs[i].f->addr, &rf))
+			*(struct rec_func *)array_push(&rec.funcs, &rec.n, sizeof(rf)) = rf;
+	}
 	first = todo = rec.n;
 	for (size_t i = 0; i < p->n_funcs && !record_only; i++) {
 		const struct pci_func *f = p->funcs[i].f;

@@ -21,7 +21,7 @@
 
 #define POLL_MS 200
 
-static void nap(void)
+void evict_nap(void)
 {
 	struct timespec ts = { 0, POLL_MS * 1000000L };
 
@@ -155,7 +155,7 @@ int evict_run(const struct config *c, const struct plan *p, const char *retry, s
 			r = -ETIMEDOUT;
 			break;
 		}
-		nap();
+		evict_nap();
 	}
 	if (r == 0 || (r == -ETIMEDOUT && all_gone(p))) {
 		for (size_t i = 0; i < p->n_evictions; i++) {

@@ -24,4 +24,7 @@ int evict_run(const struct config *c, const struct plan *p, const char *retry, s
  */
 void evict_give_back(const char *uri, unsigned timeout_s, struct record *r);
 
+/* The pause between two looks at a status file. */
+void evict_nap(void);
+
 #endif

@@ -198,18 +198,67 @@ bool record_take(struct record *r, const struct pci_addr *a, struct rec_func *re
 	return false;
 }
 
+/* Calls fn on every record but SELF's; stops when fn returns true. */
+static void each_other(const char *self, bool (*fn)(struct record *other, void *data), void *data)
+{
+	char **names = NULL;
+	size_t n = 0;
+	bool stop = false;
+
+	record_list(&names, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct record other = { 0 };
+
+		if (!stop && !streq(names[i], self) && record_load(names[i], &other) == 0)
+			stop = fn(&other, data);
+		record_clear(&other);
+		free(names[i]);
+	}
+	free(names);
+}
+
+struct find_args {
+	const struct pci_addr *a;
+	struct rec_func *ret;
+	bool found;
+};
+
+static bool find_in(struct record *other, void *data)
+{
+	struct find_args *f = data;
+
+	for (size_t i = 0; i < other->n && !f->found; i++)
+		if (pci_addr_eq(&other->funcs[i].addr, f->a)) {
+			*f->ret = other->funcs[i];
+			f->found = true;
+		}
+	return f->found;
+}
+
+bool record_find_other(const char *self, const struct pci_addr *a, struct rec_func *ret)
+{
+	struct find_args f = { a, ret, false };
+
+	each_other(self, find_in, &f);
+	return f.found;
+}
+
+static bool drop_from(struct record *other, void *data)
+{
+	const struct record *r = data;
+	bool changed = false;
+	struct rec_func rf;
+
+	for (size_t i = 0; i < r->n; i++)
+		changed |= record_take(other, &r->funcs[i].addr, &rf);
+	if (changed)
+		record_store(other);
+	return false;
+}
+
 void record_hand_over(const struct record *r)
 {
-	for (size_t i = 0; i < r->n_evicted; i++) {
-		struct record from = { 0 };
-		struct rec_func rf;
-
-		if (streq(r->evicted[i].from, r->vm) || record_load(r->evicted[i].from, &from) < 0)
-			continue;
-		if (record_take(&from, &r->evicted[i].addr, &rf))
-			record_store(&from);
-		record_clear(&from);
-	}
+	each_other(r->vm, drop_from, (void *)r);
 }
 
 int record_store(const struct record *r)

@@ -43,8 +43,13 @@ void record_clear(struct record *r);
 void record_clear_evicted(struct record *r);
 /* Takes the entry for A out of R (returned in *ret); false when R has none. */
 bool record_take(struct record *r, const struct pci_addr *a, struct rec_func *ret);
-/* Takes R's evicted functions out of the records of the VMs they were taken from. */
+/*
+ * A function is recorded by one VM only, the one that uses it: takes R's functions out of every
+ * other VM's record (else that VM's release would unbind what R's VM uses now).
+ */
 void record_hand_over(const struct record *r);
+/* Another VM's record entry for A (what A's host driver was), if any. */
+bool record_find_other(const char *self, const struct pci_addr *a, struct rec_func *ret);
 /* Saves R, or removes its file when R holds nothing any more. */
 int record_store(const struct record *r);
 /* Names of the VMs with a record, sorted; caller frees each and the array. */

@@ -8,6 +8,7 @@
 #include "actions.h"
 
 #include "apply.h"
+#include "child.h"
 #include "evict.h"
 #include "log.h"
 #include "resolve.h"
@@ -67,7 +68,7 @@ static void selection_clear(struct selection *s)
 static void undo_live(const struct world *w, const char *vm, const struct plan *p)
 {
 	struct record all = { 0 }, mine = { 0 }, left = { 0 };
-	struct holders none = { 0 };
+	struct holders now = { 0 };
 
 	if (record_load(vm, &all) < 0)
 		return;
@@ -84,7 +85,10 @@ static void undo_live(const struct world *w, const char *vm, const struct plan *
 	all.evicted = NULL;
 	all.n_evicted = 0;
 	evict_give_back(w->cfg->opt.uri, w->cfg->opt.timeout, &mine);
-	apply_restore(&mine, &none, w->cfg->opt.timeout);
+	/* Whatever VM still has (an unplug it did not acknowledge) must not be unbound under it. */
+	holders_load(&now);
+	apply_restore(&mine, &now, w->cfg->opt.timeout);
+	holders_clear(&now);
 	/* What the VM's own start recorded stays for its release. */
 	if (record_load(vm, &left) < 0)
 		left = (struct record){ 0 };
@@ -97,10 +101,44 @@ static void undo_live(const struct world *w, const char *vm, const struct plan *
 	record_clear(&all);
 }
 
+/* Unplugs from VM what a failed swap plugged in, waiting at most timeout for each to go. */
+static void unplug_again(const struct world *w, const char *vm, const struct pci_addr *addrs, size_t n)
+{
+	long deadline = now_ms() + (long)w->cfg->opt.timeout * 1000L;
+
+	for (size_t i = 0; i < n; i++) {
+		struct domain d = { 0 };
+		const struct hostdev *hd;
+		_cleanup_free_ char *out = NULL;
+
+		if (domain_load_running(vm, &d) == 0 && (hd = domain_hostdev(&d, &addrs[i])) && hd->alias) {
+			const struct virt_req q = { w->cfg->opt.uri, vm, VIRT_DETACH_ALIAS, hd->alias, AFFECT_LIVE };
+
+			virt_call(&q, deadline - now_ms(), &out);
+		}
+		domain_clear(&d);
+	}
+	for (;;) {
+		struct domain d = { 0 };
+		bool left = false;
+
+		if (domain_load_running(vm, &d) == 0)
+			for (size_t i = 0; i < n; i++)
+				left = left || domain_has(&d, &addrs[i]);
+		domain_clear(&d);
+		if (!left || now_ms() >= deadline)
+			return;
+		evict_nap();
+	}
+}
+
 /* Hot-plugs the plan's functions VM does not have yet; on failure says why in LINE. */
 static int attach_live(const struct world *w, const char *vm, const struct plan *p, const struct domain *live,
 		       char *line, size_t n)
 {
+	struct pci_addr *plugged = NULL;
+	size_t n_plugged = 0;
+
 	for (size_t i = 0; i < p->n_funcs; i++) {
 		const struct pci_func *f = p->funcs[i].f;
 		_cleanup_free_ char *xml = pci_hostdev_xml(&f->addr, false), *out = NULL;
@@ -115,9 +153,13 @@ static int attach_live(const struct world *w, const char *vm, const struct plan 
 		if (r < 0) {
 			snprintf(line, n, "%s: cannot hot-plug %s (%s): %s; everything was put back", vm, a, pci_func_name(f),
 				 virt_why(r, out, w->cfg->opt.uri, (long)w->cfg->opt.timeout * 1000L, why, sizeof(why)));
+			unplug_again(w, vm, plugged, n_plugged);
+			free(plugged);
 			return r;
 		}
+		*(struct pci_addr *)array_push(&plugged, &n_plugged, sizeof(f->addr)) = f->addr;
 	}
+	free(plugged);
 	return 0;
 }
 

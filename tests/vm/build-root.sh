@@ -2,12 +2,13 @@
 # candidate versions of its packages change.
 # shellcheck shell=bash
 include=libvirt-daemon,libvirt-daemon-driver-qemu,libvirt-clients,qemu-system-x86,kmod,pciutils,procps,iproute2,psmisc,busybox,udev,libinih1,libudev1,libxml2,e2fsprogs
+l2_mods="button evdev"
 guest_mods="e1000e snd_hda_intel snd_hda_codec_generic bochs xhci_pci usbhid hid_generic vfio_pci vfio_iommu_type1 $boot_mods"
 mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -n1)
 [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
 [ -n "$mirror" ] || die "no Debian mirror in the host's apt sources"
 pkgvers=$(apt-cache policy ${include//,/ } 2>/dev/null | awk '/^[a-z0-9]/ {p=$1} /Candidate:/ {print p $2}' | tr -d '\n')
-rkey=$(printf '%s\n' "$kver$kpkgver" "$include" "$guest_mods" "$pkgvers" | cat - "$here/l2-init" "$here/build-root.sh" | sha256sum | cut -c1-12)
+rkey=$(printf '%s\n' "$kver$kpkgver" "$include" "$guest_mods" "$l2_mods" "$pkgvers" | cat - "$here/l2-init" "$here/build-root.sh" | sha256sum | cut -c1-12)
 rootimg=$cache/root-$rkey.img
 if [ ! -f "$rootimg" ]; then
 	log "building the guest root image (debootstrap from $mirror; a few minutes)"
@@ -26,7 +27,9 @@ if [ ! -f "$rootimg" ]; then
 	l2=$r/usr/local/lib/vfio-hook-vm/l2
 	mkdir -p "$l2"
 	cp "$vmlinuz" "$l2/vmlinuz"
-	w=$(mktemp -d); mkdir -p "$w/bin"; cp "$busybox_static" "$w/bin/busybox"; cp "$here/l2-init" "$w/init"
+	w=$(mktemp -d); mkdir -p "$w/bin" "$w/lib"; cp "$busybox_static" "$w/bin/busybox"; cp "$here/l2-init" "$w/init"
+	# The ACPI power button as an input device, for evict = shutdown.
+	module_closure $l2_mods | while read -r f; do cp "$kdir/x/$f" "$w/lib/"; echo "/lib/${f##*/}"; done >"$w/lib/modules.list"
 	(cd "$w" && find . | cpio -o -H newc --quiet | gzip -1) >"$l2/initrd"; rm -rf "$w"
 	rm -rf "$r"/var/cache/apt/archives/*.deb "$r"/var/lib/apt/lists/* "$r"/usr/share/doc "$r"/usr/share/man "$r"/usr/share/locale
 	mke2fs -q -t ext4 -L root -d "$r" "$rootimg.tmp" 1600M >/dev/null || die "mke2fs of the root image failed"

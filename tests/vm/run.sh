@@ -116,7 +116,7 @@ qemu=(qemu-system-x86_64 -machine "$machine" -cpu "$cpu" -smp 2 -m 2048 -nodefau
 	-device ich9-intel-hda,bus=rp1,addr=0x0.0x1,id=hda -device hda-output,bus=hda.0
 	-netdev user,id=n1,restrict=on -device e1000e,bus=rp2,netdev=n1
 	-netdev user,id=n2,restrict=on -device e1000e,bus=rp3,netdev=n2
-	-device qemu-xhci,bus=rp4,id=xhci -device usb-kbd,bus=xhci.0)
+	-device qemu-xhci,bus=rp4,id=xhci -device usb-kbd,bus=xhci.0 -device usb-tablet,bus=xhci.0)
 
 start=$(date +%s)
 set +e

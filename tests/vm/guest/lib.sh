@@ -45,7 +45,7 @@ host_driver_works() {
 	esac
 }
 
-# define_l2 NAME OS [MANAGED ADDR]...: OS is "none" (boots nothing, starts in seconds, never
+# define_l2 NAME OS [MANAGED ADDR...]: OS is "none" (boots nothing, starts in seconds, never
 # acknowledges hot-unplug) or "linux" (the guest's kernel with a busybox init that answers
 # PCI hot-unplug; takes a minute or two to boot under TCG-in-TCG). MANAGED is yes or no.
 define_l2() {
@@ -64,16 +64,21 @@ define_l2() {
 		echo "<emulator>/usr/bin/qemu-system-x86_64</emulator>"
 		echo "<serial type='file'><source path='/tmp/$name.console'/></serial>"
 		echo "<memballoon model='none'/>"
-		while [ $# -ge 2 ]; do
-			bus=${2#*:}; slot=${bus#*:}
-			echo "<hostdev mode='subsystem' type='pci' managed='$1'><source>"
-			echo "<address domain='0x${2%%:*}' bus='0x${bus%%:*}' slot='0x${slot%%.*}' function='0x${2##*.}'/>"
+		# Free PCIe ports: hot-plug (give-back, swap) needs an empty slot.
+		echo "<controller type='pci' index='0' model='pcie-root'/>"
+		for i in 1 2 3 4 5 6; do echo "<controller type='pci' index='$i' model='pcie-root-port'/>"; done
+		# The GPU's audio function is conventional PCI: it needs a PCI slot to be hot-plugged into.
+		echo "<controller type='pci' index='7' model='pcie-to-pci-bridge'/>"
+		managed=${1:-no}; [ $# -gt 0 ] && shift
+		for a in "$@"; do
+			bus=${a#*:}; slot=${bus#*:}
+			echo "<hostdev mode='subsystem' type='pci' managed='$managed'><source>"
+			echo "<address domain='0x${a%%:*}' bus='0x${bus%%:*}' slot='0x${slot%%.*}' function='0x${a##*.}'/>"
 			echo "</source></hostdev>"
-			shift 2
 		done
 		echo "</devices></domain>"
 	} >"$xml"
-	virsh define "$xml" >/dev/null
+	virsh define "$xml" >/dev/null 2>/tmp/define.err || info "define_l2 $name: $(tr "\n" " " </tmp/define.err)"
 }
 
 domstate() { virsh domstate "$1" 2>/dev/null | head -n1; }
@@ -110,3 +115,21 @@ host_works() {
 		why=$(host_driver_works "$a") && pass "$n: host driver of $a works" || fail "$n: host driver of $a works" "$why"
 	done
 }
+
+# hostdevs NAME [--inactive]: how many PCI hostdevs the domain has (live, or its definition).
+hostdevs() { virsh dumpxml "$@" 2>/dev/null | grep -c "<hostdev mode='subsystem' type='pci'"; }
+# usb_hostdevs NAME: how many USB hostdevs the running domain has.
+usb_hostdevs() { virsh dumpxml "$1" 2>/dev/null | grep -c "<hostdev mode='subsystem' type='usb'"; }
+# record_has VM PATTERN: the hook's record for VM has a line matching PATTERN.
+record_lines() { grep -c "$2" "/run/vfio-hook/$1.record" 2>/dev/null || echo 0; }
+# wait_state NAME STATE SECONDS
+wait_state() {
+	i=0
+	while [ "$i" -lt "$3" ]; do
+		[ "$(domstate "$1")" = "$2" ] && return 0
+		sleep 1; i=$((i + 1))
+	done
+	return 1
+}
+# cleanup NAME...: destroyed and undefined, whatever state they are in.
+cleanup() { for d in "$@"; do virsh destroy "$d" >/dev/null 2>&1; virsh undefine "$d" >/dev/null 2>&1; done; }

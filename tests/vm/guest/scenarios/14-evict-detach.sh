@@ -1,0 +1,32 @@
+# A (a Linux L2) runs with the GPU-like group; B starts with the same group, evict = detach:
+# the group leaves A live (A keeps running) and B starts with it. B stops: with giveback = yes
+# A gets the group back live; with giveback = no the host drivers do.
+gmap() { write_map "[options]" "timeout = 40" "evict = detach" "giveback = $1" "[pci gpu]" "device = 1234:1111" \
+	"device = 8086:293e" "[vm a]" "pci = gpu" "[vm b]" "pci = gpu"; }
+gmap yes
+define_l2 a linux no $GPU_FUNCS
+define_l2 b none no $GPU_FUNCS
+virsh start a >/tmp/start.out 2>&1 || fail "detach: A starts" "$(cat /tmp/start.out)"
+wait_l2_up a 300 || fail "detach: A's Linux boots" "no L2-UP within 300 s"
+expect "detach: A has the group" "2 $VFIO_GPU" "$(hostdevs a) $(gpu_state)"
+t0=$(date +%s)
+virsh start b >/tmp/startb.out 2>&1 && pass "detach: B starts ($(( $(date +%s) - t0 )) s)" || fail "detach: B starts" "$(cat /tmp/startb.out)"
+expect "detach: A keeps running" running "$(domstate a)"
+expect "detach: the group left A" 0 "$(hostdevs a)"
+expect "detach: B runs with the group" "running 2 $VFIO_GPU" "$(domstate b) $(hostdevs b) $(gpu_state)"
+expect "detach: B's record says whom it took them from" 2 "$(record_lines b '^evicted .* from=a ')"
+expect "detach: A's record gave its entries to B" "0 2" "$(record_lines a '^func') $(record_lines b '^func')"
+t0=$(date +%s)
+virsh destroy b >/dev/null 2>&1
+expect "giveback: A got the group back, live" "running 2 $VFIO_GPU" "$(domstate a) $(hostdevs a) $(gpu_state)"
+info "giveback took $(( $(date +%s) - t0 )) s"
+expect "giveback: A's record has its entries again" "2 0" "$(record_lines a '^func') $(record_lines b "^func")"
+# Once more with giveback = no: the host gets them when B stops.
+gmap no
+virsh start b >/tmp/startb.out 2>&1 && pass "detach again: B starts" || fail "detach again: B starts" "$(cat /tmp/startb.out)"
+expect "detach again: the group left A" "running 0" "$(domstate a) $(hostdevs a)"
+virsh destroy b >/dev/null 2>&1
+expect "giveback = no: host drivers back, A still without" "$HOST_GPU running 0" "$(gpu_state) $(domstate a) $(hostdevs a)"
+host_works "giveback = no" $GPU_FUNCS
+cleanup a b
+expect "detach: no records left" 0 "$(records)"
