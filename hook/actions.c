@@ -74,32 +74,11 @@ int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, s
 	}
 	if (xml && domain_parse(xml, xml_len, &dom) < 0)
 		log_warning("%s: cannot read the domain XML on stdin; skipping the <hostdev> cross-check", vm_name);
-	r = plan_now(&w, vm, vm_evict(w.cfg, vm), dom.name ? &dom : NULL, &p);
+	r = plan_or_refuse(&w, vm, vm_evict(w.cfg, vm), dom.name ? &dom : NULL, &p);
 	if (r < 0)
 		goto out;
-	log_plan_problems(&p);
-	if (p.n_refusals) {
-		r = -EPERM;
-		goto out;
-	}
-	if (p.n_evictions) {
-		retry = xasprintf("start %s again", vm_name);
-		r = evict_run(w.cfg, &p, retry, &inherit);
-		if (r < 0)
-			goto out;
-		/* Drivers changed (libvirt gives managed devices back to the host): look again. */
-		r = plan_now(&w, vm, EVICT_REFUSE, dom.name ? &dom : NULL, &p);
-		if (r == 0 && p.n_refusals) {
-			log_plan_problems(&p);
-			r = -EPERM;
-		}
-	}
-	/* Also after a refusal now: what was taken is recorded, for release to give back. */
-	if (r == 0 || inherit.n_evicted) {
-		int k = apply_prepare(&p, &inherit, w.cfg->opt.timeout, r < 0);
-
-		r = r < 0 ? r : k;
-	}
+	retry = xasprintf("start %s again", vm_name);
+	r = evict_and_apply(&w, vm, dom.name ? &dom : NULL, retry, &p, &inherit);
 	if (r == 0) {
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		log_info("%s: %zu PCI function%s on vfio-pci; prepare took %ld ms", vm_name, p.n_funcs,

@@ -178,7 +178,7 @@ int apply_prepare(const struct plan *p, const struct record *inherit, unsigned t
 		*(struct rec_evict *)array_push(&rec.evicted, &rec.n_evicted, sizeof(e)) = e;
 	}
 	for (size_t i = 0; i < p->n_funcs && !record_only; i++) {
-		struct rec_func rf;
+		struct rec_func rf = { 0 };
 		bool mine = false;
 
 		/* On vfio-pci for another VM's start: this VM uses it now, so it records it. */

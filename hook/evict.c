@@ -69,17 +69,19 @@ static void plug_back(const struct config *c, const struct plan *p)
 		const struct eviction *e = &p->evictions[i];
 		const struct virt_req q = { c->opt.uri, e->holder, VIRT_ATTACH, e->hd->xml, 1 /* VIR_DOMAIN_AFFECT_LIVE */ };
 		_cleanup_free_ char *msg = NULL;
-		char a[PCI_ADDR_LEN], why[512];
+		char a[PCI_ADDR_LEN];
 		int r;
 
 		if (!running(e->holder) || still_has(e->holder, &e->f->addr))
 			continue;
 		pci_addr_format(&e->f->addr, a, sizeof(a));
 		r = virt_call(&q, (long)c->opt.timeout * 1000L, &msg);
-		if (r < 0)
+		if (r < 0) {
+			char why[512];
+
 			log_msg(LOG_NOTICE, "%s: could not plug %s back into %s: %s", p->vm->name, a, e->holder,
 				virt_why(r, msg, c->opt.uri, (long)c->opt.timeout * 1000L, why, sizeof(why)));
-		else
+		} else
 			log_msg(LOG_NOTICE, "%s: plugged %s back into %s", p->vm->name, a, e->holder);
 	}
 }

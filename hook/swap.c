@@ -143,7 +143,7 @@ static int attach_live(const struct world *w, const char *vm, const struct plan 
 		const struct pci_func *f = p->funcs[i].f;
 		_cleanup_free_ char *xml = pci_hostdev_xml(&f->addr, false), *out = NULL;
 		const struct virt_req q = { w->cfg->opt.uri, vm, VIRT_ATTACH, xml, AFFECT_LIVE };
-		char a[PCI_ADDR_LEN], why[512];
+		char a[PCI_ADDR_LEN];
 		int r;
 
 		if (domain_has(live, &f->addr))
@@ -151,6 +151,8 @@ static int attach_live(const struct world *w, const char *vm, const struct plan 
 		pci_addr_format(&f->addr, a, sizeof(a));
 		r = virt_call(&q, (long)w->cfg->opt.timeout * 1000L, &out);
 		if (r < 0) {
+			char why[512];
+
 			snprintf(line, n, "%s: cannot hot-plug %s (%s): %s; everything was put back", vm, a, pci_func_name(f),
 				 virt_why(r, out, w->cfg->opt.uri, (long)w->cfg->opt.timeout * 1000L, why, sizeof(why)));
 			unplug_again(w, vm, plugged, n_plugged);
@@ -174,14 +176,9 @@ static int swap_live(struct world *w, const char *vm, const char *device, enum e
 	char line[1024] = "";
 	int r;
 
-	r = plan_now(w, &s->vm, policy, NULL, &p);
+	r = plan_or_refuse(w, &s->vm, policy, NULL, &p);
 	if (r < 0)
 		goto out;
-	log_plan_problems(&p);
-	if (p.n_refusals) {
-		r = -EPERM;
-		goto out;
-	}
 	domain_load_running(vm, &live);
 	for (size_t i = 0; i < p.n_funcs; i++)
 		has_all = has_all && domain_has(&live, &p.funcs[i].f->addr);
@@ -189,31 +186,19 @@ static int swap_live(struct world *w, const char *vm, const char *device, enum e
 		printf("%s already has %s; nothing changed\n", vm, device);
 		goto out;
 	}
-	r = evict_run(w->cfg, &p, retry, &inherit);
-	if (r < 0)
-		goto out;
+	r = evict_and_apply(w, &s->vm, NULL, retry, &p, &inherit);
 	for (size_t i = 0; i < inherit.n_evicted; i++) {
 		char a[PCI_ADDR_LEN];
 
 		pci_addr_format(&inherit.evicted[i].addr, a, sizeof(a));
 		printf("took %s from %s\n", a, inherit.evicted[i].from);
 	}
-	if (p.n_evictions) {
-		r = plan_now(w, &s->vm, EVICT_REFUSE, NULL, &p);
-		if (r == 0 && p.n_refusals) {
-			log_plan_problems(&p);
-			r = -EPERM;
-		}
-	}
-	{
-		int k = apply_prepare(&p, &inherit, w->cfg->opt.timeout, r < 0);
-
-		r = r < 0 ? r : k;
-	}
 	if (r == 0)
 		r = attach_live(w, vm, &p, &live, line, sizeof(line));
 	if (r < 0) {
-		undo_live(w, vm, &p);
+		/* A failed eviction left everything in place, a failed move rolled itself back; the rest is undone here. */
+		if (*line || inherit.n_evicted)
+			undo_live(w, vm, &p);
 		if (*line)
 			log_error("%s", line);
 		goto out;
@@ -260,17 +245,21 @@ static int swap_config(const struct world *w, const char *vm, const char *device
 			struct virt_req q = { c->opt.uri, name, VIRT_DETACH, NULL, AFFECT_CONFIG };
 			char a[PCI_ADDR_LEN];
 
-			if (!vm_gets(&s->vm, f) || streq(name, vm) == (hd != NULL))
+			if (!vm_gets(&s->vm, f))
 				continue;
-			pci_addr_format(&f->addr, a, sizeof(a));
 			if (streq(name, vm)) {
+				if (hd)
+					continue;
 				/* Our hook binds what the map gives VM; anything else libvirt must bind itself. */
 				add = pci_hostdev_xml(&f->addr, !(s->mapped && vm_gets(s->mapped, f)));
 				q.op = VIRT_ATTACH;
 				q.arg = add;
 			} else {
+				if (!hd)
+					continue;
 				q.arg = hd->xml;
 			}
+			pci_addr_format(&f->addr, a, sizeof(a));
 			r = virt_call(&q, t, &out);
 			if (r < 0) {
 				log_error("cannot %s %s %s %s's definition: %s (%zu change%s made before this one)",

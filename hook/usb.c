@@ -108,9 +108,8 @@ static size_t find_plugged(const struct usb_want *w, struct usb_dev **ret)
 		u.device = attr_num(d, "devnum", 10);
 		product = udev_device_get_sysattr_value(d, "product");
 		snprintf(modalias, sizeof(modalias), "usb:v%04Xp%04X*", u.vendor, u.product);
-		if (!product)
-			product = model = hwdb_get(hwdb, modalias, "ID_MODEL_FROM_DATABASE");
-		snprintf(u.name, sizeof(u.name), "%s", product ? product : "unknown device");
+		model = product ? NULL : hwdb_get(hwdb, modalias, "ID_MODEL_FROM_DATABASE");
+		snprintf(u.name, sizeof(u.name), "%s", product ? product : model ? model : "unknown device");
 		if (u.bus && wants(w, u.vendor, u.product, u.bus, u.device))
 			*(struct usb_dev *)array_push(ret, &n, sizeof(u)) = u;
 		udev_device_unref(d);
@@ -135,14 +134,32 @@ static void describe(const struct usb_dev *u, size_t n, char *buf, size_t len)
 				      u[i].device, u[i].vendor, u[i].product, u[i].name);
 }
 
+/* The live hot-plug (IN) or unplug of the USB hostdev XML; LIST names the device for the user. */
+static int plug(const struct options *o, const char *vm, bool in, const char *xml, const char *device,
+		const char *list)
+{
+	const struct virt_req q = { o->uri, vm, in ? VIRT_ATTACH : VIRT_DETACH, xml, AFFECT_LIVE };
+	_cleanup_free_ char *out = NULL;
+	int r = virt_call(&q, (long)o->timeout * 1000L, &out);
+
+	if (r < 0) {
+		char why[512];
+
+		log_error("cannot %s %s (%s) %s %s: %s", in ? "attach" : "detach", device, list, in ? "to" : "from", vm,
+			  virt_why(r, out, o->uri, (long)o->timeout * 1000L, why, sizeof(why)));
+		return r;
+	}
+	printf("%s %s %s %s\n", in ? "attached" : "detached", list, in ? "to" : "from", vm);
+	return 0;
+}
+
 static int usb_add(const struct options *o, const char *vm, const char *device, const struct usb_want *w,
 		   const struct domain *live)
 {
 	_cleanup_free_ struct usb_dev *devs = NULL;
-	_cleanup_free_ char *xml = NULL, *out = NULL;
+	_cleanup_free_ char *xml = NULL;
 	size_t n = find_plugged(w, &devs);
-	char list[1024], why[512];
-	int r;
+	char list[1024];
 
 	if (n == 0) {
 		log_error("%s is not plugged in: no USB device matches it (see lsusb)", device);
@@ -166,25 +183,15 @@ static int usb_add(const struct options *o, const char *vm, const char *device, 
 	xml = xasprintf("<hostdev mode='subsystem' type='usb' managed='yes'><source><vendor id='0x%04x'/><product "
 			"id='0x%04x'/><address bus='%u' device='%u'/></source></hostdev>",
 			devs[0].vendor, devs[0].product, devs[0].bus, devs[0].device);
-	const struct virt_req q = { o->uri, vm, VIRT_ATTACH, xml, AFFECT_LIVE };
-	r = virt_call(&q, (long)o->timeout * 1000L, &out);
-	if (r < 0) {
-		log_error("cannot attach %s (%s) to %s: %s", device, list, vm,
-			  virt_why(r, out, o->uri, (long)o->timeout * 1000L, why, sizeof(why)));
-		return r;
-	}
-	printf("attached %s to %s\n", list, vm);
-	return 0;
+	return plug(o, vm, true, xml, device, list);
 }
 
 static int usb_remove(const struct options *o, const char *vm, const char *device, const struct usb_want *w,
 		      const struct domain *live)
 {
 	const struct usbdev *found[16];
-	_cleanup_free_ char *out = NULL;
-	char list[1024] = "", why[512];
+	char list[1024] = "";
 	size_t n = 0, k = 0;
-	int r;
 
 	for (size_t i = 0; i < live->n_usbdevs && n < ARRAY_SIZE(found); i++)
 		if (wants(w, live->usbdevs[i].vendor, live->usbdevs[i].product, live->usbdevs[i].bus, live->usbdevs[i].device))
@@ -202,15 +209,7 @@ static int usb_remove(const struct options *o, const char *vm, const char *devic
 			  vm, device, list, vm, found[0]->bus, found[0]->device);
 		return -EINVAL;
 	}
-	const struct virt_req q = { o->uri, vm, VIRT_DETACH, found[0]->xml, AFFECT_LIVE };
-	r = virt_call(&q, (long)o->timeout * 1000L, &out);
-	if (r < 0) {
-		log_error("cannot detach %s (%s) from %s: %s", device, list, vm,
-			  virt_why(r, out, o->uri, (long)o->timeout * 1000L, why, sizeof(why)));
-		return r;
-	}
-	printf("detached %s from %s\n", list, vm);
-	return 0;
+	return plug(o, vm, false, found[0]->xml, device, list);
 }
 
 int action_usb(const char *cfg_path, bool add, const char *vm, const char *device)

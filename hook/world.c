@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "world.h"
 
+#include "apply.h"
+#include "evict.h"
 #include "log.h"
 #include "util.h"
 
@@ -50,3 +52,33 @@ int plan_now(struct world *w, const struct vm *vm, enum evict_policy policy, con
 	return r < 0 ? r : plan_build(w->cfg, vm, policy, w->m, &w->h, dom, p);
 }
 
+
+int plan_or_refuse(struct world *w, const struct vm *vm, enum evict_policy policy, const struct domain *dom,
+		   struct plan *p)
+{
+	int r = plan_now(w, vm, policy, dom, p);
+
+	if (r < 0)
+		return r;
+	log_plan_problems(p);
+	return p->n_refusals ? -EPERM : 0;
+}
+
+int evict_and_apply(struct world *w, const struct vm *vm, const struct domain *dom, const char *retry, struct plan *p,
+		    struct record *inherit)
+{
+	int r = 0, k;
+
+	if (p->n_evictions) {
+		r = evict_run(w->cfg, p, retry, inherit);
+		if (r < 0)
+			return r;
+		/* Drivers changed (libvirt gives managed devices back to the host): look again. */
+		r = plan_or_refuse(w, vm, EVICT_REFUSE, dom, p);
+	}
+	/* Also after a refusal now: what was taken is recorded, for release to give back. */
+	if (r < 0 && !inherit->n_evicted)
+		return r;
+	k = apply_prepare(p, inherit, w->cfg->opt.timeout, r < 0);
+	return r < 0 ? r : k;
+}

@@ -6,6 +6,7 @@
 #include "discover.h"
 #include "domxml.h"
 #include "plan.h"
+#include "state.h"
 
 /* Everything a plan needs. */
 struct world {
@@ -21,6 +22,16 @@ int world_discover(struct world *w);
 int world_load(const char *cfg_path, struct world *w);
 /* The plan for VM on the machine as it is now (after an eviction, the machine has changed). */
 int plan_now(struct world *w, const struct vm *vm, enum evict_policy policy, const struct domain *dom, struct plan *p);
+
+/* plan_now, with its refusals logged: -EPERM when there is one. */
+int plan_or_refuse(struct world *w, const struct vm *vm, enum evict_policy policy, const struct domain *dom,
+		   struct plan *p);
+/*
+ * Takes the plan's functions from the VMs that hold them (evict.h), plans again on the changed
+ * machine, and moves them to vfio-pci (apply.h). RETRY ends the line of a failed eviction.
+ */
+int evict_and_apply(struct world *w, const struct vm *vm, const struct domain *dom, const char *retry, struct plan *p,
+		    struct record *inherit);
 
 /* Shared by the actions (actions.c). */
 unsigned lock_timeout(unsigned step_timeout);
