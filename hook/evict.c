@@ -180,12 +180,17 @@ int evict_run(const struct config *c, const struct plan *p, const char *retry, s
 			log_error("%s: the running VM %s holds %s (%s) and did not shut down within %u s of an ACPI shutdown "
 				  "request; it keeps running: shut it down from inside or with 'virsh destroy %s', then %s",
 				  p->vm->name, e->holder, a, pci_func_name(e->f), c->opt.timeout, e->holder, retry);
-		else
+		else if (config_find_vm(c, p->vm->name) == p->vm)
 			log_error("%s: the running VM %s did not release %s (%s) within %u s of a hot-unplug request (a guest "
 				  "without an OS or without PCI hotplug never does); %s keeps it: shut %s down first (virsh "
 				  "shutdown %s), or set evict = shutdown in [vm %s] of %s",
 				  p->vm->name, e->holder, a, pci_func_name(e->f), c->opt.timeout, e->holder, e->holder,
 				  e->holder, p->vm->name, c->path);
+		else /* a swap by hand */
+			log_error("%s: the running VM %s did not release %s (%s) within %u s of a hot-unplug request (a guest "
+				  "without an OS or without PCI hotplug never does); %s keeps it: shut %s down first, or add "
+				  "--force to have swap shut it down",
+				  p->vm->name, e->holder, a, pci_func_name(e->f), c->opt.timeout, e->holder, e->holder);
 	}
 	if (p->policy == EVICT_DETACH)
 		plug_back(c, p);

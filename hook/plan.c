@@ -149,10 +149,16 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 			pci_addr_format(&o->addr, a, sizeof(a));
 			if (!vm_gets(vm, o))
 				snprintf(where, sizeof(where), " in IOMMU group %d", groups[g]);
-			add(&p.refusals, &p.n_refusals,
-			    "%s (%s)%s is in use by the running VM %s and evict = refuse: shut %s down first (virsh shutdown "
-			    "%s), or set evict = detach in [vm %s] of %s",
-			    a, pci_func_name(o), where, holder, holder, holder, vm->name, c->path);
+			if (config_find_vm(c, vm->name) == vm)
+				add(&p.refusals, &p.n_refusals,
+				    "%s (%s)%s is in use by the running VM %s and evict = refuse: shut %s down first (virsh "
+				    "shutdown %s), or set evict = detach in [vm %s] of %s",
+				    a, pci_func_name(o), where, holder, holder, holder, vm->name, c->path);
+			else /* a swap by hand */
+				add(&p.refusals, &p.n_refusals,
+				    "%s (%s)%s is in use by the running VM %s and evict = refuse: shut %s down first, or add "
+				    "--force to have swap shut it down",
+				    a, pci_func_name(o), where, holder, holder);
 		}
 	}
 	free(groups);

@@ -132,4 +132,17 @@ check "swap: group not viable" "$(printf '%s\n%s' "vfio-hook: test: 0000:09:00.1
 out=$(on desktop '$H swap test gpu 2>&1 | grep -v "moved\|gave"; echo "rc=$?"; eval "$STATE"')
 check "swap: hot-plug refused, everything put back" "$(printf '%s\nrc=0\n%s' "vfio-hook: test: cannot hot-plug 0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER]): this function is not supported by the connection driver: virDomainAttachDeviceFlags; everything was put back" "$ORIG")" "$out"
 
+## swap --force shuts the holder down; a refused hot-plug then sends everything to the host
+reset; evict_map detach "test:///default"
+out=$(on desktop '
+$H test prepare begin - <$W/test.xml >/dev/null 2>&1
+sed "s|<domain|<domstatus state=\"running\" pid=\"1\"><domain|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
+echo "<domstatus state=\"running\"><domain><name>win10</name><devices/></domain></domstatus>" >$W/run/win10.xml
+( sleep 1; rm $W/run/test.xml ) &
+$H swap --force win10 gpu 2>$W/err; echo "rc=$?"; eval "$STATE"; ls $W/state')
+check "swap --force: the holder shut down, taken, put back on the hot-plug failure" "$(printf '%s\n' \
+	"took 0000:09:00.0 from test" "took 0000:09:00.1 from test" "took 0000:09:00.2 from test" "took 0000:09:00.3 from test" \
+	"rc=1" "$ORIG" "lock")" "$out"
+check "swap --force: the line" "vfio-hook: win10: cannot hot-plug $G0: Domain not found; everything was put back" "$(grep "cannot hot-plug" "$work/err")"
+
 tap_done
