@@ -67,7 +67,7 @@ static void plug_back(const struct config *c, const struct plan *p)
 {
 	for (size_t i = 0; i < p->n_evictions; i++) {
 		const struct eviction *e = &p->evictions[i];
-		const struct virt_req q = { c->opt.uri, e->holder, VIRT_ATTACH, e->hd->xml, 1 /* VIR_DOMAIN_AFFECT_LIVE */ };
+		const struct virt_req q = { c->opt.uri, e->holder, VIRT_ATTACH, e->hd->xml, VIR_DOMAIN_AFFECT_LIVE };
 		_cleanup_free_ char *msg = NULL;
 		char a[PCI_ADDR_LEN];
 		int r;
@@ -104,7 +104,7 @@ static int request(const struct config *c, const struct plan *p, long deadline, 
 		if (p->policy == EVICT_DETACH) {
 			q.op = e->hd->alias ? VIRT_DETACH_ALIAS : VIRT_DETACH;
 			q.arg = e->hd->alias ? e->hd->alias : e->hd->xml;
-			q.flags = 1; /* VIR_DOMAIN_AFFECT_LIVE */
+			q.flags = VIR_DOMAIN_AFFECT_LIVE;
 		}
 		r = virt_call(&q, deadline - now_ms(), &msg);
 		if (r == 0)
@@ -200,7 +200,7 @@ int evict_run(const struct config *c, const struct plan *p, const char *retry, s
 /* Hot-plugs one evicted function back into the VM it came from, as that VM had it. */
 static int give_back_one(const char *uri, unsigned timeout_s, struct record *r, const struct rec_evict *ev)
 {
-	const struct virt_req q = { uri, ev->from, VIRT_ATTACH, ev->xml, 1 /* VIR_DOMAIN_AFFECT_LIVE */ };
+	const struct virt_req q = { uri, ev->from, VIRT_ATTACH, ev->xml, VIR_DOMAIN_AFFECT_LIVE };
 	bool managed = strstr(ev->xml, "managed=\"yes\"") != NULL;
 	_cleanup_free_ char *msg = NULL;
 	char a[PCI_ADDR_LEN], why[512];

@@ -20,10 +20,6 @@
 #include <errno.h>
 #include <string.h>
 
-#define AFFECT_LIVE 1   /* VIR_DOMAIN_AFFECT_LIVE */
-#define AFFECT_CONFIG 2 /* VIR_DOMAIN_AFFECT_CONFIG */
-#define XML_INACTIVE 2  /* VIR_DOMAIN_XML_INACTIVE */
-
 /* DEVICE as a map entry list: a [pci] section's, or one id/address of its own. */
 struct selection {
 	struct vm vm; /* named after the target VM, so the plan excludes it as a holder */
@@ -112,7 +108,7 @@ static void unplug_again(const struct world *w, const char *vm, const struct pci
 		_cleanup_free_ char *out = NULL;
 
 		if (domain_load_running(vm, &d) == 0 && (hd = domain_hostdev(&d, &addrs[i])) && hd->alias) {
-			const struct virt_req q = { w->cfg->opt.uri, vm, VIRT_DETACH_ALIAS, hd->alias, AFFECT_LIVE };
+			const struct virt_req q = { w->cfg->opt.uri, vm, VIRT_DETACH_ALIAS, hd->alias, VIR_DOMAIN_AFFECT_LIVE };
 
 			virt_call(&q, deadline - now_ms(), &out);
 		}
@@ -142,7 +138,7 @@ static int attach_live(const struct world *w, const char *vm, const struct plan 
 	for (size_t i = 0; i < p->n_funcs; i++) {
 		const struct pci_func *f = p->funcs[i].f;
 		_cleanup_free_ char *xml = pci_hostdev_xml(&f->addr, false), *out = NULL;
-		const struct virt_req q = { w->cfg->opt.uri, vm, VIRT_ATTACH, xml, AFFECT_LIVE };
+		const struct virt_req q = { w->cfg->opt.uri, vm, VIRT_ATTACH, xml, VIR_DOMAIN_AFFECT_LIVE };
 		char a[PCI_ADDR_LEN];
 		int r;
 
@@ -232,7 +228,7 @@ static int swap_config(const struct world *w, const char *vm, const char *device
 		return r;
 	}
 	for (char *name = strtok_r(names, "\n", &save); name; name = strtok_r(NULL, "\n", &save)) {
-		const struct virt_req get = { c->opt.uri, name, VIRT_XML, NULL, XML_INACTIVE };
+		const struct virt_req get = { c->opt.uri, name, VIRT_XML, NULL, VIR_DOMAIN_XML_INACTIVE };
 		_cleanup_free_ char *xml = NULL;
 		struct domain d = { 0 };
 
@@ -242,7 +238,7 @@ static int swap_config(const struct world *w, const char *vm, const char *device
 			const struct pci_func *f = &w->m->funcs[i];
 			const struct hostdev *hd = domain_hostdev(&d, &f->addr);
 			_cleanup_free_ char *add = NULL, *out = NULL;
-			struct virt_req q = { c->opt.uri, name, VIRT_DETACH, NULL, AFFECT_CONFIG };
+			struct virt_req q = { c->opt.uri, name, VIRT_DETACH, NULL, VIR_DOMAIN_AFFECT_CONFIG };
 			char a[PCI_ADDR_LEN];
 
 			if (!vm_gets(&s->vm, f))

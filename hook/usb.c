@@ -18,8 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define AFFECT_LIVE 1  /* VIR_DOMAIN_AFFECT_LIVE */
-
 struct usb_dev {
 	unsigned vendor, product, bus, device;
 	char name[128];
@@ -138,7 +136,7 @@ static void describe(const struct usb_dev *u, size_t n, char *buf, size_t len)
 static int plug(const struct options *o, const char *vm, bool in, const char *xml, const char *device,
 		const char *list)
 {
-	const struct virt_req q = { o->uri, vm, in ? VIRT_ATTACH : VIRT_DETACH, xml, AFFECT_LIVE };
+	const struct virt_req q = { o->uri, vm, in ? VIRT_ATTACH : VIRT_DETACH, xml, VIR_DOMAIN_AFFECT_LIVE };
 	_cleanup_free_ char *out = NULL;
 	int r = virt_call(&q, (long)o->timeout * 1000L, &out);
 

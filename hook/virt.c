@@ -124,7 +124,7 @@ const char *virt_why(int r, const char *msg, const char *uri, long timeout_ms, c
 
 int virt_known(const char *uri, unsigned timeout_s, const char *vm)
 {
-	const struct virt_req q = { uri, vm, VIRT_XML, NULL, 2 /* VIR_DOMAIN_XML_INACTIVE */ };
+	const struct virt_req q = { uri, vm, VIRT_XML, NULL, VIR_DOMAIN_XML_INACTIVE };
 	_cleanup_free_ char *out = NULL;
 	char why[512];
 	int r = virt_call(&q, (long)timeout_s * 1000L, &out);

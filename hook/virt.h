@@ -2,6 +2,8 @@
 #ifndef VH_VIRT_H
 #define VH_VIRT_H
 
+#include <libvirt/libvirt.h> /* VIR_DOMAIN_AFFECT_*, VIR_DOMAIN_XML_* for virt_req.flags */
+
 /*
  * Every libvirt call goes through here: in a child process with a hard deadline (child.h).
  * From the hook this is the only safe way: at daemon start libvirt runs the hooks of autostarted
