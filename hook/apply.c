@@ -158,6 +158,18 @@ int apply_to_vfio(const struct pci_addr *a, unsigned timeout_s, char *why, size_
 	return rebind(a, "vfio-pci", "vfio-pci", timeout_s, why, n);
 }
 
+/* Takes over another VM's record entry for A, unless REC has one: the VM using A records it. */
+static void claim(struct record *rec, const struct pci_addr *a)
+{
+	struct rec_func rf = { 0 };
+
+	for (size_t k = 0; k < rec->n; k++)
+		if (pci_addr_eq(&rec->funcs[k].addr, a))
+			return;
+	if (record_find_other(rec->vm, a, &rf))
+		*(struct rec_func *)array_push(&rec->funcs, &rec->n, sizeof(rf)) = rf;
+}
+
 int apply_prepare(const struct plan *p, const struct record *inherit, unsigned timeout_s, bool record_only)
 {
 	const struct holders none = { 0 };
@@ -169,24 +181,17 @@ int apply_prepare(const struct plan *p, const struct record *inherit, unsigned t
 	if (record_load(p->vm->name, &rec) < 0)
 		rec = (struct record){ 0 };
 	snprintf(rec.vm, sizeof(rec.vm), "%s", p->vm->name);
-	for (size_t i = 0; inherit && i < inherit->n; i++)
-		*(struct rec_func *)array_push(&rec.funcs, &rec.n, sizeof(struct rec_func)) = inherit->funcs[i];
+	/* What was taken from other VMs, and what is on vfio-pci for another VM's start, is this VM's now. */
 	for (size_t i = 0; inherit && i < inherit->n_evicted; i++) {
 		struct rec_evict e = inherit->evicted[i];
 
 		e.xml = xstrdup(e.xml);
 		*(struct rec_evict *)array_push(&rec.evicted, &rec.n_evicted, sizeof(e)) = e;
+		claim(&rec, &e.addr);
 	}
-	for (size_t i = 0; i < p->n_funcs && !record_only; i++) {
-		struct rec_func rf = { 0 };
-		bool mine = false;
-
-		/* On vfio-pci for another VM's start: this VM uses it now, so it records it. */
-		for (size_t k = 0; k < rec.n && !mine; k++)
-			mine = pci_addr_eq(&rec.funcs[k].addr, &p->funcs[i].f->addr);
-		if (p->funcs[i].already && !mine && record_find_other(rec.vm, &p->funcs[i].f->addr, &rf))
-			*(struct rec_func *)array_push(&rec.funcs, &rec.n, sizeof(rf)) = rf;
-	}
+	for (size_t i = 0; i < p->n_funcs && !record_only; i++)
+		if (p->funcs[i].already)
+			claim(&rec, &p->funcs[i].f->addr);
 	first = todo = rec.n;
 	for (size_t i = 0; i < p->n_funcs && !record_only; i++) {
 		const struct pci_func *f = p->funcs[i].f;

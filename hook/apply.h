@@ -8,8 +8,8 @@
 
 /*
  * Moves every function of the plan to vfio-pci, recording each step first. INHERIT (may be
- * NULL) holds what was taken from other running VMs: their record entries and the hostdevs
- * for give-back; it joins this VM's record and leaves theirs. Any failure puts back what this
+ * NULL) holds the hostdevs taken from other running VMs, for give-back. Their record entries
+ * for those, and for plan functions another VM's start put on vfio-pci, move to this VM's record. Any failure puts back what this
  * call moved (in reverse), keeps the rest recorded and logs one line. RECORD_ONLY: moves nothing,
  * only records INHERIT (the start fails, and its release gives those back). 0 or -errno.
  */

@@ -127,15 +127,10 @@ static void fill_inherit(const struct plan *p, struct record *inherit)
 	snprintf(inherit->vm, sizeof(inherit->vm), "%s", p->vm->name);
 	for (size_t i = 0; i < p->n_evictions; i++) {
 		const struct eviction *e = &p->evictions[i];
-		struct record from = { 0 };
 		struct rec_evict ev = { .addr = e->f->addr, .xml = xstrdup(e->hd->xml) };
-		struct rec_func rf;
 
 		snprintf(ev.from, sizeof(ev.from), "%s", e->holder);
 		*(struct rec_evict *)array_push(&inherit->evicted, &inherit->n_evicted, sizeof(ev)) = ev;
-		if (record_load(e->holder, &from) == 0 && record_take(&from, &e->f->addr, &rf))
-			*(struct rec_func *)array_push(&inherit->funcs, &inherit->n, sizeof(rf)) = rf;
-		record_clear(&from);
 	}
 }
 

@@ -10,8 +10,8 @@
  * Takes the plan's functions from the running VMs that hold them, by p->policy (detach: hot-
  * unplug and wait until the holder's status no longer lists them; shutdown: ACPI shutdown and
  * wait until it is off), all within c->opt.timeout. Never asks libvirt about p->vm. On success
- * fills *inherit (what the holders' records said about those functions, and their hostdevs for
- * give-back). On failure logs one line (RETRY says what to run again) and leaves every holder
+ * fills *inherit with what was taken, from whom, and its hostdev there, for give-back (see
+ * apply_prepare). On failure logs one line (RETRY says what to run again) and leaves every holder
  * as it was: devices already unplugged are plugged back. 0 or -errno.
  */
 int evict_run(const struct config *c, const struct plan *p, const char *retry, struct record *inherit);
