@@ -11,6 +11,8 @@
 #include "log.h"
 #include "plan.h"
 #include "resolve.h"
+#include "child.h"
+#include "ledger.h"
 #include "state.h"
 #include "util.h"
 #include "world.h"
@@ -44,19 +46,34 @@ void log_plan_problems(const struct plan *p)
 		log_msg(LOG_NOTICE, "%s: also: %s", p->vm->name, p->refusals[i]);
 }
 
+/* The ledger, under the lock: an unreadable one stops everything (it is reported, never rewritten). */
+static int lock_and_load(const char *what, unsigned timeout_s, struct ledger *l, int *ret_lock)
+{
+	int lock = state_lock(what, timeout_s), r;
+
+	*ret_lock = lock;
+	if (lock < 0)
+		return lock;
+	r = ledger_load(l);
+	if (r < 0) {
+		state_unlock(lock);
+		*ret_lock = -1;
+	}
+	return r;
+}
+
 int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, size_t xml_len)
 {
 	const char *path = config_path(cfg_path);
-	struct timespec t0, t1;
-	struct world w = { 0 };
+	long t0 = now_ms();
+	struct world w = { .lock = -1 };
 	struct domain dom = { 0 };
 	struct plan p = { 0 };
-	struct record inherit = { 0 };
 	_cleanup_free_ char *retry = NULL;
 	const struct vm *vm;
+	struct ledger_vm *v;
 	int lock = -1, r;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* No map installed yet: nothing is ours to manage. */
 	if (access(path, F_OK) < 0 && errno == ENOENT && !cfg_path && !getenv("VFIO_HOOK_CONFIG"))
 		return 0;
@@ -67,25 +84,30 @@ int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, s
 	if (!vm)
 		goto out;
 	/* Locked before looking: another run may be moving devices right now. */
-	lock = state_lock(vm_name, lock_timeout(w.cfg->opt.timeout));
-	if (lock < 0) {
-		r = lock;
+	r = lock_and_load(vm_name, lock_timeout(w.cfg->opt.timeout), &w.l, &lock);
+	if (r < 0)
 		goto out;
-	}
+	w.lock = lock;
+	/* Unplugs that completed after a failed start gave up on them go back to their VMs first. */
+	evict_give_back(w.cfg->opt.uri, w.cfg->opt.timeout, &w.l, NULL, true, false);
 	if (xml && domain_parse(xml, xml_len, &dom) < 0)
 		log_warning("%s: cannot read the domain XML on stdin; skipping the <hostdev> cross-check", vm_name);
 	r = plan_or_refuse(&w, vm, vm_evict(w.cfg, vm), dom.name ? &dom : NULL, &p);
 	if (r < 0)
 		goto out;
+	state_lock_hold(lock, plan_hold_ms(&p, w.cfg->opt.timeout));
+	/* The VM owns what it gets from here on, whether or not libvirt has written its status yet. */
+	v = ledger_vm_add(&w.l, vm_name, dom.uuid);
+	v->started = false;
 	retry = xasprintf("start %s again", vm_name);
-	r = evict_and_apply(&w, vm, dom.name ? &dom : NULL, retry, &p, &inherit);
-	if (r == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &t1);
+	r = evict_and_apply(&w, vm, dom.name ? &dom : NULL, retry, &p);
+	ledger_vm_tidy(&w.l, vm_name);
+	if (ledger_save(&w.l) < 0 && r == 0)
+		r = -EIO;
+	if (r == 0)
 		log_info("%s: %zu PCI function%s on vfio-pci; prepare took %ld ms", vm_name, p.n_funcs,
-			 p.n_funcs == 1 ? "" : "s", (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L);
-	}
+			 p.n_funcs == 1 ? "" : "s", now_ms() - t0);
 out:
-	record_clear(&inherit);
 	plan_clear(&p);
 	domain_clear(&dom);
 	state_unlock(lock);
@@ -93,27 +115,25 @@ out:
 	return r;
 }
 
-/* Gives back what VM's record holds: to the VMs they were taken from (give-back), else the host. */
-static int restore_one(const char *vm, const struct options *giveback, unsigned timeout_s)
+int action_started(const char *vm_name)
 {
-	struct holders h = { 0 };
-	struct record rec = { 0 };
-	int r = record_load(vm, &rec);
+	struct ledger l = { 0 };
+	struct ledger_vm *v;
+	int lock = -1, r;
 
-	if (r == -ENOENT)
-		return 0; /* the path after a refused start: nothing was changed */
-	if (r < 0) {
-		errno = -r;
-		log_error("%s: cannot read its record in %s: %m", vm, state_dir());
-		return r;
+	/* A VM never prepared here has no line, and none can appear while it runs: no lock needed to say so. */
+	if (ledger_load(&l) < 0 || !ledger_vm(&l, vm_name)) {
+		ledger_clear(&l);
+		return 0;
 	}
-	if (giveback)
-		evict_give_back(giveback->uri, timeout_s, &rec);
-	record_clear_evicted(&rec);
-	holders_load(&h);
-	r = apply_restore(&rec, &h, timeout_s);
-	holders_clear(&h);
-	record_clear(&rec);
+	ledger_clear(&l);
+	r = lock_and_load(vm_name, lock_timeout(CONFIG_DEFAULT_TIMEOUT), &l, &lock);
+	if (r == 0 && (v = ledger_vm(&l, vm_name)) && !v->started) {
+		v->started = true;
+		r = ledger_save(&l);
+	}
+	ledger_clear(&l);
+	state_unlock(lock);
 	return r;
 }
 
@@ -128,54 +148,127 @@ static struct config *map_optional(const char *cfg_path)
 	return NULL;
 }
 
-int action_release(const char *cfg_path, const char *vm_name)
+/* How long giving back what NAME owns and took may take at most. */
+static long release_hold_ms(const struct ledger *l, const char *name, unsigned timeout_s)
 {
-	struct config *c;
-	const struct vm *vm;
-	unsigned t;
-	int lock, r;
+	long n = 1;
 
-	if (!record_exists(vm_name))
-		return 0;
+	for (size_t i = 0; i < l->n_funcs; i++)
+		n += 3 * (l->funcs[i].owner && streq(l->funcs[i].owner, name));
+	for (size_t i = 0; i < l->n_took; i++)
+		n += 5 * streq(l->took[i].owner, name);
+	return n * (long)timeout_s * 1000L;
+}
+
+int action_release(const char *cfg_path, const char *vm_name, const char *reason)
+{
+	struct config *c = NULL;
+	const struct vm *vm;
+	unsigned t = CONFIG_DEFAULT_TIMEOUT;
+	struct ledger l = { 0 };
+	struct holders h = { 0 };
+	const struct ledger_vm *v;
+	bool failed;
+	int lock = -1, r;
+
+	/* Looked at only under the lock, waiting as long as its holder said it may need it (state_lock). */
+	r = lock_and_load(vm_name, lock_timeout(t), &l, &lock);
+	if (r < 0 || (!ledger_vm(&l, vm_name) && !ledger_has_vm(&l, vm_name)))
+		goto out;
+	/* The map only for its timeout and give-back: a broken map must not keep devices. */
 	c = map_optional(cfg_path);
-	t = c ? c->opt.timeout : CONFIG_DEFAULT_TIMEOUT;
 	vm = c ? config_find_vm(c, vm_name) : NULL;
-	lock = state_lock(vm_name, lock_timeout(t));
-	if (lock >= 0) {
-		r = restore_one(vm_name, vm && vm_giveback(c, vm) ? &c->opt : NULL, t);
-		state_unlock(lock);
-	} else {
-		r = lock;
-	}
+	t = c ? c->opt.timeout : t;
+	state_lock_hold(lock, release_hold_ms(&l, vm_name, t));
+	v = ledger_vm(&l, vm_name);
+	/* libvirt never said "started": the start failed, and what it took goes back whatever giveback says. */
+	failed = (v && !v->started) || (reason && streq(reason, "failed"));
+	evict_give_back(c ? c->opt.uri : "qemu:///system", t, &l, vm_name, failed || (vm && vm_giveback(c, vm)), false);
+	holders_load(&h);
+	r = apply_restore(&l, vm_name, NULL, 0, &h, t, LOG_ERR);
+	/* What it still took (an unplug still pending) is given back by a later run. */
+	ledger_vm_drop(&l, vm_name);
+	if (ledger_save(&l) < 0 && r == 0)
+		r = -EIO;
+out:
+	holders_clear(&h);
+	ledger_clear(&l);
+	state_unlock(lock);
 	config_free(c);
+	return r;
+}
+
+/* Owners in L, each once, sorted; and whether an entry's owner is unreadable. */
+static size_t ledger_owners(const struct ledger *l, char ***ret, bool *ret_damaged)
+{
+	char **names = NULL;
+	size_t n = 0;
+
+	*ret_damaged = false;
+	for (size_t i = 0; i < l->n_funcs + l->n_took + l->n_vms; i++) {
+		const char *o = i < l->n_funcs		    ? l->funcs[i].owner
+				: i < l->n_funcs + l->n_took ? l->took[i - l->n_funcs].owner
+							     : l->vms[i - l->n_funcs - l->n_took].name;
+		bool seen = false;
+
+		if (!o) {
+			*ret_damaged = true;
+			continue;
+		}
+		for (size_t k = 0; k < n && !seen; k++)
+			seen = streq(names[k], o);
+		if (!seen)
+			*(char **)array_push(&names, &n, sizeof(char *)) = xstrdup(o);
+	}
+	*ret = names;
+	return n;
+}
+
+/* By hand: gives back what NAME's starts moved; never what a running VM uses, NAME included. */
+static int restore_one(struct ledger *l, const struct holders *h, const char *name, unsigned timeout_s)
+{
+	const struct domain *running = holders_get(h, name);
+	int r;
+
+	/* What it took stays with the host (or, while it runs, for its own release to give back). */
+	for (size_t i = 0; i < l->n_took && !running;)
+		if (streq(l->took[i].owner, name))
+			ledger_took_drop(l, i);
+		else
+			i++;
+	r = apply_restore(l, name, NULL, 0, h, timeout_s, LOG_ERR);
+	if (!running)
+		ledger_vm_tidy(l, name);
 	return r;
 }
 
 int action_restore(const char *cfg_path, const char *vm)
 {
-	bool all = !vm;
-	char **names = NULL;
-	size_t n = 0;
 	struct config *c = map_optional(cfg_path);
 	unsigned t = c ? c->opt.timeout : CONFIG_DEFAULT_TIMEOUT;
-	int lock, r = 0;
+	struct ledger l = { 0 };
+	struct holders h = { 0 };
+	char **names = NULL;
+	size_t n = 0;
+	bool damaged = false;
+	int lock = -1, r;
 
 	config_free(c);
-
-	lock = state_lock("restore", lock_timeout(t));
-	if (lock < 0)
-		return lock;
-	if (all) {
-		record_list(&names, &n);
-	} else if (record_exists(vm)) {
+	r = lock_and_load("restore", lock_timeout(t), &l, &lock);
+	if (r < 0)
+		return r;
+	holders_load(&h);
+	if (!vm) {
+		n = ledger_owners(&l, &names, &damaged);
+	} else if (ledger_vm(&l, vm) || ledger_has_vm(&l, vm)) {
 		names = xcalloc(1, sizeof(char *));
 		names[0] = xstrdup(vm);
 		n = 1;
 	} else {
-		printf("%s: no record, nothing to restore\n", vm);
+		printf("%s: nothing recorded, nothing to restore\n", vm);
 	}
 	for (size_t i = 0; i < n; i++) {
-		int k = restore_one(names[i], NULL, t);
+		int k = restore_one(&l, &h, names[i], t);
 
 		if (k < 0)
 			r = k;
@@ -183,9 +276,24 @@ int action_restore(const char *cfg_path, const char *vm)
 			printf("%s: restored\n", names[i]);
 		free(names[i]);
 	}
-	if (all && n == 0)
-		printf("no records in %s: nothing to restore\n", state_dir());
+	/* Entries whose owner cannot be read: --all gives back what their address names. */
+	if (damaged) {
+		int k = apply_restore(&l, NULL, NULL, 0, &h, t, LOG_ERR);
+
+		if (k < 0)
+			r = k;
+		for (size_t i = 0; i < l.n_funcs; i++)
+			damaged = damaged && l.funcs[i].owner;
+		if (k == 0)
+			printf("damaged entries: restored\n");
+	}
+	if (!vm && n == 0 && !damaged)
+		printf("nothing recorded in %s: nothing to restore\n", ledger_path());
+	if (ledger_save(&l) < 0 && r == 0)
+		r = -EIO;
 	free(names);
+	holders_clear(&h);
+	ledger_clear(&l);
 	state_unlock(lock);
 	return r;
 }
@@ -251,7 +359,11 @@ int action_check(const char *cfg_path, const char *vm_name, const char *xml_file
 		r = -EINVAL;
 		goto out;
 	}
-	r = plan_build(w.cfg, vm, vm_evict(w.cfg, vm), w.m, &w.h, dom.name ? &dom : NULL, &p);
+	if (ledger_load(&w.l) < 0) {
+		r = -EIO;
+		goto out;
+	}
+	r = plan_build(w.cfg, vm, vm_evict(w.cfg, vm), w.m, &w.h, &w.l, dom.name ? &dom : NULL, &p);
 	if (r < 0)
 		goto out;
 	plan_print(&p, stdout);
@@ -268,14 +380,19 @@ int action_status(const char *cfg_path)
 {
 	struct world w;
 	char **names = NULL;
-	size_t n = 0;
+	size_t n;
+	bool damaged;
 	int r = world_load(cfg_path, &w);
 
 	if (r < 0)
 		goto out;
+	/* Read without the lock: the ledger is replaced atomically, so this is one consistent look. */
+	r = ledger_load(&w.l);
+	if (r < 0)
+		goto out;
 	for (size_t i = 0; i < w.m->n_funcs; i++) {
 		const struct pci_func *f = &w.m->funcs[i];
-		const char *holder = holders_find(&w.h, &f->addr, NULL);
+		const char *holder = holders_find(&w.h, &f->addr, NULL), *owner = ledger_owner(&w.l, &f->addr);
 		char line[1024], vms[512] = "";
 		size_t len = 0;
 
@@ -283,39 +400,45 @@ int action_status(const char *cfg_path)
 			if (vm_gets(&w.cfg->vms[v], f) && len < sizeof(vms))
 				len += (size_t)snprintf(vms + len, sizeof(vms) - len, "%s%s", len ? "," : "",
 							w.cfg->vms[v].name);
-		if (!len)
+		if (!len && !owner)
 			continue;
 		pci_func_lspci(f, line, sizeof(line));
-		printf("%s  driver=%s  vm=%s  in-use-by=%s\n", line, f->driver ? f->driver : "none", vms,
-		       holder ? holder : "-");
+		printf("%s  driver=%s  vm=%s  in-use-by=%s  owner=%s\n", line, f->driver ? f->driver : "none",
+		       len ? vms : "-", holder ? holder : "-", !owner ? "-" : *owner ? owner : "(damaged entry)");
 	}
-	record_list(&names, &n);
+	n = ledger_owners(&w.l, &names, &damaged);
 	for (size_t i = 0; i < n; i++) {
-		struct record rec = { 0 };
+		const struct ledger_vm *v = ledger_vm(&w.l, names[i]);
 
-		if (record_load(names[i], &rec) == 0) {
-			printf("record %s:", names[i]);
-			for (size_t k = 0; k < rec.n; k++) {
-				char a[PCI_ADDR_LEN];
+		printf("%s (%s):", names[i], holders_get(&w.h, names[i]) ? "running" : v && !v->started ? "starting" : "not running");
+		for (size_t k = 0; k < w.l.n_funcs; k++) {
+			const struct ledger_func *e = &w.l.funcs[k];
+			char a[PCI_ADDR_LEN];
 
-				pci_addr_format(&rec.funcs[k].addr, a, sizeof(a));
-				printf(" %s(%s, was %s)", a, rec.funcs[k].moved ? "moved" : "moving",
-				       *rec.funcs[k].driver ? rec.funcs[k].driver : "no driver");
-			}
-			for (size_t k = 0; k < rec.n_evicted; k++) {
-				char a[PCI_ADDR_LEN];
-
-				pci_addr_format(&rec.evicted[k].addr, a, sizeof(a));
-				printf(" %s(taken from %s)", a, rec.evicted[k].from);
-			}
-			putchar('\n');
-			record_clear(&rec);
+			if (!e->owner || !streq(e->owner, names[i]))
+				continue;
+			pci_addr_format(&e->addr, a, sizeof(a));
+			printf(" %s(%s, was %s)", a, e->moved ? "moved" : "moving",
+			       !e->known ? "unreadable" : *e->driver ? e->driver : "no driver");
 		}
+		for (size_t k = 0; k < w.l.n_took; k++) {
+			const struct ledger_took *t = &w.l.took[k];
+			char a[PCI_ADDR_LEN];
+
+			if (!streq(t->owner, names[i]))
+				continue;
+			pci_addr_format(&t->addr, a, sizeof(a));
+			printf(" %s(taken from %s%s)", a, t->from, t->pending ? ", unplug pending" : "");
+		}
+		putchar('\n');
 		free(names[i]);
 	}
 	free(names);
-	if (!n)
-		printf("no open records\n");
+	if (damaged)
+		printf("damaged entries in %s: see the warnings above; 'vfio-hook restore --all' gives them back\n",
+		       ledger_path());
+	if (!n && !damaged)
+		printf("no devices recorded\n");
 out:
 	world_clear(&w);
 	return r;

@@ -11,7 +11,10 @@
  * failed (exit 1); the one line that explains it has been logged.
  */
 int action_prepare(const char *cfg_path, const char *vm, const char *xml, size_t xml_len);
-int action_release(const char *cfg_path, const char *vm);
+/* REASON: libvirt's (≥ 10.5) "failed", "destroyed", …, or NULL. */
+int action_release(const char *cfg_path, const char *vm, const char *reason);
+/* libvirt says VM is running: its start did not fail. */
+int action_started(const char *vm);
 int action_check(const char *cfg_path, const char *vm, const char *xml_file);
 /* vm NULL: every VM with a record. */
 int action_restore(const char *cfg_path, const char *vm);

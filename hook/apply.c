@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The sysfs steps, as libvirt does them (driver_override, unbind, drivers_probe), each with
- * a deadline, each verified, and a rollback ladder: step N failing undoes N-1..1.
+ * a deadline, each verified, and a rollback ladder: step N failing undoes N-1..1. Every
+ * function is in the ledger before its first write.
  */
 #define _GNU_SOURCE
 #include "apply.h"
@@ -41,7 +42,8 @@ static int ensure_vfio_loaded(unsigned timeout_s)
 /*
  * The one sequence libvirt uses both ways: OVERRIDE into driver_override ("\n" clears it),
  * unbind whatever is bound unless it is WANT already, probe, and check that WANT ("" for no
- * driver) is what ends up bound. Says which step failed in why.
+ * driver; NULL for whatever the kernel picks but vfio-pci) is what ends up bound. Says which
+ * step failed in why.
  */
 static int rebind(const struct pci_addr *addr, const char *override, const char *want, unsigned timeout_s, char *why,
 		  size_t n)
@@ -50,6 +52,11 @@ static int rebind(const struct pci_addr *addr, const char *override, const char 
 	char a[PCI_ADDR_LEN], cur[64];
 	int r;
 
+	/* Only a driver name ever reaches driver_override, whatever a record said. */
+	if (!streq(override, "\n") && !driver_name_valid(override)) {
+		snprintf(why, n, "\"%.64s\" is not a driver name", override);
+		return -EINVAL;
+	}
 	pci_addr_format(addr, a, sizeof(a));
 	ovr = xasprintf(PCI_DEVICES "/%s/driver_override", a);
 	unbind = xasprintf(PCI_DEVICES "/%s/driver/unbind", a);
@@ -60,7 +67,7 @@ static int rebind(const struct pci_addr *addr, const char *override, const char 
 	}
 	if (sysfs_driver(addr, cur, sizeof(cur)) < 0)
 		cur[0] = '\0';
-	if (streq(cur, want))
+	if (want ? streq(cur, want) : *cur && !streq(cur, "vfio-pci"))
 		return 0;
 	if (*cur) {
 		r = sysfs_write(unbind, a, timeout_s);
@@ -70,25 +77,38 @@ static int rebind(const struct pci_addr *addr, const char *override, const char 
 			return r;
 		}
 	}
-	if (*want) {
+	if (!want || *want) {
 		r = sysfs_write("/sys/bus/pci/drivers_probe", a, timeout_s);
 		if (r < 0) {
-			snprintf(why, n, "probing for %s %s", want, step_error(r));
+			snprintf(why, n, "probing for %s %s", want ? want : "its driver", step_error(r));
 			return r;
 		}
 	}
-	if (sysfs_driver(addr, cur, sizeof(cur)) < 0 || !streq(cur, want)) {
-		snprintf(why, n, "%s did not bind (driver now: %s; see dmesg)", *want ? want : "no driver",
+	if (sysfs_driver(addr, cur, sizeof(cur)) < 0 || (want ? !streq(cur, want) : streq(cur, "vfio-pci"))) {
+		snprintf(why, n, "%s did not bind (driver now: %s; see dmesg)", !want ? "its driver" : *want ? want : "no driver",
 			 *cur ? cur : "none");
 		return -EIO;
 	}
 	return 0;
 }
 
-/* Puts one recorded function back on its original driver and driver_override. */
-static int restore_func(const struct rec_func *rf, unsigned timeout_s, char *why, size_t n)
+int apply_to_host(const struct ledger_func *e, unsigned timeout_s, char *why, size_t n)
 {
-	return rebind(&rf->addr, *rf->override ? rf->override : "\n", rf->driver, timeout_s, why, n);
+	/* An entry whose driver could not be read: clear the override and let the kernel choose. */
+	if (!e->known)
+		return rebind(&e->addr, "\n", NULL, timeout_s, why, n);
+	return rebind(&e->addr, *e->override ? e->override : "\n", e->driver, timeout_s, why, n);
+}
+
+int apply_to_vfio(const struct pci_addr *a, unsigned timeout_s, char *why, size_t n)
+{
+	int r = ensure_vfio_loaded(timeout_s);
+
+	if (r < 0) {
+		snprintf(why, n, "vfio-pci is not loaded");
+		return r;
+	}
+	return rebind(a, "vfio-pci", "vfio-pci", timeout_s, why, n);
 }
 
 /* One function to vfio-pci, and its group's /dev/vfio node there for QEMU. */
@@ -107,116 +127,94 @@ static int move_func(const struct pci_func *f, unsigned timeout_s, char *why, si
 	return 0;
 }
 
-/*
- * Gives back functions lo..hi-1 of R (in reverse) unless another running domain holds them,
- * then stores R with only what is left: those that could not be given back and those outside
- * the range. Problems are logged at PRIO.
- */
-static int restore_range(struct record *r, size_t lo, size_t hi, const struct holders *h, unsigned timeout_s,
-			 int prio)
+static bool wanted(const struct ledger_func *e, const char *owner, const struct pci_addr *only, size_t n)
+{
+	if (owner && (!e->owner || !streq(e->owner, owner)))
+		return false;
+	for (size_t i = 0; only && i < n; i++)
+		if (pci_addr_eq(&only[i], &e->addr))
+			return true;
+	return !only;
+}
+
+int apply_restore(struct ledger *l, const char *owner, const struct pci_addr *only, size_t n, const struct holders *h,
+		  unsigned timeout_s, int prio)
 {
 	int ret = 0;
 
-	for (size_t i = hi; i-- > lo;) {
-		const struct rec_func *rf = &r->funcs[i];
-		const char *holder = holders_find(h, &rf->addr, r->vm);
+	/* In reverse: the last moved goes back first. */
+	for (size_t i = l->n_funcs; i-- > 0;) {
+		struct ledger_func *e = &l->funcs[i];
+		const char *holder, *who = e->owner ? e->owner : "(unreadable owner)";
 		char a[PCI_ADDR_LEN], why[256];
 
-		pci_addr_format(&rf->addr, a, sizeof(a));
+		if (!wanted(e, owner, only, n))
+			continue;
+		pci_addr_format(&e->addr, a, sizeof(a));
+		holder = holders_find(h, &e->addr, NULL);
 		if (holder) {
-			log_msg(prio, "%s: %s stays on vfio-pci: the running VM %s uses it now", r->vm, a, holder);
-		} else if (restore_func(rf, timeout_s, why, sizeof(why)) < 0) {
-			log_msg(prio, "%s: %s could not go back to %s: %s (the record stays: run 'vfio-hook restore %s' once the "
-				"cause is gone)", r->vm, a, *rf->driver ? rf->driver : "no driver", why, r->vm);
+			log_msg(prio, "%s: %s stays on vfio-pci: the running VM %s uses it (shut %s down first)", who, a, holder,
+				holder);
+			ret = -EBUSY;
+			continue;
+		}
+		if (apply_to_host(e, timeout_s, why, sizeof(why)) < 0) {
+			log_msg(prio, "%s: %s could not go back to %s: %s (it stays recorded: run 'vfio-hook restore %s' once "
+				"the cause is gone)", who, a, !e->known ? "its driver" : *e->driver ? e->driver : "no driver",
+				why, e->owner ? e->owner : "--all");
 			ret = -EIO;
 			continue;
-		} else {
-			log_info("%s: gave %s back to %s", r->vm, a, *rf->driver ? rf->driver : "no driver");
 		}
-		/* Done with it: out of the record. */
-		memmove(&r->funcs[i], &r->funcs[i + 1], (r->n - i - 1) * sizeof(*rf));
-		r->n--;
+		log_info("%s: gave %s back to %s", who, a, !e->known ? "the driver the kernel chose" : *e->driver ? e->driver : "no driver");
+		ledger_drop(l, &e->addr);
 	}
-	if (record_store(r) < 0)
+	if (ledger_save(l) < 0 && ret == 0)
 		ret = -EIO;
 	return ret;
 }
 
-int apply_to_host(const struct rec_func *rf, unsigned timeout_s, char *why, size_t n)
-{
-	return restore_func(rf, timeout_s, why, n);
-}
-
-int apply_to_vfio(const struct pci_addr *a, unsigned timeout_s, char *why, size_t n)
-{
-	int r = ensure_vfio_loaded(timeout_s);
-
-	if (r < 0) {
-		snprintf(why, n, "vfio-pci is not loaded");
-		return r;
-	}
-	return rebind(a, "vfio-pci", "vfio-pci", timeout_s, why, n);
-}
-
-/* Takes over another VM's record entry for A, unless REC has one: the VM using A records it. */
-static void claim(struct record *rec, const struct pci_addr *a)
-{
-	struct rec_func rf = { 0 };
-
-	for (size_t k = 0; k < rec->n; k++)
-		if (pci_addr_eq(&rec->funcs[k].addr, a))
-			return;
-	if (record_find_other(rec->vm, a, &rf))
-		*(struct rec_func *)array_push(&rec->funcs, &rec->n, sizeof(rf)) = rf;
-}
-
-int apply_prepare(const struct plan *p, const struct record *inherit, unsigned timeout_s, bool record_only)
+/* Undoes the moves of apply_prepare: the first N of the addresses it recorded. */
+static int roll_back(struct ledger *l, const char *vm, const struct pci_addr *addrs, size_t n, unsigned timeout_s)
 {
 	const struct holders none = { 0 };
-	struct record rec = { 0 };
-	size_t first, todo;
+
+	return apply_restore(l, vm, addrs, n, &none, timeout_s, LOG_NOTICE);
+}
+
+int apply_prepare(const struct plan *p, struct ledger *l, unsigned timeout_s)
+{
+	const char *vm = p->vm->name;
+	struct pci_addr *moving = NULL;
+	bool *created = NULL;
+	size_t n_moving = 0, n_created = 0;
 	int r = 0;
 
-	/* A record left by a crash stays part of it: it is what release must still undo. */
-	if (record_load(p->vm->name, &rec) < 0)
-		rec = (struct record){ 0 };
-	snprintf(rec.vm, sizeof(rec.vm), "%s", p->vm->name);
-	/* What was taken from other VMs, and what is on vfio-pci for another VM's start, is this VM's now. */
-	for (size_t i = 0; inherit && i < inherit->n_evicted; i++) {
-		struct rec_evict e = inherit->evicted[i];
-
-		e.xml = xstrdup(e.xml);
-		*(struct rec_evict *)array_push(&rec.evicted, &rec.n_evicted, sizeof(e)) = e;
-		claim(&rec, &e.addr);
-	}
-	for (size_t i = 0; i < p->n_funcs && !record_only; i++)
-		if (p->funcs[i].already)
-			claim(&rec, &p->funcs[i].f->addr);
-	first = todo = rec.n;
-	for (size_t i = 0; i < p->n_funcs && !record_only; i++) {
+	for (size_t i = 0; i < p->n_funcs; i++) {
 		const struct pci_func *f = p->funcs[i].f;
-		struct rec_func rf = { .addr = f->addr };
+		struct ledger_func *e;
 
 		if (p->funcs[i].already)
 			continue;
-		snprintf(rf.driver, sizeof(rf.driver), "%s", f->driver ? f->driver : "");
-		snprintf(rf.override, sizeof(rf.override), "%s", f->driver_override ? f->driver_override : "");
-		*(struct rec_func *)array_push(&rec.funcs, &rec.n, sizeof(rf)) = rf;
+		/* An entry left by a crash (or a stale one) keeps what the function was on before. */
+		*(bool *)array_push(&created, &n_created, sizeof(bool)) = !ledger_func(l, &f->addr);
+		if (!ledger_func(l, &f->addr)) {
+			e = ledger_claim(l, &f->addr, vm);
+			snprintf(e->driver, sizeof(e->driver), "%s", f->driver ? f->driver : "");
+			snprintf(e->override, sizeof(e->override), "%s", f->driver_override ? f->driver_override : "");
+		}
+		e = ledger_claim(l, &f->addr, vm);
+		e->moved = false;
+		*(struct pci_addr *)array_push(&moving, &n_moving, sizeof(f->addr)) = f->addr;
 	}
-	if (rec.n > first && (r = ensure_vfio_loaded(timeout_s)) < 0)
-		rec.n = first; /* nothing to move after all; what was inherited is still recorded */
-	if (rec.n == 0 && rec.n_evicted == 0)
+	if (n_moving && (r = ensure_vfio_loaded(timeout_s)) < 0) {
+		for (size_t i = 0; i < n_moving; i++)
+			ledger_drop(l, &moving[i]);
 		goto out;
+	}
 	/* Recorded before the first write, so a crash at any point can be undone. */
-	if (record_save(&rec) < 0) {
-		r = -EIO;
+	if (n_moving && (r = ledger_save(l)) < 0)
 		goto out;
-	}
-	/* What was taken from other VMs is ours to give back now, not theirs any more. */
-	record_hand_over(&rec);
-	if (r < 0 || rec.n == first)
-		goto out;
-	for (size_t i = 0; i < p->n_funcs; i++) {
+	for (size_t i = 0, done = 0; i < p->n_funcs; i++) {
 		const struct pci_func *f = p->funcs[i].f;
 		char a[PCI_ADDR_LEN], why[256];
 
@@ -224,33 +222,39 @@ int apply_prepare(const struct plan *p, const struct record *inherit, unsigned t
 			continue;
 		pci_addr_format(&f->addr, a, sizeof(a));
 		r = move_func(f, timeout_s, why, sizeof(why));
+		if (r == 0) {
+			ledger_func(l, &f->addr)->moved = true;
+			r = ledger_save(l);
+			snprintf(why, sizeof(why), "cannot record it in %s", ledger_path());
+		}
 		if (r < 0) {
-			/* The failed function is rolled back too: its first steps may have happened. Those after it were never touched. */
-			rec.n = todo + 1;
-			if (restore_range(&rec, first, todo + 1, &none, timeout_s, LOG_NOTICE) == 0)
-				log_error("%s: %s (%s): %s; every device was put back on its driver", p->vm->name, a,
-					  pci_func_name(f), why);
+			/* Those after it were never touched: forgotten, unless an earlier run recorded them. */
+			for (size_t k = done + 1; k < n_moving; k++)
+				if (created[k])
+					ledger_drop(l, &moving[k]);
+			/* The failed function is rolled back too: its first steps may have happened. */
+			if (roll_back(l, vm, moving, done + 1, timeout_s) == 0)
+				log_error("%s: %s (%s): %s; every device was put back on its driver", vm, a, pci_func_name(f), why);
 			else
-				log_error("%s: %s (%s): %s; some devices could not be put back: run 'vfio-hook restore %s' "
-					  "when the cause is gone", p->vm->name, a, pci_func_name(f), why, p->vm->name);
+				log_error("%s: %s (%s): %s; some devices could not be put back: run 'vfio-hook restore %s' when "
+					  "the cause is gone", vm, a, pci_func_name(f), why, vm);
 			goto out;
 		}
-		rec.funcs[todo++].moved = true;
-		r = record_save(&rec);
-		if (r < 0) {
-			rec.n = todo;
-			restore_range(&rec, first, todo, &none, timeout_s, LOG_ERR);
-			goto out;
-		}
-		log_info("%s: moved %s (%s) from %s to vfio-pci", p->vm->name, a, pci_func_name(f),
-			 f->driver ? f->driver : "no driver");
+		done++;
+		log_info("%s: moved %s (%s) from %s to vfio-pci", vm, a, pci_func_name(f), f->driver ? f->driver : "no driver");
 	}
-out:
-	record_clear(&rec);
-	return r;
-}
+	/* What was on vfio-pci for another VM (taken from it, or left unused by it) is this VM's now. */
+	for (size_t i = 0; i < p->n_funcs; i++) {
+		const char *owner = ledger_owner(l, &p->funcs[i].f->addr);
 
-int apply_restore(struct record *r, const struct holders *h, unsigned timeout_s)
-{
-	return restore_range(r, 0, r->n, h, timeout_s, LOG_ERR);
+		if (p->funcs[i].already && owner && *owner && !streq(owner, vm)) {
+			ledger_claim(l, &p->funcs[i].f->addr, vm);
+			r = 1;
+		}
+	}
+	r = r == 1 ? ledger_save(l) : 0;
+out:
+	free(created);
+	free(moving);
+	return r;
 }

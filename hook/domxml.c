@@ -15,6 +15,7 @@
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 #include <string.h>
+#include <strings.h>
 
 static int hex_attr(xmlNode *n, const char *name, unsigned *ret)
 {
@@ -130,6 +131,20 @@ int domain_parse(const char *xml, size_t len, struct domain *ret)
 	if (!o || !o->stringval || !*o->stringval)
 		goto out;
 	d.name = xstrdup((const char *)o->stringval);
+	xmlXPathFreeObject(o);
+	d.id = -1;
+	o = xmlXPathEvalExpression((const xmlChar *)"string((/domain|/domstatus/domain)/uuid)", ctx);
+	if (o && o->stringval && strlen((const char *)o->stringval) < sizeof(d.uuid))
+		snprintf(d.uuid, sizeof(d.uuid), "%s", (const char *)o->stringval);
+	xmlXPathFreeObject(o);
+	o = xmlXPathEvalExpression((const xmlChar *)"string(/domstatus/domain/@id)", ctx);
+	if (o && o->stringval && *o->stringval) {
+		char *end;
+		long id = strtol((const char *)o->stringval, &end, 10);
+
+		if (!*end && id >= 0 && id < 1000000000L)
+			d.id = (int)id;
+	}
 	xmlXPathFreeObject(o);
 	o = xmlXPathEvalExpression((const xmlChar *)"(/domain|/domstatus/domain)/devices/hostdev[@mode='subsystem']", ctx);
 	for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++) {
@@ -250,6 +265,15 @@ const struct domain *holders_get(const struct holders *h, const char *name)
 		if (streq(h->doms[i].name, name))
 			return &h->doms[i];
 	return NULL;
+}
+
+const struct domain *holders_running(const struct holders *h, const char *name, const char *uuid)
+{
+	const struct domain *d = holders_get(h, name);
+
+	if (!d || (uuid && *uuid && *d->uuid && strcasecmp(d->uuid, uuid) != 0))
+		return NULL;
+	return d;
 }
 
 const char *holders_find(const struct holders *h, const struct pci_addr *a, const char *self)

@@ -24,6 +24,8 @@ struct usbdev {
 /* A domain as far as vfio-hook cares: its name, PCI and USB hostdevs. */
 struct domain {
 	char *name;
+	char uuid[37]; /* "" when the XML has none */
+	int id;        /* the running domain's id (status XML), -1 when none */
 	struct hostdev *hostdevs;
 	size_t n_hostdevs;
 	struct usbdev *usbdevs;
@@ -54,5 +56,7 @@ void holders_clear(struct holders *h);
 /* The running domain other than SELF that has a hostdev at A, or NULL. */
 const char *holders_find(const struct holders *h, const struct pci_addr *a, const char *self);
 const struct domain *holders_get(const struct holders *h, const char *name);
+/* The running domain NAME, if it is the one with UUID (either unknown: the name decides). */
+const struct domain *holders_running(const struct holders *h, const char *name, const char *uuid);
 
 #endif

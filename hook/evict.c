@@ -12,6 +12,7 @@
 #include "child.h"
 #include "domxml.h"
 #include "log.h"
+#include "sysfs.h"
 #include "util.h"
 #include "virt.h"
 
@@ -28,66 +29,28 @@ void evict_nap(void)
 	nanosleep(&ts, NULL);
 }
 
-/* Does the running VM NAME still have A? A VM that is not running has nothing. */
-static bool still_has(const char *name, const struct pci_addr *a)
-{
-	struct domain d;
-	bool r;
-
-	if (domain_load_running(name, &d) < 0)
-		return false;
-	r = domain_has(&d, a);
-	domain_clear(&d);
-	return r;
-}
-
-static bool running(const char *name)
-{
-	struct domain d;
-	int r = domain_load_running(name, &d);
-
-	domain_clear(&d);
-	return r != -ENOENT;
-}
-
 /* Every eviction done: detach waits for the hostdevs to go, shutdown for the holder to stop. */
 static bool all_gone(const struct plan *p)
 {
 	for (size_t i = 0; i < p->n_evictions; i++) {
 		const struct eviction *e = &p->evictions[i];
+		struct domain d;
+		bool there = domain_load_running(e->holder, &d) != -ENOENT;
 
-		if (p->policy == EVICT_SHUTDOWN ? running(e->holder) : still_has(e->holder, &e->f->addr))
+		if (there && p->policy != EVICT_SHUTDOWN)
+			there = domain_has(&d, &e->f->addr);
+		domain_clear(&d);
+		if (there)
 			return false;
 	}
 	return true;
 }
 
-/* Puts back into their holders the hostdevs a failed detach did remove. */
-static void plug_back(const struct config *c, const struct plan *p)
-{
-	for (size_t i = 0; i < p->n_evictions; i++) {
-		const struct eviction *e = &p->evictions[i];
-		const struct virt_req q = { c->opt.uri, e->holder, VIRT_ATTACH, e->hd->xml, VIR_DOMAIN_AFFECT_LIVE };
-		_cleanup_free_ char *msg = NULL;
-		char a[PCI_ADDR_LEN];
-		int r;
-
-		if (!running(e->holder) || still_has(e->holder, &e->f->addr))
-			continue;
-		pci_addr_format(&e->f->addr, a, sizeof(a));
-		r = virt_call(&q, (long)c->opt.timeout * 1000L, &msg);
-		if (r < 0) {
-			char why[512];
-
-			log_msg(LOG_NOTICE, "%s: could not plug %s back into %s: %s", p->vm->name, a, e->holder,
-				virt_why(r, msg, c->opt.uri, (long)c->opt.timeout * 1000L, why, sizeof(why)));
-		} else
-			log_msg(LOG_NOTICE, "%s: plugged %s back into %s", p->vm->name, a, e->holder);
-	}
-}
-
-/* Sends the requests: one unplug per hostdev, or one shutdown per holder. */
-static int request(const struct config *c, const struct plan *p, long deadline, const char *retry)
+/*
+ * Sends the requests: one unplug per hostdev, or one shutdown per holder. *ret_sent[i] says
+ * whether eviction i was asked for (a holder may act on it later).
+ */
+static int request(const struct config *c, const struct plan *p, long deadline, const char *retry, bool *ret_sent)
 {
 	for (size_t i = 0; i < p->n_evictions; i++) {
 		const struct eviction *e = &p->evictions[i];
@@ -98,8 +61,9 @@ static int request(const struct config *c, const struct plan *p, long deadline, 
 		int r;
 
 		for (size_t k = 0; k < i && !seen; k++)
-			seen = streq(p->evictions[k].holder, e->holder);
-		if (p->policy == EVICT_SHUTDOWN && seen)
+			seen = streq(p->evictions[k].holder, e->holder) && ret_sent[k];
+		ret_sent[i] = p->policy == EVICT_SHUTDOWN && seen;
+		if (ret_sent[i])
 			continue;
 		if (p->policy == EVICT_DETACH) {
 			q.op = e->hd->alias ? VIRT_DETACH_ALIAS : VIRT_DETACH;
@@ -107,6 +71,7 @@ static int request(const struct config *c, const struct plan *p, long deadline, 
 			q.flags = VIR_DOMAIN_AFFECT_LIVE;
 		}
 		r = virt_call(&q, deadline - now_ms(), &msg);
+		ret_sent[i] = r == 0;
 		if (r == 0)
 			continue;
 		pci_addr_format(&e->f->addr, a, sizeof(a));
@@ -121,31 +86,63 @@ static int request(const struct config *c, const struct plan *p, long deadline, 
 	return 0;
 }
 
-static void fill_inherit(const struct plan *p, struct record *inherit)
+/* The one line for an eviction that did not complete in time, naming the first holder still holding. */
+static void log_not_released(const struct config *c, const struct plan *p, const char *retry)
 {
-	*inherit = (struct record){ 0 };
-	snprintf(inherit->vm, sizeof(inherit->vm), "%s", p->vm->name);
-	for (size_t i = 0; i < p->n_evictions; i++) {
-		const struct eviction *e = &p->evictions[i];
-		struct rec_evict ev = { .addr = e->f->addr, .xml = xstrdup(e->hd->xml) };
+	const struct eviction *e = &p->evictions[0];
+	char a[PCI_ADDR_LEN];
 
-		snprintf(ev.from, sizeof(ev.from), "%s", e->holder);
-		*(struct rec_evict *)array_push(&inherit->evicted, &inherit->n_evicted, sizeof(ev)) = ev;
+	for (size_t i = 0; i < p->n_evictions; i++) {
+		struct domain d;
+		bool there;
+
+		e = &p->evictions[i];
+		there = domain_load_running(e->holder, &d) != -ENOENT &&
+			(p->policy == EVICT_SHUTDOWN || domain_has(&d, &e->f->addr));
+		domain_clear(&d);
+		if (there)
+			break;
 	}
+	pci_addr_format(&e->f->addr, a, sizeof(a));
+	if (p->policy == EVICT_SHUTDOWN)
+		log_error("%s: the running VM %s holds %s (%s) and did not shut down within %u s of an ACPI shutdown "
+			  "request; it keeps running: shut it down from inside or with 'virsh destroy %s', then %s",
+			  p->vm->name, e->holder, a, pci_func_name(e->f), c->opt.timeout, e->holder, retry);
+	else if (config_find_vm(c, p->vm->name) == p->vm)
+		log_error("%s: the running VM %s did not release %s (%s) within %u s of a hot-unplug request (a guest "
+			  "without an OS or without PCI hotplug never does); %s keeps it: shut %s down first (virsh "
+			  "shutdown %s), or set evict = shutdown in [vm %s] of %s",
+			  p->vm->name, e->holder, a, pci_func_name(e->f), c->opt.timeout, e->holder, e->holder, e->holder,
+			  p->vm->name, c->path);
+	else /* a swap by hand */
+		log_error("%s: the running VM %s did not release %s (%s) within %u s of a hot-unplug request (a guest "
+			  "without an OS or without PCI hotplug never does); %s keeps it: shut %s down first, or add "
+			  "--force to have swap shut it down",
+			  p->vm->name, e->holder, a, pci_func_name(e->f), c->opt.timeout, e->holder, e->holder);
 }
 
-int evict_run(const struct config *c, const struct plan *p, const char *retry, struct record *inherit)
+int evict_run(const struct config *c, const struct plan *p, struct ledger *l, const char *retry)
 {
 	long deadline = now_ms() + (long)c->opt.timeout * 1000L;
-	const struct eviction *e = &p->evictions[0];
+	_cleanup_free_ bool *sent = NULL;
 	char a[PCI_ADDR_LEN];
 	bool requested;
 	int r;
 
-	*inherit = (struct record){ 0 };
 	if (p->n_evictions == 0)
 		return 0;
-	r = request(c, p, deadline, retry);
+	sent = xcalloc(p->n_evictions, sizeof(bool));
+	/* Recorded before anything is asked: a crash from here on still gives them back. */
+	for (size_t i = 0; i < p->n_evictions; i++) {
+		const struct eviction *e = &p->evictions[i];
+
+		ledger_took_add(l, &e->f->addr, p->vm->name, e->holder, e->d ? e->d->uuid : "", e->d ? e->d->id : -1,
+				e->hd->xml)->pending = true;
+	}
+	r = ledger_save(l);
+	if (r < 0)
+		goto fail;
+	r = request(c, p, deadline, retry, sent);
 	requested = r == 0;
 	while (r == 0 && !all_gone(p)) {
 		if (now_ms() >= deadline) {
@@ -155,99 +152,161 @@ int evict_run(const struct config *c, const struct plan *p, const char *retry, s
 		evict_nap();
 	}
 	if (r == 0 || (r == -ETIMEDOUT && all_gone(p))) {
+		for (size_t i = 0; i < l->n_took; i++)
+			if (streq(l->took[i].owner, p->vm->name))
+				l->took[i].pending = false;
 		for (size_t i = 0; i < p->n_evictions; i++) {
 			pci_addr_format(&p->evictions[i].f->addr, a, sizeof(a));
 			log_info("%s: took %s from %s (evict = %s)", p->vm->name, a, p->evictions[i].holder,
 				 evict_policy_name(p->policy));
 		}
-		fill_inherit(p, inherit);
-		return 0;
+		return ledger_save(l);
 	}
-	if (requested) {
-		/* The first one still held names the holder in the one line. */
-		for (size_t i = 0; i < p->n_evictions; i++) {
-			e = &p->evictions[i];
-			if (p->policy == EVICT_SHUTDOWN ? running(e->holder) : still_has(e->holder, &e->f->addr))
+	if (requested)
+		log_not_released(c, p, retry);
+fail:
+	/* Never asked for: nothing will come of it. */
+	for (size_t i = 0; i < p->n_evictions; i++)
+		for (size_t k = 0; !sent[i] && k < l->n_took; k++)
+			if (l->took[k].pending && streq(l->took[k].owner, p->vm->name) &&
+			    pci_addr_eq(&l->took[k].addr, &p->evictions[i].f->addr)) {
+				ledger_took_drop(l, k);
 				break;
-		}
-		pci_addr_format(&e->f->addr, a, sizeof(a));
-		if (p->policy == EVICT_SHUTDOWN)
-			log_error("%s: the running VM %s holds %s (%s) and did not shut down within %u s of an ACPI shutdown "
-				  "request; it keeps running: shut it down from inside or with 'virsh destroy %s', then %s",
-				  p->vm->name, e->holder, a, pci_func_name(e->f), c->opt.timeout, e->holder, retry);
-		else if (config_find_vm(c, p->vm->name) == p->vm)
-			log_error("%s: the running VM %s did not release %s (%s) within %u s of a hot-unplug request (a guest "
-				  "without an OS or without PCI hotplug never does); %s keeps it: shut %s down first (virsh "
-				  "shutdown %s), or set evict = shutdown in [vm %s] of %s",
-				  p->vm->name, e->holder, a, pci_func_name(e->f), c->opt.timeout, e->holder, e->holder,
-				  e->holder, p->vm->name, c->path);
-		else /* a swap by hand */
-			log_error("%s: the running VM %s did not release %s (%s) within %u s of a hot-unplug request (a guest "
-				  "without an OS or without PCI hotplug never does); %s keeps it: shut %s down first, or add "
-				  "--force to have swap shut it down",
-				  p->vm->name, e->holder, a, pci_func_name(e->f), c->opt.timeout, e->holder, e->holder);
-	}
-	if (p->policy == EVICT_DETACH)
-		plug_back(c, p);
-	return r;
+			}
+	/* What did leave its holder goes back into it; the rest stays pending in the ledger. */
+	evict_give_back(c->opt.uri, c->opt.timeout, l, p->vm->name, true, false);
+	return r < 0 ? r : -EIO;
 }
 
-/* Hot-plugs one evicted function back into the VM it came from, as that VM had it. */
-static int give_back_one(const char *uri, unsigned timeout_s, struct record *r, const struct rec_evict *ev)
+/* Is the VM a function was taken from still the one that ran then? Its status, or NULL. */
+static const struct domain *same_holder(const struct holders *h, const struct ledger_took *t)
 {
-	const struct virt_req q = { uri, ev->from, VIRT_ATTACH, ev->xml, VIR_DOMAIN_AFFECT_LIVE };
-	bool managed = strstr(ev->xml, "managed=\"yes\"") != NULL;
-	_cleanup_free_ char *msg = NULL;
-	char a[PCI_ADDR_LEN], why[512];
-	struct rec_func rf;
-	bool ours = record_take(r, &ev->addr, &rf);
-	int k;
+	const struct domain *d = holders_running(h, t->from, t->from_uuid);
 
-	pci_addr_format(&ev->addr, a, sizeof(a));
-	/* managed='yes': libvirt moves it to vfio-pci itself, from the host driver it expects. */
-	k = managed ? (ours ? apply_to_host(&rf, timeout_s, why, sizeof(why)) : 0)
-		    : apply_to_vfio(&ev->addr, timeout_s, why, sizeof(why));
+	if (d && t->from_id >= 0 && d->id >= 0 && d->id != t->from_id)
+		return NULL; /* restarted since: it does not expect the device back */
+	return d;
+}
+
+/*
+ * Puts the taken function T back into its holder, as that VM expects it: on vfio-pci (recorded
+ * as the holder's before the write) for managed='no', on its host driver for managed='yes'
+ * (libvirt moves it). If the hot-plug fails, the function goes to the host. 0 or -errno.
+ */
+static int give_back_one(const char *uri, unsigned timeout_s, struct ledger *l, const struct ledger_took *t)
+{
+	const struct virt_req q = { uri, t->from, VIRT_ATTACH, t->xml, VIR_DOMAIN_AFFECT_LIVE };
+	bool managed = strstr(t->xml, "managed=\"yes\"") || strstr(t->xml, "managed='yes'");
+	struct ledger_func *e = ledger_func(l, &t->addr);
+	_cleanup_free_ char *msg = NULL;
+	char a[PCI_ADDR_LEN], why[512] = "";
+	int k = 0;
+
+	pci_addr_format(&t->addr, a, sizeof(a));
+	if (managed) {
+		/* libvirt moves it to vfio-pci itself, from the host driver it expects. */
+		if (e && (k = apply_to_host(e, timeout_s, why, sizeof(why))) == 0) {
+			ledger_drop(l, &t->addr);
+			e = NULL;
+		}
+	} else {
+		/* On vfio-pci for the holder: its release gives it to the host, so it is the holder's. */
+		char drv[64] = "";
+
+		if (!e && sysfs_driver(&t->addr, drv, sizeof(drv)) == 0 && !streq(drv, "vfio-pci")) {
+			e = ledger_claim(l, &t->addr, t->from);
+			snprintf(e->driver, sizeof(e->driver), "%s", drv);
+		}
+		if (e) {
+			e = ledger_claim(l, &t->addr, t->from);
+			k = ledger_save(l);
+		}
+		if (k == 0)
+			k = apply_to_vfio(&t->addr, timeout_s, why, sizeof(why));
+		if (e && k == 0)
+			e->moved = true;
+	}
 	if (k == 0) {
 		k = virt_call(&q, (long)timeout_s * 1000L, &msg);
 		if (k < 0)
 			virt_why(k, msg, uri, (long)timeout_s * 1000L, why, sizeof(why));
 	}
 	if (k < 0) {
-		log_warning("%s: could not give %s back to %s: %s; it goes back to the host", r->vm, a, ev->from, why);
-		if (ours)
-			*(struct rec_func *)array_push(&r->funcs, &r->n, sizeof(rf)) = rf;
+		log_warning("%s: could not give %s back to %s: %s; it goes back to the host", t->owner, a, t->from, why);
+		if (e && e->owner && streq(e->owner, t->from)) {
+			const struct holders none = { 0 };
+			const struct pci_addr only = t->addr;
+
+			apply_restore(l, t->from, &only, 1, &none, timeout_s, LOG_WARNING);
+		}
 		return k;
 	}
-	log_info("%s: gave %s back to the running VM %s", r->vm, a, ev->from);
-	if (ours && !managed) {
-		/* Its host driver is now for that VM's release to restore. */
-		struct record to = { 0 };
-
-		if (record_load(ev->from, &to) < 0)
-			to = (struct record){ 0 };
-		snprintf(to.vm, sizeof(to.vm), "%s", ev->from);
-		*(struct rec_func *)array_push(&to.funcs, &to.n, sizeof(rf)) = rf;
-		record_save(&to);
-		record_clear(&to);
-	}
+	log_info("%s: gave %s back to the running VM %s", t->owner, a, t->from);
 	return 0;
 }
 
-void evict_give_back(const char *uri, unsigned timeout_s, struct record *r)
+/* Does anyone still run as, or start as, VM NAME? */
+static bool alive(const struct holders *h, const struct ledger *l, const char *name)
 {
-	for (size_t i = 0; i < r->n_evicted; i++) {
-		const struct rec_evict *ev = &r->evicted[i];
+	return holders_get(h, name) || ledger_vm(l, name);
+}
 
-		if (streq(ev->from, r->vm))
-			continue;
-		if (!running(ev->from)) {
-			char a[PCI_ADDR_LEN];
+static bool among(const struct pci_addr *a, const struct pci_addr *only, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pci_addr_eq(a, &only[i]))
+			return true;
+	return !only;
+}
 
-			pci_addr_format(&ev->addr, a, sizeof(a));
-			log_info("%s: %s is not running any more: %s goes back to the host", r->vm, ev->from, a);
+static void give_back(const char *uri, unsigned timeout_s, struct ledger *l, const char *owner, const struct pci_addr *only,
+		      size_t n, bool force, bool final)
+{
+	struct holders h = { 0 };
+
+	holders_load(&h);
+	for (size_t i = 0; i < l->n_took;) {
+		struct ledger_took *t = &l->took[i];
+		const struct domain *d;
+		char a[PCI_ADDR_LEN];
+
+		if ((owner ? !streq(t->owner, owner) : alive(&h, l, t->owner)) || !among(&t->addr, only, n)) {
+			i++;
 			continue;
 		}
-		give_back_one(uri, timeout_s, r, ev);
+		pci_addr_format(&t->addr, a, sizeof(a));
+		d = same_holder(&h, t);
+		if (d && domain_has(d, &t->addr)) {
+			/* Never taken after all, or not yet: a late unplug is given back by a later run. */
+			if (t->pending && !final) {
+				i++;
+				continue;
+			}
+		} else if (!d) {
+			log_info("%s: %s, which %s came from, is not running any more: it stays with the host", t->owner,
+				 t->from, a);
+		} else if (!force && !t->pending && owner) {
+			/* giveback = no: it goes to the host with the rest of OWNER's devices. */
+		} else if (holders_find(&h, &t->addr, t->from) ||
+			   (ledger_owner(l, &t->addr) && !streq(ledger_owner(l, &t->addr), t->owner) &&
+			    !streq(ledger_owner(l, &t->addr), t->from))) {
+			log_info("%s: %s is another VM's now: it does not go back to %s", t->owner, a, t->from);
+		} else {
+			give_back_one(uri, timeout_s, l, t);
+		}
+		ledger_took_drop(l, i);
 	}
-	record_clear_evicted(r);
+	holders_clear(&h);
+	ledger_save(l);
+}
+
+void evict_give_back(const char *uri, unsigned timeout_s, struct ledger *l, const char *owner, bool force, bool final)
+{
+	give_back(uri, timeout_s, l, owner, NULL, 0, force, final);
+}
+
+void evict_give_back_only(const char *uri, unsigned timeout_s, struct ledger *l, const char *owner,
+			  const struct pci_addr *only, size_t n)
+{
+	give_back(uri, timeout_s, l, owner, only, n, true, true);
 }

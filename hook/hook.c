@@ -66,8 +66,10 @@ int hook_main(int argc, char **argv)
 	log_info("libvirt hook call: %s %s %s %s", vm, op, sub, argv[4]);
 	if (streq(op, "prepare") && streq(sub, "begin"))
 		return action_prepare(NULL, vm, xml, len) < 0 ? 1 : 0;
+	if (streq(op, "started") && streq(sub, "begin"))
+		action_started(vm);
 	if (streq(op, "release"))
-		action_release(NULL, vm);
+		action_release(NULL, vm, argv[4]);
 	/* Everything else, and any failure at release (libvirt ignores it), exits 0. */
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include "plan.h"
 
 #include "guard.h"
+#include "ledger.h"
 #include "resolve.h"
 #include "util.h"
 
@@ -38,6 +39,14 @@ static char *fix_for(const struct config *c, const struct vm *vm, const struct p
 	return xasprintf("add %s to \"pci =\" in [vm %s] in %s", id, vm->name, c->path);
 }
 
+static bool plan_has(const struct plan *p, const struct pci_func *f)
+{
+	for (size_t i = 0; i < p->n_funcs; i++)
+		if (p->funcs[i].f == f)
+			return true;
+	return false;
+}
+
 static void check_group(const struct config *c, struct plan *p, const struct machine *m, int group)
 {
 	const struct vm_pci *sibling = NULL;
@@ -50,7 +59,7 @@ static void check_group(const struct config *c, struct plan *p, const struct mac
 		_cleanup_free_ char *fix = NULL;
 		char a[PCI_ADDR_LEN];
 
-		if (g->iommu_group != group || pci_func_is_bridge(g) || vm_gets(p->vm, g) || harmless_driver(g->driver))
+		if (g->iommu_group != group || pci_func_is_bridge(g) || plan_has(p, g) || harmless_driver(g->driver))
 			continue;
 		pci_addr_format(&g->addr, a, sizeof(a));
 		fix = fix_for(c, p->vm, g, sibling);
@@ -60,8 +69,98 @@ static void check_group(const struct config *c, struct plan *p, const struct mac
 	}
 }
 
+/* Is F in the IOMMU group of a function DOM names? */
+static bool group_named(const struct machine *m, const struct domain *dom, const struct pci_func *f)
+{
+	for (size_t i = 0; i < m->n_funcs; i++)
+		if (m->funcs[i].iommu_group == f->iommu_group && f->iommu_group >= 0 && domain_has(dom, &m->funcs[i].addr))
+			return true;
+	return false;
+}
+
+/*
+ * An id that matches several functions (identical devices) gives the VM only those its domain
+ * XML names, and their IOMMU group siblings; when that leaves none, which one is meant is
+ * anybody's guess: refused, with the addresses to pin.
+ */
+static void drop_ambiguous(const struct config *c, const struct machine *m, const struct domain *dom, struct plan *p)
+{
+	for (size_t k = 0; k < p->vm->n_pci; k++) {
+		const struct pci_entry *e = p->vm->pci[k].entry;
+		char id[PCI_ADDR_LEN], list[512] = "";
+		size_t n = 0, kept = 0, len = 0;
+
+		if (e->sel.is_addr)
+			continue;
+		for (size_t i = 0; i < p->n_funcs; i++)
+			n += p->funcs[i].ref->entry == e;
+		if (n < 2)
+			continue;
+		for (size_t i = 0; i < p->n_funcs;) {
+			const struct pci_func *f = p->funcs[i].f;
+			char a[PCI_ADDR_LEN];
+
+			if (p->funcs[i].ref->entry != e) {
+				i++;
+				continue;
+			}
+			pci_addr_format(&f->addr, a, sizeof(a));
+			if (len < sizeof(list))
+				len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", len ? ", " : "", a);
+			if (dom && (domain_has(dom, &f->addr) || group_named(m, dom, f))) {
+				kept++;
+				i++;
+				continue;
+			}
+			memmove(&p->funcs[i], &p->funcs[i + 1], (p->n_funcs - i - 1) * sizeof(*p->funcs));
+			p->n_funcs--;
+		}
+		if (kept)
+			continue;
+		pci_sel_format(&e->sel, id, sizeof(id));
+		add(&p->refusals, &p->n_refusals,
+		    "%s (%s:%d) matches %zu functions (%s) and the domain XML names none of them: pin the one to pass "
+		    "through by its address (device = ADDRESS) and add it to the domain XML",
+		    id, c->path, e->line, n, list);
+	}
+}
+
+/*
+ * A needed function another VM owns in the ledger: fine when that VM runs (the holders say
+ * whether it uses it, and the eviction takes it); refused when it does not, for it may be
+ * starting (libvirt writes its status file only after the prepare hook) or stopped without
+ * vfio-hook seeing it.
+ */
+static void check_owner(struct plan *p, const struct holders *h, const struct ledger *l, const struct pci_func *o)
+{
+	const char *owner = l ? ledger_owner(l, &o->addr) : NULL;
+	const struct ledger_vm *v;
+	char a[PCI_ADDR_LEN];
+
+	if (!owner || streq(owner, p->vm->name))
+		return;
+	pci_addr_format(&o->addr, a, sizeof(a));
+	if (!*owner) {
+		add(&p->refusals, &p->n_refusals,
+		    "%s (%s) has a damaged entry in %s: check it, then run 'vfio-hook restore --all' to give it back", a,
+		    pci_func_name(o), ledger_path());
+		return;
+	}
+	v = ledger_vm(l, owner);
+	if (holders_running(h, owner, v ? v->uuid : NULL))
+		return;
+	/* This start just took devices from it (it shut down): what it owned there is this VM's to take. */
+	for (size_t i = 0; i < l->n_took; i++)
+		if (!l->took[i].pending && streq(l->took[i].owner, p->vm->name) && streq(l->took[i].from, owner))
+			return;
+	add(&p->refusals, &p->n_refusals,
+	    "%s (%s) belongs to %s, which is starting or stopped without vfio-hook seeing it: if %s is not running "
+	    "(virsh domstate %s), run 'vfio-hook restore %s', then try again",
+	    a, pci_func_name(o), owner, owner, owner, owner);
+}
+
 int plan_build(const struct config *c, const struct vm *vm, enum evict_policy policy, const struct machine *m,
-	       const struct holders *h, const struct domain *dom, struct plan *ret)
+	       const struct holders *h, const struct ledger *l, const struct domain *dom, struct plan *ret)
 {
 	struct plan p = { .vm = vm, .policy = policy };
 	int *groups = NULL;
@@ -89,7 +188,8 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 		pci_sel_format(&e->sel, id, sizeof(id));
 		add(&p.warnings, &p.n_warnings, "%s:%d: %s matches no PCI function on this machine", c->path, e->line, id);
 	}
-	if (p.n_funcs == 0 && vm->n_pci > 0)
+	drop_ambiguous(c, m, dom, &p);
+	if (p.n_funcs == 0 && vm->n_pci > 0 && p.n_refusals == 0)
 		add(&p.refusals, &p.n_refusals,
 		    "none of the PCI devices mapped to it is on this machine (check the ids in %s with 'vfio-hook config')",
 		    c->path);
@@ -137,17 +237,18 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 
 			if (o->iommu_group != groups[g])
 				continue;
+			check_owner(&p, h, l, o);
 			holder = holders_find(h, &o->addr, vm->name);
 			if (!holder)
 				continue;
 			if (p.policy != EVICT_REFUSE) {
 				struct eviction *e = array_push(&p.evictions, &p.n_evictions, sizeof(*e));
 
-				*e = (struct eviction){ holder, domain_hostdev(holders_get(h, holder), &o->addr), o };
+				*e = (struct eviction){ holder, holders_get(h, holder), domain_hostdev(holders_get(h, holder), &o->addr), o };
 				continue;
 			}
 			pci_addr_format(&o->addr, a, sizeof(a));
-			if (!vm_gets(vm, o))
+			if (!plan_has(&p, o))
 				snprintf(where, sizeof(where), " in IOMMU group %d", groups[g]);
 			if (config_find_vm(c, vm->name) == vm)
 				add(&p.refusals, &p.n_refusals,
@@ -164,6 +265,12 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 	free(groups);
 	*ret = p;
 	return 0;
+}
+
+long plan_hold_ms(const struct plan *p, unsigned timeout_s)
+{
+	/* The eviction's wait, then per function its three writes, and as many again to roll back. */
+	return (long)timeout_s * 1000L * (long)(2 + 4 * p->n_evictions + 6 * p->n_funcs);
 }
 
 void plan_print(const struct plan *p, FILE *out)

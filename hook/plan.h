@@ -5,6 +5,7 @@
 #include "config.h"
 #include "discover.h"
 #include "domxml.h"
+#include "ledger.h"
 
 #include <stdio.h>
 
@@ -17,6 +18,7 @@ struct plan_func {
 /* A function of the needed groups that another running VM holds: taken from it first. */
 struct eviction {
 	const char *holder;         /* points into the holders */
+	const struct domain *d;     /* the holder's status */
 	const struct hostdev *hd;   /* the holder's hostdev (alias, XML) */
 	const struct pci_func *f;
 };
@@ -39,8 +41,11 @@ struct plan {
 };
 
 /* policy: what to do with a needed function another running VM holds. */
+/* L (may be NULL): the ledger, for who owns what vfio-hook moved. */
 int plan_build(const struct config *c, const struct vm *vm, enum evict_policy policy, const struct machine *m,
-	       const struct holders *h, const struct domain *dom, struct plan *ret);
+	       const struct holders *h, const struct ledger *l, const struct domain *dom, struct plan *ret);
+/* How long applying P may take at most: what a lock holder tells waiters (state_lock_hold). */
+long plan_hold_ms(const struct plan *p, unsigned timeout_s);
 void plan_print(const struct plan *p, FILE *out);
 void plan_clear(struct plan *p);
 

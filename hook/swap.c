@@ -60,41 +60,22 @@ static void selection_clear(struct selection *s)
 		free(s->vm.pci);
 }
 
-/* Puts back what a failed live swap did: to the VMs the functions came from, else the host. */
-static void undo_live(const struct world *w, const char *vm, const struct plan *p)
+/*
+ * Puts back what a failed live swap did: TAKEN to the VMs they came from, else with MOVED (what
+ * VM did not own before) to the host.
+ */
+static void undo_live(struct world *w, const char *vm, const struct pci_addr *moved, size_t n_moved,
+		      const struct pci_addr *taken, size_t n_taken)
 {
-	struct record all = { 0 }, mine = { 0 }, left = { 0 };
 	struct holders now = { 0 };
 
-	if (record_load(vm, &all) < 0)
-		return;
-	snprintf(mine.vm, sizeof(mine.vm), "%s", vm);
-	for (size_t i = 0; i < p->n_funcs; i++) {
-		struct rec_func rf;
-
-		if (record_take(&all, &p->funcs[i].f->addr, &rf))
-			*(struct rec_func *)array_push(&mine.funcs, &mine.n, sizeof(rf)) = rf;
-	}
-	/* Every evicted entry is this swap's: a running VM's start left none. */
-	mine.evicted = all.evicted;
-	mine.n_evicted = all.n_evicted;
-	all.evicted = NULL;
-	all.n_evicted = 0;
-	evict_give_back(w->cfg->opt.uri, w->cfg->opt.timeout, &mine);
+	if (n_taken)
+		evict_give_back_only(w->cfg->opt.uri, w->cfg->opt.timeout, &w->l, vm, taken, n_taken);
 	/* Whatever VM still has (an unplug it did not acknowledge) must not be unbound under it. */
 	holders_load(&now);
-	apply_restore(&mine, &now, w->cfg->opt.timeout);
+	if (n_moved)
+		apply_restore(&w->l, vm, moved, n_moved, &now, w->cfg->opt.timeout, LOG_ERR);
 	holders_clear(&now);
-	/* What the VM's own start recorded stays for its release. */
-	if (record_load(vm, &left) < 0)
-		left = (struct record){ 0 };
-	snprintf(left.vm, sizeof(left.vm), "%s", vm);
-	for (size_t i = 0; i < all.n; i++)
-		*(struct rec_func *)array_push(&left.funcs, &left.n, sizeof(all.funcs[i])) = all.funcs[i];
-	record_store(&left);
-	record_clear(&left);
-	record_clear(&mine);
-	record_clear(&all);
 }
 
 /* Unplugs from VM what a failed swap plugged in, waiting at most timeout for each to go. */
@@ -165,9 +146,12 @@ static int swap_live(struct world *w, const char *vm, const char *device, enum e
 		     const struct selection *s)
 {
 	struct plan p = { 0 };
-	struct record inherit = { 0 };
 	struct domain live = { 0 };
 	_cleanup_free_ char *retry = xasprintf("run 'vfio-hook swap %s %s' again", vm, device);
+	struct pci_addr *moved = NULL, *taken = NULL;
+	size_t n_moved = 0, n_taken = 0;
+	char **took = NULL;
+	size_t n_took = 0;
 	bool has_all = true;
 	char line[1024] = "";
 	int r;
@@ -182,21 +166,34 @@ static int swap_live(struct world *w, const char *vm, const char *device, enum e
 		printf("%s already has %s; nothing changed\n", vm, device);
 		goto out;
 	}
-	r = evict_and_apply(w, &s->vm, NULL, retry, &p, &inherit);
-	for (size_t i = 0; i < inherit.n_evicted; i++) {
+	state_lock_hold(w->lock, plan_hold_ms(&p, w->cfg->opt.timeout) + (long)p.n_funcs * w->cfg->opt.timeout * 2000L);
+	/* What this swap changes, and only that, is what a failure undoes. */
+	for (size_t i = 0; i < p.n_evictions; i++) {
 		char a[PCI_ADDR_LEN];
 
-		pci_addr_format(&inherit.evicted[i].addr, a, sizeof(a));
-		printf("took %s from %s\n", a, inherit.evicted[i].from);
+		pci_addr_format(&p.evictions[i].f->addr, a, sizeof(a));
+		*(struct pci_addr *)array_push(&taken, &n_taken, sizeof(struct pci_addr)) = p.evictions[i].f->addr;
+		*(char **)array_push(&took, &n_took, sizeof(char *)) = xasprintf("took %s from %s", a, p.evictions[i].holder);
 	}
+	/* What VM owned before is its own start's: a failure here leaves that alone. */
+	for (size_t i = 0; i < p.n_funcs; i++) {
+		const char *owner = ledger_owner(&w->l, &p.funcs[i].f->addr);
+
+		if (!owner || !streq(owner, vm))
+			*(struct pci_addr *)array_push(&moved, &n_moved, sizeof(struct pci_addr)) = p.funcs[i].f->addr;
+	}
+	ledger_vm_add(&w->l, vm, live.uuid)->started = true;
+	r = evict_and_apply(w, &s->vm, NULL, retry, &p);
+	for (size_t i = 0; i < n_took && (r == 0 || p.n_evictions == 0); i++)
+		printf("%s\n", took[i]);
 	if (r == 0)
 		r = attach_live(w, vm, &p, &live, line, sizeof(line));
 	if (r < 0) {
-		/* A failed eviction left everything in place, a failed move rolled itself back; the rest is undone here. */
-		if (*line || inherit.n_evicted)
-			undo_live(w, vm, &p);
-		if (*line)
+		/* A failed eviction or move put itself back; a failed hot-plug is undone here. */
+		if (*line) {
+			undo_live(w, vm, moved, n_moved, taken, n_taken);
 			log_error("%s", line);
+		}
 		goto out;
 	}
 	for (size_t i = 0; i < p.n_funcs; i++) {
@@ -206,8 +203,14 @@ static int swap_live(struct world *w, const char *vm, const char *device, enum e
 		printf("%s (%s) is in %s now\n", a, pci_func_name(p.funcs[i].f), vm);
 	}
 out:
+	ledger_vm_tidy(&w->l, vm);
+	ledger_save(&w->l);
+	for (size_t i = 0; i < n_took; i++)
+		free(took[i]);
+	free(took);
+	free(moved);
+	free(taken);
 	domain_clear(&live);
-	record_clear(&inherit);
 	plan_clear(&p);
 	return r;
 }
@@ -310,6 +313,10 @@ int action_swap(const char *cfg_path, const char *vm, const char *device, bool f
 		r = lock;
 		goto out;
 	}
+	w.lock = lock;
+	r = ledger_load(&w.l);
+	if (r < 0)
+		goto out;
 	if (running)
 		r = swap_live(&w, vm, device,
 			      force ? EVICT_SHUTDOWN : s.mapped ? vm_evict(w.cfg, s.mapped) : w.cfg->opt.evict, &s);

@@ -12,6 +12,7 @@
 
 void world_clear(struct world *w)
 {
+	ledger_clear(&w->l);
 	holders_clear(&w->h);
 	machine_free(w->m);
 	config_free(w->cfg);
@@ -33,7 +34,7 @@ int world_discover(struct world *w)
 
 int world_load(const char *cfg_path, struct world *w)
 {
-	*w = (struct world){ 0 };
+	*w = (struct world){ .lock = -1 };
 	if (config_load(config_path(cfg_path), &w->cfg) < 0)
 		return -EINVAL;
 	return world_discover(w);
@@ -49,7 +50,7 @@ int plan_now(struct world *w, const struct vm *vm, enum evict_policy policy, con
 	machine_free(w->m);
 	w->m = NULL;
 	r = world_discover(w);
-	return r < 0 ? r : plan_build(w->cfg, vm, policy, w->m, &w->h, dom, p);
+	return r < 0 ? r : plan_build(w->cfg, vm, policy, w->m, &w->h, &w->l, dom, p);
 }
 
 
@@ -64,21 +65,23 @@ int plan_or_refuse(struct world *w, const struct vm *vm, enum evict_policy polic
 	return p->n_refusals ? -EPERM : 0;
 }
 
-int evict_and_apply(struct world *w, const struct vm *vm, const struct domain *dom, const char *retry, struct plan *p,
-		    struct record *inherit)
+int evict_and_apply(struct world *w, const struct vm *vm, const struct domain *dom, const char *retry, struct plan *p)
 {
-	int r = 0, k;
+	const struct options *o = &w->cfg->opt;
+	bool took = p->n_evictions > 0;
+	int r = 0;
 
-	if (p->n_evictions) {
-		r = evict_run(w->cfg, p, retry, inherit);
+	if (took) {
+		r = evict_run(w->cfg, p, &w->l, retry);
 		if (r < 0)
 			return r;
 		/* Drivers changed (libvirt gives managed devices back to the host): look again. */
 		r = plan_or_refuse(w, vm, EVICT_REFUSE, dom, p);
 	}
-	/* Also after a refusal now: what was taken is recorded, for release to give back. */
-	if (r < 0 && !inherit->n_evicted)
-		return r;
-	k = apply_prepare(p, inherit, w->cfg->opt.timeout, r < 0);
-	return r < 0 ? r : k;
+	if (r == 0)
+		r = apply_prepare(p, &w->l, o->timeout);
+	/* A start that fails after evicting leaves the holders as they were, whatever giveback says. */
+	if (r < 0 && took)
+		evict_give_back(o->uri, o->timeout, &w->l, vm->name, true, false);
+	return r;
 }

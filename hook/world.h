@@ -6,13 +6,15 @@
 #include "discover.h"
 #include "domxml.h"
 #include "plan.h"
-#include "state.h"
+#include "ledger.h"
 
 /* Everything a plan needs. */
 struct world {
 	struct config *cfg;
 	struct machine *m;
 	struct holders h;
+	struct ledger l; /* loaded under the lock by whoever changes it */
+	int lock;        /* that lock's fd, -1 when not held */
 };
 
 void world_clear(struct world *w);
@@ -28,10 +30,10 @@ int plan_or_refuse(struct world *w, const struct vm *vm, enum evict_policy polic
 		   struct plan *p);
 /*
  * Takes the plan's functions from the VMs that hold them (evict.h), plans again on the changed
- * machine, and moves them to vfio-pci (apply.h). RETRY ends the line of a failed eviction.
+ * machine, and moves them to vfio-pci (apply.h), all recorded in w->l. RETRY ends the line of a
+ * failed eviction. When anything fails after an eviction, what was taken goes back to its VM.
  */
-int evict_and_apply(struct world *w, const struct vm *vm, const struct domain *dom, const char *retry, struct plan *p,
-		    struct record *inherit);
+int evict_and_apply(struct world *w, const struct vm *vm, const struct domain *dom, const char *retry, struct plan *p);
 
 /* Shared by the actions (actions.c). */
 unsigned lock_timeout(unsigned step_timeout);

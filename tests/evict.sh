@@ -73,12 +73,12 @@ for gb in no yes; do
 	sed "s|<domain|<domstatus state=\"running\" pid=\"1\"><domain|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
 	( sleep 1; rm $W/run/test.xml ) &
 	$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"; ls $W/state
-	grep -c "^func .*driver=nvidia override= state=moved" $W/state/win10.record
-	grep -c "^evicted .* from=test xml=<hostdev mode=\"subsystem\" type=\"pci\" managed=\"no\"><source>" $W/state/win10.record
+	grep -c "^func .* owner=win10 driver=nvidia override= state=moved" $W/state/ledger
+	grep -c "^took .* owner=win10 from=test .* state=done xml=<hostdev%20mode=\"subsystem\"%20type=\"pci\"%20managed=\"no\"><source>" $W/state/ledger
 	$H test release end - </dev/null; echo "rc=$?"; eval "$STATE"
 	$H win10 release end - </dev/null 2>$W/err; echo "rc=$?"; eval "$STATE"; ls $W/state')
 	check "shutdown works, giveback = $gb: taken, recorded, given to the host at the end" \
-		"$(printf 'rc=0\n%s\nrc=0\n%s\nlock\nwin10.record\n1\n4\nrc=0\n%s\nrc=0\n%s\nlock' "$VFIO" "$VFIO" "$VFIO" "$ORIG")" "$out"
+		"$(printf 'rc=0\n%s\nrc=0\n%s\nledger\nlock\n1\n4\nrc=0\n%s\nrc=0\n%s\nlock' "$VFIO" "$VFIO" "$VFIO" "$ORIG")" "$out"
 	check "shutdown works, giveback = $gb: release is silent" "" "$(cat "$work/err")"
 done
 
@@ -88,7 +88,7 @@ out=$(on desktop '
 $H test prepare begin - <$W/test.xml >/dev/null 2>&1
 sed "s|<domain|<domstatus state=\"running\" pid=\"1\"><domain|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
 $H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"; ls $W/state')
-check "shutdown not done in time: refused, the holder keeps everything" "$(printf '%s\nrc=1\n%s\nlock\ntest.record' \
+check "shutdown not done in time: refused, the holder keeps everything" "$(printf '%s\nrc=1\n%s\nledger\nlock' \
 	"vfio-hook: win10: the running VM test holds $G0 and did not shut down within 2 s of an ACPI shutdown request; it keeps running: shut it down from inside or with 'virsh destroy test', then start win10 again" "$VFIO")" "$out"
 
 ## give-back to a holder that runs again but refuses the hot-plug: the host gets them, with a

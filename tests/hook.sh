@@ -18,7 +18,7 @@ $H win10 started begin - <$W/win10.xml >>$W/out 2>>$W/err
 $H win10 stopped end - <$W/win10.xml >>$W/out 2>>$W/err
 $H win10 release end destroyed <$W/win10.xml >>$W/out 2>>$W/err; echo "rc=$?"
 eval "$STATE"; ls /dev/vfio 2>&1 | wc -l; ls $W/state')
-check "prepare+release: what happened" "$(printf 'rc=0\n%s\n24\nlock\nwin10.record\nrc=0\n%s\n0\nlock' "$VFIO" "$ORIG")" "$out"
+check "prepare+release: what happened" "$(printf 'rc=0\n%s\n24\nledger\nlock\nrc=0\n%s\n0\nlock' "$VFIO" "$ORIG")" "$out"
 check "prepare+release: nothing on stdout" "" "$(cat "$work/out")"
 check "prepare+release: nothing on stderr" "" "$(cat "$work/err")"
 
@@ -77,9 +77,9 @@ done
 # so, and restore finishes the job once the cause is gone.
 reset; full_map 1
 out=$(FAKEKERNEL_FAULT="probe:0000:09:00.2:fail" on desktop '
-$H win10 prepare begin - <$W/win10.xml 2>$W/err; echo "rc=$?"; ls $W/state; grep -c "^func" $W/state/win10.record
+$H win10 prepare begin - <$W/win10.xml 2>$W/err; echo "rc=$?"; ls $W/state; grep -c "^func .* owner=win10 " $W/state/ledger
 FAKEKERNEL_FAULT= $H restore win10 2>/dev/null; echo "rc=$?"; eval "$STATE"; ls $W/state')
-check "failed rollback keeps the record; restore puts everything back" "$(printf 'rc=1\nlock\nwin10.record\n1\nwin10: restored\nrc=0\n%s\nlock' "$ORIG")" "$out"
+check "failed rollback keeps the record; restore puts everything back" "$(printf 'rc=1\nledger\nlock\n1\nwin10: restored\nrc=0\n%s\nlock' "$ORIG")" "$out"
 check "failed rollback: the line says so" "vfio-hook: win10: 0000:09:00.2 (TU104 USB 3.1 Host Controller): probing for vfio-pci Input/output error; some devices could not be put back: run 'vfio-hook restore win10' when the cause is gone" "$(head -n1 "$work/err")"
 
 ## killed between steps: the record lets restore, or the next release, undo it
@@ -87,7 +87,7 @@ for undo in "\$H restore win10 >/dev/null 2>&1" "\$H win10 release end - </dev/n
 	reset; full_map 30
 	out=$(FAKEKERNEL_FAULT="unbind:0000:09:00.2:hang" on desktop '
 	$H win10 prepare begin - <$W/win10.xml 2>/dev/null & pid=$!
-	i=0; while [ $i -lt 100 ] && ! grep -q "0000:09:00.1 .*state=moved" $W/state/win10.record 2>/dev/null; do sleep 0.1; i=$((i+1)); done
+	i=0; while [ $i -lt 100 ] && ! grep -q "0000:09:00.1 owner=win10 .*state=moved" $W/state/ledger 2>/dev/null; do sleep 0.1; i=$((i+1)); done
 	kill -9 $pid $(cat $UMOCKDEV_DIR/fakekernel/hung.pid); wait $pid 2>/dev/null
 	eval "$STATE"; '"$undo"'; echo "rc=$?"; eval "$STATE"; ls $W/state')
 	check "SIGKILL mid-prepare, then ${undo%% *} ${undo#* }: all back" \
@@ -126,7 +126,7 @@ check "guard: with the console unbound it may go" "$(printf 'rc=0\nvfio-pci')" "
 reset; full_map 1
 out=$(on desktop 'mkdir -p $W/state; flock $W/state/lock sleep 10 & sleep 0.3; s=$(date +%s); $H win10 prepare begin - <$W/win10.xml; echo "rc=$? waited=$(( $(date +%s) - s ))"; eval "$STATE"; kill %1 2>/dev/null')
 case "$out" in
-"vfio-hook: win10: another vfio-hook run (unknown) has held $work/state/lock for 3 s; gave up waiting"*"
+"vfio-hook: win10: another vfio-hook run (unknown) has held $work/state/lock for 3 s, past the time it said it would need; gave up waiting"*"
 rc=1 waited="[34]"
 $ORIG") ok "a held lock makes prepare fail after its deadline" ;;
 *) not_ok "a held lock makes prepare fail after its deadline" "$out" ;;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Hostdevs as libvirt's status files show them, and records that remember evictions. */
+/* Hostdevs as libvirt's status files show them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "domxml.h"
-#include "state.h"
 
 /* A status file as libvirt 9.0 writes it for a running domain with a GPU and a USB keyboard. */
 static const char status_xml[] =
@@ -74,48 +73,10 @@ static void test_status_hostdevs(void **state)
 	assert_int_equal(domain_parse("<domain><devices/></domain>", 27, &d), -22);
 }
 
-static void test_record_evictions(void **state)
-{
-	char dir[] = "/tmp/vfio-hook-test-XXXXXX";
-	struct record r = { 0 }, back = { 0 }, a = { 0 };
-	struct rec_func rf = { .addr = { 0, 1, 0, 0 }, .driver = "bochs-drm", .moved = true };
-	struct rec_evict ev = { .addr = { 0, 1, 0, 0 }, .from = "a" };
-
-	(void)state;
-	assert_non_null(mkdtemp(dir));
-	setenv("VFIO_HOOK_STATE_DIR", dir, 1);
-	/* a recorded the function at its start; b takes it over. */
-	strcpy(a.vm, "a");
-	a.funcs = &rf;
-	a.n = 1;
-	assert_int_equal(record_save(&a), 0);
-	strcpy(r.vm, "b");
-	r.funcs = &rf;
-	r.n = 1;
-	ev.xml = (char *)"<hostdev mode=\"subsystem\" type=\"pci\" managed=\"no\"><source/></hostdev>";
-	r.evicted = &ev;
-	r.n_evicted = 1;
-	assert_int_equal(record_save(&r), 0);
-	record_hand_over(&r);
-	assert_false(record_exists("a"));
-	assert_int_equal(record_load("b", &back), 0);
-	assert_int_equal(back.n, 1);
-	assert_string_equal(back.funcs[0].driver, "bochs-drm");
-	assert_int_equal(back.n_evicted, 1);
-	assert_string_equal(back.evicted[0].from, "a");
-	assert_string_equal(back.evicted[0].xml, ev.xml);
-	assert_true(record_find_other("c", &rf.addr, &rf));
-	assert_false(record_find_other("b", &rf.addr, &rf));
-	record_clear(&back);
-	assert_int_equal(record_remove("b"), 0);
-	assert_int_equal(rmdir(dir), 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_hostdevs),
-		cmocka_unit_test(test_record_evictions),
 	};
 
 	return cmocka_run_group_tests_name("domxml", tests, NULL, NULL);

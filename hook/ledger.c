@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ownership ledger (ledger.h). One line per fact, fields "key=value" separated by single
+ * spaces; VM names and XML are percent-encoded, so names with spaces (libvirt allows any byte
+ * but '/') round-trip exactly. A line that cannot be read is kept verbatim and reported each
+ * time, and the function it names (when its address is readable) can still be given back.
+ */
+#define _GNU_SOURCE
+#include "ledger.h"
+
+#include "log.h"
+#include "state.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LEDGER_MAGIC "vfio-hook-ledger 1"
+
+const char *ledger_path(void)
+{
+	static char path[4096];
+
+	snprintf(path, sizeof(path), "%s/ledger", state_dir());
+	return path;
+}
+
+bool driver_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+			return false;
+	return true;
+}
+
+/* Bytes that would split a field or a line, and '%' itself, as %XX (a value may hold '='). */
+static char *escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *r = xmalloc(strlen(s) * 3 + 1), *w = r;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p <= 0x20 || *p >= 0x7f || *p == '%') {
+			*w++ = '%';
+			*w++ = hex[*p >> 4];
+			*w++ = hex[*p & 15];
+		} else {
+			*w++ = (char)*p;
+		}
+	}
+	*w = '\0';
+	return r;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)toupper((unsigned char)c);
+	return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* NULL when S is not a valid encoding (or decodes to an empty string or a NUL byte). */
+static char *unescape(const char *s)
+{
+	char *r = xmalloc(strlen(s) + 1), *w = r;
+
+	for (; *s; s++) {
+		if (*s != '%') {
+			*w++ = *s;
+			continue;
+		}
+		int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+
+		if (lo < 0 || (hi == 0 && lo == 0)) {
+			free(r);
+			return NULL;
+		}
+		*w++ = (char)(hi << 4 | lo);
+		s += 2;
+	}
+	*w = '\0';
+	if (!*r) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static bool uuid_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n != 36)
+		return n == 0;
+	for (size_t i = 0; i < n; i++)
+		if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* The value of KEY= among the fields (a NULL-terminated array), or NULL. */
+static const char *field(char **fields, const char *key)
+{
+	size_t k = strlen(key);
+
+	for (; *fields; fields++)
+		if (strncmp(*fields, key, k) == 0 && (*fields)[k] == '=')
+			return *fields + k + 1;
+	return NULL;
+}
+
+/* A driver field: "" or a valid name; false when unreadable. */
+static bool copy_driver(char *dst, size_t n, const char *v)
+{
+	if (!v || (*v && !driver_name_valid(v)))
+		return false;
+	snprintf(dst, n, "%s", v);
+	return true;
+}
+
+static bool parse_vm(struct ledger *l, char **f)
+{
+	_cleanup_free_ char *name = f[1] ? unescape(f[1]) : NULL;
+	const char *uuid = field(f + 2, "uuid"), *state = field(f + 2, "state");
+	struct ledger_vm *v;
+
+	if (!name || !uuid || !uuid_valid(uuid) || !state || (!streq(state, "starting") && !streq(state, "started")) ||
+	    ledger_vm(l, name))
+		return false;
+	v = ledger_vm_add(l, name, uuid);
+	v->started = streq(state, "started");
+	return true;
+}
+
+static bool parse_func(struct ledger *l, char **f, int bad)
+{
+	struct ledger_func e = { .bad = bad };
+	const char *owner = field(f + 2, "owner"), *state = field(f + 2, "state");
+	bool ok;
+
+	if (!f[1] || pci_addr_parse(f[1], &e.addr) < 0 || ledger_func(l, &e.addr))
+		return false;
+	e.owner = owner ? unescape(owner) : NULL;
+	e.known = copy_driver(e.driver, sizeof(e.driver), field(f + 2, "driver")) &&
+		  copy_driver(e.override, sizeof(e.override), field(f + 2, "override"));
+	e.moved = state && streq(state, "moved");
+	ok = e.owner && e.known && state && (streq(state, "moved") || streq(state, "moving"));
+	if (!ok && !bad) {
+		free(e.owner);
+		return false; /* the caller keeps the line and comes back with bad set */
+	}
+	if (!e.known)
+		e.driver[0] = e.override[0] = '\0';
+	*(struct ledger_func *)array_push(&l->funcs, &l->n_funcs, sizeof(e)) = e;
+	return true;
+}
+
+static bool parse_took(struct ledger *l, char **f)
+{
+	const char *owner = field(f + 2, "owner"), *from = field(f + 2, "from"), *uuid = field(f + 2, "from-uuid");
+	const char *id = field(f + 2, "from-id"), *state = field(f + 2, "state"), *xml = field(f + 2, "xml");
+	_cleanup_free_ char *o = NULL, *fr = NULL, *x = NULL;
+	struct ledger_took *t;
+	struct pci_addr a;
+	char *end;
+	long n;
+
+	if (!f[1] || pci_addr_parse(f[1], &a) < 0 || !owner || !from || !uuid || !uuid_valid(uuid) || !id || !state ||
+	    !xml || (!streq(state, "pending") && !streq(state, "done")))
+		return false;
+	errno = 0;
+	n = strtol(id, &end, 10);
+	if (errno || *end || end == id || n < -1 || n > 1000000000L)
+		return false;
+	o = unescape(owner);
+	fr = unescape(from);
+	x = *xml ? unescape(xml) : xstrdup("");
+	if (!o || !fr || !x)
+		return false;
+	for (size_t i = 0; i < l->n_took; i++)
+		if (pci_addr_eq(&l->took[i].addr, &a) && streq(l->took[i].owner, o))
+			return false;
+	t = ledger_took_add(l, &a, o, fr, uuid, (int)n, x);
+	t->pending = streq(state, "pending");
+	return true;
+}
+
+/* Splits LINE at single spaces into a NULL-terminated array (pointers into LINE). */
+static char **split(char *line)
+{
+	char **f = NULL, *save = NULL;
+	size_t n = 0;
+
+	for (char *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save))
+		*(char **)array_push(&f, &n, sizeof(char *)) = t;
+	array_push(&f, &n, sizeof(char *));
+	return f;
+}
+
+static bool parse_line(struct ledger *l, const char *line, int bad)
+{
+	_cleanup_free_ char *copy = xstrdup(line);
+	_cleanup_free_ char **f = split(copy);
+
+	if (!f[0])
+		return false;
+	if (streq(f[0], "vm"))
+		return !bad && parse_vm(l, f);
+	if (streq(f[0], "func"))
+		return parse_func(l, f, bad);
+	if (streq(f[0], "took"))
+		return !bad && parse_took(l, f);
+	return false;
+}
+
+int ledger_parse(const char *text, size_t len, const char *path, struct ledger *ret)
+{
+	struct ledger l = { 0 };
+	size_t i = 0;
+	int lineno = 0;
+
+	while (i < len) {
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t e = nl ? (size_t)(nl - text) : len;
+		bool nul = memchr(text + i, '\0', e - i) != NULL;
+		_cleanup_free_ char *line = xasprintf("%.*s", (int)(e - i), text + i);
+
+		i = e + 1;
+		lineno++;
+		if (!nul && (!*line || line[0] == '#' || streq(line, LEDGER_MAGIC)))
+			continue;
+		if (!nul && parse_line(&l, line, 0))
+			continue;
+		struct ledger_bad b = { lineno, xstrdup(line) };
+
+		*(struct ledger_bad *)array_push(&l.bad, &l.n_bad, sizeof(b)) = b;
+		/* Its address, if readable, still tells release what to give back. */
+		parse_line(&l, line, (int)l.n_bad);
+		log_warning("%s:%d: cannot read this entry; it is kept as it is (check it, then 'vfio-hook restore --all' "
+			    "gives back the device it names): %.200s",
+			    path, lineno, line);
+	}
+	*ret = l;
+	return 0;
+}
+
+/* Appends to a growing string. */
+static void put(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void put(char **buf, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		abort();
+	*buf = xrealloc(*buf, *len + (size_t)n + 1);
+	memcpy(*buf + *len, s, (size_t)n + 1);
+	*len += (size_t)n;
+	free(s);
+}
+
+char *ledger_format(const struct ledger *l)
+{
+	char *buf = NULL;
+	size_t len = 0;
+
+	put(&buf, &len, "# vfio-hook: who owns each PCI device vfio-hook moved ('vfio-hook status' shows it)\n");
+	put(&buf, &len, "%s\n", LEDGER_MAGIC);
+	for (size_t i = 0; i < l->n_vms; i++) {
+		_cleanup_free_ char *name = NULL;
+
+		/* A VM that owns and took nothing has nothing to say. */
+		if (!ledger_has_vm(l, l->vms[i].name))
+			continue;
+		name = escape(l->vms[i].name);
+
+		put(&buf, &len, "vm %s uuid=%s state=%s\n", name, l->vms[i].uuid, l->vms[i].started ? "started" : "starting");
+	}
+	for (size_t i = 0; i < l->n_funcs; i++) {
+		const struct ledger_func *f = &l->funcs[i];
+		_cleanup_free_ char *owner = NULL;
+		char a[PCI_ADDR_LEN];
+
+		if (f->bad)
+			continue; /* its line is written as it was */
+		owner = escape(f->owner);
+		pci_addr_format(&f->addr, a, sizeof(a));
+		put(&buf, &len, "func %s owner=%s driver=%s override=%s state=%s\n", a, owner, f->driver, f->override,
+		    f->moved ? "moved" : "moving");
+	}
+	for (size_t i = 0; i < l->n_took; i++) {
+		const struct ledger_took *t = &l->took[i];
+		_cleanup_free_ char *owner = escape(t->owner), *from = escape(t->from), *xml = escape(t->xml);
+		char a[PCI_ADDR_LEN];
+
+		pci_addr_format(&t->addr, a, sizeof(a));
+		put(&buf, &len, "took %s owner=%s from=%s from-uuid=%s from-id=%d state=%s xml=%s\n", a, owner, from,
+		    t->from_uuid, t->from_id, t->pending ? "pending" : "done", xml);
+	}
+	for (size_t i = 0; i < l->n_bad; i++)
+		if (l->bad[i].text)
+			put(&buf, &len, "%s\n", l->bad[i].text);
+	return buf;
+}
+
+void ledger_clear(struct ledger *l)
+{
+	for (size_t i = 0; i < l->n_vms; i++)
+		free(l->vms[i].name);
+	for (size_t i = 0; i < l->n_funcs; i++)
+		free(l->funcs[i].owner);
+	for (size_t i = 0; i < l->n_took; i++) {
+		free(l->took[i].owner);
+		free(l->took[i].from);
+		free(l->took[i].xml);
+	}
+	for (size_t i = 0; i < l->n_bad; i++)
+		free(l->bad[i].text);
+	free(l->vms);
+	free(l->funcs);
+	free(l->took);
+	free(l->bad);
+	*l = (struct ledger){ 0 };
+}
+
+static bool ledger_empty(const struct ledger *l)
+{
+	size_t bad = 0;
+
+	for (size_t i = 0; i < l->n_bad; i++)
+		bad += l->bad[i].text != NULL;
+	return l->n_funcs == 0 && l->n_took == 0 && bad == 0;
+}
+
+int ledger_load(struct ledger *ret)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	*ret = (struct ledger){ 0 };
+	r = state_read(ledger_path(), &text, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r; /* logged */
+	return ledger_parse(text, len, ledger_path(), ret);
+}
+
+int ledger_save(const struct ledger *l)
+{
+	_cleanup_free_ char *text = NULL;
+
+	if (ledger_empty(l))
+		return state_remove(ledger_path());
+	text = ledger_format(l);
+	return state_write(ledger_path(), text);
+}
+
+struct ledger_func *ledger_func(const struct ledger *l, const struct pci_addr *a)
+{
+	for (size_t i = 0; i < l->n_funcs; i++)
+		if (pci_addr_eq(&l->funcs[i].addr, a))
+			return &l->funcs[i];
+	return NULL;
+}
+
+const char *ledger_owner(const struct ledger *l, const struct pci_addr *a)
+{
+	const struct ledger_func *f = ledger_func(l, a);
+
+	return !f ? NULL : f->owner ? f->owner : "";
+}
+
+struct ledger_func *ledger_claim(struct ledger *l, const struct pci_addr *a, const char *owner)
+{
+	struct ledger_func *f = ledger_func(l, a);
+
+	if (!f) {
+		f = array_push(&l->funcs, &l->n_funcs, sizeof(*f));
+		f->addr = *a;
+		f->known = true;
+	}
+	free(f->owner);
+	f->owner = xstrdup(owner);
+	return f;
+}
+
+void ledger_drop(struct ledger *l, const struct pci_addr *a)
+{
+	struct ledger_func *f = ledger_func(l, a);
+	size_t i;
+
+	if (!f)
+		return;
+	i = (size_t)(f - l->funcs);
+	if (f->bad) {
+		free(l->bad[f->bad - 1].text);
+		l->bad[f->bad - 1].text = NULL;
+	}
+	free(f->owner);
+	memmove(f, f + 1, (l->n_funcs - i - 1) * sizeof(*f));
+	l->n_funcs--;
+}
+
+struct ledger_vm *ledger_vm(const struct ledger *l, const char *name)
+{
+	for (size_t i = 0; i < l->n_vms; i++)
+		if (streq(l->vms[i].name, name))
+			return &l->vms[i];
+	return NULL;
+}
+
+struct ledger_vm *ledger_vm_add(struct ledger *l, const char *name, const char *uuid)
+{
+	struct ledger_vm *v = ledger_vm(l, name);
+
+	if (!v) {
+		v = array_push(&l->vms, &l->n_vms, sizeof(*v));
+		v->name = xstrdup(name);
+	}
+	if (uuid && uuid_valid(uuid))
+		snprintf(v->uuid, sizeof(v->uuid), "%s", uuid);
+	return v;
+}
+
+bool ledger_has_vm(const struct ledger *l, const char *name)
+{
+	for (size_t i = 0; i < l->n_funcs; i++)
+		if (l->funcs[i].owner && streq(l->funcs[i].owner, name))
+			return true;
+	for (size_t i = 0; i < l->n_took; i++)
+		if (streq(l->took[i].owner, name))
+			return true;
+	return false;
+}
+
+void ledger_vm_tidy(struct ledger *l, const char *name)
+{
+	if (!ledger_has_vm(l, name))
+		ledger_vm_drop(l, name);
+}
+
+void ledger_vm_drop(struct ledger *l, const char *name)
+{
+	struct ledger_vm *v = ledger_vm(l, name);
+
+	if (!v)
+		return;
+	free(v->name);
+	memmove(v, v + 1, (l->n_vms - (size_t)(v - l->vms) - 1) * sizeof(*v));
+	l->n_vms--;
+}
+
+struct ledger_took *ledger_took_add(struct ledger *l, const struct pci_addr *a, const char *owner, const char *from,
+				    const char *from_uuid, int from_id, const char *xml)
+{
+	struct ledger_took *t = array_push(&l->took, &l->n_took, sizeof(*t));
+
+	t->addr = *a;
+	t->owner = xstrdup(owner);
+	t->from = xstrdup(from);
+	snprintf(t->from_uuid, sizeof(t->from_uuid), "%s", from_uuid && uuid_valid(from_uuid) ? from_uuid : "");
+	t->from_id = from_id;
+	t->xml = xstrdup(xml ? xml : "");
+	return t;
+}
+
+void ledger_took_drop(struct ledger *l, size_t i)
+{
+	free(l->took[i].owner);
+	free(l->took[i].from);
+	free(l->took[i].xml);
+	memmove(&l->took[i], &l->took[i + 1], (l->n_took - i - 1) * sizeof(*l->took));
+	l->n_took--;
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VH_LEDGER_H
+#define VH_LEDGER_H
+
+#include "pciid.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * The ledger: for every PCI function vfio-hook moved, which VM owns it, what it was on before;
+ * for every function a start took from another running VM, from whom. One file, changed only
+ * under the lock (state.h), written atomically; the only authority for release, restore, swap,
+ * give-back and status. A function has at most one entry, so it has exactly one owner.
+ */
+
+#define LEDGER_UUID_LEN 37
+
+/* A VM with entries: its UUID (so a VM of the same name is not mistaken for it) and phase. */
+struct ledger_vm {
+	char *name;
+	char uuid[LEDGER_UUID_LEN]; /* "" when unknown */
+	bool started;               /* libvirt said "started": its start did not fail */
+};
+
+/* A function vfio-hook put on vfio-pci, and who owns it. */
+struct ledger_func {
+	struct pci_addr addr;
+	char *owner;       /* NULL: unreadable (a damaged line) */
+	char driver[64];   /* what it was on before: restored at release; "" none */
+	char override[64]; /* its driver_override before; "" none */
+	bool moved;        /* false: the move may have begun (a crash in between is undone too) */
+	bool known;        /* false: driver/override unreadable; give back by clearing the override and reprobing */
+	int bad;           /* index+1 into bad[] of the damaged line it came from, 0 for none */
+};
+
+/* A function OWNER's start took from the running VM FROM, for give-back. */
+struct ledger_took {
+	struct pci_addr addr;
+	char *owner;
+	char *from;
+	char from_uuid[LEDGER_UUID_LEN];
+	int from_id;  /* FROM's domain id when it was taken (changes at every start); -1 unknown */
+	bool pending; /* asked for, not seen gone yet: FROM may still have it */
+	char *xml;    /* its <hostdev> (or <interface>) element in FROM, on one line */
+};
+
+/* A line that could not be read: kept as it is, reported, never silently rewritten. */
+struct ledger_bad {
+	int line;
+	char *text;
+};
+
+struct ledger {
+	struct ledger_vm *vms;
+	size_t n_vms;
+	struct ledger_func *funcs;
+	size_t n_funcs;
+	struct ledger_took *took;
+	size_t n_took;
+	struct ledger_bad *bad;
+	size_t n_bad;
+};
+
+/* $VFIO_HOOK_STATE_DIR/ledger. */
+const char *ledger_path(void);
+
+/* Text to ledger. PATH names the file in the FILE:LINE warning for each unreadable line. */
+int ledger_parse(const char *text, size_t len, const char *path, struct ledger *ret);
+/* Ledger to text (what ledger_save writes). */
+char *ledger_format(const struct ledger *l);
+void ledger_clear(struct ledger *l);
+
+/*
+ * Under the lock. Load: an absent file is an empty ledger; a file that cannot be read (or is not
+ * safe to trust) is -errno, logged, and the caller must change nothing. Save: atomically; an
+ * empty ledger removes the file.
+ */
+int ledger_load(struct ledger *ret);
+int ledger_save(const struct ledger *l);
+
+struct ledger_func *ledger_func(const struct ledger *l, const struct pci_addr *a);
+/* The owner of A, NULL when vfio-hook did not move A; "" when its line is damaged. */
+const char *ledger_owner(const struct ledger *l, const struct pci_addr *a);
+/* Adds (or, when A has one, hands over) the entry for A, owned by OWNER. Returns it. */
+struct ledger_func *ledger_claim(struct ledger *l, const struct pci_addr *a, const char *owner);
+/* Forgets A (given back), and the damaged line it came from. */
+void ledger_drop(struct ledger *l, const struct pci_addr *a);
+
+struct ledger_vm *ledger_vm(const struct ledger *l, const char *name);
+struct ledger_vm *ledger_vm_add(struct ledger *l, const char *name, const char *uuid);
+/* Forgets NAME's VM line once it owns and took nothing. */
+void ledger_vm_tidy(struct ledger *l, const char *name);
+/* Forgets NAME's VM line (its release): what it still owns is then for 'vfio-hook restore'. */
+void ledger_vm_drop(struct ledger *l, const char *name);
+
+struct ledger_took *ledger_took_add(struct ledger *l, const struct pci_addr *a, const char *owner, const char *from,
+				    const char *from_uuid, int from_id, const char *xml);
+void ledger_took_drop(struct ledger *l, size_t i);
+
+/* Does anything in L belong to NAME? */
+bool ledger_has_vm(const struct ledger *l, const char *name);
+
+/* A driver name fit for driver_override: [A-Za-z0-9_.-]{1,63}. */
+bool driver_name_valid(const char *s);
+
+#endif

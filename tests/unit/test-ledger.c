@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/* The ownership ledger: one owner per function, exact round trips, damaged lines kept and reported. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ledger.h"
+#include "state.h"
+#include "util.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/vfio-hook-ledger-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	setenv("VFIO_HOOK_STATE_DIR", dir, 1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	_cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", dir);
+
+	(void)state;
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static const struct pci_addr gpu = { 0, 1, 0, 0 }, audio = { 0, 1, 0, 1 };
+
+/* libvirt allows any byte but '/' in a name: a space, '%', '=', a newline, UTF-8. */
+static void test_names_round_trip(void **state)
+{
+	static const char *const names[] = { "win 10", "50%=half", "line\nbreak", "\xc3\xa9t\xc3\xa9", "tab\there" };
+	struct ledger l = { 0 }, back = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		struct pci_addr a = { 0, 2, (unsigned)i, 0 };
+		struct ledger_func *e = ledger_claim(&l, &a, names[i]);
+
+		strcpy(e->driver, "e1000e");
+		e->moved = true;
+		ledger_vm_add(&l, names[i], "0b0c0d0e-0000-4000-8000-000000000001");
+		ledger_took_add(&l, &a, names[i], names[(i + 1) % ARRAY_SIZE(names)], "", 7,
+				"<hostdev mode='subsystem' type='pci' managed='no'><source/></hostdev>");
+	}
+	assert_int_equal(ledger_save(&l), 0);
+	assert_int_equal(ledger_load(&back), 0);
+	assert_int_equal(back.n_bad, 0);
+	assert_int_equal(back.n_funcs, ARRAY_SIZE(names));
+	assert_int_equal(back.n_took, ARRAY_SIZE(names));
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		struct pci_addr a = { 0, 2, (unsigned)i, 0 };
+
+		assert_string_equal(ledger_owner(&back, &a), names[i]);
+		assert_non_null(ledger_vm(&back, names[i]));
+		assert_string_equal(back.took[i].from, names[(i + 1) % ARRAY_SIZE(names)]);
+		assert_string_equal(back.took[i].xml, l.took[i].xml);
+		assert_int_equal(back.took[i].from_id, 7);
+	}
+	ledger_clear(&l);
+	ledger_clear(&back);
+}
+
+/* Handing a function over changes its owner and keeps what it was on before. */
+static void test_one_owner(void **state)
+{
+	struct ledger l = { 0 };
+	struct ledger_func *e;
+
+	(void)state;
+	e = ledger_claim(&l, &gpu, "a");
+	strcpy(e->driver, "bochs-drm");
+	ledger_claim(&l, &audio, "a");
+	assert_true(ledger_has_vm(&l, "a"));
+	e = ledger_claim(&l, &gpu, "b");
+	assert_int_equal(l.n_funcs, 2);
+	assert_string_equal(e->owner, "b");
+	assert_string_equal(e->driver, "bochs-drm");
+	ledger_drop(&l, &audio);
+	assert_false(ledger_has_vm(&l, "a"));
+	assert_null(ledger_owner(&l, &audio));
+	ledger_clear(&l);
+}
+
+static void write_ledger(const char *text)
+{
+	_cleanup_free_ char *p = xasprintf("%s/ledger", dir);
+	FILE *f = fopen(p, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *read_ledger(void)
+{
+	_cleanup_free_ char *p = xasprintf("%s/ledger", dir);
+
+	return read_file(p);
+}
+
+/*
+ * A damaged line is kept as it is when the ledger is written again, and the function it names
+ * can still be given back (driver unknown: the kernel chooses).
+ */
+static void test_damaged_line_kept(void **state)
+{
+	struct ledger l = { 0 };
+	_cleanup_free_ char *after = NULL;
+	const struct ledger_func *e;
+
+	(void)state;
+	write_ledger("vfio-hook-ledger 1\n"
+		     "func 0000:01:00.0 owner=a driver=bochs-drm override= state=moved\n"
+		     "func 0000:01:00.1 owner=a driver=snd_hda_intel;reboot override= state=moved\n"
+		     "func 0000:03:00.0 own\n"
+		     "garbage line\n");
+	assert_int_equal(ledger_load(&l), 0);
+	assert_int_equal(l.n_bad, 3);
+	assert_int_equal(l.bad[0].line, 3);
+	assert_string_equal(ledger_owner(&l, &gpu), "a");
+	/* The driver is not a driver name: never written to sysfs; the owner is still known. */
+	e = ledger_func(&l, &audio);
+	assert_non_null(e);
+	assert_false(e->known);
+	assert_string_equal(e->owner, "a");
+	/* An address alone: owner unreadable. */
+	assert_string_equal(ledger_owner(&l, &(struct pci_addr){ 0, 3, 0, 0 }), "");
+	/* Writing keeps every damaged line as it was. */
+	ledger_drop(&l, &gpu);
+	assert_int_equal(ledger_save(&l), 0);
+	after = read_ledger();
+	assert_non_null(strstr(after, "func 0000:01:00.1 owner=a driver=snd_hda_intel;reboot override= state=moved\n"));
+	assert_non_null(strstr(after, "func 0000:03:00.0 own\n"));
+	assert_non_null(strstr(after, "garbage line\n"));
+	assert_null(strstr(after, "0000:01:00.0"));
+	/* Given back: its damaged line goes. */
+	ledger_drop(&l, &audio);
+	assert_int_equal(ledger_save(&l), 0);
+	free(after);
+	after = read_ledger();
+	assert_null(strstr(after, "snd_hda_intel"));
+	assert_non_null(strstr(after, "garbage line\n"));
+	ledger_clear(&l);
+}
+
+/* The state directory decides what root writes to sysfs: a symlink or a writable one is refused. */
+static void test_state_dir_trusted(void **state)
+{
+	_cleanup_free_ char *link = xasprintf("%s/link", dir), *sub = xasprintf("%s/sub", dir);
+	struct ledger l = { 0 };
+
+	(void)state;
+	assert_int_equal(symlink(dir, link), 0);
+	setenv("VFIO_HOOK_STATE_DIR", link, 1);
+	assert_int_equal(ledger_load(&l), -EPERM);
+	assert_int_equal(mkdir(sub, 0777), 0);
+	assert_int_equal(chmod(sub, 0777), 0);
+	setenv("VFIO_HOOK_STATE_DIR", sub, 1);
+	assert_int_equal(ledger_load(&l), -EPERM);
+	assert_int_equal(state_lock("test", 1), -EPERM);
+	setenv("VFIO_HOOK_STATE_DIR", dir, 1);
+	/* The ledger itself as a symlink: not followed. */
+	{
+		_cleanup_free_ char *p = xasprintf("%s/ledger", dir);
+
+		unlink(p);
+		assert_int_equal(symlink("/etc/passwd", p), 0);
+		assert_true(ledger_load(&l) < 0);
+		unlink(p);
+	}
+}
+
+/* Bad values never come back as valid fields. */
+static void test_parse_rejects(void **state)
+{
+	static const char *const bad[] = {
+		"vm a uuid=not-a-uuid state=started\n",
+		"vm a%00b uuid= state=started\n",
+		"func 0000:01:00.0 owner=a driver=../../x override= state=moved\n",
+		"took 0000:01:00.0 owner=a from=b from-uuid= from-id=x state=done xml=\n",
+		"took 0000:01:00.0 owner=a from=b from-uuid= from-id=1 state=maybe xml=\n",
+		"func 0000:01:00.0 owner=a driver= override= state=moved\nfunc 0000:01:00.0 owner=b driver= override= state=moved\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct ledger l = { 0 };
+
+		assert_int_equal(ledger_parse(bad[i], strlen(bad[i]), "ledger", &l), 0);
+		assert_int_equal(l.n_bad, 1);
+		ledger_clear(&l);
+	}
+	assert_true(driver_name_valid("vfio-pci"));
+	assert_true(driver_name_valid("snd_hda_intel"));
+	assert_false(driver_name_valid(""));
+	assert_false(driver_name_valid("a/b"));
+	assert_false(driver_name_valid("x\n"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_names_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_line_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_dir_trusted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parse_rejects, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);
+}
