@@ -1,0 +1,156 @@
+#!/bin/sh
+# One owner per device: the ledger's rules as libvirt and users exercise them, on fixture
+# machines whose fake kernel moves devices. Two VMs racing through the status-file gap, a
+# restore while the VM runs, a damaged ledger, a state directory that is not ours, identical
+# GPUs, a holder that restarted, a lock holder that needs longer than the deadline.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/tap.sh"
+. "$here/lib/hook-env.sh"
+
+domxml win10 $GPU >"$work/win10.xml"
+domxml linux $GPU >"$work/linux.xml"
+domxml test $GPU >"$work/test.xml"
+two_maps() { # [KEY = VALUE]...: the GPU for win10 and linux
+	map "[options]" "timeout = 2" "uri = test:///default" "$@" "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" \
+		"device = 10de:1ad8" "device = 10de:1ad9" "[vm win10]" "pci = gpu" "[vm linux]" "pci = gpu" "[vm test]" "pci = gpu"
+}
+G0="0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER])"
+running() { sed 's|<domain|<domstatus state="running" pid="1"><domain|; s|</domain>|</domain></domstatus>|' "$@"; }
+
+## restore of a VM that runs with its devices refuses, per function, naming it (also --all)
+for how in "restore win10" "restore --all"; do
+	reset; two_maps
+	out=$(HOW=$how on desktop '
+	$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"
+	sed "s|<domain|<domstatus state=\"running\" pid=\"1\"><domain|; s|</domain>|</domain></domstatus>|" $W/win10.xml >$W/run/win10.xml
+	$H $HOW 2>$W/err; echo "rc=$?"; eval "$STATE"; ls $W/state')
+	check "$how while win10 runs: refused, nothing unbound" "$(printf 'rc=0\nrc=1\n%s\nledger\nlock' "$VFIO")" "$out"
+	check "$how while win10 runs: one line per function naming it" \
+		"4 vfio-hook: win10: 0000:09:00.3 stays on vfio-pci: the running VM win10 uses it (shut win10 down first)" \
+		"$(grep -c "stays on vfio-pci: the running VM win10 uses it" "$work/err") $(head -n1 "$work/err")"
+done
+
+## the status-file gap: win10's prepare succeeded, libvirt has not written its status yet;
+## linux (evict = detach) must not take win10's devices, and its failed start changes nothing
+reset; two_maps "evict = detach"
+out=$(on desktop '
+$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"
+$H linux prepare begin - <$W/linux.xml; echo "rc=$?"
+$H linux stopped end - </dev/null; $H linux release end failed <$W/linux.xml; echo "rc=$?"
+eval "$STATE"; grep -c "^func .* owner=win10 .*state=moved" $W/state/ledger')
+check "gap: linux refused, win10 keeps its devices and owns them" "$(printf 'rc=0\n%s\nrc=1\nrc=0\n%s\n4' \
+	"vfio-hook: linux: $G0 belongs to win10, which is starting or stopped without vfio-hook seeing it: if win10 is not running (virsh domstate win10), run 'vfio-hook restore win10', then try again (and 3 more problems: run 'vfio-hook --check linux')" "$VFIO")" "$out"
+out=$(on desktop '$H --check linux --xml $W/linux.xml | grep -c "belongs to win10"; $H status | grep "^win10"')
+check "gap: --check and status say who owns them" "$(printf '4\nwin10 (starting): 0000:09:00.0(moved, was nvidia) 0000:09:00.1(moved, was snd_hda_intel) 0000:09:00.2(moved, was xhci_hcd) 0000:09:00.3(moved, was nvidia-gpu)')" "$out"
+out=$(on desktop '$H win10 started begin - <$W/win10.xml; $H status | grep "^win10" | cut -d: -f1
+$H win10 release end destroyed </dev/null; echo "rc=$?"; eval "$STATE"; ls $W/state')
+check "gap: win10 started, then its release gives them back" "$(printf 'win10 (not running)\nrc=0\n%s\nlock' "$ORIG")" "$out"
+
+## a start that fails after evicting gives back, whatever giveback says: libvirt never said
+## "started"; once it did, giveback = no sends them to the host
+for started in no yes; do
+	reset; two_maps "evict = shutdown" "giveback = no"
+	out=$(STARTED=$started on desktop '
+	$H test prepare begin - <$W/test.xml >/dev/null 2>&1
+	sed "s|<domain|<domstatus state=\"running\" pid=\"1\"><domain|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
+	( sleep 1; rm $W/run/test.xml ) &
+	$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; sleep 0.2
+	[ $STARTED = yes ] && $H win10 started begin - <$W/win10.xml
+	echo "<domstatus state=\"running\"><domain><name>test</name><devices/></domain></domstatus>" >$W/run/test.xml
+	$H win10 release end - </dev/null 2>$W/err; echo "rc=$?"; eval "$STATE"; ls $W/state')
+	check "failed start (started=$started): host drivers at the end" "$(printf 'rc=0\nrc=0\n%s\nlock' "$ORIG")" "$out"
+	check "failed start (started=$started): give-back tried only for the failed start" \
+		"$([ $started = no ] && echo 4 || echo 0)" "$(grep -c "could not give .* back to test" "$work/err")"
+done
+
+## give-back goes to the same VM only: a holder that restarted (another domain id) gets nothing
+reset; two_maps "evict = shutdown" "giveback = yes"
+out=$(on desktop '
+$H test prepare begin - <$W/test.xml >/dev/null 2>&1
+sed "s|<domain|<domstatus state=\"running\" pid=\"1\"><domain id=\"5\"|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
+( sleep 1; rm $W/run/test.xml ) &
+$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; sleep 0.2
+$H win10 started begin - <$W/win10.xml
+grep -c "^took .* from=test from-uuid= from-id=5 state=done" $W/state/ledger
+echo "<domstatus state=\"running\"><domain id=\"6\"><name>test</name><devices/></domain></domstatus>" >$W/run/test.xml
+$H win10 release end - </dev/null 2>$W/err; echo "rc=$?"; eval "$STATE"; ls $W/state')
+check "holder restarted: no give-back, host drivers" "$(printf 'rc=0\n4\nrc=0\n%s\nlock' "$ORIG")" "$out"
+check "holder restarted: no give-back attempted" 0 "$(grep -c "could not give" "$work/err")"
+
+## names round-trip: an owner with a space (libvirt allows any character but /)
+reset; two_maps
+out=$(on desktop '
+$H win10 prepare begin - <$W/win10.xml
+sed -i "s/owner=win10/owner=my%20vm/; s/^vm win10 /vm my%20vm /" $W/state/ledger
+$H status | grep "^my vm"
+$H restore "my vm" 2>/dev/null; echo "rc=$?"; eval "$STATE"; ls $W/state')
+check "an owner named with a space: status and restore" "$(printf 'my vm (starting): 0000:09:00.0(moved, was nvidia) 0000:09:00.1(moved, was snd_hda_intel) 0000:09:00.2(moved, was xhci_hcd) 0000:09:00.3(moved, was nvidia-gpu)\nmy vm: restored\nrc=0\n%s\nlock' "$ORIG")" "$out"
+
+## a damaged ledger: reported as FILE:LINE, kept, and release still gives back every function
+## whose address it can read (the kernel picks the driver where the recorded one is unreadable)
+reset; two_maps
+out=$(on desktop '
+$H win10 prepare begin - <$W/win10.xml
+sed -i "s/driver=snd_hda_intel /driver=snd_hda_intel;x /; \$a garbage that no one wrote" $W/state/ledger
+$H win10 release end - </dev/null 2>$W/err; echo "rc=$?"; eval "$STATE"; cat $W/state/ledger | grep -v "^#"')
+check "damaged line: every function back, the garbage kept" "$(printf 'rc=0\n%s\nvfio-hook-ledger 1\ngarbage that no one wrote' "$ORIG")" "$out"
+check "damaged line: reported with its line" "2 vfio-hook: $work/state/ledger:5: cannot read this entry; it is kept as it is (check it, then 'vfio-hook restore --all' gives back the device it names): func 0000:09:00.1 owner=win10 driver=snd_hda_intel;x override= state=moved" \
+	"$(grep -c "cannot read this entry" "$work/err") $(head -n1 "$work/err")"
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml 2>/dev/null; echo "rc=$?"; grep -c "garbage that no one wrote" $W/state/ledger; $H win10 release end - </dev/null 2>/dev/null; eval "$STATE"')
+check "damaged line: a later start keeps it too" "$(printf 'rc=0\n1\n%s' "$ORIG")" "$out"
+# An owner that cannot be read: no start takes the device; restore --all gives it back.
+reset; two_maps
+out=$(on desktop '
+$H win10 prepare begin - <$W/win10.xml
+sed -i "s/^func 0000:09:00.0 owner=win10 .*/func 0000:09:00.0 owner/" $W/state/ledger
+$H win10 release end - </dev/null 2>/dev/null; eval "$STATE"
+$H linux prepare begin - <$W/linux.xml 2>&1 | grep "damaged entry" | sed "s|has a damaged entry in .*|has a damaged entry|"; $H restore --all 2>/dev/null; echo "rc=$?"; eval "$STATE"; ls $W/state')
+check "unreadable owner: kept from every start, restore --all gives it back" "$(printf '%s\n%s\n%s\nrc=0\n%s\nlock' \
+	"0000:09:00.0=vfio-pci/vfio-pci 0000:09:00.1=snd_hda_intel/(null) 0000:09:00.2=xhci_hcd/(null) 0000:09:00.3=nvidia-gpu/(null) " \
+	"vfio-hook: linux: $G0 has a damaged entry" \
+	"damaged entries: restored" "$ORIG")" "$out"
+
+## the state directory decides what root writes to sysfs: a symlink, or one others may write, is refused
+for bad in symlink writable; do
+	reset; two_maps
+	if [ $bad = symlink ]; then mkdir -p "$work/elsewhere"; ln -s "$work/elsewhere" "$work/state"
+	else mkdir -p "$work/state"; chmod 777 "$work/state"; fi
+	out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"')
+	check "state directory ($bad): refused, nothing changed" "$(printf '%s\nrc=1\n%s' \
+		"vfio-hook: refusing to use $work/state: it must be a directory (not a symlink) owned by root and writable by nobody else (remove it; vfio-hook creates it again)" "$ORIG")" "$out"
+	rm -rf "$work/state" "$work/elsewhere"
+done
+
+## identical GPUs: an id matching several functions takes the one the domain XML names (and its
+## IOMMU group); when the XML names none of them, it is refused, with the addresses to pin
+reset
+map "[options]" "timeout = 2" "[pci gpu]" "device = 10de:1c03" "device = 10de:10f1" "[vm win10]" "pci = gpu"
+domxml win10 0000:0b:00.0 >"$work/second.xml"
+domxml win10 0000:00:03.1 >"$work/none.xml"
+TWO='for a in 0000:0a:00.0 0000:0a:00.1 0000:0b:00.0 0000:0b:00.1; do d=$(basename $(readlink /sys/bus/pci/devices/$a/driver)); printf "%s=%s " $a $d; done; echo'
+out=$(TWO=$TWO on two-gpus '$H win10 prepare begin - <$W/second.xml; echo "rc=$?"; eval "$TWO"; $H win10 release end - </dev/null; eval "$TWO"')
+check "identical GPUs: the one the XML names, with its audio" "$(printf 'rc=0\n%s\n%s' \
+	"0000:0a:00.0=nvidia 0000:0a:00.1=snd_hda_intel 0000:0b:00.0=vfio-pci 0000:0b:00.1=vfio-pci " \
+	"0000:0a:00.0=nvidia 0000:0a:00.1=snd_hda_intel 0000:0b:00.0=nvidia 0000:0b:00.1=snd_hda_intel ")" "$out"
+ambig="10de:1c03 ($work/map.ini:4) matches 2 functions (0000:0a:00.0, 0000:0b:00.0) and the domain XML names none of them: pin the one to pass through by its address (device = ADDRESS) and add it to the domain XML"
+out=$(TWO=$TWO on two-gpus '$H win10 prepare begin - <$W/none.xml; echo "rc=$?"; eval "$TWO"')
+check "identical GPUs, XML names none: refused as ambiguous" "$(printf 'vfio-hook: win10: %s (and 1 more problems: run '"'"'vfio-hook --check win10'"'"')\nrc=1\n%s' "$ambig" \
+	"0000:0a:00.0=nvidia 0000:0a:00.1=snd_hda_intel 0000:0b:00.0=nvidia 0000:0b:00.1=snd_hda_intel ")" "$out"
+out=$(on two-gpus '$H --check win10 --xml $W/none.xml | grep -c "refuse: 10de:1c03 .* matches 2 functions"')
+check "identical GPUs: --check says the same" 1 "$out"
+
+## the lock: a holder that said it needs longer than our deadline is waited for
+reset; two_maps "timeout = 1"
+map "[options]" "timeout = 1" "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" "device = 10de:1ad8" "device = 10de:1ad9" "[vm win10]" "pci = gpu"
+out=$(on desktop 'mkdir -p $W/state; up=$(cut -d" " -f1 /proc/uptime | tr -d .)
+printf "pid 1 until %s0 a long swap\n" $((up + 600)) >$W/state/lock
+flock $W/state/lock sleep 4.5 & sleep 0.3; s=$(date +%s)
+$H win10 prepare begin - <$W/win10.xml; echo "rc=$? waited=$(( $(date +%s) - s ))"; eval "$STATE"; $H win10 release end - </dev/null')
+case "$out" in
+"rc=0 waited="[45]"
+$VFIO") ok "lock: waited past its own deadline for a holder that said it needs longer" ;;
+*) not_ok "lock: waited past its own deadline for a holder that said it needs longer" "$out" ;;
+esac
+
+tap_done
