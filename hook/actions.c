@@ -15,6 +15,7 @@
 #include "ledger.h"
 #include "state.h"
 #include "util.h"
+#include "virt.h"
 #include "world.h"
 
 #include <errno.h>
@@ -183,7 +184,7 @@ int action_release(const char *cfg_path, const char *vm_name, const char *reason
 	v = ledger_vm(&l, vm_name);
 	/* libvirt never said "started": the start failed, and what it took goes back whatever giveback says. */
 	failed = (v && !v->started) || (reason && streq(reason, "failed"));
-	evict_give_back(c ? c->opt.uri : "qemu:///system", t, &l, vm_name, failed || (vm && vm_giveback(c, vm)), false);
+	evict_give_back(c ? c->opt.uri : CONFIG_DEFAULT_URI, t, &l, vm_name, failed || (vm && vm_giveback(c, vm)), false);
 	holders_load(&h);
 	r = apply_restore(&l, vm_name, NULL, 0, &h, t, LOG_ERR);
 	/* What it still took (an unplug still pending) is given back by a later run. */
@@ -224,11 +225,35 @@ static size_t ledger_owners(const struct ledger *l, char ***ret, bool *ret_damag
 	return n;
 }
 
+/*
+ * A VM whose start vfio-hook prepared and libvirt never reported started, with no status file:
+ * starting right now (libvirt writes the status file late), or a start a crash cut short. Only
+ * libvirt can tell; it is asked (with a deadline: a starting domain is locked).
+ */
+static bool maybe_starting(const char *uri, unsigned timeout_s, const char *name)
+{
+	const struct virt_req q = { uri, name, VIRT_ACTIVE, NULL, 0 };
+	_cleanup_free_ char *out = NULL;
+	int r = virt_call(&q, (long)timeout_s * 1000L, &out);
+
+	if (r == -ENOENT || r == -ECONNREFUSED || (r == 0 && streq(out, "0")))
+		return false;
+	log_error("%s: %s (vfio-hook prepared its start and libvirt %s): its devices stay; run 'vfio-hook restore %s' "
+		  "again once it is off",
+		  name, r == 0 ? "is starting or running" : "may be starting",
+		  r == 0 ? "says it is active" : "did not say whether it is active", name);
+	return true;
+}
+
 /* By hand: gives back what NAME's starts moved; never what a running VM uses, NAME included. */
-static int restore_one(struct ledger *l, const struct holders *h, const char *name, unsigned timeout_s)
+static int restore_one(struct ledger *l, const struct holders *h, const char *name, const char *uri, unsigned timeout_s)
 {
 	const struct domain *running = holders_get(h, name);
+	const struct ledger_vm *v = ledger_vm(l, name);
 	int r;
+
+	if (!running && v && !v->started && maybe_starting(uri, timeout_s, name))
+		return -EBUSY;
 
 	/* What it took stays with the host (or, while it runs, for its own release to give back). */
 	for (size_t i = 0; i < l->n_took && !running;)
@@ -246,6 +271,7 @@ int action_restore(const char *cfg_path, const char *vm)
 {
 	struct config *c = map_optional(cfg_path);
 	unsigned t = c ? c->opt.timeout : CONFIG_DEFAULT_TIMEOUT;
+	_cleanup_free_ char *uri = xstrdup(c ? c->opt.uri : CONFIG_DEFAULT_URI);
 	struct ledger l = { 0 };
 	struct holders h = { 0 };
 	char **names = NULL;
@@ -268,7 +294,7 @@ int action_restore(const char *cfg_path, const char *vm)
 		printf("%s: nothing recorded, nothing to restore\n", vm);
 	}
 	for (size_t i = 0; i < n; i++) {
-		int k = restore_one(&l, &h, names[i], t);
+		int k = restore_one(&l, &h, names[i], uri, t);
 
 		if (k < 0)
 			r = k;

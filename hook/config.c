@@ -568,7 +568,7 @@ int config_load(const char *path, struct config **ret)
 
 	c = xcalloc(1, sizeof(*c));
 	c->path = xstrdup(path);
-	c->opt = (struct options){ .uri = xstrdup("qemu:///system"), .timeout = CONFIG_DEFAULT_TIMEOUT, .evict = EVICT_DETACH };
+	c->opt = (struct options){ .uri = xstrdup(CONFIG_DEFAULT_URI), .timeout = CONFIG_DEFAULT_TIMEOUT, .evict = EVICT_DETACH };
 	p.c = c;
 
 	/* A continuation line would silently glue an indented key onto the previous one. */

@@ -9,6 +9,7 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/vfio-hook.ini"
 #define CONFIG_DEFAULT_TIMEOUT 10 /* seconds, [options] timeout */
+#define CONFIG_DEFAULT_URI "qemu:///system"
 
 enum evict_policy { EVICT_DETACH, EVICT_SHUTDOWN, EVICT_REFUSE };
 

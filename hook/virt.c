@@ -60,6 +60,12 @@ static int on_domain(virDomainPtr dom, const struct virt_req *q, FILE *out)
 	case VIRT_SHUTDOWN:
 		r = virDomainShutdown(dom);
 		break;
+	case VIRT_ACTIVE:
+		r = virDomainIsActive(dom);
+		if (r < 0)
+			return last_error(out, -EIO);
+		fprintf(out, "%d", r);
+		return 0;
 	case VIRT_XML:
 		xml = virDomainGetXMLDesc(dom, q->flags);
 		if (!xml)

@@ -16,6 +16,7 @@ enum virt_op {
 	VIRT_SHUTDOWN,     /* the guest is asked (ACPI power button, or its agent) */
 	VIRT_XML,          /* out: the domain XML; flags: VIR_DOMAIN_XML_* */
 	VIRT_LIST_DEFINED, /* out: every defined domain's name, one per line; dom unused */
+	VIRT_ACTIVE,       /* out: "1" when the domain is running (or starting), else "0" */
 };
 
 struct virt_req {

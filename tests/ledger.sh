@@ -31,6 +31,13 @@ for how in "restore win10" "restore --all"; do
 		"$(grep -c "stays on vfio-pci: the running VM win10 uses it" "$work/err") $(head -n1 "$work/err")"
 done
 
+## restore by hand of a VM whose start vfio-hook prepared and that has no status file yet: libvirt
+## is asked, and a domain it says is active keeps its devices (test:///default's "test" runs)
+reset; two_maps
+out=$(on desktop '$H test prepare begin - <$W/test.xml; $H restore test; echo "rc=$?"; eval "$STATE"; $H restore win10; echo "rc=$?"')
+check "restore of a VM libvirt says is starting: refused" "$(printf '%s\nrc=1\n%s\nwin10: nothing recorded, nothing to restore\nrc=0' \
+	"vfio-hook: test: is starting or running (vfio-hook prepared its start and libvirt says it is active): its devices stay; run 'vfio-hook restore test' again once it is off" "$VFIO")" "$out"
+
 ## the status-file gap: win10's prepare succeeded, libvirt has not written its status yet;
 ## linux (evict = detach) must not take win10's devices, and its failed start changes nothing
 reset; two_maps "evict = detach"
