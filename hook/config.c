@@ -27,6 +27,7 @@ struct parser {
 	int line;           /* line the reader is on */
 	bool line_done;     /* the last chunk read ended a line */
 	int header_line;    /* line of the last [section] header */
+	char *header;       /* what that header names, as inih takes it */
 	char *err;          /* first mistake, reported once */
 	int err_line;
 	char *section;      /* raw name of the section being filled */
@@ -53,12 +54,30 @@ static int fail(struct parser *p, int line, const char *fmt, ...)
 	return 0; /* inih: stop */
 }
 
+/*
+ * What a header line names, as inih takes it (the text between '[' and ']'); NULL when the
+ * line is no header. An unclosed header gives the rest of the line: the name its author meant.
+ */
+static char *header_of(const char *line, bool *ret_closed)
+{
+	size_t n;
+
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (*line++ != '[')
+		return NULL;
+	n = strcspn(line, "]\r\n");
+	*ret_closed = line[n] == ']';
+	return xasprintf("%.*s", (int)n, line);
+}
+
 /* inih reads through this so each handler call knows its line. */
 static char *reader(char *buf, int size, void *stream)
 {
 	struct parser *p = stream;
-	char *r;
-	const char *s;
+	bool starts_line = p->line_done;
+	char *r, *header;
+	bool closed = false;
 
 	r = fgets(buf, size, p->f);
 	if (!r)
@@ -66,10 +85,16 @@ static char *reader(char *buf, int size, void *stream)
 	if (p->line_done)
 		p->line++;
 	p->line_done = strchr(buf, '\n') != NULL;
-	for (s = buf; *s == ' ' || *s == '\t'; s++)
-		;
-	if (*s == '[')
-		p->header_line = p->line;
+	/* inih skips a UTF-8 byte order mark at the start of the file. */
+	header = starts_line ? header_of(p->line == 1 && startswith(buf, "\xEF\xBB\xBF") ? buf + 3 : buf, &closed) : NULL;
+	if (!header)
+		return r;
+	/* inih sees no section change when a header repeats the current one: the two would merge. */
+	if (closed && p->header && streq(p->header, header))
+		fail(p, p->line, "duplicate section [%s] (first at line %d; merge the two)", strip(header), p->header_line);
+	free(p->header);
+	p->header = header;
+	p->header_line = p->line;
 	return r;
 }
 
@@ -356,6 +381,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 {
 	struct parser *p = user;
 
+	if (p->err)
+		return 0;
 	/* inih also splits at ':', so "device 10de:10f8" arrives as key "device 10de". */
 	if (strpbrk(key, " \t"))
 		return fail(p, p->line, SYNTAX_ERROR);
@@ -588,6 +615,7 @@ int config_load(const char *path, struct config **ret)
 		finish(&p);
 	fclose(p.f);
 	free(p.section);
+	free(p.header);
 	if (p.err) {
 		log_at(LOG_ERR, path, p.err_line, "%s", p.err);
 		free(p.err);
