@@ -568,6 +568,16 @@ static int check_owner(const char *path, int fd)
 	return 0;
 }
 
+static void ini_setup(bool stop_on_first_error)
+{
+	/* A continuation line would silently glue an indented key onto the previous one. */
+	ini_allow_multiline = false;
+	ini_stop_on_first_error = stop_on_first_error;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = 64 * 1024;
+}
+
 int config_load(const char *path, struct config **ret)
 {
 	struct parser p = { .line_done = true };
@@ -598,12 +608,7 @@ int config_load(const char *path, struct config **ret)
 	c->opt = (struct options){ .uri = xstrdup("qemu:///system"), .timeout = CONFIG_DEFAULT_TIMEOUT, .evict = EVICT_DETACH };
 	p.c = c;
 
-	/* A continuation line would silently glue an indented key onto the previous one. */
-	ini_allow_multiline = false;
-	ini_stop_on_first_error = true;
-	ini_use_stack = false;
-	ini_allow_realloc = true;
-	ini_max_line = 64 * 1024;
+	ini_setup(true);
 	r = ini_parse_stream(reader, &p, handler, &p);
 	if (ferror(p.f) && !p.err) {
 		p.err = xasprintf("cannot read the device map: %s", strerror(EIO));
@@ -624,6 +629,81 @@ int config_load(const char *path, struct config **ret)
 	}
 	*ret = c;
 	return 0;
+}
+
+/* The second, tolerant pass over a map config_load refused: only "is [vm NAME] in it?". */
+struct name_search {
+	FILE *f;
+	const char *vm;
+	bool line_done;
+	bool found;
+};
+
+/* "vm  NAME" as a header or inih section names it, spaced as it may be. */
+static bool section_is_vm(const char *section, const char *vm)
+{
+	_cleanup_free_ char *copy = xstrdup(section);
+	char *kind = strip(copy), *name = kind + strcspn(kind, " \t");
+
+	if (*name)
+		*name++ = '\0';
+	return streq(kind, "vm") && streq(strip(name), vm);
+}
+
+static char *names_reader(char *buf, int size, void *stream)
+{
+	struct name_search *n = stream;
+	_cleanup_free_ char *header = NULL;
+	bool starts_line = n->line_done, closed = false;
+	char *r = fgets(buf, size, n->f);
+
+	if (!r)
+		return NULL;
+	n->line_done = strchr(buf, '\n') != NULL;
+	/* inih names only sections that have a valid key; a header whose every line is broken counts too. */
+	header = starts_line ? header_of(buf, &closed) : NULL;
+	if (header && section_is_vm(header, n->vm))
+		n->found = true;
+	return r;
+}
+
+static int names_handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct name_search *n = user;
+
+	(void)key;
+	(void)value;
+	if (section_is_vm(section, n->vm))
+		n->found = true;
+	return 1;
+}
+
+int config_names_vm(const char *path, const char *vm)
+{
+	struct name_search n = { .vm = vm, .line_done = true };
+	struct stat st;
+	int fd, r;
+
+	/* Read whoever owns it: this only decides whether a VM may start without the map. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	n.f = fdopen(fd, "re");
+	if (!n.f) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	/* inih goes on after a broken line, so sections after it are seen too. */
+	ini_setup(false);
+	ini_parse_stream(names_reader, &n, names_handler, &n);
+	r = ferror(n.f) ? -EIO : n.found;
+	fclose(n.f);
+	return r;
 }
 
 void config_free(struct config *c)

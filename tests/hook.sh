@@ -55,6 +55,25 @@ out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; $H win10
 check "broken map: prepare fails with its line, release still exits 0" "$(printf '%s\nrc=1\nrc=0' "$work/map.ini:1: not a [section], a \"key = value\" line or a comment (fix or remove this line)")" "$out"
 out=$(on desktop '$H --check nosuchvm; echo "rc=$?"')
 check "--check on a broken map exits 2" "$(printf '%s\nrc=2' "$work/map.ini:1: not a [section], a \"key = value\" line or a comment (fix or remove this line)")" "$out"
+# A map broken elsewhere, or with the wrong owner or mode, stops only the VMs it names: a router
+# VM that autostarts at boot is not in it and must still come up.
+domxml router >"$work/router.xml"; domxml broken >"$work/broken.xml"
+full_map; printf '%s\n' "[vm broken]" "pci gpu" >>"$work/map.ini"
+SYN="$work/map.ini:13: not a [section], a \"key = value\" line or a comment (fix or remove this line)"
+out=$(on desktop 'for vm in router win10 broken; do $H $vm prepare begin - <$W/$vm.xml; echo "$vm rc=$?"; done; eval "$STATE"')
+check "broken map: a VM it does not name starts, the VMs it names are refused" "$(printf '%s\n' "$SYN" \
+	"vfio-hook: router: starting without vfio-hook: it has no [vm router] in $work/map.ini, which vfio-hook cannot use (see above)" \
+	"router rc=0" "$SYN" "win10 rc=1" "$SYN" "broken rc=1" "$ORIG")" "$out"
+full_map; chmod 666 "$work/map.ini"
+PERM="$work/map.ini: refused: writable by group or others (run: chmod go-w $work/map.ini)"
+out=$(on desktop 'for vm in router win10; do $H $vm prepare begin - <$W/$vm.xml; echo "$vm rc=$?"; done; eval "$STATE"')
+check "writable map: a VM it does not name starts, a VM it names is refused" "$(printf '%s\n' "$PERM" \
+	"vfio-hook: router: starting without vfio-hook: it has no [vm router] in $work/map.ini, which vfio-hook cannot use (see above)" \
+	"router rc=0" "$PERM" "win10 rc=1" "$ORIG")" "$out"
+mkdir -p "$work/map.d"
+out=$(VFIO_HOOK_CONFIG="$work/map.d" on desktop '$H router prepare begin - <$W/router.xml; echo "rc=$?"')
+check "unreadable map: nobody can tell, so every VM is refused" "$(printf '%s\nrc=1' \
+	"$work/map.d: not a regular file (point -c or VFIO_HOOK_CONFIG at the map file)")" "$out"
 full_map
 out=$(on desktop '$H --check nosuchvm; echo "rc=$?"')
 check "--check on an unknown VM exits 2" "$(printf 'vfio-hook: nosuchvm is not in %s (add a [vm nosuchvm] section)\nrc=2' "$work/map.ini")" "$out"
