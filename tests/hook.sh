@@ -130,7 +130,26 @@ guard "active swap" 'echo "/dev/nvme0n1p2 partition 8388604 0 -2" >>$UMOCKDEV_DI
 	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p2 is active swap: the host needs it (unmount or stop using it first, or remove the device from the map)"
 guard "LVM/dm holder" 'mkdir -p $UMOCKDEV_DIR$P1/holders/dm-0' \
 	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p1 is part of dm-0 (md, dm or LVM): the host needs it (unmount or stop using it first, or remove the device from the map)"
-out=$(on desktop '$H store prepare begin - <$W/store.xml; echo "rc=$?"; eval "$NVME"; $H store release end - </dev/null; eval "$NVME"')
+# btrfs shows an anonymous 0:NN device in mountinfo: only the source names the partition.
+guard "btrfs on a partition" 'echo "41 22 0:45 / /data rw,relatime shared:30 - btrfs /dev/nvme0n1p2 rw,ssd,space_cache=v2,subvolid=5,subvol=/" >>$UMOCKDEV_DIR/proc/self/mountinfo' \
+	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p2 is mounted on /data: the host needs it (unmount or stop using it first, or remove the device from the map)"
+guard "mounted by UUID" 'mkdir -p $UMOCKDEV_DIR/dev/disk/by-uuid; : >$UMOCKDEV_DIR/dev/nvme0n1p1
+	ln -s ../../nvme0n1p1 $UMOCKDEV_DIR/dev/disk/by-uuid/4f1c7d02-5a7e-4b9e-9c53-2d7a3c1b8e61
+	printf "%s\\n" "42 22 0:47 / /srv/my\\040files rw - btrfs /dev/disk/by-uuid/4f1c7d02-5a7e-4b9e-9c53-2d7a3c1b8e61 rw" >>$UMOCKDEV_DIR/proc/self/mountinfo' \
+	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p1 is mounted on /srv/my files: the host needs it (unmount or stop using it first, or remove the device from the map)"
+# A ZFS dataset names its pool, not a device: only the kernel's exclusive open tells.
+guard "ZFS pool member" 'echo "43 22 0:52 / /tank/data rw,noatime shared:40 - zfs tank/data rw,xattr,noacl" >>$UMOCKDEV_DIR/proc/self/mountinfo
+	export FAKEKERNEL_BUSY=nvme0n1p1,nvme0n1' \
+	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p1 is in use by the kernel (a filesystem, RAID/LVM member, swap or ZFS pool): the host needs it (unmount or stop using it first, or remove the device from the map)"
+guard "whole disk held" 'export FAKEKERNEL_BUSY=nvme0n1' \
+	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1 is in use by the kernel (a filesystem, RAID/LVM member, swap or ZFS pool): the host needs it (unmount or stop using it first, or remove the device from the map)"
+# Other disks' btrfs, ZFS and by-UUID mounts, and another disk held, leave this one free.
+out=$(on desktop 'mkdir -p $UMOCKDEV_DIR/dev/disk/by-uuid; : >$UMOCKDEV_DIR/dev/sda2; : >$UMOCKDEV_DIR/dev/nvme0n1p1
+	ln -s ../../sda2 $UMOCKDEV_DIR/dev/disk/by-uuid/0b5e2f6a-77c1-4d0e-8a3b-5f9d2c4e1a70
+	printf "%s\n" "41 22 0:45 / /home rw - btrfs /dev/sda2 rw" "42 22 0:52 / /tank rw - zfs tank rw" \
+		"43 22 0:46 / /srv rw - btrfs /dev/disk/by-uuid/0b5e2f6a-77c1-4d0e-8a3b-5f9d2c4e1a70 rw" >>$UMOCKDEV_DIR/proc/self/mountinfo
+	export FAKEKERNEL_BUSY=sda,sda2,sdb
+	$H store prepare begin - <$W/store.xml; echo "rc=$?"; eval "$NVME"; $H store release end - </dev/null; eval "$NVME"')
 check "guard: an unused disk moves and comes back" "$(printf 'rc=0\nnvme=vfio-pci\nnvme=nvme')" "$out"
 
 reset; map "[vm hostgpu]" "pci = 0b:00.0 0b:00.1"
