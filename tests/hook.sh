@@ -143,6 +143,14 @@ guard "ZFS pool member" 'echo "43 22 0:52 / /tank/data rw,noatime shared:40 - zf
 	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p1 is in use by the kernel (a filesystem, RAID/LVM member, swap or ZFS pool): the host needs it (unmount or stop using it first, or remove the device from the map)"
 guard "whole disk held" 'export FAKEKERNEL_BUSY=nvme0n1' \
 	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1 is in use by the kernel (a filesystem, RAID/LVM member, swap or ZFS pool): the host needs it (unmount or stop using it first, or remove the device from the map)"
+out=$(on desktop 'export FAKEKERNEL_BUSY=nvme0n1p2:hang; s=$(date +%s)
+	$H store prepare begin - <$W/store.xml; echo "rc=$? waited=$(( $(date +%s) - s ))"; eval "$NVME"')
+case "$out" in
+"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p2 did not answer an exclusive open within 5 s: its disk or driver may be stuck (see dmesg); refusing rather than guessing
+rc=1 waited="[567]"
+nvme=nvme") ok "guard: a disk whose open never returns is refused at the deadline" ;;
+*) not_ok "guard: a disk whose open never returns is refused at the deadline" "$out" ;;
+esac
 # Other disks' btrfs, ZFS and by-UUID mounts, and another disk held, leave this one free.
 out=$(on desktop 'mkdir -p $UMOCKDEV_DIR/dev/disk/by-uuid; : >$UMOCKDEV_DIR/dev/sda2; : >$UMOCKDEV_DIR/dev/nvme0n1p1
 	ln -s ../../sda2 $UMOCKDEV_DIR/dev/disk/by-uuid/0b5e2f6a-77c1-4d0e-8a3b-5f9d2c4e1a70

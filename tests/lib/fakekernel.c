@@ -121,7 +121,7 @@ static int open_common(const char *path, int flags, mode_t mode)
  * ---- exclusive opens of block devices ----
  * FAKEKERNEL_BUSY="NAME[,NAME…]": an O_EXCL open of /dev/NAME fails with EBUSY, as while a
  * filesystem, md/dm, swap or a ZFS vdev holds it (a held partition makes its disk busy too:
- * list both).
+ * list both). "NAME:hang" never returns, as behind a driver stuck in the kernel.
  */
 static int excl_busy(const char *path, int flags)
 {
@@ -132,9 +132,15 @@ static int excl_busy(const char *path, int flags)
 		return 0;
 	path += 5;
 	n = strlen(path);
-	for (; *p; p += strcspn(p, ","), p += *p == ',')
-		if (strncmp(p, path, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+	for (; *p; p += strcspn(p, ","), p += *p == ',') {
+		if (strncmp(p, path, n) != 0)
+			continue;
+		if (strncmp(p + n, ":hang", 5) == 0 && (p[n + 5] == ',' || p[n + 5] == '\0'))
+			for (;;)
+				pause();
+		if (p[n] == ',' || p[n] == '\0')
 			return 1;
+	}
 	return 0;
 }
 
