@@ -78,8 +78,14 @@ int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, s
 	/* No map installed yet: nothing is ours to manage. */
 	if (access(path, F_OK) < 0 && errno == ENOENT && !cfg_path && !getenv("VFIO_HOOK_CONFIG"))
 		return 0;
-	if (config_load(path, &w.cfg) < 0)
-		return -EINVAL;
+	if (config_load(path, &w.cfg) < 0) {
+		/* A map broken elsewhere must not keep VMs it does not name from starting (a router at boot). */
+		if (config_names_vm(path, vm_name) != 0)
+			return -EINVAL;
+		log_warning("%s: starting without vfio-hook: it has no [vm %s] in %s, which vfio-hook cannot use (see above)",
+			    vm_name, vm_name, path);
+		return 0;
+	}
 	vm = config_find_vm(w.cfg, vm_name);
 	r = 0;
 	if (!vm)

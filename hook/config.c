@@ -27,6 +27,7 @@ struct parser {
 	int line;           /* line the reader is on */
 	bool line_done;     /* the last chunk read ended a line */
 	int header_line;    /* line of the last [section] header */
+	char *header;       /* what that header names, as inih takes it */
 	char *err;          /* first mistake, reported once */
 	int err_line;
 	char *section;      /* raw name of the section being filled */
@@ -53,12 +54,30 @@ static int fail(struct parser *p, int line, const char *fmt, ...)
 	return 0; /* inih: stop */
 }
 
+/*
+ * What a header line names, as inih takes it (the text between '[' and ']'); NULL when the
+ * line is no header. An unclosed header gives the rest of the line: the name its author meant.
+ */
+static char *header_of(const char *line, bool *ret_closed)
+{
+	size_t n;
+
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (*line++ != '[')
+		return NULL;
+	n = strcspn(line, "]\r\n");
+	*ret_closed = line[n] == ']';
+	return xasprintf("%.*s", (int)n, line);
+}
+
 /* inih reads through this so each handler call knows its line. */
 static char *reader(char *buf, int size, void *stream)
 {
 	struct parser *p = stream;
-	char *r;
-	const char *s;
+	bool starts_line = p->line_done;
+	char *r, *header;
+	bool closed = false;
 
 	r = fgets(buf, size, p->f);
 	if (!r)
@@ -66,10 +85,16 @@ static char *reader(char *buf, int size, void *stream)
 	if (p->line_done)
 		p->line++;
 	p->line_done = strchr(buf, '\n') != NULL;
-	for (s = buf; *s == ' ' || *s == '\t'; s++)
-		;
-	if (*s == '[')
-		p->header_line = p->line;
+	/* inih skips a UTF-8 byte order mark at the start of the file. */
+	header = starts_line ? header_of(p->line == 1 && startswith(buf, "\xEF\xBB\xBF") ? buf + 3 : buf, &closed) : NULL;
+	if (!header)
+		return r;
+	/* inih sees no section change when a header repeats the current one: the two would merge. */
+	if (closed && p->header && streq(p->header, header))
+		fail(p, p->line, "duplicate section [%s] (first at line %d; merge the two)", strip(header), p->header_line);
+	free(p->header);
+	p->header = header;
+	p->header_line = p->line;
 	return r;
 }
 
@@ -356,6 +381,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 {
 	struct parser *p = user;
 
+	if (p->err)
+		return 0;
 	/* inih also splits at ':', so "device 10de:10f8" arrives as key "device 10de". */
 	if (strpbrk(key, " \t"))
 		return fail(p, p->line, SYNTAX_ERROR);
@@ -541,6 +568,16 @@ static int check_owner(const char *path, int fd)
 	return 0;
 }
 
+static void ini_setup(bool stop_on_first_error)
+{
+	/* A continuation line would silently glue an indented key onto the previous one. */
+	ini_allow_multiline = false;
+	ini_stop_on_first_error = stop_on_first_error;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = 64 * 1024;
+}
+
 int config_load(const char *path, struct config **ret)
 {
 	struct parser p = { .line_done = true };
@@ -571,12 +608,7 @@ int config_load(const char *path, struct config **ret)
 	c->opt = (struct options){ .uri = xstrdup(CONFIG_DEFAULT_URI), .timeout = CONFIG_DEFAULT_TIMEOUT, .evict = EVICT_DETACH };
 	p.c = c;
 
-	/* A continuation line would silently glue an indented key onto the previous one. */
-	ini_allow_multiline = false;
-	ini_stop_on_first_error = true;
-	ini_use_stack = false;
-	ini_allow_realloc = true;
-	ini_max_line = 64 * 1024;
+	ini_setup(true);
 	r = ini_parse_stream(reader, &p, handler, &p);
 	if (ferror(p.f) && !p.err) {
 		p.err = xasprintf("cannot read the device map: %s", strerror(EIO));
@@ -588,6 +620,7 @@ int config_load(const char *path, struct config **ret)
 		finish(&p);
 	fclose(p.f);
 	free(p.section);
+	free(p.header);
 	if (p.err) {
 		log_at(LOG_ERR, path, p.err_line, "%s", p.err);
 		free(p.err);
@@ -596,6 +629,81 @@ int config_load(const char *path, struct config **ret)
 	}
 	*ret = c;
 	return 0;
+}
+
+/* The second, tolerant pass over a map config_load refused: only "is [vm NAME] in it?". */
+struct name_search {
+	FILE *f;
+	const char *vm;
+	bool line_done;
+	bool found;
+};
+
+/* "vm  NAME" as a header or inih section names it, spaced as it may be. */
+static bool section_is_vm(const char *section, const char *vm)
+{
+	_cleanup_free_ char *copy = xstrdup(section);
+	char *kind = strip(copy), *name = kind + strcspn(kind, " \t");
+
+	if (*name)
+		*name++ = '\0';
+	return streq(kind, "vm") && streq(strip(name), vm);
+}
+
+static char *names_reader(char *buf, int size, void *stream)
+{
+	struct name_search *n = stream;
+	_cleanup_free_ char *header = NULL;
+	bool starts_line = n->line_done, closed = false;
+	char *r = fgets(buf, size, n->f);
+
+	if (!r)
+		return NULL;
+	n->line_done = strchr(buf, '\n') != NULL;
+	/* inih names only sections that have a valid key; a header whose every line is broken counts too. */
+	header = starts_line ? header_of(buf, &closed) : NULL;
+	if (header && section_is_vm(header, n->vm))
+		n->found = true;
+	return r;
+}
+
+static int names_handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct name_search *n = user;
+
+	(void)key;
+	(void)value;
+	if (section_is_vm(section, n->vm))
+		n->found = true;
+	return 1;
+}
+
+int config_names_vm(const char *path, const char *vm)
+{
+	struct name_search n = { .vm = vm, .line_done = true };
+	struct stat st;
+	int fd, r;
+
+	/* Read whoever owns it: this only decides whether a VM may start without the map. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	n.f = fdopen(fd, "re");
+	if (!n.f) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	/* inih goes on after a broken line, so sections after it are seen too. */
+	ini_setup(false);
+	ini_parse_stream(names_reader, &n, names_handler, &n);
+	r = ferror(n.f) ? -EIO : n.found;
+	fclose(n.f);
+	return r;
 }
 
 void config_free(struct config *c)

@@ -98,6 +98,13 @@ struct config {
 int config_load(const char *path, struct config **ret);
 void config_free(struct config *c);
 
+/*
+ * Whether the map at PATH has a [vm VM] header, read tolerantly (broken lines, any owner):
+ * 1 or 0, or -errno when it cannot be read. For a map config_load refused: a VM it does not
+ * name may still start.
+ */
+int config_names_vm(const char *path, const char *vm);
+
 const struct vm *config_find_vm(const struct config *c, const char *name);
 const struct pci_set *config_find_pci_set(const struct config *c, const char *name);
 const char *evict_policy_name(enum evict_policy p);

@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
@@ -78,24 +79,64 @@ static xmlNode *child_elem(xmlNode *n, const char *name)
 	return NULL;
 }
 
-static void parse_pci_hostdev(xmlDoc *doc, xmlNode *hd, struct domain *d)
+static bool prop_is(xmlNode *n, const char *name, const char *want)
 {
-	xmlNode *n = child_elem(child_elem(hd, "source"), "address");
-	xmlChar *managed;
+	xmlChar *v = n ? xmlGetProp(n, (const xmlChar *)name) : NULL;
+	bool r = v && streq((const char *)v, want);
+
+	xmlFree(v);
+	return r;
+}
+
+/*
+ * SRC (a <hostdev>, an <interface type='hostdev'> or an <actual type='hostdev'>) names the host
+ * function in <source><address>; ELEM is the device element the domain has it as.
+ */
+static void parse_pci_source(xmlDoc *doc, xmlNode *elem, xmlNode *src, struct domain *d)
+{
+	xmlNode *n = child_elem(child_elem(src, "source"), "address");
 	char *alias;
 	struct hostdev h = { 0 };
 
 	if (!n || hex_attr(n, "domain", &h.addr.domain) < 0 || hex_attr(n, "bus", &h.addr.bus) < 0 ||
 	    hex_attr(n, "slot", &h.addr.slot) < 0 || hex_attr(n, "function", &h.addr.func) < 0)
 		return;
-	managed = xmlGetProp(hd, (const xmlChar *)"managed");
-	h.managed = managed && streq((const char *)managed, "yes");
-	xmlFree(managed);
-	alias = child_prop(hd, "alias", "name");
+	h.managed = prop_is(src, "managed", "yes");
+	alias = child_prop(elem, "alias", "name");
 	h.alias = alias ? xstrdup(alias) : NULL;
 	xmlFree(alias);
-	h.xml = element_line(doc, hd);
+	h.xml = element_line(doc, elem);
 	*(struct hostdev *)array_push(&d->hostdevs, &d->n_hostdevs, sizeof(h)) = h;
+}
+
+/* An SR-IOV NIC function given as an interface, directly or by a hostdev network pool. */
+static void parse_interface(xmlDoc *doc, xmlNode *ifc, struct domain *d)
+{
+	xmlNode *actual = child_elem(ifc, "actual");
+
+	if (prop_is(ifc, "type", "hostdev"))
+		parse_pci_source(doc, ifc, ifc, d);
+	else if (prop_is(actual, "type", "hostdev"))
+		parse_pci_source(doc, ifc, actual, d);
+}
+
+/* <uuid>, and the id libvirt gives a running domain (status XML: <domain id='N'>). */
+static void parse_identity(xmlXPathContext *ctx, struct domain *d)
+{
+	xmlXPathObject *o = xmlXPathEvalExpression((const xmlChar *)"string((/domain|/domstatus/domain)/uuid)", ctx);
+	const char *s = o && o->stringval ? (const char *)o->stringval : "";
+	char *end;
+	long id;
+
+	if (strlen(s) < sizeof(d->uuid))
+		snprintf(d->uuid, sizeof(d->uuid), "%s", s);
+	xmlXPathFreeObject(o);
+	o = xmlXPathEvalExpression((const xmlChar *)"string(/domstatus/domain/@id)", ctx);
+	s = o && o->stringval ? (const char *)o->stringval : "";
+	errno = 0;
+	id = strtol(s, &end, 10);
+	d->id = *s && !*end && !errno && id >= 0 && id <= INT_MAX ? (int)id : -1;
+	xmlXPathFreeObject(o);
 }
 
 static void parse_usb_hostdev(xmlDoc *doc, xmlNode *hd, struct domain *d)
@@ -119,7 +160,7 @@ int domain_parse(const char *xml, size_t len, struct domain *ret)
 				    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	xmlXPathContext *ctx = NULL;
 	xmlXPathObject *o = NULL;
-	struct domain d = { 0 };
+	struct domain d = { .id = -1 };
 	int r = -EINVAL;
 
 	if (!doc)
@@ -132,30 +173,19 @@ int domain_parse(const char *xml, size_t len, struct domain *ret)
 		goto out;
 	d.name = xstrdup((const char *)o->stringval);
 	xmlXPathFreeObject(o);
-	d.id = -1;
-	o = xmlXPathEvalExpression((const xmlChar *)"string((/domain|/domstatus/domain)/uuid)", ctx);
-	if (o && o->stringval && strlen((const char *)o->stringval) < sizeof(d.uuid))
-		snprintf(d.uuid, sizeof(d.uuid), "%s", (const char *)o->stringval);
-	xmlXPathFreeObject(o);
-	o = xmlXPathEvalExpression((const xmlChar *)"string(/domstatus/domain/@id)", ctx);
-	if (o && o->stringval && *o->stringval) {
-		char *end;
-		long id = strtol((const char *)o->stringval, &end, 10);
-
-		if (!*end && id >= 0 && id < 1000000000L)
-			d.id = (int)id;
-	}
-	xmlXPathFreeObject(o);
-	o = xmlXPathEvalExpression((const xmlChar *)"(/domain|/domstatus/domain)/devices/hostdev[@mode='subsystem']", ctx);
+	parse_identity(ctx, &d);
+	/* Document order, so a domain's functions come in the order libvirt lists them. */
+	o = xmlXPathEvalExpression((const xmlChar *)"(/domain|/domstatus/domain)/devices/*[self::hostdev[@mode='subsystem'] or self::interface]",
+				   ctx);
 	for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++) {
 		xmlNode *n = o->nodesetval->nodeTab[i];
-		xmlChar *type = xmlGetProp(n, (const xmlChar *)"type");
 
-		if (type && streq((const char *)type, "pci"))
-			parse_pci_hostdev(doc, n, &d);
-		else if (type && streq((const char *)type, "usb"))
+		if (streq((const char *)n->name, "interface"))
+			parse_interface(doc, n, &d);
+		else if (prop_is(n, "type", "pci"))
+			parse_pci_source(doc, n, n, &d);
+		else if (prop_is(n, "type", "usb"))
 			parse_usb_hostdev(doc, n, &d);
-		xmlFree(type);
 	}
 	*ret = d;
 	d = (struct domain){ 0 };
@@ -179,7 +209,7 @@ void domain_clear(struct domain *d)
 	free(d->name);
 	free(d->usbdevs);
 	free(d->hostdevs);
-	*d = (struct domain){ 0 };
+	*d = (struct domain){ .id = -1 };
 }
 
 const struct hostdev *domain_hostdev(const struct domain *d, const struct pci_addr *a)

@@ -7,12 +7,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* A PCI <hostdev> of a domain. */
+/*
+ * A PCI function a domain is given: a <hostdev>, an <interface type='hostdev'>, or (status XML
+ * only) an <interface> whose network pool gave it one (<actual type='hostdev'>).
+ */
 struct hostdev {
 	struct pci_addr addr;
 	bool managed;
 	char *alias; /* live XML only; NULL otherwise */
-	char *xml;   /* the element on one line, without its <alias>: what attach takes back */
+	char *xml;   /* that element on one line, without its <alias>: what attach takes back */
 };
 
 /* A USB <hostdev>: by vendor/product, and bus/device once libvirt has found it. */
@@ -21,11 +24,11 @@ struct usbdev {
 	char *xml;
 };
 
-/* A domain as far as vfio-hook cares: its name, PCI and USB hostdevs. */
+/* A domain as far as vfio-hook cares: who it is, its PCI and USB hostdevs. */
 struct domain {
 	char *name;
-	char uuid[37]; /* "" when the XML has none */
-	int id;        /* the running domain's id (status XML), -1 when none */
+	char uuid[37]; /* empty when the XML has no <uuid> */
+	int id;        /* the running domain's id (status XML); -1 when absent */
 	struct hostdev *hostdevs;
 	size_t n_hostdevs;
 	struct usbdev *usbdevs;

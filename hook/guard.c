@@ -2,12 +2,15 @@
 #define _GNU_SOURCE
 #include "guard.h"
 
+#include "child.h"
 #include "util.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
-#include <unistd.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The last PCI address in a sysfs device path: the function a block device hangs off. */
 static bool path_on_func(const char *real, const struct pci_addr *a)
@@ -25,17 +28,60 @@ static bool path_on_func(const char *real, const struct pci_addr *a)
 	return any && pci_addr_eq(&last, a);
 }
 
-/* Mount point of block device MAJ:MIN, from mountinfo; NULL if not mounted. */
-static char *mounted_at(const char *majmin)
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+/* Is mount SOURCE block device NAME? Also through /dev/disk/by-*, /dev/mapper and other links. */
+static bool source_is(const char *source, const char *name)
+{
+	_cleanup_free_ char *dev = xasprintf("/dev/%s", name);
+	char real[PATH_MAX], want[PATH_MAX];
+
+	if (streq(source, dev))
+		return true;
+	/* Only /dev: resolving a network or FUSE source could block. */
+	if (!startswith(source, "/dev/") || !realpath(source, real))
+		return false;
+	return streq(real, dev) || (realpath(dev, want) && streq(real, want));
+}
+
+/*
+ * Where block device NAME (MAJMIN, may be NULL) is mounted, from mountinfo; NULL if not. Both
+ * the device number and the source count: btrfs shows an anonymous 0:NN device there, and
+ * only its source names the disk.
+ */
+static char *mounted_at(const char *name, const char *majmin)
 {
 	_cleanup_free_ char *info = read_file("/proc/self/mountinfo");
 	char *line, *save = NULL;
 
 	for (line = info ? strtok_r(info, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
-		char dev[32], mnt[PATH_MAX];
+		char dev[32], mnt[PATH_MAX], src[PATH_MAX];
+		const char *sep = strstr(line, " - ");
 
-		if (sscanf(line, "%*s %*s %31s %*s %4095s", dev, mnt) == 2 && streq(dev, majmin))
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL…] - FSTYPE SOURCE SUPEROPTIONS */
+		if (sscanf(line, "%*s %*s %31s %*s %4095s", dev, mnt) != 2)
+			continue;
+		if (!sep || sscanf(sep + 3, "%*s %4095s", src) != 1)
+			src[0] = '\0';
+		unescape_octal(src);
+		if ((majmin && streq(dev, majmin)) || (*src && source_is(src, name))) {
+			unescape_octal(mnt);
 			return xstrdup(mnt);
+		}
 	}
 	return NULL;
 }
@@ -65,46 +111,112 @@ static char *first_holder(const char *sysdir)
 	return r;
 }
 
-/* Is block device NAME (or one of its partitions) in use? Says how, or NULL. */
-static char *block_in_use(const char *name)
+#define HOST_NEEDS_IT "the host needs it (unmount or stop using it first, or remove the device from the map)"
+
+/* A disk and its partitions, by kernel name, with their sysfs directories. */
+struct blockdev {
+	char *name;
+	char *sysdir;
+};
+
+static void blockdevs_free(struct blockdev *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(b[i].name);
+		free(b[i].sysdir);
+	}
+	free(b);
+}
+
+/* Disk NAME first, then each partition (a subdirectory with a "partition" file). */
+static size_t blockdevs_of(const char *name, struct blockdev **ret)
 {
 	_cleanup_free_ char *dir = xasprintf("/sys/block/%s", name);
+	struct blockdev *b = NULL, *e;
+	size_t n = 0;
 	DIR *d = opendir(dir);
-	const struct dirent *e;
-	char *why = NULL;
+	const struct dirent *de;
 
-	/* The disk itself, then each partition (a subdirectory with a "partition" file). */
-	for (int pass = 0; !why && d; pass++) {
-		const char *part = NULL;
-		_cleanup_free_ char *sub = NULL, *dev = NULL, *mnt = NULL, *holder = NULL;
+	e = array_push(&b, &n, sizeof(*e));
+	e->name = xstrdup(name);
+	e->sysdir = xstrdup(dir);
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *pfile = xasprintf("%s/%s/partition", dir, de->d_name);
 
-		if (pass > 0) {
-			_cleanup_free_ char *pfile = NULL;
-
-			e = readdir(d);
-			if (!e)
-				break;
-			pfile = xasprintf("%s/%s/partition", dir, e->d_name);
-			if (e->d_name[0] == '.' || access(pfile, F_OK) < 0)
-				continue;
-			part = e->d_name;
-		}
-		sub = part ? xasprintf("%s/%s", dir, part) : xstrdup(dir);
-		{
-			_cleanup_free_ char *devfile = xasprintf("%s/dev", sub);
-			dev = read_file(devfile);
-		}
-		if (dev)
-			strip(dev);
-		if (dev && (mnt = mounted_at(strip(dev))))
-			why = xasprintf("/dev/%s is mounted on %s", part ? part : name, mnt);
-		else if (is_swap(part ? part : name))
-			why = xasprintf("/dev/%s is active swap", part ? part : name);
-		else if ((holder = first_holder(sub)))
-			why = xasprintf("/dev/%s is part of %s (md, dm or LVM)", part ? part : name, holder);
+		if (de->d_name[0] == '.' || access(pfile, F_OK) < 0)
+			continue;
+		e = array_push(&b, &n, sizeof(*e));
+		e->name = xstrdup(de->d_name);
+		e->sysdir = xasprintf("%s/%s", dir, de->d_name);
 	}
 	if (d)
 		closedir(d);
+	*ret = b;
+	return n;
+}
+
+/* A mount, swap or md/dm/LVM holder of B, said the way the user finds it; NULL if none. */
+static char *known_use(const struct blockdev *b)
+{
+	_cleanup_free_ char *devfile = xasprintf("%s/dev", b->sysdir);
+	_cleanup_free_ char *dev = read_file(devfile), *mnt = NULL, *holder = NULL;
+
+	if ((mnt = mounted_at(b->name, dev ? strip(dev) : NULL)))
+		return xasprintf("/dev/%s is mounted on %s: %s", b->name, mnt, HOST_NEEDS_IT);
+	if (is_swap(b->name))
+		return xasprintf("/dev/%s is active swap: %s", b->name, HOST_NEEDS_IT);
+	if ((holder = first_holder(b->sysdir)))
+		return xasprintf("/dev/%s is part of %s (md, dm or LVM): %s", b->name, holder, HOST_NEEDS_IT);
+	return NULL;
+}
+
+/*
+ * The kernel's own answer: an exclusive open fails with EBUSY while a filesystem (a ZFS pool
+ * names no device in mountinfo), md/dm, swap or any other exclusive holder has the device.
+ * A node that cannot be opened at all (none in a container) says nothing either way.
+ */
+static int probe_exclusive(const void *arg, FILE *out)
+{
+	_cleanup_free_ char *path = xasprintf("/dev/%s", (const char *)arg);
+	int fd = open(path, O_RDONLY | O_EXCL | O_CLOEXEC | O_NONBLOCK);
+
+	(void)out;
+	if (fd < 0)
+		return errno == EBUSY ? -EBUSY : 0;
+	close(fd);
+	return 0;
+}
+
+/* The open can block behind a disk whose driver is stuck: it runs in a child, with a deadline. */
+#define GUARD_PROBE_MS 5000
+
+static char *kernel_use(const struct blockdev *b)
+{
+	int r = child_run(probe_exclusive, b->name, GUARD_PROBE_MS, NULL);
+
+	if (r == -EBUSY)
+		return xasprintf("/dev/%s is in use by the kernel (a filesystem, RAID/LVM member, swap or ZFS pool): %s",
+				 b->name, HOST_NEEDS_IT);
+	if (r == -ETIMEDOUT)
+		return xasprintf("/dev/%s did not answer an exclusive open within %d s: its disk or driver may be stuck "
+				 "(see dmesg); refusing rather than guessing",
+				 b->name, GUARD_PROBE_MS / 1000);
+	return NULL;
+}
+
+/* Is disk NAME, or one of its partitions, in use? Says how, or NULL. */
+static char *block_in_use(const char *name)
+{
+	struct blockdev *b = NULL;
+	size_t n = blockdevs_of(name, &b);
+	char *why = NULL;
+
+	for (size_t i = 0; i < n && !why; i++)
+		why = known_use(&b[i]);
+	/* Partitions before the disk: a held partition makes the disk's own open fail too. */
+	for (size_t i = 1; i <= n && !why; i++)
+		why = kernel_use(&b[i % n]);
+	blockdevs_free(b, n);
 	return why;
 }
 
@@ -115,18 +227,14 @@ static char *block_guard(const struct pci_func *f)
 	char *why = NULL;
 
 	while (d && !why && (e = readdir(d))) {
-		_cleanup_free_ char *link = NULL, *use = NULL;
+		_cleanup_free_ char *link = NULL;
 		char real[PATH_MAX];
 
 		if (e->d_name[0] == '.')
 			continue;
 		link = xasprintf("/sys/block/%s", e->d_name);
-		if (!realpath(link, real) || !path_on_func(real, &f->addr))
-			continue;
-		use = block_in_use(e->d_name);
-		if (use)
-			why = xasprintf("%s: the host needs it (unmount or stop using it first, or remove the device from the map)",
-					use);
+		if (realpath(link, real) && path_on_func(real, &f->addr))
+			why = block_in_use(e->d_name);
 	}
 	if (d)
 		closedir(d);

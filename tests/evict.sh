@@ -27,6 +27,18 @@ out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$S
 check "refuse: refused naming the holder, release leaves it alone" "$(printf '%s\nrc=1\n%s\nrc=0\n%s\nlock' \
 	"vfio-hook: win10: $G0 is in use by the running VM linux and evict = refuse: shut linux down first (virsh shutdown linux), or set evict = detach in [vm win10] of $work/map.ini (and 3 more problems: run 'vfio-hook --check win10')" "$ORIG" "$ORIG")" "$out"
 
+## a NIC function the running VM has as an <interface>: direct, or from a hostdev network pool
+NIC="<mac address='52:54:00:6d:90:02'/><source><address type='pci' domain='0x0000' bus='0x05' slot='0x00' function='0x0'/></source><alias name='hostdev0'/>"
+for ifc in "<interface type='hostdev' managed='yes'>$NIC</interface>" \
+	"<interface type='network'><source network='sriov-pool'/><actual type='hostdev' managed='yes'>${NIC%<alias*}</actual><alias name='hostdev0'/></interface>"; do
+	reset; map "[options]" "evict = refuse" "[vm nas]" "pci = 0000:05:00.0"
+	domxml nas 0000:05:00.0 >"$work/nas.xml"
+	printf "<domstatus state='running' pid='4242'><domain type='kvm' id='3'><name>router</name><devices>%s</devices></domain></domstatus>\n" "$ifc" >"$work/run/router.xml"
+	out=$(on desktop '$H nas prepare begin - <$W/nas.xml; echo "rc=$?"; basename $(readlink /sys/bus/pci/devices/0000:05:00.0/driver)')
+	check "NIC held as $(echo "$ifc" | cut -c1-27)…: refused naming the holder" "$(printf '%s\nrc=1\nigb' \
+		"vfio-hook: nas: 0000:05:00.0 (I211 Gigabit Network Connection) is in use by the running VM router and evict = refuse: shut router down first (virsh shutdown router), or set evict = detach in [vm nas] of $work/map.ini")" "$out"
+done
+
 ## --check says what it would take, from whom, how
 reset; evict_map detach "test:///default"; status linux 0000:09:00.0
 out=$(on desktop '$H --check win10 --xml $W/win10.xml; echo "rc=$?"' | grep -v "^  move")

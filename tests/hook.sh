@@ -55,6 +55,25 @@ out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; $H win10
 check "broken map: prepare fails with its line, release still exits 0" "$(printf '%s\nrc=1\nrc=0' "$work/map.ini:1: not a [section], a \"key = value\" line or a comment (fix or remove this line)")" "$out"
 out=$(on desktop '$H --check nosuchvm; echo "rc=$?"')
 check "--check on a broken map exits 2" "$(printf '%s\nrc=2' "$work/map.ini:1: not a [section], a \"key = value\" line or a comment (fix or remove this line)")" "$out"
+# A map broken elsewhere, or with the wrong owner or mode, stops only the VMs it names: a router
+# VM that autostarts at boot is not in it and must still come up.
+domxml router >"$work/router.xml"; domxml broken >"$work/broken.xml"
+full_map; printf '%s\n' "[vm broken]" "pci gpu" >>"$work/map.ini"
+SYN="$work/map.ini:13: not a [section], a \"key = value\" line or a comment (fix or remove this line)"
+out=$(on desktop 'for vm in router win10 broken; do $H $vm prepare begin - <$W/$vm.xml; echo "$vm rc=$?"; done; eval "$STATE"')
+check "broken map: a VM it does not name starts, the VMs it names are refused" "$(printf '%s\n' "$SYN" \
+	"vfio-hook: router: starting without vfio-hook: it has no [vm router] in $work/map.ini, which vfio-hook cannot use (see above)" \
+	"router rc=0" "$SYN" "win10 rc=1" "$SYN" "broken rc=1" "$ORIG")" "$out"
+full_map; chmod 666 "$work/map.ini"
+PERM="$work/map.ini: refused: writable by group or others (run: chmod go-w $work/map.ini)"
+out=$(on desktop 'for vm in router win10; do $H $vm prepare begin - <$W/$vm.xml; echo "$vm rc=$?"; done; eval "$STATE"')
+check "writable map: a VM it does not name starts, a VM it names is refused" "$(printf '%s\n' "$PERM" \
+	"vfio-hook: router: starting without vfio-hook: it has no [vm router] in $work/map.ini, which vfio-hook cannot use (see above)" \
+	"router rc=0" "$PERM" "win10 rc=1" "$ORIG")" "$out"
+mkdir -p "$work/map.d"
+out=$(VFIO_HOOK_CONFIG="$work/map.d" on desktop '$H router prepare begin - <$W/router.xml; echo "rc=$?"')
+check "unreadable map: nobody can tell, so every VM is refused" "$(printf '%s\nrc=1' \
+	"$work/map.d: not a regular file (point -c or VFIO_HOOK_CONFIG at the map file)")" "$out"
 full_map
 out=$(on desktop '$H --check nosuchvm; echo "rc=$?"')
 check "--check on an unknown VM exits 2" "$(printf 'vfio-hook: nosuchvm is not in %s (add a [vm nosuchvm] section)\nrc=2' "$work/map.ini")" "$out"
@@ -111,7 +130,34 @@ guard "active swap" 'echo "/dev/nvme0n1p2 partition 8388604 0 -2" >>$UMOCKDEV_DI
 	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p2 is active swap: the host needs it (unmount or stop using it first, or remove the device from the map)"
 guard "LVM/dm holder" 'mkdir -p $UMOCKDEV_DIR$P1/holders/dm-0' \
 	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p1 is part of dm-0 (md, dm or LVM): the host needs it (unmount or stop using it first, or remove the device from the map)"
-out=$(on desktop '$H store prepare begin - <$W/store.xml; echo "rc=$?"; eval "$NVME"; $H store release end - </dev/null; eval "$NVME"')
+# btrfs shows an anonymous 0:NN device in mountinfo: only the source names the partition.
+guard "btrfs on a partition" 'echo "41 22 0:45 / /data rw,relatime shared:30 - btrfs /dev/nvme0n1p2 rw,ssd,space_cache=v2,subvolid=5,subvol=/" >>$UMOCKDEV_DIR/proc/self/mountinfo' \
+	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p2 is mounted on /data: the host needs it (unmount or stop using it first, or remove the device from the map)"
+guard "mounted by UUID" 'mkdir -p $UMOCKDEV_DIR/dev/disk/by-uuid; : >$UMOCKDEV_DIR/dev/nvme0n1p1
+	ln -s ../../nvme0n1p1 $UMOCKDEV_DIR/dev/disk/by-uuid/4f1c7d02-5a7e-4b9e-9c53-2d7a3c1b8e61
+	printf "%s\\n" "42 22 0:47 / /srv/my\\040files rw - btrfs /dev/disk/by-uuid/4f1c7d02-5a7e-4b9e-9c53-2d7a3c1b8e61 rw" >>$UMOCKDEV_DIR/proc/self/mountinfo' \
+	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p1 is mounted on /srv/my files: the host needs it (unmount or stop using it first, or remove the device from the map)"
+# A ZFS dataset names its pool, not a device: only the kernel's exclusive open tells.
+guard "ZFS pool member" 'echo "43 22 0:52 / /tank/data rw,noatime shared:40 - zfs tank/data rw,xattr,noacl" >>$UMOCKDEV_DIR/proc/self/mountinfo
+	export FAKEKERNEL_BUSY=nvme0n1p1,nvme0n1' \
+	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p1 is in use by the kernel (a filesystem, RAID/LVM member, swap or ZFS pool): the host needs it (unmount or stop using it first, or remove the device from the map)"
+guard "whole disk held" 'export FAKEKERNEL_BUSY=nvme0n1' \
+	"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1 is in use by the kernel (a filesystem, RAID/LVM member, swap or ZFS pool): the host needs it (unmount or stop using it first, or remove the device from the map)"
+out=$(on desktop 'export FAKEKERNEL_BUSY=nvme0n1p2:hang; s=$(date +%s)
+	$H store prepare begin - <$W/store.xml; echo "rc=$? waited=$(( $(date +%s) - s ))"; eval "$NVME"')
+case "$out" in
+"vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p2 did not answer an exclusive open within 5 s: its disk or driver may be stuck (see dmesg); refusing rather than guessing
+rc=1 waited="[567]"
+nvme=nvme") ok "guard: a disk whose open never returns is refused at the deadline" ;;
+*) not_ok "guard: a disk whose open never returns is refused at the deadline" "$out" ;;
+esac
+# Other disks' btrfs, ZFS and by-UUID mounts, and another disk held, leave this one free.
+out=$(on desktop 'mkdir -p $UMOCKDEV_DIR/dev/disk/by-uuid; : >$UMOCKDEV_DIR/dev/sda2; : >$UMOCKDEV_DIR/dev/nvme0n1p1
+	ln -s ../../sda2 $UMOCKDEV_DIR/dev/disk/by-uuid/0b5e2f6a-77c1-4d0e-8a3b-5f9d2c4e1a70
+	printf "%s\n" "41 22 0:45 / /home rw - btrfs /dev/sda2 rw" "42 22 0:52 / /tank rw - zfs tank rw" \
+		"43 22 0:46 / /srv rw - btrfs /dev/disk/by-uuid/0b5e2f6a-77c1-4d0e-8a3b-5f9d2c4e1a70 rw" >>$UMOCKDEV_DIR/proc/self/mountinfo
+	export FAKEKERNEL_BUSY=sda,sda2,sdb
+	$H store prepare begin - <$W/store.xml; echo "rc=$?"; eval "$NVME"; $H store release end - </dev/null; eval "$NVME"')
 check "guard: an unused disk moves and comes back" "$(printf 'rc=0\nnvme=vfio-pci\nnvme=nvme')" "$out"
 
 reset; map "[vm hostgpu]" "pci = 0b:00.0 0b:00.1"

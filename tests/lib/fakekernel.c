@@ -117,11 +117,42 @@ static int open_common(const char *path, int flags, mode_t mode)
 	return -1;
 }
 
+/*
+ * ---- exclusive opens of block devices ----
+ * FAKEKERNEL_BUSY="NAME[,NAME…]": an O_EXCL open of /dev/NAME fails with EBUSY, as while a
+ * filesystem, md/dm, swap or a ZFS vdev holds it (a held partition makes its disk busy too:
+ * list both). "NAME:hang" never returns, as behind a driver stuck in the kernel.
+ */
+static int excl_busy(const char *path, int flags)
+{
+	const char *p = getenv("FAKEKERNEL_BUSY");
+	size_t n;
+
+	if (!p || !(flags & O_EXCL) || (flags & O_CREAT) || strncmp(path, "/dev/", 5) != 0)
+		return 0;
+	path += 5;
+	n = strlen(path);
+	for (; *p; p += strcspn(p, ","), p += *p == ',') {
+		if (strncmp(p, path, n) != 0)
+			continue;
+		if (strncmp(p + n, ":hang", 5) == 0 && (p[n + 5] == ',' || p[n + 5] == '\0'))
+			for (;;)
+				pause();
+		if (p[n] == ',' || p[n] == '\0')
+			return 1;
+	}
+	return 0;
+}
+
 int open(const char *path, int flags, ...)
 {
 	va_list ap;
 	mode_t mode = 0;
 
+	if (excl_busy(path, flags)) {
+		errno = EBUSY;
+		return -1;
+	}
 	va_start(ap, flags);
 	if (flags & (O_CREAT | O_TMPFILE))
 		mode = (mode_t)va_arg(ap, int);

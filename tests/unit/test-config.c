@@ -128,6 +128,34 @@ static void test_errors_leave_nothing(void **state)
 	assert_int_not_equal(config_load("/nonexistent/vfio-hook.ini", &c), 0);
 }
 
+/* The tolerant second look at a map config_load refused: which VMs does it name? */
+static void test_names_vm_in_broken_map(void **state)
+{
+	char path[sizeof(tmpdir) + 16];
+	struct config *c = NULL;
+
+	(void)state;
+	assert_int_equal(load_text("[vm a]\n"
+				   "pci = 09:00.0\n"
+				   "this line is broken\n"
+				   "[ vm  b ]\n"
+				   "pci = 0a:00.0\n"
+				   "[vm c]\n"
+				   "pci 0b:00.0\n"
+				   "[vm d\n",
+				   &c),
+			 -22);
+	snprintf(path, sizeof(path), "%s/map.ini", tmpdir);
+	assert_int_equal(config_names_vm(path, "a"), 1);
+	assert_int_equal(config_names_vm(path, "b"), 1); /* after the broken line, spaced */
+	assert_int_equal(config_names_vm(path, "c"), 1); /* no valid key at all */
+	assert_int_equal(config_names_vm(path, "d"), 1); /* its header unclosed: still meant */
+	assert_int_equal(config_names_vm(path, "router"), 0);
+	assert_int_equal(config_names_vm(path, "vm"), 0);
+	assert_int_equal(config_names_vm("/nonexistent/vfio-hook.ini", "router"), -2);
+	assert_int_equal(config_names_vm(tmpdir, "router"), -22);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -149,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_example),
 		cmocka_unit_test(test_defaults_and_forms),
 		cmocka_unit_test(test_errors_leave_nothing),
+		cmocka_unit_test(test_names_vm_in_broken_map),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, setup, teardown);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -69,14 +70,128 @@ static void test_status_hostdevs(void **state)
 	assert_int_equal(d.usbdevs[0].bus, 1);
 	assert_int_equal(d.usbdevs[0].device, 2);
 	assert_null(strstr(d.usbdevs[0].xml, "alias"));
+	assert_string_equal(d.uuid, "");
+	assert_int_equal(d.id, 3);
 	domain_clear(&d);
 	assert_int_equal(domain_parse("<domain><devices/></domain>", 27, &d), -22);
+}
+
+/*
+ * A status file (libvirt 9.0) of a router VM with SR-IOV NIC functions: one given directly as
+ * <interface type='hostdev'>, one from a hostdev network pool, which only the status file
+ * resolves (<actual>), and a plain bridged NIC that holds no host function.
+ */
+static const char status_nics[] =
+	"<domstatus state='running' reason='booted' pid='5151'>\n"
+	"  <domain type='kvm' id='17'>\n"
+	"    <name>router</name>\n"
+	"    <uuid>4dea22b3-1d52-d8f3-2516-782e98ab3fa0</uuid>\n"
+	"    <devices>\n"
+	"      <interface type='hostdev' managed='yes'>\n"
+	"        <mac address='52:54:00:6d:90:02'/>\n"
+	"        <driver name='vfio'/>\n"
+	"        <source>\n"
+	"          <address type='pci' domain='0x0000' bus='0x03' slot='0x10' function='0x1'/>\n"
+	"        </source>\n"
+	"        <alias name='hostdev0'/>\n"
+	"        <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>\n"
+	"      </interface>\n"
+	"      <interface type='network'>\n"
+	"        <mac address='52:54:00:6d:90:03'/>\n"
+	"        <source network='sriov-pool'/>\n"
+	"        <actual type='hostdev' managed='yes'>\n"
+	"          <driver name='vfio'/>\n"
+	"          <source>\n"
+	"            <address type='pci' domain='0x0000' bus='0x03' slot='0x10' function='0x3'/>\n"
+	"          </source>\n"
+	"        </actual>\n"
+	"        <alias name='hostdev1'/>\n"
+	"      </interface>\n"
+	"      <interface type='bridge'>\n"
+	"        <mac address='52:54:00:6d:90:04'/>\n"
+	"        <source bridge='br0'/>\n"
+	"        <target dev='vnet3'/>\n"
+	"        <model type='virtio'/>\n"
+	"        <alias name='net0'/>\n"
+	"      </interface>\n"
+	"      <hostdev mode='subsystem' type='pci' managed='no'>\n"
+	"        <source>\n"
+	"          <address domain='0x0000' bus='0x05' slot='0x00' function='0x0'/>\n"
+	"        </source>\n"
+	"        <alias name='hostdev2'/>\n"
+	"      </hostdev>\n"
+	"    </devices>\n"
+	"  </domain>\n"
+	"</domstatus>\n";
+
+static bool starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static void test_status_interfaces(void **state)
+{
+	struct domain d;
+	struct holders h = { 0 };
+	struct pci_addr vf1 = { 0, 3, 0x10, 1 }, vf3 = { 0, 3, 0x10, 3 }, hd = { 0, 5, 0, 0 };
+	const struct hostdev *a, *b;
+
+	(void)state;
+	assert_int_equal(domain_parse(status_nics, strlen(status_nics), &d), 0);
+	assert_string_equal(d.uuid, "4dea22b3-1d52-d8f3-2516-782e98ab3fa0");
+	assert_int_equal(d.id, 17);
+	assert_int_equal(d.n_hostdevs, 3);
+	a = domain_hostdev(&d, &vf1);
+	b = domain_hostdev(&d, &vf3);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(domain_has(&d, &hd));
+	assert_true(a->managed && b->managed);
+	assert_false(domain_hostdev(&d, &hd)->managed);
+	assert_string_equal(a->alias, "hostdev0");
+	assert_string_equal(b->alias, "hostdev1");
+	/* Give-back plugs the interface back as an interface: its MAC and guest address kept. */
+	assert_true(starts(a->xml, "<interface type=\"hostdev\" managed=\"yes\">"));
+	assert_non_null(strstr(a->xml, "52:54:00:6d:90:02"));
+	assert_null(strstr(a->xml, "alias"));
+	assert_true(starts(b->xml, "<interface type=\"network\">"));
+	assert_non_null(strstr(b->xml, "sriov-pool"));
+	assert_null(strstr(b->xml, "alias"));
+	/* So another VM's start sees them held. */
+	h.doms = &d;
+	h.n = 1;
+	assert_string_equal(holders_find(&h, &vf1, "other"), "router");
+	assert_string_equal(holders_find(&h, &vf3, "other"), "router");
+	assert_null(holders_find(&h, &vf3, "router"));
+	domain_clear(&d);
+	assert_int_equal(d.id, -1);
+}
+
+/* A defined domain's XML (not running): its <uuid>, no id; <interface type='hostdev'> counts. */
+static void test_inactive_identity(void **state)
+{
+	static const char xml[] = "<domain type='kvm'><name>nic</name><uuid>c7a5fdbd-cdaf-9455-926a-d65c16db1809</uuid>"
+				  "<devices><interface type='hostdev'><source><address type='pci' domain='0x0000' "
+				  "bus='0x03' slot='0x10' function='0x2'/></source></interface></devices></domain>";
+	struct pci_addr vf = { 0, 3, 0x10, 2 };
+	struct domain d;
+
+	(void)state;
+	assert_int_equal(domain_parse(xml, strlen(xml), &d), 0);
+	assert_string_equal(d.uuid, "c7a5fdbd-cdaf-9455-926a-d65c16db1809");
+	assert_int_equal(d.id, -1);
+	assert_true(domain_has(&d, &vf));
+	assert_false(domain_hostdev(&d, &vf)->managed);
+	assert_null(domain_hostdev(&d, &vf)->alias);
+	domain_clear(&d);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_hostdevs),
+		cmocka_unit_test(test_status_interfaces),
+		cmocka_unit_test(test_inactive_identity),
 	};
 
 	return cmocka_run_group_tests_name("domxml", tests, NULL, NULL);
