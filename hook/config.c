@@ -26,6 +26,7 @@ struct parser {
 	FILE *f;
 	int line;           /* line the reader is on */
 	bool line_done;     /* the last chunk read ended a line */
+	size_t line_len;    /* bytes of that line read so far */
 	int header_line;    /* line of the last [section] header */
 	char *err;          /* first mistake, reported once */
 	int err_line;
@@ -57,20 +58,37 @@ static int fail(struct parser *p, int line, const char *fmt, ...)
 static char *reader(char *buf, int size, void *stream)
 {
 	struct parser *p = stream;
-	char *r;
+	int n = 0, ch = 0;
 	const char *s;
 
-	r = fgets(buf, size, p->f);
-	if (!r)
+	/* Not fgets: a NUL byte would cut its line short, newline included, without a word. */
+	while (n < size - 1 && ch != '\n' && (ch = getc(p->f)) != EOF) {
+		if (ch == '\0') {
+			fail(p, p->line_done ? p->line + 1 : p->line,
+			     "NUL byte in the map (it is a text file: save it as plain text)");
+			return NULL;
+		}
+		buf[n++] = (char)ch;
+	}
+	if (n == 0)
 		return NULL;
-	if (p->line_done)
+	buf[n] = '\0';
+	if (p->line_done) {
 		p->line++;
-	p->line_done = strchr(buf, '\n') != NULL;
+		p->line_len = 0;
+	}
+	p->line_len += (size_t)n;
+	p->line_done = buf[n - 1] == '\n';
+	/* inih would read the rest of a longer line as a line of its own: a comment's tail as a key. */
+	if (!p->line_done && p->line_len >= (size_t)ini_max_line - 1) {
+		fail(p, p->line, "line longer than %d bytes (shorten it)", ini_max_line - 2);
+		return NULL;
+	}
 	for (s = buf; *s == ' ' || *s == '\t'; s++)
 		;
 	if (*s == '[')
 		p->header_line = p->line;
-	return r;
+	return buf;
 }
 
 static bool valid_set_name(const char *s)
