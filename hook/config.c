@@ -61,9 +61,13 @@ static char *reader(char *buf, int size, void *stream)
 	int n = 0, ch = 0;
 	const char *s;
 
+	if (p->err)
+		return NULL;
 	/* Not fgets: a NUL byte would cut its line short, newline included, without a word. */
 	while (n < size - 1 && ch != '\n' && (ch = getc(p->f)) != EOF) {
 		if (ch == '\0') {
+			/* inih goes on with what BUF continued, so leave that terminated. */
+			buf[0] = '\0';
 			fail(p, p->line_done ? p->line + 1 : p->line,
 			     "NUL byte in the map (it is a text file: save it as plain text)");
 			return NULL;
