@@ -39,6 +39,7 @@ uninstall:
 		scripts/install.sh uninstall
 
 include tests/tests.mk
+include tests/fuzz/fuzz.mk
 
 clean:
 	rm -f hook/*.o hook/vfio-hook

@@ -26,6 +26,7 @@ struct parser {
 	FILE *f;
 	int line;           /* line the reader is on */
 	bool line_done;     /* the last chunk read ended a line */
+	size_t line_len;    /* bytes of that line read so far */
 	int header_line;    /* line of the last [section] header */
 	char *header;       /* what that header names, as inih takes it */
 	char *err;          /* first mistake, reported once */
@@ -76,26 +77,48 @@ static char *reader(char *buf, int size, void *stream)
 {
 	struct parser *p = stream;
 	bool starts_line = p->line_done;
-	char *r, *header;
+	int n = 0, ch = 0;
+	char *header;
 	bool closed = false;
 
-	r = fgets(buf, size, p->f);
-	if (!r)
+	if (p->err)
 		return NULL;
-	if (p->line_done)
+	/* Not fgets: a NUL byte would cut its line short, newline included, without a word. */
+	while (n < size - 1 && ch != '\n' && (ch = getc(p->f)) != EOF) {
+		if (ch == '\0') {
+			/* inih goes on with what BUF continued, so leave that terminated. */
+			buf[0] = '\0';
+			fail(p, p->line_done ? p->line + 1 : p->line,
+			     "NUL byte in the map (it is a text file: save it as plain text)");
+			return NULL;
+		}
+		buf[n++] = (char)ch;
+	}
+	if (n == 0)
+		return NULL;
+	buf[n] = '\0';
+	if (p->line_done) {
 		p->line++;
-	p->line_done = strchr(buf, '\n') != NULL;
+		p->line_len = 0;
+	}
+	p->line_len += (size_t)n;
+	p->line_done = buf[n - 1] == '\n';
+	/* inih would read the rest of a longer line as a line of its own: a comment's tail as a key. */
+	if (!p->line_done && p->line_len >= (size_t)ini_max_line - 1) {
+		fail(p, p->line, "line longer than %d bytes (shorten it)", ini_max_line - 2);
+		return NULL;
+	}
 	/* inih skips a UTF-8 byte order mark at the start of the file. */
 	header = starts_line ? header_of(p->line == 1 && startswith(buf, "\xEF\xBB\xBF") ? buf + 3 : buf, &closed) : NULL;
 	if (!header)
-		return r;
+		return buf;
 	/* inih sees no section change when a header repeats the current one: the two would merge. */
 	if (closed && p->header && streq(p->header, header))
 		fail(p, p->line, "duplicate section [%s] (first at line %d; merge the two)", strip(header), p->header_line);
 	free(p->header);
 	p->header = header;
 	p->header_line = p->line;
-	return r;
+	return buf;
 }
 
 static bool valid_set_name(const char *s)

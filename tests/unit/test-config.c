@@ -156,6 +156,29 @@ static void test_names_vm_in_broken_map(void **state)
 	assert_int_equal(config_names_vm(tmpdir, "router"), -22);
 }
 
+
+/* inih splits a line longer than its limit and reads the rest as a line of its own. */
+static void test_long_comment_tail_is_no_key(void **state)
+{
+	/* "; " and x up to inih's 65535-byte cut, then what looks like a key after it. */
+	static const char head[] = "[vm a]\npci = 10de:1e84\n; ", tail[] = "pci = 0000:01:00.0\n";
+	size_t fill = 65535 - 2, n = strlen(head);
+	char *text = malloc(n + fill + sizeof(tail));
+	struct config *c = NULL;
+	int r;
+
+	(void)state;
+	assert_non_null(text);
+	memcpy(text, head, n);
+	memset(text + n, 'x', fill);
+	memcpy(text + n + fill, tail, sizeof(tail));
+	r = load_text(text, &c);
+	if (r == 0) /* the bug: the host's NVMe 01:00.0 added to VM a from inside a comment */
+		fail_msg("loaded with %zu functions for [vm a]", c->vms[0].n_pci);
+	assert_int_equal(r, -22);
+	free(text);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -178,6 +201,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_and_forms),
 		cmocka_unit_test(test_errors_leave_nothing),
 		cmocka_unit_test(test_names_vm_in_broken_map),
+		cmocka_unit_test(test_long_comment_tail_is_no_key),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, setup, teardown);

@@ -1,0 +1,50 @@
+#!/bin/sh
+# make fuzz: runs each libFuzzer target (build/fuzz/fuzz-TARGET) from a fresh copy of its seeds
+# and regressions, for FUZZ_RUNS inputs, or FUZZ_SECONDS seconds when that is set. The tree is
+# never written: the working corpus, logs and crash inputs stay under build/fuzz/. One line per
+# target, then "N passed, N failed".
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 1
+secs=${FUZZ_SECONDS:-}
+if [ -n "$secs" ]; then runs=${FUZZ_RUNS:--1}; else runs=${FUZZ_RUNS:-500000}; fi
+passed=0 failed=0
+
+# A leak fails a target like a crash does; -timeout makes a hang (10 s on one input) fail it too.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+for t in ${FUZZ_TARGETS:-config domxml}; do
+	bin=build/fuzz/fuzz-$t corpus=build/fuzz/corpus/$t art=build/fuzz/artifacts/$t log=build/fuzz/$t.log
+	rm -rf "$corpus" "$art"
+	mkdir -p "$corpus" "$art"
+	# Regressions are part of the starting corpus, so each is run again first.
+	[ -d "tests/fuzz/$t" ] && cp -R "tests/fuzz/$t/." "$corpus/"
+	set -- -runs="$runs" -timeout=10 -rss_limit_mb=2048 -close_fd_mask=2 -artifact_prefix="$art/"
+	[ -n "$secs" ] && set -- "$@" -max_total_time="$secs"
+	[ -f "tests/fuzz/$t.dict" ] && set -- "$@" -dict="tests/fuzz/$t.dict"
+	start=$(date +%s)
+	"$bin" "$@" "$corpus" >"$log" 2>&1
+	rc=$?
+	took=$(($(date +%s) - start))
+	done_line=$(grep '^Done ' "$log" | tail -n 1)
+	if [ $rc -eq 0 ] && [ -n "$done_line" ]; then
+		passed=$((passed + 1))
+		echo "ok - fuzz $t: ${done_line#Done } (${took}s wall), corpus $(find "$corpus" -type f | wc -l) inputs"
+	else
+		failed=$((failed + 1))
+		echo "not ok - fuzz $t: exit $rc after ${took}s; log $log"
+		found=""
+		for a in "$art"/*; do
+			[ -f "$a" ] || continue
+			found=1
+			echo "#   input kept as $a (once fixed, add it as tests/fuzz/$t/regressions/NAME); it gives:"
+			# The report up to its summary; the target's own stderr is not closed on a replay.
+			"$bin" -timeout=10 "$a" 2>&1 | sed -n '/^Running: /,/^SUMMARY: /p' | grep -v ' in fuzzer::\| in main \| in __libc_start\| in _start ' |
+				sed 's/^/#     /' | head -n 60
+		done
+		[ -n "$found" ] || sed 's/^/#   /' "$log" | grep -v '^#   #[0-9]' | tail -n 30
+	fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
