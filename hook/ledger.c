@@ -207,20 +207,48 @@ static char **split(char *line)
 	return f;
 }
 
+static size_t count(char **f)
+{
+	size_t n = 0;
+
+	while (f[n])
+		n++;
+	return n;
+}
+
+/* Exactly the fields the kind has: anything else (a stray or repeated field) is a damaged line. */
 static bool parse_line(struct ledger *l, const char *line, int bad)
 {
 	_cleanup_free_ char *copy = xstrdup(line);
 	_cleanup_free_ char **f = split(copy);
+	size_t n = count(f);
 
-	if (!f[0])
-		return false;
+	if (n < 2)
+		return false; /* the kind and the key (name or address) at least */
 	if (streq(f[0], "vm"))
-		return !bad && parse_vm(l, f);
+		return !bad && n == 4 && parse_vm(l, f);
 	if (streq(f[0], "func"))
-		return parse_func(l, f, bad);
+		return (bad || n == 6) && parse_func(l, f, bad);
 	if (streq(f[0], "took"))
-		return !bad && parse_took(l, f);
+		return !bad && n == 8 && parse_took(l, f);
 	return false;
+}
+
+/* A line with NUL bytes, each written %00: no field can hold that, so it stays a damaged line. */
+static char *without_nul(const char *s, size_t n)
+{
+	char *r = xmalloc(n * 3 + 1), *w = r;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i]) {
+			*w++ = s[i];
+			continue;
+		}
+		memcpy(w, "%00", 3);
+		w += 3;
+	}
+	*w = '\0';
+	return r;
 }
 
 int ledger_parse(const char *text, size_t len, const char *path, struct ledger *ret)
@@ -233,11 +261,11 @@ int ledger_parse(const char *text, size_t len, const char *path, struct ledger *
 		const char *nl = memchr(text + i, '\n', len - i);
 		size_t e = nl ? (size_t)(nl - text) : len;
 		bool nul = memchr(text + i, '\0', e - i) != NULL;
-		_cleanup_free_ char *line = xasprintf("%.*s", (int)(e - i), text + i);
+		_cleanup_free_ char *line = nul ? without_nul(text + i, e - i) : xasprintf("%.*s", (int)(e - i), text + i);
 
 		i = e + 1;
 		lineno++;
-		if (!nul && (!*line || line[0] == '#' || streq(line, LEDGER_MAGIC)))
+		if (line[0] == '#' || (!nul && (!*line || streq(line, LEDGER_MAGIC))))
 			continue;
 		if (!nul && parse_line(&l, line, 0))
 			continue;
@@ -273,7 +301,8 @@ static void put(char **buf, size_t *len, const char *fmt, ...)
 	free(s);
 }
 
-char *ledger_format(const struct ledger *l)
+/* PRUNE: leave out VM lines with nothing left to say (saved, not parsed-and-formatted). */
+static char *format(const struct ledger *l, bool prune)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -283,8 +312,7 @@ char *ledger_format(const struct ledger *l)
 	for (size_t i = 0; i < l->n_vms; i++) {
 		_cleanup_free_ char *name = NULL;
 
-		/* A VM that owns and took nothing has nothing to say. */
-		if (!ledger_has_vm(l, l->vms[i].name))
+		if (prune && !ledger_has_vm(l, l->vms[i].name))
 			continue;
 		name = escape(l->vms[i].name);
 
@@ -315,6 +343,11 @@ char *ledger_format(const struct ledger *l)
 		if (l->bad[i].text)
 			put(&buf, &len, "%s\n", l->bad[i].text);
 	return buf;
+}
+
+char *ledger_format(const struct ledger *l)
+{
+	return format(l, false);
 }
 
 void ledger_clear(struct ledger *l)
@@ -367,7 +400,8 @@ int ledger_save(const struct ledger *l)
 
 	if (ledger_empty(l))
 		return state_remove(ledger_path());
-	text = ledger_format(l);
+	/* A VM that owns and took nothing has nothing to say. */
+	text = format(l, true);
 	return state_write(ledger_path(), text);
 }
 
