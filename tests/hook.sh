@@ -30,6 +30,14 @@ reset
 out=$(FAKESYS_VFIO_UNLOADED=1 FAKEKERNEL_MODPROBE_FAIL=1 on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"; ls $W/state')
 check "vfio-pci cannot be loaded: refused, nothing changed" "$(printf 'vfio-hook: cannot load vfio-pci: modprobe vfio-pci failed (is the module installed for this kernel?)\nrc=1\n%s\nlock' "$ORIG")" "$out"
 
+# Under test no program of the host runs: without a stand-in, not even the modprobe in PATH.
+mkdir -p "$work/host"; printf '#!/bin/sh\ntouch %s/host-modprobe-ran\n' "$work" >"$work/host/modprobe"; chmod 755 "$work/host/modprobe"
+reset
+out=$(FAKESYS_VFIO_UNLOADED=1 on desktop 'VFIO_HOOK_TEST_BIN= PATH=$W/host:$PATH $H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"; ls $W/state; [ -e $W/host-modprobe-ran ] && echo "host modprobe ran"')
+check "no stand-in for modprobe: the host's never runs" "$(printf '%s\n%s\nrc=1\n%s\nlock' \
+	'vfio-hook: refusing to run modprobe: VFIO_HOOK_TEST is set and $VFIO_HOOK_TEST_BIN has no stand-in for it' \
+	'vfio-hook: cannot load vfio-pci: modprobe vfio-pci Operation not permitted (is the module installed for this kernel?)' "$ORIG")" "$out"
+
 ## refusals change nothing and say what to do
 reset; map "[pci gpu]" "device = 10de:1e84" "[vm win10]" "pci = gpu"
 out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"; ls $W/state')
