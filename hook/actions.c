@@ -286,8 +286,8 @@ int action_status(const char *cfg_path)
 		if (!len)
 			continue;
 		pci_func_lspci(f, line, sizeof(line));
-		printf("%s  driver=%s  vm=%s  in-use-by=%s\n", line, f->driver ? f->driver : "none", vms,
-		       holder ? holder : "-");
+		printf("%s  driver=%s  vm=%s  in-use-by=%s%s\n", line, f->driver ? f->driver : "none", vms,
+		       holder ? holder : "-", f->stuck ? "  stuck in the kernel (see dmesg)" : "");
 	}
 	record_list(&names, &n);
 	for (size_t i = 0; i < n; i++) {
