@@ -435,8 +435,9 @@ int action_status(const char *cfg_path)
 		if (!len && !owner)
 			continue;
 		pci_func_lspci(f, line, sizeof(line));
-		printf("%s  driver=%s  vm=%s  in-use-by=%s  owner=%s\n", line, f->driver ? f->driver : "none",
-		       len ? vms : "-", holder ? holder : "-", !owner ? "-" : *owner ? owner : "(damaged entry)");
+		printf("%s  driver=%s  vm=%s  in-use-by=%s  owner=%s%s\n", line, f->driver ? f->driver : "none",
+		       len ? vms : "-", holder ? holder : "-", !owner ? "-" : *owner ? owner : "(damaged entry)",
+		       f->stuck ? "  stuck in the kernel (see dmesg)" : "");
 	}
 	n = ledger_owners(&w.l, &names, &damaged);
 	for (size_t i = 0; i < n; i++) {

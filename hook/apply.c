@@ -232,8 +232,11 @@ int apply_prepare(const struct plan *p, struct ledger *l, unsigned timeout_s)
 			for (size_t k = done + 1; k < n_moving; k++)
 				if (created[k])
 					ledger_drop(l, &moving[k]);
-			/* The failed function is rolled back too: its first steps may have happened. */
-			if (roll_back(l, vm, moving, done + 1, timeout_s) == 0)
+			/*
+			 * The failed function is rolled back too: its first steps may have happened. Not one
+			 * whose write is stuck in the kernel, though: that would only wait out another deadline.
+			 */
+			if (roll_back(l, vm, moving, r == -ETIMEDOUT ? done : done + 1, timeout_s) == 0 && r != -ETIMEDOUT)
 				log_error("%s: %s (%s): %s; every device was put back on its driver", vm, a, pci_func_name(f), why);
 			else
 				log_error("%s: %s (%s): %s; some devices could not be put back: run 'vfio-hook restore %s' when "

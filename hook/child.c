@@ -13,6 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* How long a killed child gets to die before it is left behind, reaped later. */
+#define KILL_GRACE_MS 100
+
 long now_ms(void)
 {
 	struct timespec ts;
@@ -21,18 +24,58 @@ long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-static void child_main(int (*fn)(const void *, FILE *), const void *arg, int wfd)
+/*
+ * Killed children that were still in the kernel (a write stuck there ignores even SIGKILL):
+ * they exit once the kernel lets go, and are reaped by a later child_run without waiting.
+ */
+static pid_t abandoned[64];
+static size_t n_abandoned;
+
+static void reap_abandoned(void)
+{
+	for (size_t i = 0; i < n_abandoned;) {
+		if (waitpid(abandoned[i], NULL, WNOHANG) == 0)
+			i++;
+		else
+			abandoned[i] = abandoned[--n_abandoned];
+	}
+}
+
+static void kill_child(pid_t pid)
+{
+	long until = now_ms() + KILL_GRACE_MS;
+
+	/* The whole group: what the child started (modprobe, a helper) must not outlive it. */
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	do {
+		pid_t r = waitpid(pid, NULL, WNOHANG);
+
+		if (r == pid || (r < 0 && errno != EINTR))
+			return;
+		usleep(2000);
+	} while (now_ms() < until);
+	if (n_abandoned < ARRAY_SIZE(abandoned))
+		abandoned[n_abandoned++] = pid;
+}
+
+static void child_main(int (*fn)(const void *, FILE *), const void *arg, int wfd, bool lines)
 {
 	int null = open("/dev/null", O_RDWR);
 	FILE *out;
 	int r;
 
+	/* Its own process group, so that a timeout kills what it started too. */
+	setpgid(0, 0);
 	if (dup2(wfd, 3) < 0 || (null >= 0 && (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)))
 		_exit(127);
 	closefrom(4);
 	out = fdopen(3, "w");
 	if (!out)
 		_exit(127);
+	/* A streaming reader counts lines as signs of life: each goes out when complete. */
+	if (lines)
+		setvbuf(out, NULL, _IOLBF, 0);
 	r = fn(arg, out);
 	if (fclose(out) != 0)
 		_exit(126);
@@ -40,14 +83,44 @@ static void child_main(int (*fn)(const void *, FILE *), const void *arg, int wfd
 	_exit(r < 0 ? (-r > 255 ? EIO : -r) : 0);
 }
 
-int child_run(int (*fn)(const void *arg, FILE *out), const void *arg, long timeout_ms, char **ret_out)
+/* What the parent collects: everything (on_line NULL), or complete lines handed on as they come. */
+struct sink {
+	char *buf;
+	size_t len, cap;
+	void (*on_line)(void *ctx, char *line);
+	void *ctx;
+};
+
+/* Hands on every complete line; returns whether there was one. */
+static bool flush_lines(struct sink *s)
 {
-	size_t len = 0, cap = 4096;
-	_cleanup_free_ char *buf = xmalloc(cap);
+	char *start = s->buf, *nl;
+	bool any = false;
+
+	s->buf[s->len] = '\0';
+	while ((nl = strchr(start, '\n'))) {
+		*nl = '\0';
+		s->on_line(s->ctx, start);
+		start = nl + 1;
+		any = true;
+	}
+	s->len -= (size_t)(start - s->buf);
+	memmove(s->buf, start, s->len);
+	return any;
+}
+
+/*
+ * The one mechanism behind child_run and child_stream: fork, read the child's output until it
+ * closes it, then its exit status. The deadline is timeout_ms from the start, or, with on_line,
+ * timeout_ms from the last complete line.
+ */
+static int child_wait(int (*fn)(const void *, FILE *), const void *arg, long timeout_ms, struct sink *s)
+{
 	long deadline = now_ms() + timeout_ms;
 	int pfd[2], r, status;
 	pid_t pid;
 
+	reap_abandoned();
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
 	fflush(NULL);
@@ -59,48 +132,66 @@ int child_run(int (*fn)(const void *arg, FILE *out), const void *arg, long timeo
 		return r;
 	}
 	if (pid == 0)
-		child_main(fn, arg, pfd[1]);
+		child_main(fn, arg, pfd[1], s->on_line != NULL);
+	/* Also here: the group must exist before a kill that may come first. */
+	setpgid(pid, pid);
 	close(pfd[1]);
-	/* Read until the child closes its end (it exits), or the deadline. */
 	for (;;) {
 		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
 		long left = deadline - now_ms();
 		ssize_t n;
 
 		if (left <= 0) {
-			/* A write stuck in the kernel ignores even SIGKILL; it is left behind, holding nothing of ours. */
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, WNOHANG);
+			kill_child(pid);
 			close(pfd[0]);
 			return -ETIMEDOUT;
 		}
 		r = poll(&p, 1, (int)(left > 60000 ? 60000 : left));
 		if (r <= 0)
 			continue;
-		if (cap - len < 1024) {
-			cap *= 2;
-			buf = xrealloc(buf, cap);
+		if (s->cap - s->len < 1024) {
+			s->cap *= 2;
+			s->buf = xrealloc(s->buf, s->cap);
 		}
-		n = read(pfd[0], buf + len, cap - len - 1);
+		n = read(pfd[0], s->buf + s->len, s->cap - s->len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		len += (size_t)n;
+		s->len += (size_t)n;
+		if (s->on_line && flush_lines(s))
+			deadline = now_ms() + timeout_ms;
 	}
 	close(pfd[0]);
-	buf[len] = '\0';
+	s->buf[s->len] = '\0';
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			return -ECHILD;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) >= 126)
-		r = -EIO;
-	else
-		r = -WEXITSTATUS(status);
-	if (ret_out) {
-		*ret_out = buf;
-		buf = NULL;
+		return -EIO;
+	return -WEXITSTATUS(status);
+}
+
+int child_run(int (*fn)(const void *arg, FILE *out), const void *arg, long timeout_ms, char **ret_out)
+{
+	struct sink s = { .buf = xmalloc(4096), .cap = 4096 };
+	int r = child_wait(fn, arg, timeout_ms, &s);
+
+	if (ret_out && r != -ETIMEDOUT) {
+		*ret_out = s.buf;
+		s.buf = NULL;
 	}
+	free(s.buf);
+	return r;
+}
+
+int child_stream(int (*fn)(const void *arg, FILE *out), const void *arg, long idle_ms,
+		 void (*on_line)(void *ctx, char *line), void *ctx)
+{
+	struct sink s = { .buf = xmalloc(4096), .cap = 4096, .on_line = on_line, .ctx = ctx };
+	int r = child_wait(fn, arg, idle_ms, &s);
+
+	free(s.buf);
 	return r;
 }

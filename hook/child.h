@@ -8,11 +8,22 @@
  * Runs fn(arg, out) in a forked child and waits at most timeout_ms. The child keeps nothing of
  * ours: stdin/stdout/stderr go to /dev/null and every other descriptor is closed, so a child
  * stuck in the kernel or in a connect that never answers can be abandoned without holding
- * libvirt's pipes or the lock. What fn writes to out (a message, an XML document) is returned
- * in *ret_out when ret_out is not NULL (caller frees). Returns fn's result (0 or -errno, kept
- * within -255..0), -ETIMEDOUT on expiry, or -errno of fork/pipe.
+ * libvirt's pipes or the lock. It runs in its own process group: on expiry the whole group is
+ * killed (what it started goes too), and a child the kernel does not let die yet is reaped by
+ * a later call. What fn writes to out (a message, an XML document) is returned in *ret_out when
+ * ret_out is not NULL and the child finished (caller frees). Returns fn's result (0 or -errno,
+ * kept within -255..0), -ETIMEDOUT on expiry, or -errno of fork/pipe.
  */
 int child_run(int (*fn)(const void *arg, FILE *out), const void *arg, long timeout_ms, char **ret_out);
+
+/*
+ * The same child, for work done item by item, any of which may block for good: fn writes one
+ * line per item, and on_line(ctx, line) gets each complete line (without its newline) as it
+ * arrives. The deadline is idle_ms of silence: -ETIMEDOUT means the item after the last line
+ * did not answer. Returns as child_run.
+ */
+int child_stream(int (*fn)(const void *arg, FILE *out), const void *arg, long idle_ms,
+		 void (*on_line)(void *ctx, char *line), void *ctx);
 
 /* Milliseconds on the monotonic clock. */
 long now_ms(void);

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "discover.h"
 
+#include "child.h"
 #include "log.h"
 #include "util.h"
 
@@ -40,40 +41,113 @@ static unsigned long attr_hex(struct udev_device *d, const char *name, bool *ok)
 	return r;
 }
 
-static char *attr_string(struct udev_device *d, const char *name)
+/* The header type the class code implies, for when config space cannot be read. */
+static enum header_type header_from_class(uint32_t class)
 {
-	const char *v = udev_device_get_sysattr_value(d, name);
-	_cleanup_free_ char *copy = NULL;
-	char *s;
-
-	if (!v)
-		return NULL;
-	copy = xstrdup(v);
-	s = strip(copy);
-	if (!*s || streq(s, "(null)"))
-		return NULL;
-	return xstrdup(s);
-}
-
-/* Config space byte 0x0e; when config is unreadable, fall back on the class code. */
-static enum header_type read_header_type(const char *syspath, uint32_t class)
-{
-	_cleanup_free_ char *path = xasprintf("%s/config", syspath);
-	unsigned char cfg[64];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = -1;
-
-	if (fd >= 0) {
-		n = read(fd, cfg, sizeof(cfg));
-		close(fd);
-	}
-	if (n > 0x0e)
-		return (enum header_type)(cfg[0x0e] & 0x7f);
 	if ((class >> 8) == 0x0604 || (class >> 8) == 0x0609)
 		return HDR_BRIDGE;
 	if ((class >> 8) == 0x0607)
 		return HDR_CARDBUS;
 	return HDR_ENDPOINT;
+}
+
+/*
+ * driver_override and config are served under the kernel's device lock, which a driver
+ * operation holds for as long as it runs: an unbind waiting in vfio-pci's remove() for QEMU
+ * to let go holds it for good, and a read of either then blocks uninterruptibly. So they are
+ * read in a child, one function after the other, each answered by one line
+ * "INDEX HEADER-TYPE|-1 DRIVER_OVERRIDE"; a function that does not answer in time is stuck,
+ * and a fresh child goes on with the next one.
+ */
+#define LOCKED_READ_MS 2000
+
+struct locked_read {
+	struct machine *m;
+	size_t start; /* the child begins here */
+	size_t next;  /* the parent: the first function not answered yet */
+};
+
+static ssize_t read_attr(const char *syspath, const char *name, void *buf, size_t n)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%s", syspath, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	r = read(fd, buf, n);
+	close(fd);
+	return r;
+}
+
+static int read_locked_attrs(const void *p, FILE *out)
+{
+	const struct locked_read *lr = p;
+
+	for (size_t i = lr->start; i < lr->m->n_funcs; i++) {
+		const char *sp = lr->m->funcs[i].syspath;
+		unsigned char cfg[64];
+		char ovr[256];
+		ssize_t n = read_attr(sp, "config", cfg, sizeof(cfg));
+		int hdr = n > 0x0e ? cfg[0x0e] & 0x7f : -1;
+
+		n = read_attr(sp, "driver_override", ovr, sizeof(ovr) - 1);
+		ovr[n > 0 ? n : 0] = '\0';
+		ovr[strcspn(ovr, "\n")] = '\0';
+		fprintf(out, "%zu %d %s\n", i, hdr, ovr);
+	}
+	return 0;
+}
+
+static void take_locked_line(void *ctx, char *line)
+{
+	struct locked_read *lr = ctx;
+	struct pci_func *f;
+	char *ovr;
+	size_t i;
+	int hdr, pos = 0;
+
+	if (sscanf(line, "%zu %d %n", &i, &hdr, &pos) < 2 || !pos || i < lr->next || i >= lr->m->n_funcs)
+		return;
+	f = &lr->m->funcs[i];
+	if (hdr >= 0)
+		f->header = (enum header_type)hdr;
+	ovr = strip(line + pos);
+	if (*ovr && !streq(ovr, "(null)"))
+		f->driver_override = xstrdup(ovr);
+	lr->next = i + 1;
+}
+
+static int read_locked(struct machine *m)
+{
+	struct locked_read lr = { .m = m };
+
+	while (lr.next < m->n_funcs) {
+		char a[PCI_ADDR_LEN];
+		int r;
+
+		lr.start = lr.next;
+		r = child_stream(read_locked_attrs, &lr, LOCKED_READ_MS, take_locked_line, &lr);
+		if (r == 0 && lr.next == m->n_funcs)
+			break;
+		if (r < 0 && r != -ETIMEDOUT && lr.next == lr.start) {
+			errno = -r;
+			log_error("cannot read the attributes of PCI devices: %m");
+			return r;
+		}
+		if (lr.next == m->n_funcs)
+			break;
+		/* The child stopped at this function: stuck if it timed out, unreadable otherwise. */
+		pci_addr_format(&m->funcs[lr.next].addr, a, sizeof(a));
+		if (r == -ETIMEDOUT) {
+			m->funcs[lr.next].stuck = true;
+			log_msg(LOG_NOTICE,
+				"a driver operation on %s is stuck in the kernel: reading its driver_override and config "
+				"did not finish within %d s (see dmesg)", a, LOCKED_READ_MS / 1000);
+		}
+		lr.next++;
+	}
+	return 0;
 }
 
 /* Group of every function, from the kernel's own listing: iommu_groups/N/devices/ADDR. */
@@ -160,9 +234,8 @@ static int read_func(struct udev_device *d, struct udev_hwdb *hwdb, struct pci_f
 	ok = true;
 	f->revision = (uint8_t)attr_hex(d, "revision", &ok);
 	f->syspath = xstrdup(udev_device_get_syspath(d));
-	f->header = read_header_type(f->syspath, f->class);
+	f->header = header_from_class(f->class); /* config space, read under a deadline, tells */
 	f->driver = driver ? xstrdup(driver) : NULL;
-	f->driver_override = attr_string(d, "driver_override");
 	f->iommu_group = -1;
 	bv = udev_device_get_sysattr_value(d, "boot_vga");
 	f->boot_vga = bv ? (bv[0] == '1') : -1;
@@ -230,6 +303,11 @@ int machine_discover(struct machine **ret)
 		udev_device_unref(d);
 	}
 	qsort(m->funcs, m->n_funcs, sizeof(*m->funcs), cmp_func);
+	r = read_locked(m);
+	if (r < 0) {
+		machine_free(m);
+		return r;
+	}
 	read_iommu_groups(m);
 	m->cpu_vendor = read_cpu_vendor();
 	*ret = m;

@@ -21,6 +21,7 @@ struct pci_func {
 	char *driver_override; /* NULL: none */
 	int iommu_group;       /* -1: none */
 	int boot_vga;          /* -1: no such attribute */
+	bool stuck;            /* a driver operation holds it in the kernel: driver_override unknown, leave it alone */
 	char *vendor_name, *device_name, *class_name, *subclass_name; /* NULL: not in hwdb */
 };
 

@@ -90,6 +90,8 @@ static void print_func_text(const struct pci_func *f, const struct config *c)
 		printf("  bridge");
 	if (f->boot_vga == 1)
 		printf("  boot_vga");
+	if (f->stuck)
+		printf("  stuck in the kernel (a driver operation on it has not finished; see dmesg)");
 	print_list("map", u.sets, u.n_sets);
 	print_list("vm", u.vms, u.n_vms);
 	putchar('\n');
@@ -127,7 +129,7 @@ static void print_func_json(const struct pci_func *f, const struct config *c)
 	json_str(f->driver);
 	printf(",\"driver_override\":");
 	json_str(f->driver_override);
-	printf(",\"boot_vga\":%s", f->boot_vga == 1 ? "true" : "false");
+	printf(",\"boot_vga\":%s,\"stuck\":%s", f->boot_vga == 1 ? "true" : "false", f->stuck ? "true" : "false");
 	printf(",\"vendor_name\":");
 	json_str(f->vendor_name);
 	printf(",\"device_name\":");

@@ -159,6 +159,23 @@ static void check_owner(struct plan *p, const struct holders *h, const struct le
 	    a, pci_func_name(o), owner, owner, owner, owner);
 }
 
+/* A function of the group that a driver operation holds in the kernel: nothing can move it now. */
+static void check_stuck(struct plan *p, const struct machine *m, int group)
+{
+	for (size_t i = 0; i < m->n_funcs; i++) {
+		const struct pci_func *g = &m->funcs[i];
+		char a[PCI_ADDR_LEN];
+
+		if (g->iommu_group != group || !g->stuck)
+			continue;
+		pci_addr_format(&g->addr, a, sizeof(a));
+		add(&p->refusals, &p->n_refusals,
+		    "a driver operation on %s is stuck in the kernel (%s, IOMMU group %d: an unbind is waiting for whatever "
+		    "uses the device to let go; see dmesg): try again once it finishes",
+		    a, pci_func_name(g), group);
+	}
+}
+
 int plan_build(const struct config *c, const struct vm *vm, enum evict_policy policy, const struct machine *m,
 	       const struct holders *h, const struct ledger *l, const struct domain *dom, struct plan *ret)
 {
@@ -262,6 +279,8 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 				    a, pci_func_name(o), where, holder, holder);
 		}
 	}
+	for (size_t g = 0; g < n_groups; g++)
+		check_stuck(&p, m, groups[g]);
 	free(groups);
 	*ret = p;
 	return 0;

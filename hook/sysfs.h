@@ -12,7 +12,10 @@
  */
 int sysfs_write(const char *path, const char *value, unsigned timeout_s);
 
-/* Runs argv (e.g. modprobe) the same way, with a deadline; returns its exit status or -errno. */
+/*
+ * Runs argv (e.g. modprobe) the same way, with a deadline; returns its exit status or -errno.
+ * Under VFIO_HOOK_TEST only the stand-in $VFIO_HOOK_TEST_BIN/NAME runs, else -EPERM (logged).
+ */
 int run_with_deadline(char *const argv[], unsigned timeout_s);
 
 /* The driver bound to ADDR now ("" when none), read fresh from sysfs. */

@@ -94,7 +94,6 @@ static size_t find_plugged(const struct usb_want *w, struct usb_dev **ret)
 	udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en)) {
 		struct udev_device *d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(e));
 		struct usb_dev u = { 0 };
-		const char *product;
 		char modalias[64];
 		_cleanup_free_ char *model = NULL;
 
@@ -104,10 +103,13 @@ static size_t find_plugged(const struct usb_want *w, struct usb_dev **ret)
 		u.product = attr_num(d, "idProduct", 16);
 		u.bus = attr_num(d, "busnum", 10);
 		u.device = attr_num(d, "devnum", 10);
-		product = udev_device_get_sysattr_value(d, "product");
+		/*
+		 * The name lsusb prints, from the hwdb: the device's own "product" string is read under
+		 * the USB device lock, which a driver stuck in a USB device's remove() holds for good.
+		 */
 		snprintf(modalias, sizeof(modalias), "usb:v%04Xp%04X*", u.vendor, u.product);
-		model = product ? NULL : hwdb_get(hwdb, modalias, "ID_MODEL_FROM_DATABASE");
-		snprintf(u.name, sizeof(u.name), "%s", product ? product : model ? model : "unknown device");
+		model = hwdb_get(hwdb, modalias, "ID_MODEL_FROM_DATABASE");
+		snprintf(u.name, sizeof(u.name), "%s", model ? model : "unknown device");
 		if (u.bus && wants(w, u.vendor, u.product, u.bus, u.device))
 			*(struct usb_dev *)array_push(ret, &n, sizeof(u)) = u;
 		udev_device_unref(d);

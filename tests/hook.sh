@@ -30,6 +30,14 @@ reset
 out=$(FAKESYS_VFIO_UNLOADED=1 FAKEKERNEL_MODPROBE_FAIL=1 on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"; ls $W/state')
 check "vfio-pci cannot be loaded: refused, nothing changed" "$(printf 'vfio-hook: cannot load vfio-pci: modprobe vfio-pci failed (is the module installed for this kernel?)\nrc=1\n%s\nlock' "$ORIG")" "$out"
 
+# Under test no program of the host runs: without a stand-in, not even the modprobe in PATH.
+mkdir -p "$work/host"; printf '#!/bin/sh\ntouch %s/host-modprobe-ran\n' "$work" >"$work/host/modprobe"; chmod 755 "$work/host/modprobe"
+reset
+out=$(FAKESYS_VFIO_UNLOADED=1 on desktop 'VFIO_HOOK_TEST_BIN= PATH=$W/host:$PATH $H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"; ls $W/state; [ -e $W/host-modprobe-ran ] && echo "host modprobe ran"')
+check "no stand-in for modprobe: the host's never runs" "$(printf '%s\n%s\nrc=1\n%s\nlock' \
+	'vfio-hook: refusing to run modprobe: VFIO_HOOK_TEST is set and $VFIO_HOOK_TEST_BIN has no stand-in for it' \
+	'vfio-hook: cannot load vfio-pci: modprobe vfio-pci Operation not permitted (is the module installed for this kernel?)' "$ORIG")" "$out"
+
 ## refusals change nothing and say what to do
 reset; map "[pci gpu]" "device = 10de:1e84" "[vm win10]" "pci = gpu"
 out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"; ls $W/state')
@@ -80,8 +88,8 @@ check "--check on an unknown VM exits 2" "$(printf 'vfio-hook: nosuchvm is not i
 
 ## an injected fault at every step of every function: everything goes back, one clear line
 for a in $GPU; do
-	# Transient faults (…1: the first such write only), and an unbind that always fails or hangs.
-	for f in override:fail1 unbind:fail unbind:hang probe:fail1 probe:nobind1; do
+	# Transient faults (…1: the first such write only), and an unbind that always fails.
+	for f in override:fail1 unbind:fail probe:fail1 probe:nobind1; do
 		reset; full_map 1
 		out=$(FAKEKERNEL_FAULT="${f%%:*}:$a:${f#*:}" on desktop '$H win10 prepare begin - <$W/win10.xml 2>$W/err; echo "rc=$?"; eval "$STATE"; ls $W/state')
 		check "fault ${f} at $a: exit 1, all back, no record" "$(printf 'rc=1\n%s\nlock' "$ORIG")" "$out"
@@ -89,6 +97,32 @@ for a in $GPU; do
 		case "$err" in
 		"vfio-hook: win10: $a ("*"; every device was put back on its driver") ok "fault ${f} at $a: one line naming it" ;;
 		*) not_ok "fault ${f} at $a: one line naming it" "$err" ;;
+		esac
+	done
+done
+# A step that hangs holds the device in the kernel (its lock) until whatever blocks it lets go:
+# meanwhile nothing can put that function back. The start fails within its deadline, every
+# other function goes back, the record keeps the stuck one and the line says to restore it;
+# once the hang is over, restore puts it back.
+for a in $GPU; do
+	for step in override unbind probe; do
+		case $step in
+		override) after=$ORIG ;;
+		unbind) after=$(echo "$ORIG" | sed "s|$a=\([^/]*\)/(null)|$a=\1/vfio-pci|") ;;
+		probe) after=$(echo "$ORIG" | sed "s|$a=[^/]*/(null)|$a=none/vfio-pci|") ;;
+		esac
+		reset; full_map 1
+		out=$(FAKEKERNEL_FAULT="$step:$a:hang" on desktop '
+		timeout 30 $H win10 prepare begin - <$W/win10.xml 2>$W/err; echo "rc=$?"
+		kill $(cat $UMOCKDEV_DIR/fakekernel/hung.pid)
+		eval "$STATE"; ls $W/state
+		FAKEKERNEL_FAULT= $H restore win10 >/dev/null 2>&1; echo "rc=$?"; eval "$STATE"; ls $W/state')
+		check "hang at $step of $a: exit 1, the rest back, restore ends it" \
+			"$(printf 'rc=1\n%s\nledger\nlock\nrc=0\n%s\nlock' "$after" "$ORIG")" "$out"
+		err=$(cat "$work/err")
+		case "$err" in
+		"vfio-hook: win10: $a ("*"did not finish in time"*"; some devices could not be put back: run 'vfio-hook restore win10' when the cause is gone") ok "hang at $step of $a: one line naming it" ;;
+		*) not_ok "hang at $step of $a: one line naming it" "$err" ;;
 		esac
 	done
 done
@@ -106,7 +140,7 @@ for undo in "\$H restore win10 >/dev/null 2>&1" "\$H win10 release end - </dev/n
 	reset; full_map 30
 	out=$(FAKEKERNEL_FAULT="unbind:0000:09:00.2:hang" on desktop '
 	$H win10 prepare begin - <$W/win10.xml 2>/dev/null & pid=$!
-	i=0; while [ $i -lt 100 ] && ! grep -q "0000:09:00.1 owner=win10 .*state=moved" $W/state/ledger 2>/dev/null; do sleep 0.1; i=$((i+1)); done
+	i=0; while [ $i -lt 100 ] && [ ! -s $UMOCKDEV_DIR/fakekernel/hung.pid ]; do sleep 0.1; i=$((i+1)); done
 	kill -9 $pid $(cat $UMOCKDEV_DIR/fakekernel/hung.pid); wait $pid 2>/dev/null
 	eval "$STATE"; '"$undo"'; echo "rc=$?"; eval "$STATE"; ls $W/state')
 	check "SIGKILL mid-prepare, then ${undo%% *} ${undo#* }: all back" \
@@ -167,6 +201,35 @@ check "guard: the boot GPU with the framebuffer console stays" "$(printf '%s\nrc
 	"vfio-hook: hostgpu: 0000:0b:00.0 (Ellesmere [Radeon RX 470/480/570/570X/580/580X/590]): it is the boot GPU and the host's framebuffer console is on it: handing over the only GPU is not supported yet (give the host another GPU, or unbind the console first)")" "$out"
 out=$(on desktop 'echo 0 >$UMOCKDEV_DIR/sys/devices/virtual/vtconsole/vtcon1/bind; $H hostgpu prepare begin - <$W/hostgpu.xml; echo "rc=$?"; basename $(readlink /sys/bus/pci/devices/0000:0b:00.0/driver)')
 check "guard: with the console unbound it may go" "$(printf 'rc=0\nvfio-pci')" "$out"
+
+## a driver operation stuck in the kernel: the rest goes on, and the stuck function is left alone
+# An unbind that never finishes holds 09:00.1's device lock (as vfio-pci's remove() does while
+# QEMU keeps the device); reading its driver_override or config would block for good.
+reset; map "[options]" "timeout = 2" "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" "device = 10de:1ad8" \
+	"device = 10de:1ad9" "[vm win10]" "pci = gpu" "[vm store]" "pci = 0000:01:00.0"
+out=$(on desktop '
+$H groups >$W/groups.before 2>/dev/null
+FAKEKERNEL_FAULT=unbind:0000:09:00.1:hang sh -c "echo 0000:09:00.1 >/sys/bus/pci/devices/0000:09:00.1/driver/unbind" 2>/dev/null &
+i=0; while [ $i -lt 100 ] && [ ! -s $UMOCKDEV_DIR/fakekernel/hung.pid ]; do sleep 0.1; i=$((i+1)); done
+for c in "groups" "status" "--check win10 --xml $W/win10.xml" "--check store --xml $W/store.xml"; do
+	timeout 15 $H $c >$W/out 2>$W/err; echo "$c: rc=$?"; cat $W/out >>$W/all
+	[ "$c" = groups ] && cp $W/out $W/groups
+done
+timeout 15 $H store prepare begin - <$W/store.xml 2>&1; echo "store prepare: rc=$?"; eval "$NVME"
+timeout 15 $H win10 prepare begin - <$W/win10.xml 2>&1; echo "win10 prepare: rc=$?"
+kill $(cat $UMOCKDEV_DIR/fakekernel/hung.pid); wait
+$H store release end - </dev/null; eval "$STATE"; eval "$NVME"; ls $W/state')
+stuck_line="a driver operation on 0000:09:00.1 is stuck in the kernel (TU104 HD Audio Controller, IOMMU group 24: an unbind is waiting for whatever uses the device to let go; see dmesg): try again once it finishes"
+check "stuck unbind: every command ends, each says what it can" "$(printf '%s\n' "groups: rc=0" "status: rc=0" \
+	"--check win10 --xml $work/win10.xml: rc=1" "--check store --xml $work/store.xml: rc=0" "store prepare: rc=0" \
+	"nvme=vfio-pci" "vfio-hook: win10: $stuck_line" "win10 prepare: rc=1" "$ORIG" "nvme=nvme" "lock")" "$out"
+check "stuck unbind: groups marks the stuck function" \
+	"09:00.1 Audio device [0403]: NVIDIA Corporation TU104 HD Audio Controller [10de:10f8] (rev a1)  driver=snd_hda_intel  stuck in the kernel (a driver operation on it has not finished; see dmesg)  map=gpu  vm=win10" \
+	"$(grep "stuck in the kernel" "$work/groups")"
+check "stuck unbind: groups prints every other function as before" "$(grep -v "^09:00.1 " "$work/groups.before")" \
+	"$(grep -v "stuck in the kernel" "$work/groups")"
+check "stuck unbind: status marks it" "1" "$(grep -c "^09:00.1 .*  stuck in the kernel (see dmesg)" "$work/all")"
+check "stuck unbind: --check refuses with the line" "1" "$(grep -cxF "  refuse: $stuck_line" "$work/all")"
 
 ## the lock has a deadline
 reset; full_map 1

@@ -4,7 +4,7 @@ HDRS        := $(wildcard hook/*.h)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 SAN_plain   :=
 SAN_asan    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_TESTS  := test-pciid test-config test-sysfs test-domxml test-ledger
+UNIT_TESTS  := test-pciid test-config test-sysfs test-domxml test-ledger test-child
 VARIANTS    := plain asan
 TEST_BINS   := $(foreach v,$(VARIANTS),build/$(v)/vfio-hook $(addprefix build/$(v)/,$(UNIT_TESTS)))
 TEST_HWDB   := build/hwdb/etc/udev/hwdb.bin

@@ -6,10 +6,17 @@
  * each function had in its fixture ($UMOCKDEV_DIR/fakekernel/native/ADDR) when no
  * driver_override is set. A driver "is loaded" when /sys/bus/pci/drivers/NAME exists.
  *
+ * Each of those writes holds the device's lock while it runs, as the kernel's device_lock: a
+ * flock on $UMOCKDEV_DIR/fakekernel/lock-ADDR. Reads of the device's driver_override and config
+ * wait for it too, in any process, as they do in the kernel.
+ *
  * FAKEKERNEL_FAULT injects faults: "STEP:ADDR:ACTION[,…]" with STEP override|unbind|probe|bind
- * and ACTION fail (EIO, nothing changes), hang (never returns), nobind (probe binds nothing);
- * a trailing 1 (fail1, hang1) makes it happen on the first such write only. A hanging writer
- * leaves its pid in $UMOCKDEV_DIR/fakekernel/hung.pid.
+ * and ACTION fail (EIO, nothing changes), hang (blocks), nobind (probe binds nothing); a
+ * trailing 1 (fail1, hang1) makes it happen on the first such write only. A hung write keeps
+ * the device lock as a driver stuck in remove() does, even when the writer is killed (a task
+ * stuck in the kernel does not die): a process of its own holds it, and leaves its pid in
+ * $UMOCKDEV_DIR/fakekernel/hung.pid. Killing that process ends the hang, with nothing done (the
+ * writer, if still there, gets EIO); it also ends by itself when the testbed is removed.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -21,10 +28,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-enum kind { K_NONE, K_OVERRIDE, K_UNBIND, K_BIND, K_PROBE };
+/* K_CONFIG: only its reads are ours (they wait for the device lock). */
+enum kind { K_NONE, K_OVERRIDE, K_UNBIND, K_BIND, K_PROBE, K_CONFIG };
 
 struct slot {
 	int fd;
@@ -36,6 +47,8 @@ struct slot {
 static struct slot slots[16];
 
 static int (*real_open)(const char *, int, ...);
+static int (*real_openat)(int, const char *, int, ...);
+static FILE *(*real_fopen)(const char *, const char *);
 static ssize_t (*real_write)(int, const void *, size_t);
 static int (*real_close)(int);
 
@@ -43,6 +56,8 @@ static void init(void)
 {
 	if (!real_open) {
 		real_open = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
+		real_openat = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, "openat");
+		real_fopen = (FILE * (*)(const char *, const char *)) dlsym(RTLD_NEXT, "fopen");
 		real_write = (ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
 		real_close = (int (*)(int))dlsym(RTLD_NEXT, "close");
 	}
@@ -76,11 +91,8 @@ static enum kind classify(const char *path, struct slot *s)
 	if ((p = strstr(path, "/sys/bus/pci/devices/")) == path) {
 		p += strlen("/sys/bus/pci/devices/");
 		snprintf(s->dev, sizeof(s->dev), "%.*s", (int)strcspn(p, "/"), p);
-		if (n > 16 && strcmp(path + n - 16, "/driver_override") == 0)
-			return K_OVERRIDE;
 		if (n > 14 && strcmp(path + n - 14, "/driver/unbind") == 0)
 			return K_UNBIND;
-		return K_NONE;
 	}
 	if ((p = strstr(path, "/sys/bus/pci/drivers/")) == path) {
 		p += strlen("/sys/bus/pci/drivers/");
@@ -90,8 +102,63 @@ static enum kind classify(const char *path, struct slot *s)
 			return K_UNBIND;
 		if (strcmp(p, "/bind") == 0)
 			return K_BIND;
+		return K_NONE;
+	}
+	/* DEVICE/driver_override and DEVICE/config, under /sys/bus/pci/devices or /sys/devices. */
+	for (int k = 0; k < 2; k++) {
+		const char *attr = k ? "/config" : "/driver_override";
+		size_t alen = strlen(attr), start;
+
+		if (n <= alen || strcmp(path + n - alen, attr) != 0)
+			continue;
+		start = n - alen;
+		while (start > 0 && path[start - 1] != '/')
+			start--;
+		snprintf(s->dev, sizeof(s->dev), "%.*s", (int)(n - alen - start), path + start);
+		if (is_addr(s->dev))
+			return k ? K_CONFIG : K_OVERRIDE;
 	}
 	return K_NONE;
+}
+
+/* ---- the device lock ---- */
+
+static void tpath(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The device's lock, taken (blocking, as mutex_lock does); -1 when DEV names no device. */
+static int lock_dev(const char *dev, int how)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	if (!is_addr(dev) || strchr(dev, '/'))
+		return -1;
+	tpath(p, sizeof(p), "fakekernel/lock-%s", dev);
+	fd = real_open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, how) < 0)
+		if (errno != EINTR) {
+			real_close(fd);
+			return -1;
+		}
+	return fd;
+}
+
+static void unlock_dev(int fd)
+{
+	if (fd >= 0)
+		real_close(fd);
+}
+
+/* A read of a lock-taking attribute waits while a driver operation holds the device. */
+static void wait_for_device(const char *path)
+{
+	struct slot s = { 0 };
+	enum kind k = classify(path, &s);
+
+	if (k == K_OVERRIDE || k == K_CONFIG)
+		unlock_dev(lock_dev(s.dev, LOCK_SH));
 }
 
 static int open_common(const char *path, int flags, mode_t mode)
@@ -101,7 +168,9 @@ static int open_common(const char *path, int flags, mode_t mode)
 
 	init();
 	k = classify(path, &s);
-	if (k == K_NONE || (flags & O_ACCMODE) == O_RDONLY)
+	if ((flags & O_ACCMODE) == O_RDONLY)
+		wait_for_device(path);
+	if (k == K_NONE || k == K_CONFIG || (flags & O_ACCMODE) == O_RDONLY)
 		return real_open(path, flags, mode);
 	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
 		if (slots[i].kind != K_NONE)
@@ -162,9 +231,36 @@ int open(const char *path, int flags, ...)
 
 int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 
+/* Reads through openat and fopen wait for the device lock too; their writes are not emulated. */
+int openat(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode = 0;
+
+	va_start(ap, flags);
+	if (flags & (O_CREAT | O_TMPFILE))
+		mode = (mode_t)va_arg(ap, int);
+	va_end(ap);
+	init();
+	if (path[0] == '/' && (flags & O_ACCMODE) == O_RDONLY)
+		wait_for_device(path);
+	return real_openat(dirfd, path, flags, mode);
+}
+
+int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
+
+FILE *fopen(const char *path, const char *mode)
+{
+	init();
+	if (mode[0] == 'r' && !strchr(mode, '+'))
+		wait_for_device(path);
+	return real_fopen(path, mode);
+}
+
+FILE *fopen64(const char *path, const char *mode) __attribute__((alias("fopen")));
+
 /* ---- the fake kernel's state, all under $UMOCKDEV_DIR ---- */
 
-static void tpath(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void tpath(char *buf, size_t n, const char *fmt, ...)
 {
 	char rel[512];
@@ -411,41 +507,83 @@ static const char *fault(const char *step, const char *dev)
 	return NULL;
 }
 
+/*
+ * A driver operation that does not finish: the device lock passes to a process of its own
+ * (the kernel's stuck task, which SIGKILL does not end), in a session of its own so that a
+ * killed process group does not take it along. The writer blocks until that process ends.
+ */
+static int hang(int lockfd)
+{
+	char p[PATH_MAX], tmp[PATH_MAX], pid[32];
+	struct stat st;
+	pid_t holder;
+
+	holder = fork();
+	if (holder < 0)
+		return -EIO;
+	if (holder == 0) {
+		const struct timespec tick = { 0, 200 * 1000 * 1000 };
+
+		setsid();
+		for (int fd = 0; fd < 1024; fd++)
+			if (fd != lockfd)
+				real_close(fd);
+		/* Until killed, or the testbed is gone (at most 10 minutes: never a leftover for good). */
+		tpath(p, sizeof(p), "%s", "fakekernel");
+		for (int i = 0; i < 3000 && stat(p, &st) == 0; i++)
+			nanosleep(&tick, NULL);
+		_exit(0);
+	}
+	real_close(lockfd);
+	/* Tests that end the hang find the holder here ($UMOCKDEV_DIR/fakekernel/hung.pid). */
+	snprintf(pid, sizeof(pid), "%ld\n", (long)holder);
+	tpath(tmp, sizeof(tmp), "fakekernel/hung.pid.%ld", (long)getpid());
+	tpath(p, sizeof(p), "%s", "fakekernel/hung.pid");
+	write_small(tmp, pid);
+	rename(tmp, p);
+	while (waitpid(holder, NULL, 0) < 0 && errno == EINTR)
+		;
+	return -EIO;
+}
+
 static int emulate(const struct slot *s, const char *buf, size_t len)
 {
-	static const char *const steps[] = { "", "override", "unbind", "bind", "probe" };
+	static const char *const steps[] = { "", "override", "unbind", "bind", "probe", "" };
 	char val[128], dev[32];
 	const char *f;
+	int lockfd, r = 0;
 
 	snprintf(val, sizeof(val), "%.*s", (int)(len < sizeof(val) - 1 ? len : sizeof(val) - 1), buf);
 	snprintf(dev, sizeof(dev), "%.31s", s->kind == K_OVERRIDE || (s->kind == K_UNBIND && *s->dev) ? s->dev : val);
 	dev[strcspn(dev, "\n")] = '\0';
+	/* The whole operation runs under the device lock, as in the kernel. */
+	lockfd = lock_dev(dev, LOCK_EX);
 	f = fault(steps[s->kind], dev);
-	if (f && strcmp(f, "hang") == 0) {
-		char p[PATH_MAX], pid[32];
-
-		/* Tests that kill the writer find it here ($UMOCKDEV_DIR/fakekernel/hung.pid). */
-		snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-		tpath(p, sizeof(p), "%s", "fakekernel/hung.pid");
-		write_small(p, pid);
-		for (;;)
-			pause();
-	}
-	if (f && strcmp(f, "fail") == 0)
+	if (f && strcmp(f, "hang") == 0 && lockfd >= 0)
+		return hang(lockfd);
+	if (f && strcmp(f, "fail") == 0) {
+		unlock_dev(lockfd);
 		return -EIO;
+	}
 	switch (s->kind) {
 	case K_OVERRIDE:
-		return do_override(dev, val);
+		r = do_override(dev, val);
+		break;
 	case K_UNBIND:
-		return do_unbind(dev);
+		r = do_unbind(dev);
+		break;
 	case K_BIND:
-		return driver_loaded(s->driver) ? do_bind(dev, s->driver) : -ENODEV;
+		r = driver_loaded(s->driver) ? do_bind(dev, s->driver) : -ENODEV;
+		break;
 	case K_PROBE:
-		return f && strcmp(f, "nobind") == 0 ? 0 : do_probe(dev);
+		r = f && strcmp(f, "nobind") == 0 ? 0 : do_probe(dev);
+		break;
 	case K_NONE:
+	case K_CONFIG:
 		break;
 	}
-	return 0;
+	unlock_dev(lockfd);
+	return r;
 }
 
 ssize_t write(int fd, const void *buf, size_t len)
@@ -462,6 +600,35 @@ ssize_t write(int fd, const void *buf, size_t len)
 		return (ssize_t)len;
 	}
 	return real_write(fd, buf, len);
+}
+
+/* A shell redirection moves the open attribute to fd 1 (dup2, then close): it stays ours. */
+int dup2(int oldfd, int newfd)
+{
+	static int (*real_dup2)(int, int);
+	int r;
+
+	init();
+	if (!real_dup2)
+		real_dup2 = (int (*)(int, int))dlsym(RTLD_NEXT, "dup2");
+	r = real_dup2(oldfd, newfd);
+	if (r < 0 || oldfd == newfd)
+		return r;
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+		if (slots[i].kind != K_NONE && slots[i].fd == newfd)
+			slots[i].kind = K_NONE;
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		if (slots[i].kind == K_NONE || slots[i].fd != oldfd)
+			continue;
+		for (size_t k = 0; k < sizeof(slots) / sizeof(slots[0]); k++)
+			if (slots[k].kind == K_NONE) {
+				slots[k] = slots[i];
+				slots[k].fd = newfd;
+				break;
+			}
+		break;
+	}
+	return r;
 }
 
 int close(int fd)

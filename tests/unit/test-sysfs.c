@@ -84,6 +84,72 @@ static void test_run_with_deadline(void **state)
 	assert_int_equal(run_with_deadline(slow, 1), -ETIMEDOUT);
 }
 
+/* An executable stand-in NAME in DIR that writes its arguments to DIR/ran-NAME. */
+static void stand_in(const char *d, const char *name)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", d, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\necho \"$@\" >%s/ran-%s\n", d, name);
+	fclose(f);
+	assert_int_equal(chmod(path, 0755), 0);
+}
+
+static void test_no_host_program_under_test(void **state)
+{
+	char *const modprobe[] = { (char *)"modprobe", (char *)"vfio-pci", NULL };
+	char *const sbin[] = { (char *)"/sbin/modprobe", (char *)"vfio-pci", NULL };
+	char bin[sizeof(dir) + 8], host[sizeof(dir) + 8], ran[sizeof(dir) + 32], buf[32] = "";
+	const char *old_path = getenv("PATH");
+	char *path;
+	FILE *f;
+
+	(void)state;
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	snprintf(host, sizeof(host), "%s/host", dir);
+	assert_int_equal(mkdir(bin, 0755), 0);
+	assert_int_equal(mkdir(host, 0755), 0);
+	/* A modprobe first in PATH stands for the host's: it must never run. */
+	stand_in(host, "modprobe");
+	path = malloc(strlen(host) + strlen(old_path ? old_path : "") + 2);
+	assert_non_null(path);
+	sprintf(path, "%s:%s", host, old_path ? old_path : "");
+	setenv("PATH", path, 1);
+	free(path);
+	setenv("VFIO_HOOK_TEST", "1", 1);
+	unsetenv("VFIO_HOOK_TEST_BIN");
+	assert_int_equal(run_with_deadline(modprobe, 5), -EPERM);
+	setenv("VFIO_HOOK_TEST_BIN", "relative/bin", 1);
+	assert_int_equal(run_with_deadline(modprobe, 5), -EPERM);
+	/* A directory without that stand-in is no licence either. */
+	setenv("VFIO_HOOK_TEST_BIN", bin, 1);
+	assert_int_equal(run_with_deadline(modprobe, 5), -EPERM);
+	snprintf(ran, sizeof(ran), "%s/ran-modprobe", host);
+	assert_int_equal(access(ran, F_OK), -1);
+
+	/* The stand-in runs, by name or by the host's absolute path. */
+	stand_in(bin, "modprobe");
+	snprintf(ran, sizeof(ran), "%s/ran-modprobe", bin);
+	assert_int_equal(run_with_deadline(modprobe, 5), 0);
+	f = fopen(ran, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "vfio-pci\n");
+	unlink(ran);
+	assert_int_equal(run_with_deadline(sbin, 5), 0);
+	assert_int_equal(access(ran, F_OK), 0);
+	snprintf(ran, sizeof(ran), "%s/ran-modprobe", host);
+	assert_int_equal(access(ran, F_OK), -1);
+
+	setenv("PATH", old_path ? old_path : "/usr/bin:/bin", 1);
+	unsetenv("VFIO_HOOK_TEST");
+	unsetenv("VFIO_HOOK_TEST_BIN");
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -105,6 +171,7 @@ int main(void)
 		cmocka_unit_test(test_refuses_outside_the_sandbox),
 		cmocka_unit_test(test_writes_and_gives_up_on_time),
 		cmocka_unit_test(test_run_with_deadline),
+		cmocka_unit_test(test_no_host_program_under_test),
 	};
 
 	return cmocka_run_group_tests_name("sysfs", tests, setup, teardown);
