@@ -129,7 +129,7 @@ int action_started(const char *vm_name)
 	int lock = -1, r;
 
 	/* A VM never prepared here has no line, and none can appear while it runs: no lock needed to say so. */
-	if (ledger_load(&l) < 0 || !ledger_vm(&l, vm_name)) {
+	if (ledger_peek(&l) < 0 || !ledger_vm(&l, vm_name)) {
 		ledger_clear(&l);
 		return 0;
 	}
@@ -158,12 +158,12 @@ static struct config *map_optional(const char *cfg_path)
 /* How long giving back what NAME owns and took may take at most. */
 static long release_hold_ms(const struct ledger *l, const char *name, unsigned timeout_s)
 {
-	long n = 1;
+	long n = 2; /* waiting for late unplugs, and the rest */
 
 	for (size_t i = 0; i < l->n_funcs; i++)
-		n += 3 * (l->funcs[i].owner && streq(l->funcs[i].owner, name));
+		n += l->funcs[i].owner && streq(l->funcs[i].owner, name) ? 3L : 0L;
 	for (size_t i = 0; i < l->n_took; i++)
-		n += 5 * streq(l->took[i].owner, name);
+		n += streq(l->took[i].owner, name) ? 5L : 0L;
 	return n * (long)timeout_s * 1000L;
 }
 
@@ -178,7 +178,19 @@ int action_release(const char *cfg_path, const char *vm_name, const char *reason
 	bool failed;
 	int lock = -1, r;
 
-	/* Looked at only under the lock, waiting as long as its holder said it may need it (state_lock). */
+	/*
+	 * A VM the ledger does not name now cannot come to be named while it is released: entries go
+	 * to a VM only from its own prepare or, while it runs (its status file exists), from a
+	 * give-back, a swap or a hand-over; libvirt removes the status file before this call. The
+	 * file is replaced atomically, so this look needs no lock, and every other VM's stop (most
+	 * are not in the map) does not wait on one.
+	 */
+	if (ledger_peek(&l) < 0 || (!ledger_vm(&l, vm_name) && !ledger_has_vm(&l, vm_name))) {
+		ledger_clear(&l);
+		return 0;
+	}
+	ledger_clear(&l);
+	/* Then looked at again under the lock, waiting as long as its holder said it may need it. */
 	r = lock_and_load(vm_name, lock_timeout(t), &l, &lock);
 	if (r < 0 || (!ledger_vm(&l, vm_name) && !ledger_has_vm(&l, vm_name)))
 		goto out;
@@ -190,6 +202,8 @@ int action_release(const char *cfg_path, const char *vm_name, const char *reason
 	v = ledger_vm(&l, vm_name);
 	/* libvirt never said "started": the start failed, and what it took goes back whatever giveback says. */
 	failed = (v && !v->started) || (reason && streq(reason, "failed"));
+	if (failed)
+		evict_settle(&l, vm_name, t);
 	evict_give_back(c ? c->opt.uri : CONFIG_DEFAULT_URI, t, &l, vm_name, failed || (vm && vm_giveback(c, vm)), false);
 	holders_load(&h);
 	r = apply_restore(&l, vm_name, NULL, 0, &h, t, LOG_ERR);
@@ -319,6 +333,9 @@ int action_restore(const char *cfg_path, const char *vm)
 		if (k == 0)
 			printf("damaged entries: restored\n");
 	}
+	/* Damaged lines that name no device have nothing to give back: --all is the word to forget them. */
+	if (!vm && ledger_drop_damaged(&l))
+		damaged = true;
 	if (!vm && n == 0 && !damaged)
 		printf("nothing recorded in %s: nothing to restore\n", ledger_path());
 	if (ledger_save(&l) < 0 && r == 0)

@@ -12,6 +12,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -127,6 +129,57 @@ static int move_func(const struct pci_func *f, unsigned timeout_s, char *why, si
 	return 0;
 }
 
+/* The IOMMU group of A, from its sysfs link (reading a link takes no device lock); -1: none. */
+static int group_of(const struct pci_addr *a)
+{
+	char addr[PCI_ADDR_LEN], target[PATH_MAX];
+	_cleanup_free_ char *link = NULL;
+	const char *base;
+	ssize_t n;
+
+	pci_addr_format(a, addr, sizeof(addr));
+	link = xasprintf(PCI_DEVICES "/%s/iommu_group", addr);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return -1;
+	target[n] = '\0';
+	base = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+	return *base >= '0' && *base <= '9' ? atoi(base) : -1;
+}
+
+/*
+ * The running domain that uses A, or another function of A's IOMMU group: either way A must
+ * stay on vfio-pci (a group is usable only while every endpoint in it is). *ret_group: the
+ * group, when that is why.
+ */
+static const struct domain *group_user(const struct holders *h, const struct pci_addr *a, int *ret_group)
+{
+	const char *direct = holders_find(h, a, NULL);
+	int g = -1;
+
+	*ret_group = -1;
+	if (direct)
+		return holders_get(h, direct);
+	for (size_t i = 0; i < h->n; i++)
+		for (size_t k = 0; k < h->doms[i].n_hostdevs; k++) {
+			if (g < 0 && (g = group_of(a)) < 0)
+				return NULL;
+			if (group_of(&h->doms[i].hostdevs[k].addr) == g) {
+				*ret_group = g;
+				return &h->doms[i];
+			}
+		}
+	return NULL;
+}
+
+/* A stays on vfio-pci for the running VM D: D's, so that D's release gives it back. */
+static void hand_to_user(struct ledger *l, const struct ledger_func *e, const struct domain *d)
+{
+	if (!ledger_vm(l, d->name))
+		ledger_vm_add(l, d->name, d->uuid)->started = true;
+	ledger_claim(l, &e->addr, d->name);
+}
+
 static bool wanted(const struct ledger_func *e, const char *owner, const struct pci_addr *only, size_t n)
 {
 	if (owner && (!e->owner || !streq(e->owner, owner)))
@@ -145,17 +198,29 @@ int apply_restore(struct ledger *l, const char *owner, const struct pci_addr *on
 	/* In reverse: the last moved goes back first. */
 	for (size_t i = l->n_funcs; i-- > 0;) {
 		struct ledger_func *e = &l->funcs[i];
-		const char *holder, *who = e->owner ? e->owner : "(unreadable owner)";
+		const char *who = e->owner ? e->owner : "(unreadable owner)";
+		const struct domain *user;
 		char a[PCI_ADDR_LEN], why[256];
+		int group;
 
 		if (!wanted(e, owner, only, n))
 			continue;
 		pci_addr_format(&e->addr, a, sizeof(a));
-		holder = holders_find(h, &e->addr, NULL);
-		if (holder) {
-			log_msg(prio, "%s: %s stays on vfio-pci: the running VM %s uses it (shut %s down first)", who, a, holder,
-				holder);
+		user = group_user(h, &e->addr, &group);
+		if (user && e->owner && streq(user->name, e->owner)) {
+			if (group < 0)
+				log_msg(prio, "%s: %s stays on vfio-pci: the running VM %s uses it (shut %s down first)", who, a,
+					user->name, user->name);
+			else
+				log_msg(prio, "%s: %s stays on vfio-pci: the running VM %s uses IOMMU group %d (shut %s down first)",
+					who, a, user->name, group, user->name);
 			ret = -EBUSY;
+			continue;
+		}
+		if (user) {
+			log_info("%s: %s stays on vfio-pci: the running VM %s uses %s; it is %s's to give back now", who, a,
+				 user->name, group < 0 ? "it" : "its IOMMU group", user->name);
+			hand_to_user(l, e, user);
 			continue;
 		}
 		if (apply_to_host(e, timeout_s, why, sizeof(why)) < 0) {
@@ -195,10 +260,15 @@ int apply_prepare(const struct plan *p, struct ledger *l, unsigned timeout_s)
 
 		if (p->funcs[i].already)
 			continue;
-		/* An entry left by a crash (or a stale one) keeps what the function was on before. */
-		*(bool *)array_push(&created, &n_created, sizeof(bool)) = !ledger_func(l, &f->addr);
-		if (!ledger_func(l, &f->addr)) {
+		/*
+		 * An entry this VM's crashed start left keeps what the function was on before; any other
+		 * (damaged, or another VM's about a function not on vfio-pci) is stale: what is there now counts.
+		 */
+		e = ledger_func(l, &f->addr);
+		*(bool *)array_push(&created, &n_created, sizeof(bool)) = !e;
+		if (!e || e->bad || !e->owner || !streq(e->owner, vm)) {
 			e = ledger_claim(l, &f->addr, vm);
+			e->known = true;
 			snprintf(e->driver, sizeof(e->driver), "%s", f->driver ? f->driver : "");
 			snprintf(e->override, sizeof(e->override), "%s", f->driver_override ? f->driver_override : "");
 		}

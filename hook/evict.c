@@ -231,6 +231,12 @@ static int give_back_one(const char *uri, unsigned timeout_s, struct ledger *l, 
 		if (k < 0)
 			virt_why(k, msg, uri, (long)timeout_s * 1000L, why, sizeof(why));
 	}
+	if (k == -ETIMEDOUT && !managed) {
+		/* libvirt may still plug it in: it stays on vfio-pci, that VM's, for its release to give back. */
+		log_warning("%s: no answer in time giving %s back to %s: %s; it stays on vfio-pci for %s", t->owner, a,
+			    t->from, why, t->from);
+		return k;
+	}
 	if (k < 0) {
 		log_warning("%s: could not give %s back to %s: %s; it goes back to the host", t->owner, a, t->from, why);
 		if (e && e->owner && streq(e->owner, t->from)) {
@@ -309,4 +315,27 @@ void evict_give_back_only(const char *uri, unsigned timeout_s, struct ledger *l,
 			  const struct pci_addr *only, size_t n)
 {
 	give_back(uri, timeout_s, l, owner, only, n, true, true);
+}
+
+void evict_settle(struct ledger *l, const char *owner, unsigned timeout_s)
+{
+	long deadline = now_ms() + (long)timeout_s * 1000L;
+
+	for (;;) {
+		struct holders h = { 0 };
+		bool waiting = false;
+
+		holders_load(&h);
+		for (size_t i = 0; i < l->n_took && !waiting; i++) {
+			const struct ledger_took *t = &l->took[i];
+			const struct domain *d;
+
+			if (t->pending && streq(t->owner, owner) && (d = same_holder(&h, t)))
+				waiting = domain_has(d, &t->addr);
+		}
+		holders_clear(&h);
+		if (!waiting || now_ms() >= deadline)
+			return;
+		evict_nap();
+	}
 }

@@ -31,6 +31,12 @@ void evict_give_back(const char *uri, unsigned timeout_s, struct ledger *l, cons
 void evict_give_back_only(const char *uri, unsigned timeout_s, struct ledger *l, const char *owner,
 			  const struct pci_addr *only, size_t n);
 
+/*
+ * Waits at most timeout_s for the unplugs OWNER asked for and its holders have not completed:
+ * a start that failed at the deadline gives back what leaves just after it.
+ */
+void evict_settle(struct ledger *l, const char *owner, unsigned timeout_s);
+
 /* The pause between two looks at a status file. */
 void evict_nap(void);
 

@@ -21,6 +21,13 @@
 #include <unistd.h>
 
 #define LEDGER_MAGIC "vfio-hook-ledger 1"
+/* A damaged line as it is written back: never read as an entry again, always reported. */
+#define DAMAGED "damaged "
+/* What a function was on before, when that could not be read: the kernel picks at give-back. */
+#define DRIVER_UNKNOWN "?"
+
+/* A look before the real one (ledger_peek): its damaged lines are reported by the real one. */
+static bool quiet;
 
 const char *ledger_path(void)
 {
@@ -119,10 +126,10 @@ static const char *field(char **fields, const char *key)
 	return NULL;
 }
 
-/* A driver field: "" or a valid name; false when unreadable. */
+/* A driver field: "" or a valid name; false when unreadable, or "?" (known to be unknown). */
 static bool copy_driver(char *dst, size_t n, const char *v)
 {
-	if (!v || (*v && !driver_name_valid(v)))
+	if (!v || streq(v, DRIVER_UNKNOWN) || (*v && !driver_name_valid(v)))
 		return false;
 	snprintf(dst, n, "%s", v);
 	return true;
@@ -150,11 +157,13 @@ static bool parse_func(struct ledger *l, char **f, int bad)
 
 	if (!f[1] || pci_addr_parse(f[1], &e.addr) < 0 || ledger_func(l, &e.addr))
 		return false;
+	const char *drv = field(f + 2, "driver"), *ovr = field(f + 2, "override");
+	bool unknown = drv && ovr && streq(drv, DRIVER_UNKNOWN) && streq(ovr, DRIVER_UNKNOWN);
+
 	e.owner = owner ? unescape(owner) : NULL;
-	e.known = copy_driver(e.driver, sizeof(e.driver), field(f + 2, "driver")) &&
-		  copy_driver(e.override, sizeof(e.override), field(f + 2, "override"));
+	e.known = copy_driver(e.driver, sizeof(e.driver), drv) && copy_driver(e.override, sizeof(e.override), ovr);
 	e.moved = state && streq(state, "moved");
-	ok = e.owner && e.known && state && (streq(state, "moved") || streq(state, "moving"));
+	ok = e.owner && (e.known || unknown) && state && (streq(state, "moved") || streq(state, "moving"));
 	if (!ok && !bad) {
 		free(e.owner);
 		return false; /* the caller keeps the line and comes back with bad set */
@@ -256,6 +265,7 @@ int ledger_parse(const char *text, size_t len, const char *path, struct ledger *
 	struct ledger l = { 0 };
 	size_t i = 0;
 	int lineno = 0;
+	const char *text_of;
 
 	while (i < len) {
 		const char *nl = memchr(text + i, '\n', len - i);
@@ -267,14 +277,17 @@ int ledger_parse(const char *text, size_t len, const char *path, struct ledger *
 		lineno++;
 		if (line[0] == '#' || (!nul && (!*line || streq(line, LEDGER_MAGIC))))
 			continue;
-		if (!nul && parse_line(&l, line, 0))
+		/* Damaged before: what it said is kept, and it stays damaged whatever it says. */
+		text_of = startswith(line, DAMAGED) ? line + strlen(DAMAGED) : line;
+		if (!nul && text_of == line && parse_line(&l, line, 0))
 			continue;
-		struct ledger_bad b = { lineno, xstrdup(line) };
+		struct ledger_bad b = { lineno, xstrdup(text_of) };
 
 		*(struct ledger_bad *)array_push(&l.bad, &l.n_bad, sizeof(b)) = b;
 		/* Its address, if readable, still tells release what to give back. */
-		parse_line(&l, line, (int)l.n_bad);
-		log_warning("%s:%d: cannot read this entry; it is kept as it is (check it, then 'vfio-hook restore --all' "
+		parse_line(&l, text_of, (int)l.n_bad);
+		if (!quiet)
+			log_warning("%s:%d: cannot read this entry; it is kept as it is (check it, then 'vfio-hook restore --all' "
 			    "gives back the device it names): %.200s",
 			    path, lineno, line);
 	}
@@ -327,8 +340,8 @@ static char *format(const struct ledger *l, bool prune)
 			continue; /* its line is written as it was */
 		owner = escape(f->owner);
 		pci_addr_format(&f->addr, a, sizeof(a));
-		put(&buf, &len, "func %s owner=%s driver=%s override=%s state=%s\n", a, owner, f->driver, f->override,
-		    f->moved ? "moved" : "moving");
+		put(&buf, &len, "func %s owner=%s driver=%s override=%s state=%s\n", a, owner,
+		    f->known ? f->driver : DRIVER_UNKNOWN, f->known ? f->override : DRIVER_UNKNOWN, f->moved ? "moved" : "moving");
 	}
 	for (size_t i = 0; i < l->n_took; i++) {
 		const struct ledger_took *t = &l->took[i];
@@ -341,7 +354,7 @@ static char *format(const struct ledger *l, bool prune)
 	}
 	for (size_t i = 0; i < l->n_bad; i++)
 		if (l->bad[i].text)
-			put(&buf, &len, "%s\n", l->bad[i].text);
+			put(&buf, &len, DAMAGED "%s\n", l->bad[i].text);
 	return buf;
 }
 
@@ -394,6 +407,16 @@ int ledger_load(struct ledger *ret)
 	return ledger_parse(text, len, ledger_path(), ret);
 }
 
+int ledger_peek(struct ledger *ret)
+{
+	int r;
+
+	quiet = true;
+	r = ledger_load(ret);
+	quiet = false;
+	return r;
+}
+
 int ledger_save(const struct ledger *l)
 {
 	_cleanup_free_ char *text = NULL;
@@ -428,6 +451,12 @@ struct ledger_func *ledger_claim(struct ledger *l, const struct pci_addr *a, con
 		f = array_push(&l->funcs, &l->n_funcs, sizeof(*f));
 		f->addr = *a;
 		f->known = true;
+	}
+	/* Handed over: a proper entry from now on (what could not be read stays unknown). */
+	if (f->bad) {
+		free(l->bad[f->bad - 1].text);
+		l->bad[f->bad - 1].text = NULL;
+		f->bad = 0;
 	}
 	free(f->owner);
 	f->owner = xstrdup(owner);
@@ -503,13 +532,24 @@ void ledger_vm_drop(struct ledger *l, const char *name)
 struct ledger_took *ledger_took_add(struct ledger *l, const struct pci_addr *a, const char *owner, const char *from,
 				    const char *from_uuid, int from_id, const char *xml)
 {
-	struct ledger_took *t = array_push(&l->took, &l->n_took, sizeof(*t));
+	struct ledger_took *t = NULL;
 
+	/* One entry per function and taker: a retried eviction replaces the one before. */
+	for (size_t i = 0; i < l->n_took && !t; i++)
+		if (pci_addr_eq(&l->took[i].addr, a) && streq(l->took[i].owner, owner)) {
+			t = &l->took[i];
+			free(t->owner);
+			free(t->from);
+			free(t->xml);
+		}
+	if (!t)
+		t = array_push(&l->took, &l->n_took, sizeof(*t));
 	t->addr = *a;
 	t->owner = xstrdup(owner);
 	t->from = xstrdup(from);
 	snprintf(t->from_uuid, sizeof(t->from_uuid), "%s", from_uuid && uuid_valid(from_uuid) ? from_uuid : "");
 	t->from_id = from_id;
+	t->pending = false;
 	t->xml = xstrdup(xml ? xml : "");
 	return t;
 }
@@ -521,4 +561,23 @@ void ledger_took_drop(struct ledger *l, size_t i)
 	free(l->took[i].xml);
 	memmove(&l->took[i], &l->took[i + 1], (l->n_took - i - 1) * sizeof(*l->took));
 	l->n_took--;
+}
+
+size_t ledger_drop_damaged(struct ledger *l)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n_bad; i++) {
+		bool named = false;
+
+		for (size_t k = 0; k < l->n_funcs && !named; k++)
+			named = l->funcs[k].bad == (int)i + 1;
+		if (named || !l->bad[i].text)
+			continue;
+		log_info("%s: dropped the damaged entry from line %d: %.200s", ledger_path(), l->bad[i].line, l->bad[i].text);
+		free(l->bad[i].text);
+		l->bad[i].text = NULL;
+		n++;
+	}
+	return n;
 }

@@ -78,6 +78,8 @@ void ledger_clear(struct ledger *l);
  */
 int ledger_load(struct ledger *ret);
 int ledger_save(const struct ledger *l);
+/* ledger_load without reporting damaged lines: a quick look before locking and loading. */
+int ledger_peek(struct ledger *ret);
 
 struct ledger_func *ledger_func(const struct ledger *l, const struct pci_addr *a);
 /* The owner of A, NULL when vfio-hook did not move A; "" when its line is damaged. */
@@ -100,6 +102,9 @@ void ledger_took_drop(struct ledger *l, size_t i);
 
 /* Does anything in L belong to NAME? */
 bool ledger_has_vm(const struct ledger *l, const char *name);
+
+/* restore --all: forgets damaged lines that name no function (reported, then dropped). */
+size_t ledger_drop_damaged(struct ledger *l);
 
 /* A driver name fit for driver_override: [A-Za-z0-9_.-]{1,63}. */
 bool driver_name_valid(const char *s);

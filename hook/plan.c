@@ -131,32 +131,51 @@ static void drop_ambiguous(const struct config *c, const struct machine *m, cons
  * starting (libvirt writes its status file only after the prepare hook) or stopped without
  * vfio-hook seeing it.
  */
-static void check_owner(struct plan *p, const struct holders *h, const struct ledger *l, const struct pci_func *o)
+static void check_owner(struct plan *p, const struct machine *m, const struct holders *h, const struct ledger *l,
+			const struct pci_func *o)
 {
-	const char *owner = l ? ledger_owner(l, &o->addr) : NULL;
+	const struct ledger_func *e = l ? ledger_func(l, &o->addr) : NULL;
 	const struct ledger_vm *v;
 	char a[PCI_ADDR_LEN];
 
-	if (!owner || streq(owner, p->vm->name))
+	if (!e || (e->owner && streq(e->owner, p->vm->name)))
+		return;
+	/* A damaged line about a function that is on its host driver now describes nothing that holds. */
+	if (e->bad && !streq(o->driver, "vfio-pci"))
 		return;
 	pci_addr_format(&o->addr, a, sizeof(a));
-	if (!*owner) {
+	if (!e->owner) {
 		add(&p->refusals, &p->n_refusals,
 		    "%s (%s) has a damaged entry in %s: check it, then run 'vfio-hook restore --all' to give it back", a,
 		    pci_func_name(o), ledger_path());
 		return;
 	}
-	v = ledger_vm(l, owner);
-	if (holders_running(h, owner, v ? v->uuid : NULL))
+	v = ledger_vm(l, e->owner);
+	if (holders_running(h, e->owner, v ? v->uuid : NULL))
 		return;
-	/* This start just took devices from it (it shut down): what it owned there is this VM's to take. */
-	for (size_t i = 0; i < l->n_took; i++)
-		if (!l->took[i].pending && streq(l->took[i].owner, p->vm->name) && streq(l->took[i].from, owner))
+	/*
+	 * This start just took this IOMMU group from it, and it shut down: what it owned in the group
+	 * is this VM's to take (its late release waits on our lock, then finds nothing of its own).
+	 */
+	for (size_t i = 0; i < l->n_took; i++) {
+		const struct ledger_took *t = &l->took[i];
+		const struct pci_func *tf = machine_find(m, &t->addr);
+
+		if (!t->pending && streq(t->owner, p->vm->name) && streq(t->from, e->owner) && tf &&
+		    tf->iommu_group == o->iommu_group)
 			return;
+	}
+	if (e->bad) {
+		add(&p->refusals, &p->n_refusals,
+		    "%s (%s) has a damaged entry in %s naming %s, which is not running: check it, then run 'vfio-hook "
+		    "restore --all' to give it back",
+		    a, pci_func_name(o), ledger_path(), e->owner);
+		return;
+	}
 	add(&p->refusals, &p->n_refusals,
 	    "%s (%s) belongs to %s, which is starting or stopped without vfio-hook seeing it: if %s is not running "
 	    "(virsh domstate %s), run 'vfio-hook restore %s', then try again",
-	    a, pci_func_name(o), owner, owner, owner, owner);
+	    a, pci_func_name(o), e->owner, e->owner, e->owner, e->owner);
 }
 
 /* A function of the group that a driver operation holds in the kernel: nothing can move it now. */
@@ -254,7 +273,7 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 
 			if (o->iommu_group != groups[g])
 				continue;
-			check_owner(&p, h, l, o);
+			check_owner(&p, m, h, l, o);
 			holder = holders_find(h, &o->addr, vm->name);
 			if (!holder)
 				continue;

@@ -52,6 +52,19 @@ static int state_dir_check(void)
 	return 0;
 }
 
+/* Only a regular file of ours is read or locked. */
+static int regular(int fd, const char *path)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		log_error("refusing to use %s: it must be a regular file owned by %s (remove it; vfio-hook writes it again)",
+			  path, geteuid() == 0 ? "root" : "this user");
+		return -EPERM;
+	}
+	return 0;
+}
+
 int state_read(const char *path, char **ret, size_t *ret_len)
 {
 	size_t len = 0, cap = 4096;
@@ -62,11 +75,17 @@ int state_read(const char *path, char **ret, size_t *ret_len)
 	r = state_dir_check();
 	if (r < 0)
 		return r;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* Non-blocking: a FIFO put there would otherwise hold every run (and the lock) forever. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		if (r != -ENOENT)
 			log_error("cannot read %s: %m (nothing was changed; fix or remove it, then run 'vfio-hook status')", path);
+		return r;
+	}
+	r = regular(fd, path);
+	if (r < 0) {
+		close(fd);
 		return r;
 	}
 	buf = xmalloc(cap + 1);
@@ -204,10 +223,15 @@ int state_lock(const char *what, unsigned timeout_s)
 	if (r < 0)
 		return r;
 	path = xasprintf("%s/lock", state_dir());
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		r = -errno;
 		log_error("cannot open %s: %m", path);
+		return r;
+	}
+	r = regular(fd, path);
+	if (r < 0) {
+		close(fd);
 		return r;
 	}
 	/* Polling with a deadline: a stuck holder must not make libvirt wait forever. */

@@ -182,7 +182,9 @@ static int swap_live(struct world *w, const char *vm, const char *device, enum e
 		if (!owner || !streq(owner, vm))
 			*(struct pci_addr *)array_push(&moved, &n_moved, sizeof(struct pci_addr)) = p.funcs[i].f->addr;
 	}
-	ledger_vm_add(&w->l, vm, live.uuid)->started = true;
+	/* Running (it has a status file); libvirt's "started" may still be ahead: that stays as it was. */
+	if (!ledger_vm(&w->l, vm))
+		ledger_vm_add(&w->l, vm, live.uuid)->started = true;
 	r = evict_and_apply(w, &s->vm, NULL, retry, &p);
 	for (size_t i = 0; i < n_took && (r == 0 || p.n_evictions == 0); i++)
 		printf("%s\n", took[i]);

@@ -101,7 +101,7 @@ out=$(on desktop '
 $H win10 prepare begin - <$W/win10.xml
 sed -i "s/driver=snd_hda_intel /driver=snd_hda_intel;x /; \$a garbage that no one wrote" $W/state/ledger
 $H win10 release end - </dev/null 2>$W/err; echo "rc=$?"; eval "$STATE"; cat $W/state/ledger | grep -v "^#"')
-check "damaged line: every function back, the garbage kept" "$(printf 'rc=0\n%s\nvfio-hook-ledger 1\ngarbage that no one wrote' "$ORIG")" "$out"
+check "damaged line: every function back, the garbage kept" "$(printf 'rc=0\n%s\nvfio-hook-ledger 1\ndamaged garbage that no one wrote' "$ORIG")" "$out"
 check "damaged line: reported with its line" "2 vfio-hook: $work/state/ledger:5: cannot read this entry; it is kept as it is (check it, then 'vfio-hook restore --all' gives back the device it names): func 0000:09:00.1 owner=win10 driver=snd_hda_intel;x override= state=moved" \
 	"$(grep -c "cannot read this entry" "$work/err") $(head -n1 "$work/err")"
 out=$(on desktop '$H win10 prepare begin - <$W/win10.xml 2>/dev/null; echo "rc=$?"; grep -c "garbage that no one wrote" $W/state/ledger; $H win10 release end - </dev/null 2>/dev/null; eval "$STATE"')
