@@ -109,7 +109,25 @@ GPU_FUNCS="0000:01:00.0 0000:01:00.1"
 gpu_state() { echo "$(driver_of 0000:01:00.0)/$(override_of 0000:01:00.0) $(driver_of 0000:01:00.1)/$(override_of 0000:01:00.1)"; }
 HOST_GPU="bochs-drm/(null) snd_hda_intel/(null)"
 VFIO_GPU="vfio-pci/vfio-pci vfio-pci/vfio-pci"
-records() { ls /run/vfio-hook 2>/dev/null | grep -c '\.record$'; }
+# The hook's ownership ledger: one line per function it moved ("func ADDR owner=NAME ...") and
+# per function a VM took from another ("took ADDR owner=NAME from=NAME ..."); NAME is
+# percent-encoded where it has spaces or unusual bytes.
+LEDGER=/run/vfio-hook/ledger
+# records: how many VMs own something in the ledger.
+records() { awk '$1 == "func" || $1 == "took" { for (i = 3; i <= NF; i++) if ($i ~ /^owner=/) print $i }' "$LEDGER" 2>/dev/null | sort -u | wc -l; }
+# ledger_lines VM: the ledger's lines owned by VM (owner= decoded before comparing).
+ledger_lines() {
+	awk -v vm="$1" '
+	function hex(h) { return index("0123456789abcdef", tolower(substr(h, 1, 1))) * 16 + index("0123456789abcdef", tolower(substr(h, 2, 1))) - 17 }
+	function unesc(s,   o, i) {
+		o = ""
+		while ((i = index(s, "%")) > 0 && i + 2 <= length(s)) { o = o substr(s, 1, i - 1) sprintf("%c", hex(substr(s, i + 1, 2))); s = substr(s, i + 3) }
+		return o s
+	}
+	$1 != "func" && $1 != "took" { next }
+	{ for (f = 3; f <= NF; f++) if (substr($f, 1, 6) == "owner=" && unesc(substr($f, 7)) == vm) { print; next } }
+	' "$LEDGER" 2>/dev/null
+}
 # host_works NAME ADDR...: a PASS/FAIL line per function for "its host driver works".
 host_works() {
 	n=$1; shift
@@ -122,8 +140,8 @@ host_works() {
 hostdevs() { timeout 30 virsh dumpxml "$@" 2>/dev/null | grep -c "<hostdev mode='subsystem' type='pci'"; }
 # usb_hostdevs NAME: how many USB hostdevs the running domain has.
 usb_hostdevs() { timeout 30 virsh dumpxml "$1" 2>/dev/null | grep -c "<hostdev mode='subsystem' type='usb'"; }
-# record_has VM PATTERN: the hook's record for VM has a line matching PATTERN.
-record_lines() { grep -c "$2" "/run/vfio-hook/$1.record" 2>/dev/null || echo 0; }
+# record_lines VM PATTERN: how many of the ledger's lines owned by VM match PATTERN.
+record_lines() { ledger_lines "$1" | grep -c "$2"; }
 # wait_state NAME STATE SECONDS
 wait_state() {
 	i=0
