@@ -1,10 +1,12 @@
 #!/bin/bash
 # make vm-check: boots a real Debian 12 kernel with an emulated Intel IOMMU, a GPU-like
-# two-function device, two NICs and an xHCI under QEMU, with a real libvirtd inside and this
+# two-function device, two NICs, an xHCI and an NVMe under QEMU, with a real libvirtd inside and this
 # tree's vfio-hook installed by `make install DESTDIR=`, runs the scenarios of
 # tests/vm/guest/scenarios in it, and prints one PASS/FAIL line per check and a final
 # "N passed, N failed". Nothing on the host's PCI devices is touched.
 #
+# The NVMe sits on a fifth root port, after the others so their bus numbers stay (it gets bus
+# 05); its medium is a scratch image made on every run.
 # Kernel, initramfs and root image are cached in $VFIO_HOOK_VM_CACHE (default
 # /var/cache/vfio-hook-vm), keyed by package versions; only the small payload disk (this
 # tree's install and the scenarios) is made on every run.
@@ -85,6 +87,8 @@ make -s -C "$top" install DESTDIR="$run/payload/root" PREFIX=/usr/local >"$run/i
 mkdir -p "$run/payload/root/usr/local/lib/vfio-hook-vm"
 cp -r "$here/guest/." "$run/payload/root/usr/local/lib/vfio-hook-vm/"
 mke2fs -q -t ext4 -L payload -d "$run/payload" "$run/payload.img" 64M >/dev/null
+# The NVMe's medium: scratch, fresh (sparse) on every run; a scenario puts a filesystem on it.
+truncate -s 256M "$run/nvme.img"
 
 # --- accelerator: KVM only if it really boots this kernel ---------------------------------
 accel=${VFIO_HOOK_VM_ACCEL:-auto}
@@ -116,11 +120,13 @@ qemu=(qemu-system-x86_64 -machine "$machine" -cpu "$cpu" -smp 2 -m 2048 -nodefau
 	-device ich9-intel-hda,bus=rp1,addr=0x0.0x1,id=hda -device hda-output,bus=hda.0
 	-netdev user,id=n1,restrict=on -device e1000e,bus=rp2,netdev=n1
 	-netdev user,id=n2,restrict=on -device e1000e,bus=rp3,netdev=n2
-	-device qemu-xhci,bus=rp4,id=xhci -device usb-kbd,bus=xhci.0 -device usb-tablet,bus=xhci.0)
+	-device qemu-xhci,bus=rp4,id=xhci -device usb-kbd,bus=xhci.0 -device usb-tablet,bus=xhci.0
+	-device pcie-root-port,id=rp5,bus=pcie.0,chassis=5,slot=5,addr=0x2.0x4
+	-drive "file=$run/nvme.img,if=none,id=nvme,format=raw" -device nvme,serial=vfio-hook-nvme,drive=nvme,bus=rp5)
 
 start=$(date +%s)
 set +e
-timeout "$timeout_s" "${qemu[@]}" </dev/null 2>"$run/qemu.err" | tr -d '\r' | tee "$run/console.log" |
+timeout "$timeout_s" "${qemu[@]}" </dev/null 2>"$run/qemu.err" | stdbuf -oL tr -d '\r' | tee "$run/console.log" |
 	grep --line-buffered -E '^(PASS|FAIL|INFO|VFIO-HOOK-VM-DONE)'
 qrc=${PIPESTATUS[0]}
 set -e

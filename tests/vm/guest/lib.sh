@@ -81,7 +81,9 @@ define_l2() {
 	virsh define "$xml" >/dev/null 2>/tmp/define.err || info "define_l2 $name: $(tr "\n" " " </tmp/define.err)"
 }
 
-domstate() { virsh domstate "$1" 2>/dev/null | head -n1; }
+# Queries about a domain wait for its object lock, which libvirt holds while that domain's hook
+# runs: a deadline each, so a hook hung in the kernel makes a FAIL, not a hung run.
+domstate() { timeout 30 virsh domstate "$1" 2>/dev/null | head -n1; }
 
 # wait_l2_up NAME SECONDS: a Linux L2 has booted to its init.
 wait_l2_up() {
@@ -107,7 +109,25 @@ GPU_FUNCS="0000:01:00.0 0000:01:00.1"
 gpu_state() { echo "$(driver_of 0000:01:00.0)/$(override_of 0000:01:00.0) $(driver_of 0000:01:00.1)/$(override_of 0000:01:00.1)"; }
 HOST_GPU="bochs-drm/(null) snd_hda_intel/(null)"
 VFIO_GPU="vfio-pci/vfio-pci vfio-pci/vfio-pci"
-records() { ls /run/vfio-hook 2>/dev/null | grep -c '\.record$'; }
+# The hook's ownership ledger: one line per function it moved ("func ADDR owner=NAME ...") and
+# per function a VM took from another ("took ADDR owner=NAME from=NAME ..."); NAME is
+# percent-encoded where it has spaces or unusual bytes.
+LEDGER=/run/vfio-hook/ledger
+# records: how many VMs own something in the ledger.
+records() { awk '$1 == "func" || $1 == "took" { for (i = 3; i <= NF; i++) if ($i ~ /^owner=/) print $i }' "$LEDGER" 2>/dev/null | sort -u | wc -l; }
+# ledger_lines VM: the ledger's lines owned by VM (owner= decoded before comparing).
+ledger_lines() {
+	awk -v vm="$1" '
+	function hex(h) { return index("0123456789abcdef", tolower(substr(h, 1, 1))) * 16 + index("0123456789abcdef", tolower(substr(h, 2, 1))) - 17 }
+	function unesc(s,   o, i) {
+		o = ""
+		while ((i = index(s, "%")) > 0 && i + 2 <= length(s)) { o = o substr(s, 1, i - 1) sprintf("%c", hex(substr(s, i + 1, 2))); s = substr(s, i + 3) }
+		return o s
+	}
+	$1 != "func" && $1 != "took" { next }
+	{ for (f = 3; f <= NF; f++) if (substr($f, 1, 6) == "owner=" && unesc(substr($f, 7)) == vm) { print; next } }
+	' "$LEDGER" 2>/dev/null
+}
 # host_works NAME ADDR...: a PASS/FAIL line per function for "its host driver works".
 host_works() {
 	n=$1; shift
@@ -117,11 +137,11 @@ host_works() {
 }
 
 # hostdevs NAME [--inactive]: how many PCI hostdevs the domain has (live, or its definition).
-hostdevs() { virsh dumpxml "$@" 2>/dev/null | grep -c "<hostdev mode='subsystem' type='pci'"; }
+hostdevs() { timeout 30 virsh dumpxml "$@" 2>/dev/null | grep -c "<hostdev mode='subsystem' type='pci'"; }
 # usb_hostdevs NAME: how many USB hostdevs the running domain has.
-usb_hostdevs() { virsh dumpxml "$1" 2>/dev/null | grep -c "<hostdev mode='subsystem' type='usb'"; }
-# record_has VM PATTERN: the hook's record for VM has a line matching PATTERN.
-record_lines() { grep -c "$2" "/run/vfio-hook/$1.record" 2>/dev/null || echo 0; }
+usb_hostdevs() { timeout 30 virsh dumpxml "$1" 2>/dev/null | grep -c "<hostdev mode='subsystem' type='usb'"; }
+# record_lines VM PATTERN: how many of the ledger's lines owned by VM match PATTERN.
+record_lines() { ledger_lines "$1" | grep -c "$2"; }
 # wait_state NAME STATE SECONDS
 wait_state() {
 	i=0
@@ -131,5 +151,56 @@ wait_state() {
 	done
 	return 1
 }
+# in_time NAME SECONDS RC: after `within SECONDS … ; RC=$?`, PASS if the command ended (whatever
+# its status), FAIL if it had to be left behind.
+in_time() {
+	if [ "$3" = 124 ]; then fail "$1 within $2 s" "still running after $WITHIN_S s (left behind)"
+	else pass "$1 within $2 s ($WITHIN_S s, exit $3)"; fi
+}
+# alive PID: the process has not ended (a zombie has).
+alive() { [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+# within SECONDS OUT CMD...: runs CMD (stdout and stderr to OUT) and gives it at most SECONDS.
+# Returns CMD's exit status, or 124 if it had not ended; WITHIN_S is the time it took. A
+# process blocked in the kernel ignores even SIGKILL and waiting for it would hang the whole run
+# (that is what timeout(1) does), so one that overruns is killed and left behind, not waited for.
+within() {
+	w_t0=$(date +%s) w_out=$2
+	w_end=$((w_t0 + $1)); shift 2
+	"$@" >"$w_out" 2>&1 &
+	w_pid=$!
+	while alive "$w_pid"; do
+		if [ "$(date +%s)" -ge "$w_end" ]; then
+			WITHIN_S=$(( $(date +%s) - w_t0 ))
+			kill -9 "$w_pid" 2>/dev/null
+			return 124
+		fi
+		sleep 0.2
+	done
+	wait "$w_pid"
+	w_rc=$?
+	WITHIN_S=$(( $(date +%s) - w_t0 ))
+	return "$w_rc"
+}
+
+# The NVMe controller's PCI address (the first function of class 0x010802).
+nvme_addr() {
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/class")" = 0x010802 ] && { echo "${d##*/}"; return 0; }
+	done
+	return 1
+}
+# nvme_disk ADDR SECONDS: the /dev node of the namespace under the NVMe at ADDR, once the
+# driver has scanned it (asynchronously, after the probe).
+nvme_disk() {
+	i=0
+	while [ "$i" -lt "$(($2 * 5))" ]; do
+		for b in /sys/block/nvme*; do
+			case $(readlink -f "$b") in */"$1"/*) [ -e "/dev/${b##*/}" ] && { echo "/dev/${b##*/}"; return 0; } ;; esac
+		done
+		sleep 0.2; i=$((i + 1))
+	done
+	return 1
+}
+
 # cleanup NAME...: destroyed and undefined, whatever state they are in.
-cleanup() { for d in "$@"; do virsh destroy "$d" >/dev/null 2>&1; virsh undefine "$d" >/dev/null 2>&1; done; }
+cleanup() { for d in "$@"; do timeout 60 virsh destroy "$d" >/dev/null 2>&1; timeout 30 virsh undefine "$d" >/dev/null 2>&1; done; }
