@@ -185,15 +185,25 @@ int action_release(const char *cfg_path, const char *vm_name, const char *reason
 	 * file is replaced atomically, so this look needs no lock, and every other VM's stop (most
 	 * are not in the map) does not wait on one.
 	 */
-	if (ledger_peek(&l) < 0 || (!ledger_vm(&l, vm_name) && !ledger_has_vm(&l, vm_name))) {
+	if (ledger_peek(&l) < 0 || (!ledger_vm(&l, vm_name) && !ledger_has_vm(&l, vm_name) && !ledger_took_from(&l, vm_name))) {
 		ledger_clear(&l);
 		return 0;
 	}
 	ledger_clear(&l);
 	/* Then looked at again under the lock, waiting as long as its holder said it may need it. */
 	r = lock_and_load(vm_name, lock_timeout(t), &l, &lock);
-	if (r < 0 || (!ledger_vm(&l, vm_name) && !ledger_has_vm(&l, vm_name)))
+	if (r < 0)
 		goto out;
+	/* What others took from it cannot go back to it any more (a pending unplug included). */
+	for (size_t i = 0; i < l.n_took;)
+		if (streq(l.took[i].from, vm_name))
+			ledger_took_drop(&l, i);
+		else
+			i++;
+	if (!ledger_vm(&l, vm_name) && !ledger_has_vm(&l, vm_name)) {
+		r = ledger_save(&l);
+		goto out;
+	}
 	/* The map only for its timeout and give-back: a broken map must not keep devices. */
 	c = map_optional(cfg_path);
 	vm = c ? config_find_vm(c, vm_name) : NULL;
@@ -202,8 +212,9 @@ int action_release(const char *cfg_path, const char *vm_name, const char *reason
 	v = ledger_vm(&l, vm_name);
 	/* libvirt never said "started": the start failed, and what it took goes back whatever giveback says. */
 	failed = (v && !v->started) || (reason && streq(reason, "failed"));
+	/* A few seconds for unplugs that complete just after the deadline; the next run sees later ones. */
 	if (failed)
-		evict_settle(&l, vm_name, t);
+		evict_settle(&l, vm_name, t < 3 ? t : 3);
 	evict_give_back(c ? c->opt.uri : CONFIG_DEFAULT_URI, t, &l, vm_name, failed || (vm && vm_giveback(c, vm)), false);
 	holders_load(&h);
 	r = apply_restore(&l, vm_name, NULL, 0, &h, t, LOG_ERR);

@@ -581,3 +581,11 @@ size_t ledger_drop_damaged(struct ledger *l)
 	}
 	return n;
 }
+
+bool ledger_took_from(const struct ledger *l, const char *name)
+{
+	for (size_t i = 0; i < l->n_took; i++)
+		if (streq(l->took[i].from, name))
+			return true;
+	return false;
+}

@@ -100,6 +100,8 @@ struct ledger_took *ledger_took_add(struct ledger *l, const struct pci_addr *a, 
 				    const char *from_uuid, int from_id, const char *xml);
 void ledger_took_drop(struct ledger *l, size_t i);
 
+/* Did a start take anything from NAME? */
+bool ledger_took_from(const struct ledger *l, const char *name);
 /* Does anything in L belong to NAME? */
 bool ledger_has_vm(const struct ledger *l, const char *name);
 
