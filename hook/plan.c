@@ -263,6 +263,9 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 		if (!seen)
 			*(int *)array_push(&groups, &n_groups, sizeof(int)) = f->iommu_group;
 	}
+	/* First: nothing else about a group matters while the kernel holds one of its functions. */
+	for (size_t g = 0; g < n_groups; g++)
+		check_stuck(&p, m, groups[g]);
 	for (size_t g = 0; g < n_groups; g++) {
 		check_group(c, &p, m, groups[g]);
 		/* Any function of the group held by a running domain, ours or a sibling, blocks the group. */
@@ -298,8 +301,6 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 				    a, pci_func_name(o), where, holder, holder);
 		}
 	}
-	for (size_t g = 0; g < n_groups; g++)
-		check_stuck(&p, m, groups[g]);
 	free(groups);
 	*ret = p;
 	return 0;
