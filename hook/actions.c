@@ -19,9 +19,8 @@
 #include "world.h"
 
 #include <errno.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +66,7 @@ int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, s
 {
 	const char *path = config_path(cfg_path);
 	long t0 = now_ms();
+	struct stat st;
 	struct world w = { .lock = -1 };
 	struct domain dom = { 0 };
 	struct plan p = { 0 };
@@ -75,8 +75,8 @@ int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, s
 	struct ledger_vm *v;
 	int lock = -1, r;
 
-	/* No map installed yet: nothing is ours to manage. */
-	if (access(path, F_OK) < 0 && errno == ENOENT && !cfg_path && !getenv("VFIO_HOOK_CONFIG"))
+	/* No map installed yet: nothing is ours to manage (a dangling symlink is a map that is broken). */
+	if (lstat(path, &st) < 0 && errno == ENOENT && !cfg_path && !getenv("VFIO_HOOK_CONFIG"))
 		return 0;
 	if (config_load(path, &w.cfg) < 0) {
 		/* A map broken elsewhere must not keep VMs it does not name from starting (a router at boot). */
@@ -358,28 +358,17 @@ int action_restore(const char *cfg_path, const char *vm)
 	return r;
 }
 
-/* The domain XML for --check, from libvirt when no --xml is given (not from inside the hook). */
-static char *xml_from_libvirt(const char *uri, const char *vm)
+/* The domain XML for --check, from libvirt when no --xml is given, with the map's deadline. */
+static char *xml_from_libvirt(const char *uri, unsigned timeout_s, const char *vm)
 {
-	virConnectPtr conn = virConnectOpenReadOnly(uri);
-	virDomainPtr dom;
+	const struct virt_req q = { uri, vm, VIRT_XML, NULL, VIR_DOMAIN_XML_INACTIVE };
 	char *xml = NULL;
 
-	if (!conn)
+	if (virt_call(&q, (long)timeout_s * 1000L, &xml) < 0) {
+		free(xml);
 		return NULL;
-	dom = virDomainLookupByName(conn, vm);
-	if (dom) {
-		xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
-		virDomainFree(dom);
 	}
-	virConnectClose(conn);
 	return xml;
-}
-
-static void silence_libvirt(void *data, virErrorPtr err)
-{
-	(void)data;
-	(void)err;
 }
 
 int action_check(const char *cfg_path, const char *vm_name, const char *xml_file)
@@ -408,8 +397,7 @@ int action_check(const char *cfg_path, const char *vm_name, const char *xml_file
 			goto out;
 		}
 	} else {
-		virSetErrorFunc(NULL, silence_libvirt);
-		xml = xml_from_libvirt(w.cfg->opt.uri, vm_name);
+		xml = xml_from_libvirt(w.cfg->opt.uri, w.cfg->opt.timeout, vm_name);
 		if (!xml)
 			log_warning("cannot get %s's XML from %s: skipping the <hostdev> cross-check (or pass --xml FILE)",
 				    vm_name, w.cfg->opt.uri);

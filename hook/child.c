@@ -67,7 +67,8 @@ static void child_main(int (*fn)(const void *, FILE *), const void *arg, int wfd
 
 	/* Its own process group, so that a timeout kills what it started too. */
 	setpgid(0, 0);
-	if (dup2(wfd, 3) < 0 || (null >= 0 && (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)))
+	/* Without /dev/null it would keep libvirt's pipes as stdio: better not run at all. */
+	if (null < 0 || dup2(wfd, 3) < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
 		_exit(127);
 	closefrom(4);
 	out = fdopen(3, "w");
@@ -164,9 +165,19 @@ static int child_wait(int (*fn)(const void *, FILE *), const void *arg, long tim
 	}
 	close(pfd[0]);
 	s->buf[s->len] = '\0';
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
+	/* Closing its end is not exiting: a child can still hang in the kernel on its way out. */
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR)
 			return -ECHILD;
+		if (now_ms() >= deadline) {
+			kill_child(pid);
+			return -ETIMEDOUT;
+		}
+		usleep(1000);
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) >= 126)
 		return -EIO;

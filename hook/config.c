@@ -607,7 +607,8 @@ int config_load(const char *path, struct config **ret)
 	struct config *c;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* Non-blocking: a FIFO there must be refused below, not waited on. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
 		log_at(LOG_ERR, path, 0, "cannot read the device map: %m (create it from the example, or pass -c FILE)");
@@ -684,7 +685,7 @@ static char *names_reader(char *buf, int size, void *stream)
 		return NULL;
 	n->line_done = strchr(buf, '\n') != NULL;
 	/* inih names only sections that have a valid key; a header whose every line is broken counts too. */
-	header = starts_line ? header_of(buf, &closed) : NULL;
+	header = starts_line ? header_of(startswith(buf, "\xEF\xBB\xBF") ? buf + 3 : buf, &closed) : NULL; /* a BOM, as inih skips it */
 	if (header && section_is_vm(header, n->vm))
 		n->found = true;
 	return r;

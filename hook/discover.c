@@ -61,6 +61,14 @@ static enum header_type header_from_class(uint32_t class)
  */
 #define LOCKED_READ_MS 2000
 
+/* The map's timeout, when there is one: a slow driver operation is not a stuck one. */
+static long locked_read_ms = LOCKED_READ_MS;
+
+void machine_set_read_deadline(long ms)
+{
+	locked_read_ms = ms > 0 ? ms : LOCKED_READ_MS;
+}
+
 struct locked_read {
 	struct machine *m;
 	size_t start; /* the child begins here */
@@ -127,7 +135,7 @@ static int read_locked(struct machine *m)
 		int r;
 
 		lr.start = lr.next;
-		r = child_stream(read_locked_attrs, &lr, LOCKED_READ_MS, take_locked_line, &lr);
+		r = child_stream(read_locked_attrs, &lr, locked_read_ms, take_locked_line, &lr);
 		if (r == 0 && lr.next == m->n_funcs)
 			break;
 		if (r < 0 && r != -ETIMEDOUT && lr.next == lr.start) {
@@ -137,14 +145,15 @@ static int read_locked(struct machine *m)
 		}
 		if (lr.next == m->n_funcs)
 			break;
-		/* The child stopped at this function: stuck if it timed out, unreadable otherwise. */
+		/*
+		 * The child stopped at this function: stuck if it timed out. Unreadable otherwise, and
+		 * just as busy: its driver_override is unknown, and an empty one must not be recorded.
+		 */
 		pci_addr_format(&m->funcs[lr.next].addr, a, sizeof(a));
-		if (r == -ETIMEDOUT) {
-			m->funcs[lr.next].stuck = true;
-			log_msg(LOG_NOTICE,
-				"a driver operation on %s is stuck in the kernel: reading its driver_override and config "
-				"did not finish within %d s (see dmesg)", a, LOCKED_READ_MS / 1000);
-		}
+		m->funcs[lr.next].stuck = true;
+		log_msg(LOG_NOTICE,
+			"a driver operation on %s is stuck in the kernel: reading its driver_override and config %s (see dmesg)", a,
+			r == -ETIMEDOUT ? "did not finish in time" : "failed");
 		lr.next++;
 	}
 	return 0;

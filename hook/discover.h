@@ -33,6 +33,8 @@ struct machine {
 };
 
 int machine_discover(struct machine **ret);
+/* How long a read of a lock-taking attribute may take before its function counts as stuck. */
+void machine_set_read_deadline(long ms);
 void machine_free(struct machine *m);
 const struct pci_func *machine_find(const struct machine *m, const struct pci_addr *a);
 bool pci_func_is_bridge(const struct pci_func *f);

@@ -154,6 +154,15 @@ static void parse_usb_hostdev(xmlDoc *doc, xmlNode *hd, struct domain *d)
 	*(struct usbdev *)array_push(&d->usbdevs, &d->n_usbdevs, sizeof(u)) = u;
 }
 
+static void parse_mdev(xmlNode *hd, struct domain *d)
+{
+	char *uuid = child_prop(child_elem(hd, "source"), "address", "uuid");
+
+	if (uuid && strlen(uuid) == 36)
+		snprintf(*(char(*)[37])array_push(&d->mdevs, &d->n_mdevs, 37), 37, "%s", uuid);
+	xmlFree(uuid);
+}
+
 int domain_parse(const char *xml, size_t len, struct domain *ret)
 {
 	xmlDoc *doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
@@ -186,6 +195,8 @@ int domain_parse(const char *xml, size_t len, struct domain *ret)
 			parse_pci_source(doc, n, n, &d);
 		else if (prop_is(n, "type", "usb"))
 			parse_usb_hostdev(doc, n, &d);
+		else if (prop_is(n, "type", "mdev"))
+			parse_mdev(n, &d);
 	}
 	*ret = d;
 	d = (struct domain){ 0 };
@@ -209,6 +220,7 @@ void domain_clear(struct domain *d)
 	free(d->name);
 	free(d->usbdevs);
 	free(d->hostdevs);
+	free(d->mdevs);
 	*d = (struct domain){ .id = -1 };
 }
 
@@ -311,5 +323,38 @@ const char *holders_find(const struct holders *h, const struct pci_addr *a, cons
 	for (size_t i = 0; i < h->n; i++)
 		if (!streq(h->doms[i].name, self) && domain_has(&h->doms[i], a))
 			return h->doms[i].name;
+	return NULL;
+}
+
+/* The PCI function a mediated device hangs off: the last address in its sysfs path. */
+static bool mdev_parent(const char *uuid, struct pci_addr *ret)
+{
+	_cleanup_free_ char *link = NULL;
+	char real[PATH_MAX], *save = NULL;
+	bool found = false;
+
+	if (strchr(uuid, '/'))
+		return false;
+	link = xasprintf("/sys/bus/mdev/devices/%s", uuid);
+	if (!realpath(link, real))
+		return false;
+	for (char *tok = strtok_r(real, "/", &save); tok; tok = strtok_r(NULL, "/", &save))
+		if (pci_addr_parse(tok, ret) == 0)
+			found = true;
+	return found;
+}
+
+const char *holders_mdev_parent(const struct holders *h, const struct pci_addr *a, const char *self)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		if (streq(h->doms[i].name, self))
+			continue;
+		for (size_t k = 0; k < h->doms[i].n_mdevs; k++) {
+			struct pci_addr p;
+
+			if (mdev_parent(h->doms[i].mdevs[k], &p) && pci_addr_eq(&p, a))
+				return h->doms[i].name;
+		}
+	}
 	return NULL;
 }

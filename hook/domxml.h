@@ -33,6 +33,8 @@ struct domain {
 	size_t n_hostdevs;
 	struct usbdev *usbdevs;
 	size_t n_usbdevs;
+	char (*mdevs)[37]; /* UUIDs of its mediated devices (vGPUs): they live on a parent's driver */
+	size_t n_mdevs;
 };
 
 /* From libvirt's domain XML (<domain>) or status XML (<domstatus><domain>). 0 or -EINVAL. */
@@ -59,6 +61,8 @@ void holders_clear(struct holders *h);
 /* The running domain other than SELF that has a hostdev at A, or NULL. */
 const char *holders_find(const struct holders *h, const struct pci_addr *a, const char *self);
 const struct domain *holders_get(const struct holders *h, const char *name);
+/* The running domain other than SELF with a mediated device (vGPU) whose parent is A, or NULL. */
+const char *holders_mdev_parent(const struct holders *h, const struct pci_addr *a, const char *self);
 /* The running domain NAME, if it is the one with UUID (either unknown: the name decides). */
 const struct domain *holders_running(const struct holders *h, const char *name, const char *uuid);
 

@@ -195,6 +195,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (cfg)
+		machine_set_read_deadline((long)cfg->opt.timeout * 1000L);
 	r = machine_discover(&m);
 	if (r < 0) {
 		config_free(cfg);

@@ -7,7 +7,10 @@
 #include "resolve.h"
 #include "util.h"
 
+#include <dirent.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <unistd.h>
 #include <string.h>
 
 static void add(char ***arr, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -131,6 +134,50 @@ static void drop_ambiguous(const struct config *c, const struct machine *m, cons
  * starting (libvirt writes its status file only after the prepare hook) or stopped without
  * vfio-hook seeing it.
  */
+/*
+ * What a running VM uses through F without F being in its IOMMU group: a virtual function of
+ * F (unbinding a PF's driver disables SR-IOV, tearing its VFs out of their VMs) or a mediated
+ * device (vGPU) that lives on F's driver. Says which, or NULL.
+ */
+static char *used_through(const struct pci_func *f, const struct holders *h, const char *self)
+{
+	DIR *d = opendir(f->syspath);
+	const struct dirent *e;
+	const char *user = holders_mdev_parent(h, &f->addr, self);
+	char *why = user ? xasprintf("the running VM %s uses a mediated device (vGPU) of it: shut %s down first", user,
+				     user)
+			 : NULL;
+
+	while (!why && d && (e = readdir(d))) {
+		_cleanup_free_ char *link = NULL;
+		char target[PATH_MAX];
+		struct pci_addr vf;
+		ssize_t n;
+
+		if (!startswith(e->d_name, "virtfn"))
+			continue;
+		link = xasprintf("%s/%s", f->syspath, e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (pci_addr_parse(strrchr(target, '/') ? strrchr(target, '/') + 1 : target, &vf) < 0)
+			continue;
+		user = holders_find(h, &vf, self);
+		if (user) {
+			char a[PCI_ADDR_LEN];
+
+			pci_addr_format(&vf, a, sizeof(a));
+			why = xasprintf("the running VM %s uses its SR-IOV virtual function %s, which goes with its driver: "
+					"shut %s down first",
+					user, a, user);
+		}
+	}
+	if (d)
+		closedir(d);
+	return why;
+}
+
 static void check_owner(struct plan *p, const struct machine *m, const struct holders *h, const struct ledger *l,
 			const struct pci_func *o)
 {
@@ -250,6 +297,8 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 			continue;
 		}
 		why = p.funcs[i].already ? NULL : guard_check(f);
+		if (!why)
+			why = used_through(f, h, vm->name);
 		if (why)
 			add(&p.refusals, &p.n_refusals, "%s (%s): %s", a, pci_func_name(f), why);
 		if (dom && !domain_has(dom, &f->addr)) {

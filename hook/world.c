@@ -20,7 +20,11 @@ void world_clear(struct world *w)
 
 int world_discover(struct world *w)
 {
-	int r = machine_discover(&w->m);
+	int r;
+
+	if (w->cfg)
+		machine_set_read_deadline((long)w->cfg->opt.timeout * 1000L);
+	r = machine_discover(&w->m);
 
 	if (r < 0)
 		return r;
