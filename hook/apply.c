@@ -129,20 +129,17 @@ static int move_func(const struct pci_func *f, unsigned timeout_s, char *why, si
 	return 0;
 }
 
-/* The IOMMU group of A, from its sysfs link (reading a link takes no device lock); -1: none. */
+/* The IOMMU group of A, from its sysfs link (resolving a link takes no device lock); -1: none. */
 static int group_of(const struct pci_addr *a)
 {
 	char addr[PCI_ADDR_LEN], target[PATH_MAX];
 	_cleanup_free_ char *link = NULL;
 	const char *base;
-	ssize_t n;
 
 	pci_addr_format(a, addr, sizeof(addr));
 	link = xasprintf(PCI_DEVICES "/%s/iommu_group", addr);
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n <= 0)
+	if (!realpath(link, target))
 		return -1;
-	target[n] = '\0';
 	base = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
 	return *base >= '0' && *base <= '9' ? atoi(base) : -1;
 }

@@ -152,15 +152,12 @@ static char *used_through(const struct pci_func *f, const struct holders *h, con
 		_cleanup_free_ char *link = NULL;
 		char target[PATH_MAX];
 		struct pci_addr vf;
-		ssize_t n;
 
 		if (!startswith(e->d_name, "virtfn"))
 			continue;
 		link = xasprintf("%s/%s", f->syspath, e->d_name);
-		n = readlink(link, target, sizeof(target) - 1);
-		if (n <= 0)
+		if (!realpath(link, target))
 			continue;
-		target[n] = '\0';
 		if (pci_addr_parse(strrchr(target, '/') ? strrchr(target, '/') + 1 : target, &vf) < 0)
 			continue;
 		user = holders_find(h, &vf, self);
