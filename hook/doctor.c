@@ -255,23 +255,30 @@ static void check_cmdline_amd(struct doctor *d)
 		       "the kernel command line has amd_iommu=on, which is not a valid value and does not turn the IOMMU on");
 }
 
+/* What turns the IOMMU on, on a machine where it is off: the firmware, the command line, or both. */
+static const char *iommu_off_fix(const struct doctor *d)
+{
+	bool cmdline = cmdline_item(d->cmdline, "intel_iommu", "on") != 1 && intel_default_on(d) != 1;
+
+	if (cpu_is_amd(d))
+		return AMD_FIRMWARE;
+	if (!cpu_is_intel(d))
+		return "enable the IOMMU (VT-d, AMD-Vi) in the firmware setup and reboot";
+	if (!sys_exists(d, "/sys/firmware/acpi/tables/DMAR"))
+		return cmdline ? "enable VT-d in the firmware setup, add intel_iommu=on to the kernel command line " GRUB_HOW
+			       : INTEL_FIRMWARE;
+	return cmdline ? "add intel_iommu=on to the kernel command line " GRUB_HOW
+		       : "check dmesg for DMAR errors: the firmware has VT-d on and the kernel was asked to use it";
+}
+
 static void check_iommu(struct doctor *d)
 {
-	const char *fix;
-
 	if (!d->m)
 		return;
-	if (d->m->n_groups > 0) {
+	if (d->m->n_groups > 0)
 		report(d, ST_PASS, NULL, "the IOMMU is on: %zu IOMMU groups", d->m->n_groups);
-	} else {
-		if (cpu_is_amd(d))
-			fix = AMD_FIRMWARE;
-		else if (cpu_is_intel(d) && cmdline_item(d->cmdline, "intel_iommu", "on") != 1 && intel_default_on(d) != 1)
-			fix = INTEL_FIRMWARE ", and add intel_iommu=on to the kernel command line";
-		else
-			fix = cpu_is_intel(d) ? INTEL_FIRMWARE : "enable the IOMMU in the firmware setup and reboot";
-		report(d, ST_FAIL, fix, "the IOMMU is off: /sys/kernel/iommu_groups is empty");
-	}
+	else
+		report(d, ST_FAIL, iommu_off_fix(d), "the IOMMU is off: /sys/kernel/iommu_groups is empty");
 	if (!d->cmdline) {
 		report(d, ST_SKIP, "check that /proc is mounted", "cannot read /proc/cmdline");
 		return;
