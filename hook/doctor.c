@@ -21,6 +21,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <libudev.h>
+#include <libxml/tree.h>
+#include <libxml/xmlIO.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <string.h>
@@ -193,17 +195,49 @@ static void check_acpi(struct doctor *d)
 
 /* ---- Kernel ---- */
 
+/*
+ * A gzip file's text: libxml2 reads gzip through its own I/O layer (zlib), so /proc/config.gz
+ * needs no other library. NULL when unreadable; a libxml2 without zlib hands back the
+ * compressed bytes, which the caller does not recognise as a config.
+ */
+static char *read_gz(const char *path)
+{
+	xmlParserInputBufferPtr in = xmlParserInputBufferCreateFilename(path, XML_CHAR_ENCODING_NONE);
+	char *text;
+
+	if (!in)
+		return NULL;
+	while (xmlParserInputBufferRead(in, 64 * 1024) > 0)
+		;
+	text = xmlBufUse(in->buffer) ? xstrdup((const char *)xmlBufContent(in->buffer)) : NULL;
+	xmlFreeParserInputBuffer(in);
+	return text;
+}
+
+/* The running kernel's config: /boot/config-RELEASE, else /proc/config.gz; NULL if neither. */
+static char *kernel_config(const struct doctor *d)
+{
+	_cleanup_free_ char *name = xasprintf("/boot/config-%s", d->release);
+	_cleanup_free_ char *gz = sys_path(d, "/proc/config.gz");
+	char *cfg = sys_read(d, name);
+
+	if (!cfg)
+		cfg = read_gz(gz);
+	if (cfg && !strstr(cfg, "CONFIG_")) {
+		free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
 /* Does this kernel turn the Intel IOMMU on by itself? 1, 0, or -1: its config is not readable. */
 static int intel_default_on(const struct doctor *d)
 {
-	_cleanup_free_ char *name = xasprintf("/boot/config-%s", d->release);
-	_cleanup_free_ char *cfg = sys_read(d, name);
+	_cleanup_free_ char *cfg = kernel_config(d);
 
 	if (!cfg)
 		return -1;
-	if (strstr(cfg, "\nCONFIG_INTEL_IOMMU_DEFAULT_ON=y"))
-		return 1;
-	return 0;
+	return strstr(cfg, "CONFIG_INTEL_IOMMU_DEFAULT_ON=y\n") ? 1 : 0;
 }
 
 static void check_cmdline_intel(struct doctor *d)
@@ -230,7 +264,7 @@ static void check_cmdline_intel(struct doctor *d)
 		report(d, ST_FAIL, "add intel_iommu=on to the kernel command line " GRUB_HOW,
 		       "the kernel command line has no intel_iommu=on and %s", dflt == 0
 			       ? "this kernel does not turn the Intel IOMMU on by default (CONFIG_INTEL_IOMMU_DEFAULT_ON is not set)"
-			       : "this kernel's config (/boot/config-RELEASE) is not readable to tell whether it is on by default");
+			       : "this kernel's config (/boot/config-RELEASE, /proc/config.gz) is not readable to tell whether it is on by default");
 }
 
 static void check_cmdline_amd(struct doctor *d)

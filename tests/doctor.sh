@@ -114,6 +114,15 @@ doctor bridge-group vmx ""
 has "Intel, IOMMU on by default: PASS" \
 	"PASS  intel_iommu=on is not needed: this kernel turns the Intel IOMMU on by default (CONFIG_INTEL_IOMMU_DEFAULT_ON=y)"
 has "Intel, IOMMU on: groups PASS" "PASS  the IOMMU is on: 6 IOMMU groups"
+rm "$root/boot/config-$rel"
+printf 'CONFIG_INTEL_IOMMU=y\nCONFIG_INTEL_IOMMU_DEFAULT_ON=y\n' | gzip >"$root/proc/config.gz"
+doctor bridge-group vmx ""
+has "the kernel config from /proc/config.gz when /boot has none" \
+	"PASS  intel_iommu=on is not needed: this kernel turns the Intel IOMMU on by default (CONFIG_INTEL_IOMMU_DEFAULT_ON=y)"
+rm "$root/proc/config.gz"
+doctor no-iommu vmx ""
+has "no kernel config anywhere, IOMMU off: FAIL, add intel_iommu=on" \
+	"FAIL  the kernel command line has no intel_iommu=on and this kernel's config (/boot/config-RELEASE, /proc/config.gz) is not readable to tell whether it is on by default — add intel_iommu=on to the kernel command line $GRUB"
 mkroot intel "intel_iommu=on,sm_on iommu=pt"
 doctor bridge-group vmx ""
 has "intel_iommu=on,sm_on counts as on" "PASS  the kernel command line has intel_iommu=on"
