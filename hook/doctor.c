@@ -353,7 +353,7 @@ static void module_name(const char *path, char *buf, size_t n)
 	size_t i;
 
 	for (i = 0; i + 1 < n && base[i] && base[i] != '.'; i++)
-		buf[i] = base[i] == '-' ? '_' : base[i];
+		buf[i] = (char)(base[i] == '-' ? '_' : base[i]);
 	buf[i] = '\0';
 }
 
