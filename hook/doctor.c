@@ -408,7 +408,10 @@ static bool is_vfio_hook(const char *path)
 	char real[PATH_MAX];
 	const char *base;
 
-	if (!realpath(path, real))
+	struct stat st;
+
+	/* Regular files only: reading a FIFO someone left there would block. */
+	if (!realpath(path, real) || stat(real, &st) < 0 || !S_ISREG(st.st_mode))
 		return false;
 	base = strrchr(real, '/') ? strrchr(real, '/') + 1 : real;
 	if (streq(base, "vfio-hook"))
@@ -573,6 +576,25 @@ static void check_ovmf(struct doctor *d)
 		report(d, ST_WARN,
 		       "install OVMF: apt install ovmf (Debian, Ubuntu), dnf install edk2-ovmf (Fedora), pacman -S edk2-ovmf (Arch)",
 		       "no UEFI firmware descriptors in /usr/share/qemu/firmware: GPU passthrough needs an OVMF guest");
+}
+
+/*
+ * Fedora's policy runs libvirt's hooks confined unless virt_hooks_unconfined is on; confined,
+ * the hook cannot rebind devices in /sys.
+ */
+static void check_selinux(struct doctor *d)
+{
+	_cleanup_free_ char *enforce = read_file("/sys/fs/selinux/enforce");
+	_cleanup_free_ char *hooks = read_file("/sys/fs/selinux/booleans/virt_hooks_unconfined");
+
+	if (!enforce || strip(enforce)[0] != '1' || !hooks)
+		return;
+	if (strip(hooks)[0] == '1')
+		report(d, ST_PASS, NULL, "SELinux is enforcing and virt_hooks_unconfined is on");
+	else
+		report(d, ST_WARN, "setsebool -P virt_hooks_unconfined on",
+		       "SELinux is enforcing and virt_hooks_unconfined is off: libvirt runs its hooks confined, "
+		       "and a confined hook cannot move devices in /sys");
 }
 
 /* ---- The map ---- */
@@ -740,6 +762,12 @@ static void check_devices(struct doctor *d)
 	for (size_t i = 0; i < d->c->n_usb_sets; i++)
 		for (size_t k = 0; k < d->c->usb_sets[i].n_entries; k++)
 			check_usb_entry(d, udev, d->c->usb_sets[i].name, &d->c->usb_sets[i].entries[k]);
+	for (size_t i = 0; i < d->c->n_vms; i++)
+		for (size_t k = 0; k < d->c->vms[i].n_bare_usb; k++) {
+			_cleanup_free_ char *where = xasprintf("vm %s", d->c->vms[i].name);
+
+			check_usb_entry(d, udev, where, &d->c->vms[i].bare_usb[k]);
+		}
 	if (udev)
 		udev_unref(udev);
 }
@@ -851,6 +879,7 @@ int doctor_run(const char *cfg_path, bool json)
 
 	d.group = "libvirt";
 	check_hook(&d);
+	check_selinux(&d);
 	check_ovmf(&d);
 
 	d.group = "Map";

@@ -19,7 +19,7 @@ GRUB="(GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then update-grub or grub
 map() { printf '%s\n' "$@" >"$work/map.ini"; chmod 644 "$work/map.ini"; }
 gpu_map() {
 	map "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" "device = 10de:1ad8" "device = 10de:1ad9" \
-		"[usb receiver]" "device = 046d:c539" "[vm win10]" "pci = gpu" "usb = receiver"
+		"[usb receiver]" "device = 046d:c539" "[vm win10]" "pci = gpu" "usb = receiver 0416"
 }
 
 # A healthy host's files for CPU VENDOR (intel|amd), booted with CMDLINE; libvirtd (pid 4242)
@@ -166,7 +166,8 @@ for line in "CPU and firmware" "Kernel" "libvirt" "Map" "Devices" \
 	"PASS  0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER]) can be reset: flr bus" \
 	"PASS  0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER]) is not the host's boot GPU" \
 	"WARN  0000:09:00.1 (TU104 HD Audio Controller): the kernel does not say how it can be reset (no reset_method) — check dmesg for reset errors after a VM stops; a kernel from 5.15 on tells" \
-	"WARN  [usb receiver] 046d:c539 is not plugged in — plug it in before starting a VM that uses it, or check the id with lsusb"; do
+	"WARN  [usb receiver] 046d:c539 is not plugged in — plug it in before starting a VM that uses it, or check the id with lsusb" \
+	"WARN  [usb vm win10] 0416 is not plugged in — plug it in before starting a VM that uses it, or check the id with lsusb"; do
 	has "a ready AMD host: $line" "$line"
 done
 doctor desktop svm 'printf "flr bus\n" >"$sys/0000:09:00.0/reset_method"' --json
@@ -221,6 +222,17 @@ rm -r "$root/proc/4242"
 doctor desktop svm ""
 has "no daemon running: WARN" \
 	"WARN  neither libvirtd nor virtqemud is running — systemctl start libvirtd (or virtqemud, with the modular daemons)"
+
+## SELinux enforcing (Fedora): libvirt runs hooks confined unless virt_hooks_unconfined is on
+mkroot amd "iommu=pt"
+SELINUX='mkdir -p "$UMOCKDEV_DIR/sys/fs/selinux/booleans"; echo 1 >"$UMOCKDEV_DIR/sys/fs/selinux/enforce"'
+doctor desktop svm "$SELINUX; echo '0 0' >\"\$UMOCKDEV_DIR/sys/fs/selinux/booleans/virt_hooks_unconfined\""
+has "SELinux enforcing, virt_hooks_unconfined off: WARN, setsebool" \
+	"WARN  SELinux is enforcing and virt_hooks_unconfined is off: libvirt runs its hooks confined, and a confined hook cannot move devices in /sys — setsebool -P virt_hooks_unconfined on"
+doctor desktop svm "$SELINUX; echo '1 1' >\"\$UMOCKDEV_DIR/sys/fs/selinux/booleans/virt_hooks_unconfined\""
+has "SELinux enforcing, virt_hooks_unconfined on: PASS" "PASS  SELinux is enforcing and virt_hooks_unconfined is on"
+doctor desktop svm "$SELINUX"
+hasnt "no SELinux line when the policy has no such boolean" '^[A-Z]{4}  SELinux'
 
 ## Where the hook is, and whether libvirt can run it
 mkroot amd "iommu=pt"
