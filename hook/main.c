@@ -3,6 +3,7 @@
 #include "actions.h"
 #include "config.h"
 #include "discover.h"
+#include "doctor.h"
 #include "groups.h"
 #include "hook.h"
 #include "log.h"
@@ -28,6 +29,9 @@ static void usage(FILE *out)
 		"  groups [--json]   list IOMMU groups, each function as lspci -nn shows it, its driver\n"
 		"                    and which VMs of the map get it\n"
 		"  config            check the device map and show what each VM gets on this machine\n"
+		"  doctor [--json]   check that this host is ready for passthrough (firmware, kernel, libvirt,\n"
+		"                    the map, each mapped device): PASS/WARN/FAIL lines with the fix; exit 1\n"
+		"                    if anything FAILs. Read-only; run as root to check everything\n"
 		"  status            every mapped function: driver, VMs, the running VM using it; open records\n"
 		"  restore VM|--all  give back to the host what a VM's start moved (after a crash)\n"
 		"  swap [--force] [--config] VM DEVICE\n"
@@ -180,6 +184,8 @@ int main(int argc, char **argv)
 		log_error("%s: unexpected argument \"%s\" (see vfio-hook --help)", cmd, argv[optind + 1]);
 		return 2;
 	}
+	if (streq(cmd, "doctor"))
+		return doctor_run(cfg_path, json);
 	if (streq(cmd, "groups")) {
 		if (load_optional_map(cfg_path, &cfg) < 0)
 			return 2;

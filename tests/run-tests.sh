@@ -41,6 +41,7 @@ suite() { # NAME COMMAND...
 		suite "$v/ledger" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/ledger.sh
 		suite "$v/attack" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/attack.sh
 		suite "$v/attack2" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" MUTE_SOCKET="$top/build/mute-socket" tests/attack2.sh
+		suite "$v/doctor" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/doctor.sh
 		suite "$v/evict" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" MUTE_SOCKET="$top/build/mute-socket" tests/evict.sh
 	done
 	suite install tests/install.sh

@@ -1,0 +1,320 @@
+#!/bin/sh
+# vfio-hook doctor on fixture machines, the way a user runs it: /sys, /dev and /proc/cpuinfo
+# come from umockdev (tests/fakesys), every other file of the system (/proc/cmdline, the kernel
+# config and modules, the ACPI tables, libvirt's hooks and daemon, OVMF) from a root directory
+# this script builds per scenario (VFIO_HOOK_TEST_ROOT). Nothing of this machine is read.
+# Environment (from tests/tests.mk): VFIO_HOOK_BIN, VFIO_HOOK_TEST_HWDB, VFIO_HOOK_TEST_PRELOAD.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/tap.sh"
+bin=$(cd "$(dirname "${VFIO_HOOK_BIN:?}")" && pwd)/$(basename "$VFIO_HOOK_BIN")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+rel=6.1.0-doctor
+root=$work/root
+export VFIO_HOOK_CONFIG="$work/map.ini" VFIO_HOOK_STATE_DIR="$work/state" VFIO_HOOK_LIBVIRT_RUN_DIR="$work/run"
+GRUB="(GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then update-grub or grub2-mkconfig -o /boot/grub2/grub.cfg) and reboot"
+
+map() { printf '%s\n' "$@" >"$work/map.ini"; chmod 644 "$work/map.ini"; }
+gpu_map() {
+	map "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" "device = 10de:1ad8" "device = 10de:1ad9" \
+		"[usb receiver]" "device = 046d:c539" "[vm win10]" "pci = gpu" "usb = receiver 0416"
+}
+
+# A healthy host's files for CPU VENDOR (intel|amd), booted with CMDLINE; libvirtd (pid 4242)
+# started at 1700001000 and the hook installed at 1700000500, before it.
+mkroot() { # VENDOR CMDLINE
+	rm -rf "$root"
+	mkdir -p "$root/proc/sys/kernel" "$root/proc/4242" "$root/boot" "$root/lib/modules/$rel" \
+		"$root/sys/firmware/acpi/tables" "$root/etc/libvirt/hooks" "$root/usr/share/qemu/firmware"
+	echo "BOOT_IMAGE=/vmlinuz-$rel root=/dev/sda1 ro quiet $2" >"$root/proc/cmdline"
+	echo "$rel" >"$root/proc/sys/kernel/osrelease"
+	printf ' 24:          0   IR-PCI-MSI 512000-edge      ahci[0000:00:17.0]\n' >"$root/proc/interrupts"
+	printf 'cpu  1 2 3 4\nbtime 1700000000\n' >"$root/proc/stat"
+	echo libvirtd >"$root/proc/4242/comm"
+	# starttime (field 22) 100000 ticks after boot: at 100 Hz, 1000 s.
+	echo "4242 (libvirtd) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 1 0 0 20 0 18 0 100000 100 50 18446744073709551615" \
+		>"$root/proc/4242/stat"
+	echo "# CONFIG_INTEL_IOMMU_DEFAULT_ON is not set" >"$root/boot/config-$rel"
+	printf 'kernel/drivers/vfio/vfio.ko.zst:\nkernel/drivers/vfio/pci/vfio-pci.ko.zst: kernel/drivers/vfio/vfio.ko.zst\nkernel/drivers/vfio/vfio_iommu_type1.ko.zst: kernel/drivers/vfio/vfio.ko.zst\n' \
+		>"$root/lib/modules/$rel/modules.dep"
+	: >"$root/lib/modules/$rel/modules.builtin"
+	if [ "$1" = intel ]; then : >"$root/sys/firmware/acpi/tables/DMAR"; else : >"$root/sys/firmware/acpi/tables/IVRS"; fi
+	ln -s "$bin" "$root/etc/libvirt/hooks/qemu"
+	touch -h -d @1700000500 "$root/etc/libvirt/hooks/qemu"
+	echo '{"description": "OVMF"}' >"$root/usr/share/qemu/firmware/60-edk2-x86_64.json"
+}
+
+# What the session adds to umockdev's machine: the CPU's flags, /dev/kvm, the loaded vfio
+# modules; then $SETUP (sh, may change the fake /sys).
+SESSION='printf "flags\t\t: fpu vme de pse %s\n" "$FLAG" >>"$UMOCKDEV_DIR/proc/cpuinfo"
+mkdir -p "$UMOCKDEV_DIR/dev" && touch "$UMOCKDEV_DIR/dev/kvm"
+mkdir -p "$UMOCKDEV_DIR/sys/module/vfio" "$UMOCKDEV_DIR/sys/module/vfio_iommu_type1"
+sys=$UMOCKDEV_DIR/sys/bus/pci/devices
+eval "$SETUP"
+: >"$W/before"
+"$H" "$@"
+rc=$?
+# The fake kernel keeps device locks there: test machinery, not a write of doctor.
+find "$UMOCKDEV_DIR" "$W" -newer "$W/before" ! -type d ! -path "$UMOCKDEV_DIR/fakekernel/*" \
+	! -name stdout ! -name stderr ! -name written >"$W/written"
+exit $rc'
+
+# doctor MACHINE-ARGS FLAG SETUP [ARGS...]: sets $out, $err, $rc
+doctor() {
+	m=$1 flag=$2 setup=$3; shift 3
+	# shellcheck disable=SC2086 # MACHINE-ARGS is "NAME [--cpu VENDOR]"
+	VFIO_HOOK_TEST_ROOT=$root FLAG=$flag SETUP=$setup H=$bin W=$work \
+		"$here/fakesys" $m -- sh -c "$SESSION" doctor-session doctor "$@" >"$work/stdout" 2>"$work/stderr" </dev/null
+	rc=$?
+	out=$(cat "$work/stdout"); err=$(cat "$work/stderr")
+}
+
+# has NAME LINE: the output has exactly this line
+has() {
+	if printf '%s\n' "$out" | grep -Fxq -- "$2"; then ok "$1"; else
+		not_ok "$1" "$(printf 'expected the line:\n%s\noutput:\n%s\nstderr:\n%s' "$2" "$out" "$err")"
+	fi
+}
+hasnt() { # NAME PATTERN (grep -E)
+	if printf '%s\n' "$out" | grep -Eq -- "$2"; then
+		not_ok "$1" "$(printf 'unexpected %s in:\n%s' "$2" "$out")"
+	else ok "$1"; fi
+}
+
+## Intel, booted without intel_iommu=on, a kernel that does not turn it on by itself
+mkroot intel ""
+map "[vm none]"
+doctor no-iommu vmx ""
+check "IOMMU off on Intel: exit status 1" 1 "$rc"
+has "IOMMU off on Intel: FAIL, add intel_iommu=on" \
+	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty — add intel_iommu=on to the kernel command line $GRUB"
+has "IOMMU off on Intel: the command line FAILs, with why" \
+	"FAIL  the kernel command line has no intel_iommu=on and this kernel does not turn the Intel IOMMU on by default (CONFIG_INTEL_IOMMU_DEFAULT_ON is not set) — add intel_iommu=on to the kernel command line $GRUB"
+has "IOMMU off on Intel: DMAR table present" "PASS  the firmware describes its IOMMU (ACPI DMAR table)"
+has "IOMMU off on Intel: vmx" "PASS  CPU virtualization: vmx (Intel VT-x)"
+check "doctor writes nothing (not /run/vfio-hook, not the state dir, not /sys)" "" "$(cat "$work/written")"
+check "doctor creates no state directory" no "$([ -e "$work/state" ] && echo yes || echo no)"
+
+## The same without VT-d in the firmware: both fixes
+rm "$root/sys/firmware/acpi/tables/DMAR"
+doctor no-iommu vmx ""
+has "no DMAR table: FAIL, enable VT-d" \
+	"FAIL  the firmware has no ACPI DMAR table (/sys/firmware/acpi/tables/DMAR): VT-d is off or missing — enable VT-d in the firmware setup and reboot"
+has "no DMAR, no intel_iommu=on: both fixes" \
+	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty — enable VT-d in the firmware setup, add intel_iommu=on to the kernel command line $GRUB"
+
+## A kernel that turns the Intel IOMMU on by default needs no intel_iommu=on
+mkroot intel "iommu=pt"
+echo "CONFIG_INTEL_IOMMU=y
+CONFIG_INTEL_IOMMU_DEFAULT_ON=y" >"$root/boot/config-$rel"
+map "[vm none]"
+doctor bridge-group vmx ""
+has "Intel, IOMMU on by default: PASS" \
+	"PASS  intel_iommu=on is not needed: this kernel turns the Intel IOMMU on by default (CONFIG_INTEL_IOMMU_DEFAULT_ON=y)"
+has "Intel, IOMMU on: groups PASS" "PASS  the IOMMU is on: 6 IOMMU groups"
+rm "$root/boot/config-$rel"
+printf 'CONFIG_INTEL_IOMMU=y\nCONFIG_INTEL_IOMMU_DEFAULT_ON=y\n' | gzip >"$root/proc/config.gz"
+doctor bridge-group vmx ""
+has "the kernel config from /proc/config.gz when /boot has none" \
+	"PASS  intel_iommu=on is not needed: this kernel turns the Intel IOMMU on by default (CONFIG_INTEL_IOMMU_DEFAULT_ON=y)"
+rm "$root/proc/config.gz"
+doctor no-iommu vmx ""
+has "no kernel config anywhere, IOMMU off: FAIL, add intel_iommu=on" \
+	"FAIL  the kernel command line has no intel_iommu=on and this kernel's config (/boot/config-RELEASE, /proc/config.gz) is not readable to tell whether it is on by default — add intel_iommu=on to the kernel command line $GRUB"
+mkroot intel "intel_iommu=on,sm_on iommu=pt"
+doctor bridge-group vmx ""
+has "intel_iommu=on,sm_on counts as on" "PASS  the kernel command line has intel_iommu=on"
+check "Intel, IOMMU on: exit status 0" 0 "$rc"
+
+## AMD with the IOMMU off in the firmware and amd_iommu=on on the command line
+mkroot amd "amd_iommu=on"
+rm "$root/sys/firmware/acpi/tables/IVRS"
+map "[vm none]"
+doctor "no-iommu --cpu AuthenticAMD" svm ""
+check "IOMMU off on AMD: exit status 1" 1 "$rc"
+has "amd_iommu=on named invalid, fix: the firmware and remove it" \
+	"FAIL  the kernel command line has amd_iommu=on, which is not a valid value and does not turn the IOMMU on — enable AMD-Vi (IOMMU) in the firmware setup, remove amd_iommu=on from the kernel command line $GRUB"
+has "IOMMU off on AMD: enable AMD-Vi in the firmware" \
+	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty — enable AMD-Vi (IOMMU, sometimes under \"AMD CBS\" or \"NBIO\") in the firmware setup and reboot"
+has "IOMMU off on AMD: no IVRS table" \
+	"FAIL  the firmware has no ACPI IVRS table (/sys/firmware/acpi/tables/IVRS): AMD-Vi is off or missing — enable AMD-Vi (IOMMU, sometimes under \"AMD CBS\" or \"NBIO\") in the firmware setup and reboot"
+has "no iommu=pt: WARN" \
+	"WARN  the kernel command line has no iommu=pt (the host's own devices then skip IOMMU translation) — add iommu=pt to the kernel command line $GRUB"
+
+## AMD, everything fine, the RTX mapped
+mkroot amd "iommu=pt"
+gpu_map
+doctor desktop svm 'printf "flr bus\n" >"$sys/0000:09:00.0/reset_method"'
+check "a ready AMD host: exit status 0" 0 "$rc"
+hasnt "a ready AMD host: no FAIL" '^FAIL'
+for line in "CPU and firmware" "Kernel" "libvirt" "Map" "Devices" \
+	"PASS  CPU virtualization: svm (AMD-V)" \
+	"PASS  /dev/kvm is usable" \
+	"PASS  the firmware describes its IOMMU (ACPI IVRS table)" \
+	"PASS  the IOMMU is on: 11 IOMMU groups" \
+	"PASS  kernel command line: nothing needed on AMD (the IOMMU is on by default)" \
+	"PASS  the kernel command line has iommu=pt" \
+	"PASS  interrupt remapping is on (IR- interrupts in /proc/interrupts)" \
+	"PASS  vfio is loaded" "PASS  vfio_pci is loaded" "PASS  vfio_iommu_type1 is loaded" \
+	"PASS  /etc/libvirt/hooks/qemu is vfio-hook, executable" \
+	"PASS  libvirtd (pid 4242) started after the hook was installed" \
+	"PASS  1 firmware descriptor in /usr/share/qemu/firmware (OVMF)" \
+	"PASS  $work/map.ini parses (1 VM) and only its owner can write it" \
+	"PASS  [vm win10] 4 PCI functions, IOMMU groups viable" \
+	"PASS  0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER]) can be reset: flr bus" \
+	"PASS  0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER]) is not the host's boot GPU" \
+	"WARN  0000:09:00.1 (TU104 HD Audio Controller): the kernel does not say how it can be reset (no reset_method) — check dmesg for reset errors after a VM stops; a kernel from 5.15 on tells" \
+	"WARN  [usb receiver] 046d:c539 is not plugged in — plug it in before starting a VM that uses it, or check the id with lsusb" \
+	"WARN  [usb vm win10] 0416 is not plugged in — plug it in before starting a VM that uses it, or check the id with lsusb"; do
+	has "a ready AMD host: $line" "$line"
+done
+doctor desktop svm 'printf "flr bus\n" >"$sys/0000:09:00.0/reset_method"' --json
+check "--json: exit status 0" 0 "$rc"
+if printf '%s\n' "$out" | python3 -m json.tool >/dev/null 2>&1; then ok "--json parses (python3 -m json.tool)"
+else not_ok "--json parses (python3 -m json.tool)" "$out"; fi
+check "--json: an array of {group, status, what, fix}" \
+	'Kernel|PASS|the kernel command line has iommu=pt|None' \
+	"$(printf '%s\n' "$out" | python3 -c 'import json,sys
+for c in json.load(sys.stdin):
+    assert sorted(c) == ["fix", "group", "status", "what"], c
+    if c["what"] == "the kernel command line has iommu=pt": print("%s|%s|%s|%s" % (c["group"], c["status"], c["what"], c["fix"]))')"
+
+## A GPU without a reset method
+doctor desktop svm 'printf "\n" >"$sys/0000:09:00.0/reset_method"'
+has "a GPU without reset method: WARN" \
+	"WARN  0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER]) has no reset method — it keeps its state from one VM to the next: pass the whole card (every function) so a bus reset can work, and expect to reboot the host after a guest crash"
+check "a GPU without reset method: exit status 0 (a warning)" 0 "$rc"
+
+## A GPU with the reset bug: the boot GPU made a Vega 10 (1002:687f), mapped
+map "[vm linux]" "pci = 1002:687f 1002:aaf0"
+doctor desktop svm 'printf "0x687f\n" >"$sys/0000:0b:00.0/device"'
+has "a Vega 10: vendor-reset suggested" \
+	"WARN  0000:0b:00.0 (VGA compatible controller) is an AMD Vega 10 GPU: it does not come back after a reset without vendor-reset — install vendor-reset (https://github.com/gnif/vendor-reset) and load it at boot; on kernels from 5.15 on also: echo device_specific > /sys/bus/pci/devices/0000:0b:00.0/reset_method"
+has "the boot GPU: WARN" \
+	"WARN  0000:0b:00.0 (VGA compatible controller) is the boot GPU: the host's console and display start on it — give the host another GPU: make that one primary in the firmware setup (the hook refuses this one while the framebuffer console is on it)"
+if printf '%s\n' "$out" | grep -q "^FAIL  \[vm linux\] the hook would refuse to start it: 0000:0b:00.0 (VGA compatible controller): it is the boot GPU and the host's framebuffer console is on it"; then
+	ok "the boot GPU with the console on it: the planner's refusal is a FAIL"
+else not_ok "the boot GPU with the console on it: the planner's refusal is a FAIL" "$out"; fi
+check "the boot GPU with the console on it: exit status 1" 1 "$rc"
+
+## A group that is not viable under the map: the planner says so
+mkroot amd "iommu=pt"
+map "[vm win10]" "pci = 10de:1e84"
+doctor desktop svm ""
+has "a group not viable: the planner's refusal with its fix" \
+	"FAIL  [vm win10] the hook would refuse to start it: 0000:09:00.1 (TU104 HD Audio Controller) shares IOMMU group 24 with this VM's devices but is not mapped: add 10de:10f8 to \"pci =\" in [vm win10] in $work/map.ini"
+
+## The hook installed after libvirtd started, then after virtqemud started
+gpu_map
+touch -h -d @1700002000 "$root/etc/libvirt/hooks/qemu"
+doctor desktop svm ""
+has "hook newer than libvirtd: restart libvirtd" \
+	"WARN  libvirtd (pid 4242) started before the hook was installed: libvirt looks for hooks only when it starts, so it may not run vfio-hook — systemctl restart libvirtd"
+mkroot amd "iommu=pt"
+echo virtqemud >"$root/proc/4242/comm"
+touch -h -d @1700002000 "$root/etc/libvirt/hooks/qemu"
+doctor desktop svm ""
+has "hook newer than virtqemud: restart virtqemud" \
+	"WARN  virtqemud (pid 4242) started before the hook was installed: libvirt looks for hooks only when it starts, so it may not run vfio-hook — systemctl restart virtqemud"
+rm -r "$root/proc/4242"
+doctor desktop svm ""
+has "no daemon running: WARN" \
+	"WARN  neither libvirtd nor virtqemud is running — systemctl start libvirtd (or virtqemud, with the modular daemons)"
+
+## SELinux enforcing (Fedora): libvirt runs hooks confined unless virt_hooks_unconfined is on
+mkroot amd "iommu=pt"
+SELINUX='mkdir -p "$UMOCKDEV_DIR/sys/fs/selinux/booleans"; echo 1 >"$UMOCKDEV_DIR/sys/fs/selinux/enforce"'
+doctor desktop svm "$SELINUX; echo '0 0' >\"\$UMOCKDEV_DIR/sys/fs/selinux/booleans/virt_hooks_unconfined\""
+has "SELinux enforcing, virt_hooks_unconfined off: WARN, setsebool" \
+	"WARN  SELinux is enforcing and virt_hooks_unconfined is off: libvirt runs its hooks confined, and a confined hook cannot move devices in /sys — setsebool -P virt_hooks_unconfined on"
+doctor desktop svm "$SELINUX; echo '1 1' >\"\$UMOCKDEV_DIR/sys/fs/selinux/booleans/virt_hooks_unconfined\""
+has "SELinux enforcing, virt_hooks_unconfined on: PASS" "PASS  SELinux is enforcing and virt_hooks_unconfined is on"
+doctor desktop svm "$SELINUX"
+hasnt "no SELinux line when the policy has no such boolean" '^[A-Z]{4}  SELinux'
+
+## Where the hook is, and whether libvirt can run it
+mkroot amd "iommu=pt"
+rm "$root/etc/libvirt/hooks/qemu"
+doctor desktop svm ""
+has "no hook: FAIL, how to install it" \
+	"FAIL  vfio-hook is not installed as libvirt's QEMU hook (/etc/libvirt/hooks/qemu or /etc/libvirt/hooks/qemu.d/) — make install, or: ln -s /usr/local/sbin/vfio-hook /etc/libvirt/hooks/qemu (/etc/libvirt/hooks/qemu.d/vfio-hook when another hook is there); then restart libvirtd"
+check "no hook: exit status 1" 1 "$rc"
+printf '#!/bin/sh\nexit 0\n' >"$root/etc/libvirt/hooks/qemu"
+chmod 755 "$root/etc/libvirt/hooks/qemu"
+mkdir "$root/etc/libvirt/hooks/qemu.d"
+printf '#!/bin/sh\nexec /usr/local/sbin/vfio-hook "$@"\n' >"$root/etc/libvirt/hooks/qemu.d/vfio-hook"
+chmod 644 "$root/etc/libvirt/hooks/qemu.d/vfio-hook"
+doctor desktop svm ""
+has "another hook in qemu, vfio-hook in qemu.d but not executable: FAIL, chmod" \
+	"FAIL  /etc/libvirt/hooks/qemu.d/vfio-hook is vfio-hook but not executable: libvirt cannot run it — chmod 755 /etc/libvirt/hooks/qemu.d/vfio-hook"
+mkroot amd "iommu=pt"
+mkdir -p "$root/var/lib/libvirt/hooks"
+: >"$root/etc/NIXOS"
+mv "$root/etc/libvirt/hooks/qemu" "$root/var/lib/libvirt/hooks/qemu"
+doctor desktop svm ""
+has "NixOS: the hook in /var/lib/libvirt/hooks" "PASS  /var/lib/libvirt/hooks/qemu is vfio-hook, executable"
+
+## Modules, interrupt remapping, OVMF
+mkroot amd "iommu=pt"
+printf 'kernel/drivers/vfio/vfio.ko\n' >"$root/lib/modules/$rel/modules.builtin"
+sed -i '/vfio_iommu_type1/d' "$root/lib/modules/$rel/modules.dep"
+: >"$root/proc/interrupts"
+rm "$root/usr/share/qemu/firmware/60-edk2-x86_64.json"
+doctor desktop svm 'rmdir "$UMOCKDEV_DIR/sys/module/vfio_iommu_type1" "$UMOCKDEV_DIR/sys/module/vfio_pci"'
+has "a built-in module" "PASS  vfio is built into the kernel"
+has "a module available, not loaded: WARN, modprobe" \
+	"WARN  vfio_pci is available but not loaded — modprobe vfio_pci (the hook loads vfio-pci when it needs it; to load it at boot: echo vfio_pci >> /etc/modules-load.d/vfio.conf)"
+has "a module missing: FAIL" \
+	"FAIL  vfio_iommu_type1 is not available for kernel $rel (not in modules.dep nor modules.builtin) — install the modules package of kernel $rel, or use a kernel built with CONFIG_VFIO_PCI"
+has "no interrupt remapping: WARN" \
+	"WARN  interrupt remapping looks off (no IR-PCI-MSI in /proc/interrupts) — enable interrupt remapping (VT-d/AMD-Vi with x2APIC) in the firmware setup; else vfio needs \"options vfio_iommu_type1 allow_unsafe_interrupts=1\" in /etc/modprobe.d/ (unsafe)"
+has "no OVMF: WARN" \
+	"WARN  no UEFI firmware descriptors in /usr/share/qemu/firmware: GPU passthrough needs an OVMF guest — install OVMF: apt install ovmf (Debian, Ubuntu), dnf install edk2-ovmf (Fedora), pacman -S edk2-ovmf (Arch)"
+check "a missing module: exit status 1" 1 "$rc"
+
+## The map
+mkroot amd "iommu=pt"
+gpu_map
+chmod 666 "$work/map.ini"
+doctor desktop svm ""
+has "a map others can write: FAIL" \
+	"FAIL  $work/map.ini is refused (parse error, owner or mode) — fix what the line above says"
+check "a map others can write: the reason on stderr" \
+	"$work/map.ini: refused: writable by group or others (run: chmod go-w $work/map.ini)" "$err"
+rm "$work/map.ini"
+doctor desktop svm ""
+has "no map: WARN" \
+	"WARN  no device map at $work/map.ini — cp etc/vfio-hook.ini $work/map.ini, then describe your devices in it (see vfio-hook groups)"
+check "no map, a ready host: exit status 0" 0 "$rc"
+doctor desktop "" ""
+has "no vmx/svm flag: FAIL" \
+	"FAIL  the CPU shows neither the vmx nor the svm flag in /proc/cpuinfo — enable Intel VT-x or AMD-V (SVM) in the firmware setup and reboot (inside a VM: enable nested virtualization)"
+
+## As an ordinary user: what needs root says so
+if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
+	gpu_map
+	chmod 600 "$work/map.ini"
+	chmod 755 "$work"
+	mkdir "$work/user" && chown nobody "$work/user"
+	VFIO_HOOK_TEST_ROOT=$root FLAG=svm SETUP="" H=$bin W=$work/user runuser -u nobody -- \
+		"$here/fakesys" desktop -- sh -c "$SESSION" doctor-session doctor >"$work/stdout" 2>"$work/stderr" </dev/null
+	rc=$?
+	out=$(cat "$work/stdout"); err=$(cat "$work/stderr")
+	has "as a user: the unreadable map is a SKIP saying root is needed" \
+		"SKIP  cannot read $work/map.ini as this user: the map and device checks need root — run as root (sudo vfio-hook doctor)"
+	check "as a user: exit status 0 on a ready host" 0 "$rc"
+else
+	skip "doctor as an ordinary user" "needs root and runuser to switch user"
+fi
+
+## Under VFIO_HOOK_TEST, never this machine's files
+env -u VFIO_HOOK_TEST_ROOT VFIO_HOOK_TEST=1 "$bin" doctor >"$work/stdout" 2>"$work/stderr"
+check "VFIO_HOOK_TEST without VFIO_HOOK_TEST_ROOT: exit status 2" 2 "$?"
+check "VFIO_HOOK_TEST without VFIO_HOOK_TEST_ROOT: says why" \
+	"vfio-hook: doctor: VFIO_HOOK_TEST is set but VFIO_HOOK_TEST_ROOT is not an absolute directory to read the system's files from" \
+	"$(cat "$work/stderr")"
+check "VFIO_HOOK_TEST without VFIO_HOOK_TEST_ROOT: prints no checks" "" "$(cat "$work/stdout")"
+
+tap_done
