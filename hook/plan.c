@@ -249,7 +249,7 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 			    pci_func_name(f));
 			continue;
 		}
-		why = p.funcs[i].already ? NULL : guard_check(f);
+		why = p.funcs[i].already ? NULL : guard_check(f, h);
 		if (why)
 			add(&p.refusals, &p.n_refusals, "%s (%s): %s", a, pci_func_name(f), why);
 		if (dom && !domain_has(dom, &f->addr)) {

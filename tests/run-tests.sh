@@ -40,6 +40,7 @@ suite() { # NAME COMMAND...
 		suite "$v/hook" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/hook.sh
 		suite "$v/ledger" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/ledger.sh
 		suite "$v/attack" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/attack.sh
+		suite "$v/guard" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/guard.sh
 		suite "$v/evict" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" MUTE_SOCKET="$top/build/mute-socket" tests/evict.sh
 	done
 	suite install tests/install.sh
