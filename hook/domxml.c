@@ -163,6 +163,27 @@ static void parse_mdev(xmlNode *hd, struct domain *d)
 	xmlFree(uuid);
 }
 
+/*
+ * Host block devices given as disks, and block devices in their backing chains (status XML):
+ * the disk guard must not take the function they are on from under the running domain.
+ */
+static void parse_disks(xmlXPathContext *ctx, struct domain *d)
+{
+	xmlXPathObject *o = xmlXPathEvalExpression(
+		(const xmlChar *)"(/domain|/domstatus/domain)/devices/disk[@type='block']/source/@dev | "
+				 "(/domain|/domstatus/domain)/devices/disk//backingStore[@type='block']/source/@dev",
+		ctx);
+
+	for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++) {
+		xmlChar *v = xmlNodeGetContent(o->nodesetval->nodeTab[i]);
+
+		if (v && *v)
+			*(char **)array_push(&d->disks, &d->n_disks, sizeof(char *)) = xstrdup((const char *)v);
+		xmlFree(v);
+	}
+	xmlXPathFreeObject(o);
+}
+
 int domain_parse(const char *xml, size_t len, struct domain *ret)
 {
 	xmlDoc *doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
@@ -183,6 +204,7 @@ int domain_parse(const char *xml, size_t len, struct domain *ret)
 	d.name = xstrdup((const char *)o->stringval);
 	xmlXPathFreeObject(o);
 	parse_identity(ctx, &d);
+	parse_disks(ctx, &d);
 	/* Document order, so a domain's functions come in the order libvirt lists them. */
 	o = xmlXPathEvalExpression((const xmlChar *)"(/domain|/domstatus/domain)/devices/*[self::hostdev[@mode='subsystem'] or self::interface]",
 				   ctx);
@@ -217,6 +239,9 @@ void domain_clear(struct domain *d)
 	}
 	for (size_t i = 0; i < d->n_usbdevs; i++)
 		free(d->usbdevs[i].xml);
+	for (size_t i = 0; i < d->n_disks; i++)
+		free(d->disks[i]);
+	free(d->disks);
 	free(d->name);
 	free(d->usbdevs);
 	free(d->hostdevs);

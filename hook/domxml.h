@@ -24,7 +24,7 @@ struct usbdev {
 	char *xml;
 };
 
-/* A domain as far as vfio-hook cares: who it is, its PCI and USB hostdevs. */
+/* A domain as far as vfio-hook cares: who it is, its PCI and USB hostdevs, its raw disks. */
 struct domain {
 	char *name;
 	char uuid[37]; /* empty when the XML has no <uuid> */
@@ -35,6 +35,8 @@ struct domain {
 	size_t n_usbdevs;
 	char (*mdevs)[37]; /* UUIDs of its mediated devices (vGPUs): they live on a parent's driver */
 	size_t n_mdevs;
+	char **disks; /* the host block devices it uses, as written (<disk type='block'> sources) */
+	size_t n_disks;
 };
 
 /* From libvirt's domain XML (<domain>) or status XML (<domstatus><domain>). 0 or -EINVAL. */

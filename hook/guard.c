@@ -155,7 +155,65 @@ static size_t blockdevs_of(const char *name, struct blockdev **ret)
 	return n;
 }
 
-/* A mount, swap or md/dm/LVM holder of B, said the way the user finds it; NULL if none. */
+static char *known_use(const struct blockdev *b);
+
+/* How loop device LOOP (a disk with partitions of its own) is used; NULL if only attached. */
+static char *loop_use(const char *loop)
+{
+	struct blockdev *b = NULL;
+	size_t n = blockdevs_of(loop, &b);
+	char *why = NULL;
+
+	for (size_t i = 0; i < n && !why; i++)
+		why = known_use(&b[i]);
+	blockdevs_free(b, n);
+	return why;
+}
+
+/*
+ * A loop device over B: loop opens its backing device without O_EXCL and shows in no holders
+ * directory, and mountinfo names only /dev/loopN. Any attached one counts, used or not: its
+ * I/O goes to B. backing_file is an ordinary attribute; only a /dev path is resolved.
+ */
+static char *loop_backed(const struct blockdev *b)
+{
+	DIR *d = opendir("/sys/block");
+	const struct dirent *e;
+	char *why = NULL;
+
+	while (d && !why && (e = readdir(d))) {
+		_cleanup_free_ char *bf = NULL, *backing = NULL, *use = NULL;
+
+		if (!startswith(e->d_name, "loop"))
+			continue;
+		bf = xasprintf("/sys/block/%s/loop/backing_file", e->d_name);
+		backing = read_file(bf);
+		if (!backing || !source_is(strip(backing), b->name))
+			continue;
+		use = loop_use(e->d_name);
+		why = use ? xasprintf("/dev/%s backs /dev/%s, and %s", b->name, e->d_name, use)
+			  : xasprintf("/dev/%s backs /dev/%s: the host needs it (detach it with 'losetup -d /dev/%s' "
+				      "first, or remove the device from the map)",
+				      b->name, e->d_name, e->d_name);
+	}
+	if (d)
+		closedir(d);
+	return why;
+}
+
+/* A running VM's raw disk (<disk type='block'>): QEMU opens it without O_EXCL. */
+static char *vm_disk(const struct blockdev *b, const struct holders *h)
+{
+	for (size_t i = 0; h && i < h->n; i++)
+		for (size_t j = 0; j < h->doms[i].n_disks; j++)
+			if (source_is(h->doms[i].disks[j], b->name))
+				return xasprintf("/dev/%s is the disk of the running VM %s: shut %s down first, or remove the "
+						 "device from the map",
+						 b->name, h->doms[i].name, h->doms[i].name);
+	return NULL;
+}
+
+/* A mount, swap, md/dm/LVM holder or loop device of B, said the way the user finds it; NULL if none. */
 static char *known_use(const struct blockdev *b)
 {
 	_cleanup_free_ char *devfile = xasprintf("%s/dev", b->sysdir);
@@ -167,7 +225,7 @@ static char *known_use(const struct blockdev *b)
 		return xasprintf("/dev/%s is active swap: %s", b->name, HOST_NEEDS_IT);
 	if ((holder = first_holder(b->sysdir)))
 		return xasprintf("/dev/%s is part of %s (md, dm or LVM): %s", b->name, holder, HOST_NEEDS_IT);
-	return NULL;
+	return loop_backed(b);
 }
 
 /*
@@ -205,7 +263,7 @@ static char *kernel_use(const struct blockdev *b)
 }
 
 /* Is disk NAME, or one of its partitions, in use? Says how, or NULL. */
-static char *block_in_use(const char *name)
+static char *block_in_use(const char *name, const struct holders *h)
 {
 	struct blockdev *b = NULL;
 	size_t n = blockdevs_of(name, &b);
@@ -213,6 +271,8 @@ static char *block_in_use(const char *name)
 
 	for (size_t i = 0; i < n && !why; i++)
 		why = known_use(&b[i]);
+	for (size_t i = 0; i < n && !why; i++)
+		why = vm_disk(&b[i], h);
 	/* Partitions before the disk: a held partition makes the disk's own open fail too. */
 	for (size_t i = 1; i <= n && !why; i++)
 		why = kernel_use(&b[i % n]);
@@ -220,7 +280,39 @@ static char *block_in_use(const char *name)
 	return why;
 }
 
-static char *block_guard(const struct pci_func *f)
+/*
+ * An NVMe native-multipath head disk lives under the virtual nvme-subsystem device; its paths
+ * (nvmeXcYnZ, under each controller) are links in its multipath directory. One path on F
+ * makes it F's disk. A sysfs link spells the whole device path below /sys/devices: its text
+ * names the function, nothing needs resolving.
+ */
+static bool multipath_on_func(const char *name, const struct pci_addr *a)
+{
+	_cleanup_free_ char *dir = xasprintf("/sys/block/%s/multipath", name);
+	DIR *d = opendir(dir);
+	const struct dirent *e;
+	bool on = false;
+
+	while (d && !on && (e = readdir(d))) {
+		_cleanup_free_ char *link = NULL;
+		char target[PATH_MAX];
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		link = xasprintf("%s/%s", dir, e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		on = path_on_func(target, a);
+	}
+	if (d)
+		closedir(d);
+	return on;
+}
+
+static char *block_guard(const struct pci_func *f, const struct holders *h)
 {
 	DIR *d = opendir("/sys/block");
 	const struct dirent *e;
@@ -233,8 +325,8 @@ static char *block_guard(const struct pci_func *f)
 		if (e->d_name[0] == '.')
 			continue;
 		link = xasprintf("/sys/block/%s", e->d_name);
-		if (realpath(link, real) && path_on_func(real, &f->addr))
-			why = block_in_use(e->d_name);
+		if ((realpath(link, real) && path_on_func(real, &f->addr)) || multipath_on_func(e->d_name, &f->addr))
+			why = block_in_use(e->d_name, h);
 	}
 	if (d)
 		closedir(d);
@@ -269,9 +361,9 @@ static char *fbcon_guard(const struct pci_func *f)
 	return why;
 }
 
-char *guard_check(const struct pci_func *f)
+char *guard_check(const struct pci_func *f, const struct holders *h)
 {
-	char *why = block_guard(f);
+	char *why = block_guard(f, h);
 
 	return why ? why : fbcon_guard(f);
 }

@@ -293,7 +293,7 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 			    pci_func_name(f));
 			continue;
 		}
-		why = p.funcs[i].already ? NULL : guard_check(f);
+		why = p.funcs[i].already ? NULL : guard_check(f, h);
 		if (!why)
 			why = used_through(f, h, vm->name);
 		if (why)

@@ -186,12 +186,40 @@ static void test_inactive_identity(void **state)
 	domain_clear(&d);
 }
 
+/*
+ * A status file with raw host disks: a partition by its by-id link, and an LVM volume whose
+ * block-device backing chain libvirt shows; a file disk and a CD-ROM without media are no
+ * host block devices.
+ */
+static void test_status_block_disks(void **state)
+{
+	static const char xml[] =
+		"<domstatus state='running' pid='4242'><domain type='kvm' id='5'><name>db</name><devices>"
+		"<disk type='block' device='disk'><driver name='qemu' type='raw'/>"
+		"<source dev='/dev/disk/by-id/nvme-X-part2' index='2'/><backingStore/><target dev='vdb' bus='virtio'/></disk>"
+		"<disk type='file' device='disk'><source file='/var/lib/libvirt/images/db.qcow2'/>"
+		"<backingStore type='block' index='3'><format type='raw'/><source dev='/dev/vg/base'/><backingStore/>"
+		"</backingStore><target dev='vda' bus='virtio'/></disk>"
+		"<disk type='block' device='cdrom'><target dev='sda' bus='sata'/></disk>"
+		"</devices></domain></domstatus>";
+	struct domain d;
+
+	(void)state;
+	assert_int_equal(domain_parse(xml, strlen(xml), &d), 0);
+	assert_int_equal(d.n_disks, 2);
+	assert_string_equal(d.disks[0], "/dev/disk/by-id/nvme-X-part2");
+	assert_string_equal(d.disks[1], "/dev/vg/base");
+	domain_clear(&d);
+	assert_int_equal(d.n_disks, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_hostdevs),
 		cmocka_unit_test(test_status_interfaces),
 		cmocka_unit_test(test_inactive_identity),
+		cmocka_unit_test(test_status_block_disks),
 	};
 
 	return cmocka_run_group_tests_name("domxml", tests, NULL, NULL);
