@@ -65,6 +65,29 @@ static int regular(int fd, const char *path)
 	return 0;
 }
 
+/*
+ * A file of the state directory: never through a link, never waiting (a FIFO put there would
+ * hold every run, and the lock, for good), and only a regular file of ours. -ENOENT unlogged.
+ */
+static int state_open(const char *path, int flags)
+{
+	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600), r;
+
+	if (fd < 0) {
+		r = -errno;
+		if (r != -ENOENT)
+			log_error("cannot open %s: %m (nothing was changed; fix or remove it, then run 'vfio-hook status')",
+				  path);
+		return r;
+	}
+	r = regular(fd, path);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 int state_read(const char *path, char **ret, size_t *ret_len)
 {
 	size_t len = 0, cap = 4096;
@@ -75,19 +98,9 @@ int state_read(const char *path, char **ret, size_t *ret_len)
 	r = state_dir_check();
 	if (r < 0)
 		return r;
-	/* Non-blocking: a FIFO put there would otherwise hold every run (and the lock) forever. */
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		if (r != -ENOENT)
-			log_error("cannot read %s: %m (nothing was changed; fix or remove it, then run 'vfio-hook status')", path);
-		return r;
-	}
-	r = regular(fd, path);
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
+	fd = state_open(path, O_RDONLY);
+	if (fd < 0)
+		return fd;
 	buf = xmalloc(cap + 1);
 	for (;;) {
 		ssize_t n;
@@ -223,17 +236,9 @@ int state_lock(const char *what, unsigned timeout_s)
 	if (r < 0)
 		return r;
 	path = xasprintf("%s/lock", state_dir());
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		r = -errno;
-		log_error("cannot open %s: %m", path);
-		return r;
-	}
-	r = regular(fd, path);
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
+	fd = state_open(path, O_RDWR | O_CREAT);
+	if (fd < 0)
+		return fd;
 	/* Polling with a deadline: a stuck holder must not make libvirt wait forever. */
 	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		long until, deadline;
