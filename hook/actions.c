@@ -230,28 +230,31 @@ out:
 	return r;
 }
 
-/* Owners in L, each once, sorted; and whether an entry's owner is unreadable. */
+static void add_owner(char ***names, size_t *n, const char *o)
+{
+	for (size_t k = 0; k < *n; k++)
+		if (streq((*names)[k], o))
+			return;
+	*(char **)array_push(names, n, sizeof(char *)) = xstrdup(o);
+}
+
+/* Every VM L names, each once; and whether a function's owner is unreadable. */
 static size_t ledger_owners(const struct ledger *l, char ***ret, bool *ret_damaged)
 {
 	char **names = NULL;
 	size_t n = 0;
 
 	*ret_damaged = false;
-	for (size_t i = 0; i < l->n_funcs + l->n_took + l->n_vms; i++) {
-		const char *o = i < l->n_funcs		    ? l->funcs[i].owner
-				: i < l->n_funcs + l->n_took ? l->took[i - l->n_funcs].owner
-							     : l->vms[i - l->n_funcs - l->n_took].name;
-		bool seen = false;
-
-		if (!o) {
+	for (size_t i = 0; i < l->n_funcs; i++) {
+		if (l->funcs[i].owner)
+			add_owner(&names, &n, l->funcs[i].owner);
+		else
 			*ret_damaged = true;
-			continue;
-		}
-		for (size_t k = 0; k < n && !seen; k++)
-			seen = streq(names[k], o);
-		if (!seen)
-			*(char **)array_push(&names, &n, sizeof(char *)) = xstrdup(o);
 	}
+	for (size_t i = 0; i < l->n_took; i++)
+		add_owner(&names, &n, l->took[i].owner);
+	for (size_t i = 0; i < l->n_vms; i++)
+		add_owner(&names, &n, l->vms[i].name);
 	*ret = names;
 	return n;
 }
@@ -333,15 +336,20 @@ int action_restore(const char *cfg_path, const char *vm)
 			printf("%s: restored\n", names[i]);
 		free(names[i]);
 	}
-	/* Entries whose owner cannot be read: --all gives back what their address names. */
+	/* Entries whose owner cannot be read: --all gives back the functions they name, and only those. */
 	if (damaged) {
-		int k = apply_restore(&l, NULL, NULL, 0, &h, t, LOG_ERR);
+		struct pci_addr *addrs = NULL;
+		size_t n_addrs = 0;
+		int k;
 
+		for (size_t i = 0; i < l.n_funcs; i++)
+			if (!l.funcs[i].owner)
+				*(struct pci_addr *)array_push(&addrs, &n_addrs, sizeof(*addrs)) = l.funcs[i].addr;
+		k = apply_restore(&l, NULL, addrs, n_addrs, &h, t, LOG_ERR);
+		free(addrs);
 		if (k < 0)
 			r = k;
-		for (size_t i = 0; i < l.n_funcs; i++)
-			damaged = damaged && l.funcs[i].owner;
-		if (k == 0)
+		else
 			printf("damaged entries: restored\n");
 	}
 	/* Damaged lines that name no device have nothing to give back: --all is the word to forget them. */

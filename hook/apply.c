@@ -247,8 +247,8 @@ int apply_prepare(const struct plan *p, struct ledger *l, unsigned timeout_s)
 {
 	const char *vm = p->vm->name;
 	struct pci_addr *moving = NULL;
-	bool *created = NULL;
-	size_t n_moving = 0, n_created = 0;
+	bool *fresh = NULL, claimed = false;
+	size_t n_moving = 0, n_fresh = 0;
 	int r = 0;
 
 	for (size_t i = 0; i < p->n_funcs; i++) {
@@ -262,14 +262,15 @@ int apply_prepare(const struct plan *p, struct ledger *l, unsigned timeout_s)
 		 * (damaged, or another VM's about a function not on vfio-pci) is stale: what is there now counts.
 		 */
 		e = ledger_func(l, &f->addr);
-		*(bool *)array_push(&created, &n_created, sizeof(bool)) = !e;
 		if (!e || e->bad || !e->owner || !streq(e->owner, vm)) {
 			e = ledger_claim(l, &f->addr, vm);
 			e->known = true;
 			snprintf(e->driver, sizeof(e->driver), "%s", f->driver ? f->driver : "");
 			snprintf(e->override, sizeof(e->override), "%s", f->driver_override ? f->driver_override : "");
+			*(bool *)array_push(&fresh, &n_fresh, sizeof(bool)) = true;
+		} else {
+			*(bool *)array_push(&fresh, &n_fresh, sizeof(bool)) = false;
 		}
-		e = ledger_claim(l, &f->addr, vm);
 		e->moved = false;
 		*(struct pci_addr *)array_push(&moving, &n_moving, sizeof(f->addr)) = f->addr;
 	}
@@ -295,9 +296,9 @@ int apply_prepare(const struct plan *p, struct ledger *l, unsigned timeout_s)
 			snprintf(why, sizeof(why), "cannot record it in %s", ledger_path());
 		}
 		if (r < 0) {
-			/* Those after it were never touched: forgotten, unless an earlier run recorded them. */
+			/* Those after it were never touched: forgotten, unless this VM's earlier run recorded them. */
 			for (size_t k = done + 1; k < n_moving; k++)
-				if (created[k])
+				if (fresh[k])
 					ledger_drop(l, &moving[k]);
 			/*
 			 * The failed function is rolled back too: its first steps may have happened. Not one
@@ -319,12 +320,12 @@ int apply_prepare(const struct plan *p, struct ledger *l, unsigned timeout_s)
 
 		if (p->funcs[i].already && owner && *owner && !streq(owner, vm)) {
 			ledger_claim(l, &p->funcs[i].f->addr, vm);
-			r = 1;
+			claimed = true;
 		}
 	}
-	r = r == 1 ? ledger_save(l) : 0;
+	r = claimed ? ledger_save(l) : 0;
 out:
-	free(created);
+	free(fresh);
 	free(moving);
 	return r;
 }

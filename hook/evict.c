@@ -213,14 +213,14 @@ static int give_back_one(const char *uri, unsigned timeout_s, struct ledger *l, 
 		/* On vfio-pci for the holder: its release gives it to the host, so it is the holder's. */
 		char drv[64] = "";
 
-		if (!e && sysfs_driver(&t->addr, drv, sizeof(drv)) == 0 && !streq(drv, "vfio-pci")) {
+		if (e) {
+			e = ledger_claim(l, &t->addr, t->from);
+		} else if (sysfs_driver(&t->addr, drv, sizeof(drv)) == 0 && !streq(drv, "vfio-pci")) {
 			e = ledger_claim(l, &t->addr, t->from);
 			snprintf(e->driver, sizeof(e->driver), "%s", drv);
 		}
-		if (e) {
-			e = ledger_claim(l, &t->addr, t->from);
+		if (e)
 			k = ledger_save(l);
-		}
 		if (k == 0)
 			k = apply_to_vfio(&t->addr, timeout_s, why, sizeof(why));
 		if (e && k == 0)
