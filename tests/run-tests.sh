@@ -47,6 +47,7 @@ suite() { # NAME COMMAND...
 		suite "$v/completion" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/completion.sh
 	done
 	suite install tests/install.sh
+	suite man tests/man.sh
 	[ -n "${NO_LINT:-}" ] || suite lint tests/lint.sh
 } | tee "$log.all"
 passed=$(grep -c '^ok ' "$log.all")
