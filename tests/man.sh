@@ -62,6 +62,23 @@ missing=""
 for k in $keys; do grep -Eq "^ {7}$k = " "$work/page5" || missing="$missing $k"; done
 check "vfio-hook.ini.5: every key heads its entry" "" "$missing"
 
+# The maps the documentation shows parse: the README's translation of the NixOS example, and
+# the example map with its commented [host] section turned on. Until the parser knows [host],
+# the [host] lines are left out.
+host_known=$(grep -q 'sections are[^)]*\[host' "$top"/hook/*.c && echo yes)
+awk '/^## Coming from the NixOS module/ { f = 1 } f && /^```ini/ { g = 1; next } g && /^```/ { exit } g' \
+	"$top/README.md" >"$work/nixos.ini"
+sed 's/^;\(\[host\]\|users  \|memlock\|iommu  \|early  \)/\1/' "$top/etc/vfio-hook.ini" >"$work/host.ini"
+for m in nixos host; do
+	[ -n "$host_known" ] || sed -i '/^\[host\]/,/^$/d; /^\(users\|memlock\|iommu\|early\) /d' "$work/$m.ini"
+	chmod 644 "$work/$m.ini"
+done
+check "README's NixOS example has its [vm win10]" "win10" "$("$bin" -c "$work/nixos.ini" config --names vm 2>&1)"
+check "README's NixOS example: its [usb] sections" "$(printf 'logitech-receiver\nvarmilo-keyboard')" \
+	"$("$bin" -c "$work/nixos.ini" config --names usb 2>&1)"
+check "example map with [host] turned on parses" "$(printf 'win10\nlinux')" "$("$bin" -c "$work/host.ini" config --names vm 2>&1)"
+check "example map: [host] is really there to turn on" 5 "$(grep -c '^;\(\[host\]\|users   =\|memlock =\|iommu   =\|early   =\)' "$top/etc/vfio-hook.ini")"
+
 # The test fails when it should: a page that lacks a command, or makes man warn.
 sed '/^\.TP$/{N;/\\fBswap\\fR/d}' "$top/man/vfio-hook.8" >"$work/noswap.8"
 case $(render "$work/noswap.8" | sed -n '/^COMMANDS/,/^OPTIONS/p') in
