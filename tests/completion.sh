@@ -112,6 +112,18 @@ check "a map the program refuses: nothing on the terminal" "" "$(cat "$work/stde
 expect "a map that does not exist: no names" "" -c "$work/none.ini" restore ""
 check "a map that does not exist: nothing on the terminal" "" "$(cat "$work/stderr")"
 
+# Completing "sudo vfio-hook": the word is the bare name, which this user's PATH may lack.
+mkdir "$work/sbin" && ln -s "$bin" "$work/sbin/vfio-hook"
+check "bare name on PATH: VM names" "win10 linux" \
+	"$(PATH=$work/sbin:$PATH; COMP_WORDS=(vfio-hook restore ''); COMP_CWORD=2; _vfio_hook; echo "${COMPREPLY[*]}")"
+if PATH=/usr/local/sbin:/usr/sbin:/sbin command -v vfio-hook >/dev/null; then
+	skip "no program to ask: no names" "vfio-hook is installed on this machine"
+else
+	# shellcheck disable=SC2123
+	check "no program to ask: no names, nothing on the terminal" "" \
+		"$(PATH=/nonexistent; COMP_WORDS=(vfio-hook restore ''); COMP_CWORD=2; _vfio_hook 2>&1; echo "${COMPREPLY[*]}")"
+fi
+
 ## files
 cd "$work/files" || exit 1
 expect "-c: files" "dir domain.xml" -c ""
