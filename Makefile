@@ -5,6 +5,8 @@ SBINDIR    ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
 DATADIR    ?= $(PREFIX)/share
 HOOKDIR    ?= $(SYSCONFDIR)/libvirt/hooks
+MANDIR     ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 DESTDIR    ?=
 
 PKGS       := libvirt libxml-2.0 inih libudev
@@ -32,10 +34,12 @@ hook/vfio-hook: $(OBJS)
 
 install: hook/vfio-hook
 	SBINDIR='$(SBINDIR)' HOOKDIR='$(HOOKDIR)' SYSCONFDIR='$(SYSCONFDIR)' DATADIR='$(DATADIR)' DESTDIR='$(DESTDIR)' \
+		MANDIR='$(MANDIR)' BASHCOMPDIR='$(BASHCOMPDIR)' \
 		scripts/install.sh install
 
 uninstall:
 	SBINDIR='$(SBINDIR)' HOOKDIR='$(HOOKDIR)' SYSCONFDIR='$(SYSCONFDIR)' DATADIR='$(DATADIR)' DESTDIR='$(DESTDIR)' \
+		MANDIR='$(MANDIR)' BASHCOMPDIR='$(BASHCOMPDIR)' \
 		scripts/install.sh uninstall
 
 include tests/tests.mk

@@ -29,6 +29,9 @@ static void usage(FILE *out)
 		"  groups [--json]   list IOMMU groups, each function as lspci -nn shows it, its driver\n"
 		"                    and which VMs of the map get it\n"
 		"  config            check the device map and show what each VM gets on this machine\n"
+		"  config --names vm|pci|usb\n"
+		"                    print the map's [vm], [pci] or [usb] section names, one a line (for\n"
+		"                    shell completion)\n"
 		"  doctor [--json]   check that this host is ready for passthrough (firmware, kernel, libvirt,\n"
 		"                    the map, each mapped device): PASS/WARN/FAIL lines with the fix; exit 1\n"
 		"                    if anything FAILs. Read-only; run as root to check everything\n"
@@ -73,6 +76,21 @@ static int load_optional_map(const char *cli_path, struct config **ret)
 	return config_load(path, ret);
 }
 
+/* For shell completion, which must never parse the map itself: names of one kind, one a line. */
+static int print_names(const struct config *c, const char *kind)
+{
+	if (streq(kind, "vm"))
+		for (size_t i = 0; i < c->n_vms; i++)
+			puts(c->vms[i].name);
+	else if (streq(kind, "pci"))
+		for (size_t i = 0; i < c->n_pci_sets; i++)
+			puts(c->pci_sets[i].name);
+	else
+		for (size_t i = 0; i < c->n_usb_sets; i++)
+			puts(c->usb_sets[i].name);
+	return 0;
+}
+
 /* 0: done; 1: refused or failed; 2: the map or the command line is wrong. */
 static int exit_status(int r)
 {
@@ -89,11 +107,12 @@ int main(int argc, char **argv)
 		{ "all", no_argument, NULL, 'a' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "config-only", no_argument, NULL, 'P' },
+		{ "names", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cfg_path = NULL, *check_vm = NULL, *xml_file = NULL;
+	const char *cfg_path = NULL, *check_vm = NULL, *xml_file = NULL, *names = NULL;
 	struct config *cfg = NULL;
 	struct machine *m = NULL;
 	bool json = false, all = false, force = false, persistent = false;
@@ -134,6 +153,9 @@ int main(int argc, char **argv)
 		case 'P':
 			persistent = true;
 			break;
+		case 'n':
+			names = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -144,6 +166,14 @@ int main(int argc, char **argv)
 			log_error("unknown option (see vfio-hook --help)");
 			return 2;
 		}
+	}
+	if (names && (check_vm || optind + 1 != argc || !streq(argv[optind], "config"))) {
+		log_error("--names is only for config: vfio-hook config --names vm|pci|usb");
+		return 2;
+	}
+	if (names && !streq(names, "vm") && !streq(names, "pci") && !streq(names, "usb")) {
+		log_error("config: --names takes vm, pci or usb, not \"%s\"", names);
+		return 2;
 	}
 	if (check_vm) {
 		if (optind < argc) {
@@ -196,6 +226,11 @@ int main(int argc, char **argv)
 		}
 		if (config_load(config_path(cfg_path), &cfg) < 0)
 			return 2;
+		if (names) {
+			r = print_names(cfg, names);
+			config_free(cfg);
+			return r;
+		}
 	} else {
 		log_error("unknown command \"%s\" (see vfio-hook --help)", cmd);
 		return 2;

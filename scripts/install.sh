@@ -1,12 +1,16 @@
 #!/bin/sh
 # make install / make uninstall. Installs the program, hooks it into libvirt without ever
 # overwriting a foreign hook, installs the example map only where none exists, and records
-# what it created so uninstall removes exactly that.
-#   scripts/install.sh install|uninstall   (SBINDIR, HOOKDIR, SYSCONFDIR, DATADIR, DESTDIR from make)
+# what it created so uninstall removes exactly that. The manual pages and the bash completion
+# go under DATADIR (MANDIR, BASHCOMPDIR).
+#   scripts/install.sh install|uninstall   (SBINDIR, HOOKDIR, SYSCONFDIR, DATADIR, MANDIR,
+#                                           BASHCOMPDIR, DESTDIR from make)
 set -eu
 action=${1:?install or uninstall}
 : "${SBINDIR:?}" "${HOOKDIR:?}" "${SYSCONFDIR:?}" "${DATADIR:?}"
 DESTDIR=${DESTDIR:-}
+MANDIR=${MANDIR:-$DATADIR/man}
+BASHCOMPDIR=${BASHCOMPDIR:-$DATADIR/bash-completion/completions}
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=$SBINDIR/vfio-hook
 hook=$HOOKDIR/qemu
@@ -31,6 +35,14 @@ install_all() {
 	mkdirs "$SBINDIR"
 	install -m 755 "$top/hook/vfio-hook" "$DESTDIR$bin"
 	echo "file $bin" >>"$new"
+	for page in vfio-hook.8 vfio-hook.ini.5; do
+		mkdirs "$MANDIR/man${page##*.}"
+		install -m 644 "$top/man/$page" "$DESTDIR$MANDIR/man${page##*.}/$page"
+		echo "file $MANDIR/man${page##*.}/$page" >>"$new"
+	done
+	mkdirs "$BASHCOMPDIR"
+	install -m 644 "$top/etc/bash-completion/vfio-hook" "$DESTDIR$BASHCOMPDIR/vfio-hook"
+	echo "file $BASHCOMPDIR/vfio-hook" >>"$new"
 
 	if [ ! -e "$DESTDIR$hook" ] && [ ! -L "$DESTDIR$hook" ] || is_ours "$hook"; then
 		mkdirs "$HOOKDIR"

@@ -20,11 +20,29 @@ check "fresh: program installed" yes "$([ -x "$d/usr/local/sbin/vfio-hook" ] && 
 check "fresh: hook links to the program" /usr/local/sbin/vfio-hook "$(readlink "$d/etc/libvirt/hooks/qemu")"
 check "fresh: example map installed" yes "$(cmp -s "$d/etc/vfio-hook.ini" "$top/etc/vfio-hook.ini" && echo yes)"
 check "fresh: map mode 644" 644 "$(stat -c %a "$d/etc/vfio-hook.ini")"
+check "fresh: vfio-hook(8) installed" yes "$(cmp -s "$d/usr/local/share/man/man8/vfio-hook.8" "$top/man/vfio-hook.8" && echo yes)"
+check "fresh: vfio-hook.ini(5) installed" yes "$(cmp -s "$d/usr/local/share/man/man5/vfio-hook.ini.5" "$top/man/vfio-hook.ini.5" && echo yes)"
+check "fresh: bash completion installed" yes \
+	"$(cmp -s "$d/usr/local/share/bash-completion/completions/vfio-hook" "$top/etc/bash-completion/vfio-hook" && echo yes)"
+check "fresh: pages and completion mode 644" "644 644 644" "$(stat -c %a "$d/usr/local/share/man/man8/vfio-hook.8" \
+	"$d/usr/local/share/man/man5/vfio-hook.ini.5" "$d/usr/local/share/bash-completion/completions/vfio-hook" | tr '\n' ' ' | sed 's/ $//')"
 case $(cat "$work/log") in *"restart libvirtd"*) ok "fresh: says to restart libvirtd" ;; *) not_ok "fresh: says to restart libvirtd" "$(cat "$work/log")" ;; esac
 inst install "$d"; check "fresh: reinstall keeps our hook in place" /usr/local/sbin/vfio-hook "$(readlink "$d/etc/libvirt/hooks/qemu")"
 check "fresh: reinstall adds no qemu.d entry" no "$([ -e "$d/etc/libvirt/hooks/qemu.d" ] && echo yes || echo no)"
 inst uninstall "$d"; check "fresh: uninstall succeeds" 0 $?
 check "fresh: uninstall leaves nothing" "." "$(tree "$d")"
+
+# 1b. PREFIX=/usr and a distribution's existing man and completion directories: they are kept
+d=$work/usr
+mkdir -p "$d/usr/share/man/man8" "$d/usr/share/bash-completion/completions"
+: >"$d/usr/share/man/man8/virsh.1"
+before=$(tree "$d")
+make -s -C "$top" install DESTDIR="$d" PREFIX=/usr >"$work/log" 2>&1; check "PREFIX=/usr: install succeeds" 0 $?
+check "PREFIX=/usr: vfio-hook(8) in /usr/share/man" yes "$([ -f "$d/usr/share/man/man8/vfio-hook.8" ] && echo yes)"
+check "PREFIX=/usr: completion where bash-completion loads it" yes \
+	"$([ -f "$d/usr/share/bash-completion/completions/vfio-hook" ] && echo yes)"
+make -s -C "$top" uninstall DESTDIR="$d" PREFIX=/usr >"$work/log" 2>&1
+check "PREFIX=/usr: uninstall keeps the directories it did not create" "$before" "$(tree "$d")"
 
 # 2. another hook is there: it stays, we go to qemu.d; an existing map is kept
 d=$work/foreign

@@ -44,8 +44,10 @@ suite() { # NAME COMMAND...
 		suite "$v/doctor" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/doctor.sh
 		suite "$v/guard" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/guard.sh
 		suite "$v/evict" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" MUTE_SOCKET="$top/build/mute-socket" tests/evict.sh
+		suite "$v/completion" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/completion.sh
 	done
 	suite install tests/install.sh
+	suite man tests/man.sh
 	[ -n "${NO_LINT:-}" ] || suite lint tests/lint.sh
 } | tee "$log.all"
 passed=$(grep -c '^ok ' "$log.all")
