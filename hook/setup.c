@@ -979,28 +979,42 @@ static const char *initramfs_cmd(const struct setup *s)
 	return "update-initramfs -u";
 }
 
-/* Who must log in again: the users whose group changed, and with a new limit, every listed user. */
+static void add_name(char **list, const char *name, size_t len)
+{
+	_cleanup_free_ char *word = xasprintf("%.*s", (int)len, name);
+	_cleanup_free_ char *padded = xasprintf(" %s ", *list);
+	_cleanup_free_ char *needle = xasprintf(" %s ", word);
+	char *next;
+
+	if (strstr(padded, needle))
+		return;
+	next = xasprintf("%s%s%s", *list, **list ? " " : "", word);
+	free(*list);
+	*list = next;
+}
+
+/* The users a limits file names (the first word of each rule). */
+static void add_limit_users(char **list, const char *text)
+{
+	for (const char *p = text ? text : ""; *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n'))
+		if (*p != '#' && *p != '\n')
+			add_name(list, p, strcspn(p, " \t\n"));
+}
+
+/* Who must log in again: the users whose group changed, and those of a limit set or taken away. */
 static char *relogin_users(const struct setup *s)
 {
 	char *list = xstrdup("");
-	bool limits = changed(s, F_LIMITS);
 
-	for (size_t i = 0; i < s->n_steps; i++)
-		if (s->steps[i].kind >= STEP_ADD_MEMBER && !(limits && s->c && !s->undo)) {
-			char *next = xasprintf("%s%s%s", list, *list ? " " : "", s->steps[i].path);
+	for (size_t i = 0; i < s->n_steps; i++) {
+		const struct step *st = &s->steps[i];
 
-			free(list);
-			list = next;
+		if (st->kind >= STEP_ADD_MEMBER) {
+			add_name(&list, st->path, strlen(st->path));
+		} else if (streq(st->path, F_LIMITS)) {
+			add_limit_users(&list, st->old);
+			add_limit_users(&list, st->text);
 		}
-	for (size_t i = 0; limits && s->c && !s->undo && i < s->c->host.n_users; i++) {
-		char *next = xasprintf("%s%s%s", list, *list ? " " : "", s->c->host.users[i]);
-
-		free(list);
-		list = next;
-	}
-	if (limits && !*list) {
-		free(list);
-		return xstrdup("the users of the removed limits");
 	}
 	return list;
 }
