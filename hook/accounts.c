@@ -68,8 +68,8 @@ static bool in_list(const char *list, const char *user)
 static bool line_has_member(const char *root, const char *line, const char *user)
 {
 	_cleanup_free_ char *gid = field(line, 2), *members = field(line, 3);
-	uid_t uid;
-	gid_t primary;
+	uid_t uid = 0;
+	gid_t primary = 0;
 
 	if (in_list(members, user))
 		return true;

@@ -265,9 +265,10 @@ static int early_ids(struct setup *s, const struct machine *m, struct pci_sel **
 
 			if (id.is_addr) {
 				const struct pci_func *f = machine_find(m, &id.addr);
-				char a[PCI_ADDR_LEN];
 
 				if (!f) {
+					char a[PCI_ADDR_LEN];
+
 					pci_addr_format(&id.addr, a, sizeof(a));
 					log_at(LOG_ERR, c->path, es[k].line,
 					       "early = yes needs the vendor:device of %s, which is not on this machine (write its id instead)",
@@ -1129,7 +1130,6 @@ int setup_run(const char *cfg_path, const char *root, bool dry_run, bool undo)
 {
 	struct setup s = { .root = "", .undo = undo, .dry_run = dry_run };
 	const char *path = config_path(cfg_path);
-	char real[PATH_MAX];
 	_cleanup_free_ char *root_dir = NULL;
 	struct config *c = NULL;
 	int r = check_root(root, dry_run);
@@ -1145,6 +1145,8 @@ int setup_run(const char *cfg_path, const char *root, bool dry_run, bool undo)
 	}
 	/* Undo needs only the manifest: the map may be gone or changed since. */
 	if (!undo) {
+		char real[PATH_MAX];
+
 		if (config_load(path, &c) < 0)
 			return 2;
 		s.c = c;

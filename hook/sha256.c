@@ -29,16 +29,16 @@ static void block(uint32_t h[8], const uint8_t *p)
 {
 	uint32_t w[64], v[8];
 
-	for (int i = 0; i < 16; i++)
+	for (size_t i = 0; i < 16; i++)
 		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-	for (int i = 16; i < 64; i++) {
+	for (size_t i = 16; i < 64; i++) {
 		uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
 		uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
 
 		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
 	}
 	memcpy(v, h, sizeof(v));
-	for (int i = 0; i < 64; i++) {
+	for (size_t i = 0; i < 64; i++) {
 		uint32_t t1 = v[7] + (ror(v[4], 6) ^ ror(v[4], 11) ^ ror(v[4], 25)) + ((v[4] & v[5]) ^ (~v[4] & v[6])) + k[i] + w[i];
 		uint32_t t2 = (ror(v[0], 2) ^ ror(v[0], 13) ^ ror(v[0], 22)) + ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
 
@@ -46,7 +46,7 @@ static void block(uint32_t h[8], const uint8_t *p)
 		v[4] += t1;
 		v[0] = t1 + t2;
 	}
-	for (int i = 0; i < 8; i++)
+	for (size_t i = 0; i < 8; i++)
 		h[i] += v[i];
 }
 
@@ -63,10 +63,10 @@ void sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN])
 	if (rest)
 		memcpy(tail, p + len - rest, rest);
 	tail[rest] = 0x80;
-	for (int i = 0; i < 8; i++)
+	for (size_t i = 0; i < 8; i++)
 		tail[n_tail - 1 - i] = (uint8_t)(bits >> (8 * i));
 	for (size_t off = 0; off < n_tail; off += 64)
 		block(h, tail + off);
-	for (int i = 0; i < 8; i++)
+	for (size_t i = 0; i < 8; i++)
 		snprintf(out + 8 * i, 9, "%08x", h[i]);
 }
