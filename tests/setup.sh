@@ -231,6 +231,17 @@ setup --undo --root "$root"
 check "undo again: nothing to undo" "nothing to undo: no file of vfio-hook setup is left" "$out"
 check "undo again: exit 0" 0 "$rc"
 
+## A manifest naming a file setup never writes is reported, not followed
+mkroot none
+mkdir -p "$root/var/lib/vfio-hook"
+echo "file $(sha256sum <"$root/etc/passwd" | cut -d' ' -f1) /etc/passwd" >"$root/var/lib/vfio-hook/setup.manifest"
+before=$(snapshot)
+setup --undo --root "$root"
+check "a manifest naming /etc/passwd: exit 1" 1 "$rc"
+check "a manifest naming /etc/passwd: the line, and what to do" \
+	"$root/var/lib/vfio-hook/setup.manifest:1: not a line vfio-hook setup writes (restore the file, or remove it and the files it lists by hand)" "$err"
+check "a manifest naming /etc/passwd: nothing removed" "$before" "$(snapshot)"
+
 ## A file setup did not write is never overwritten
 mkroot none
 mkdir -p "$root/etc/modules-load.d"
