@@ -178,8 +178,14 @@ int display_give_back(struct ledger *l, const char *owner, unsigned timeout_s, i
 			ret = -EIO;
 			continue;
 		}
-		if (d->step != DSTEP_WAIT)
-			log_info("%s: gave the host back %s %s (%s)", owner, display_step_name(d->step), d->what, a);
+		if (d->step == DSTEP_DM || d->step == DSTEP_PERSISTENCED)
+			log_info("%s: started %s again", owner, d->what);
+		else if (d->step == DSTEP_VTCON)
+			log_info("%s: bound fbcon to %s again", owner, d->what);
+		else if (d->step == DSTEP_FB)
+			log_info("%s: bound %s to %s again", owner, d->what, d->driver);
+		else if (d->step == DSTEP_MODULE)
+			log_info("%s: loaded %s again", owner, d->what);
 		ledger_display_drop(l, i);
 		if (ledger_save(l) < 0)
 			ret = -EIO;
@@ -227,17 +233,18 @@ static bool stopped_by_another(const struct ledger *l, const char *vm, const cha
 	return false;
 }
 
-/* Everyone still using the GPUs, after one rescan; NULL when nobody. */
-static char *users_left(struct handoff *h, long deadline)
+/* Everyone still using the GPUs, after one rescan (a scan cut short counts as not done); NULL when nobody. */
+static char *users_left(struct handoff *h)
 {
 	char *s = NULL;
 
 	for (size_t k = 0; k < h->dp->n_uses; k++) {
 		struct display_use *u = &h->dp->uses[k];
 
-		display_rescan(u, deadline);
-		if (u->n_procs && !s)
-			s = display_procs_text(u);
+		/* Each pass has the deadline of one step; the wait has its own. */
+		display_rescan(u, now_ms() + (long)h->timeout_s * 1000L);
+		if ((u->n_procs || u->incomplete) && !s)
+			s = u->n_procs ? display_procs_text(u) : xstrdup("a scan of /proc that did not finish in time");
 	}
 	return s;
 }
@@ -246,7 +253,7 @@ static char *users_left(struct handoff *h, long deadline)
 static char *wait_gone(struct handoff *h, long end)
 {
 	for (;;) {
-		char *left = users_left(h, end);
+		char *left = users_left(h);
 
 		if (!left || now_ms() >= end)
 			return left;
