@@ -246,12 +246,12 @@ static void check_display(const struct config *c, struct plan *p, const struct p
 {
 	struct display_cfg dc = vm_display(c, p->vm);
 	struct display_use u;
-	char a[PCI_ADDR_LEN];
 
 	if (!display_detect(f, now_ms() + (long)c->opt.timeout * 1000L, &u))
 		return;
 	if (!dc.handoff) {
 		_cleanup_free_ char *desc = display_describe(&u), *unit = display_manager_unit(&dc);
+		char a[PCI_ADDR_LEN];
 
 		pci_addr_format(&f->addr, a, sizeof(a));
 		add(&p->refusals, &p->n_refusals,

@@ -110,6 +110,19 @@ out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; $H win10
 check "a display manager that does not run is left alone" "$(printf '%s\n' "rc=0" \
 	"0000:0b:00.0=amdgpu 0000:0b:00.1=snd_hda_intel vtcon1=1 efifb=efi-framebuffer gdm=inactive" "systemctl is-active gdm.service")" "$out"
 
+## the GPU stays with another running VM: so does the display, until the last one stops
+# win10's start handed the display over; linux runs with the GPU's group when win10 stops (a
+# hand-over by eviction or give-back ends the same way): linux owns the GPU and its display
+# steps, gdm stays stopped, and linux's stop brings the display back.
+desktop; status linux 0000:0b:00.0 0000:0b:00.1; mv "$work/run/linux.xml" "$work/linux-status.xml"; map "[options]" "timeout = 2" "[vm win10]" "pci = 0b:00.0 0b:00.1" "host-display = handoff" "[vm linux]" "pci = 0b:00.0 0b:00.1" "host-display = handoff"
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; $H win10 started begin - </dev/null
+cp $W/linux-status.xml $W/run/linux.xml
+$H win10 release end - </dev/null; echo "rc=$?"; eval "$DSTATE"; grep -c "^display 0000:0b:00.0 owner=linux" $W/state/ledger; $H status | grep "^linux"
+rm $W/run/linux.xml; $H linux release end - </dev/null; echo "rc=$?"; eval "$DSTATE"; ls $W/state; grep -c "systemctl stop" $VFIO_HOOK_TEST_ROOT/calls' 2>&1)
+check "display steps follow the GPU to the VM still using it; back when it stops too" "$(printf '%s\n' "rc=0" "$DGIVEN" 4 \
+	"linux (running): 0000:0b:00.0(moved, was amdgpu) 0000:0b:00.1(moved, was snd_hda_intel) holds the host's display (gdm.service stopped, vtcon1 unbound, efi-framebuffer.0 unbound)" \
+	"rc=0" "$DORIG" "lock" 1)" "$out"
+
 ## a process that does not let go
 desktop; handoff_map; proc 2000 steam /dev/dri/card0
 out=$(on desktop 't0=$(date +%s); $H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; t=$(( $(date +%s) - t0 )); [ $t -le 6 ] && echo "in time"; eval "$DSTATE"; ls $W/state')
