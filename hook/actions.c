@@ -165,6 +165,9 @@ static long release_hold_ms(const struct ledger *l, const char *name, unsigned t
 		n += l->funcs[i].owner && streq(l->funcs[i].owner, name) ? 3L : 0L;
 	for (size_t i = 0; i < l->n_took; i++)
 		n += streq(l->took[i].owner, name) ? 5L : 0L;
+	/* Each step of the host's display to give back: one command or write. */
+	for (size_t i = 0; i < l->n_display; i++)
+		n += streq(l->display[i].owner, name) ? 1L : 0L;
 	return n * (long)timeout_s * 1000L;
 }
 
