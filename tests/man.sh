@@ -52,7 +52,9 @@ check "vfio-hook.8: every option main.c parses is documented" "" "$missing"
 # Map page: each section the parser names is a subsection, each key it names heads an entry.
 render "$top/man/vfio-hook.ini.5" >"$work/page5"
 sections=$(grep -ho 'sections are [^)]*' "$top"/hook/*.c | grep -o '\[[a-z]*' | tr -d '[' | sort -u)
-keys=$(grep -ho 'valid keys: [a-z, ]*' "$top"/hook/*.c | sed 's/valid keys: //; s/,/ /g' | tr ' ' '\n' | sort -u)
+# Messages split over adjacent string literals are joined first.
+keys=$(cat "$top"/hook/*.c | tr '\n' ' ' | sed 's/"[[:space:]]*"//g' | grep -o 'valid keys: [a-z, -]*' |
+	sed 's/valid keys: //; s/,/ /g' | tr ' ' '\n' | sort -u)
 check "config.c's sections and keys found" yes "$([ -n "$sections" ] && [ -n "$keys" ] && echo yes)"
 keys="$keys $(grep -ho 'the only key here is [a-z]*' "$top"/hook/*.c | sed 's/.* //' | sort -u)"
 missing=""
