@@ -13,6 +13,12 @@ build/%/vfio-hook: $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SAN_$*) $(LDFLAGS) -o $@ $(SRCS) $(PKG_LIBS)
 
+# The program on a host where libvirt's and libxml2's libraries are missing (tests/dl.sh).
+build/nolib/vfio-hook: $(SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(filter-out $(SONAMES),$(CPPFLAGS)) -DLIBVIRT_SONAME='"libvirt-missing.so.0"' \
+		-DLIBXML2_SONAME='"libxml2-missing.so.2"' $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SRCS) $(PKG_LIBS)
+
 # One rule per unit test: tests/unit/NAME.c linked with everything but main.c.
 define unit_test_rule
 build/%/$(1): tests/unit/$(1).c $$(LIB_SRCS) $$(HDRS)
@@ -34,11 +40,11 @@ $(TEST_HWDB): $(wildcard tests/fixtures/hwdb/*.hwdb)
 	cp $^ build/hwdb/etc/udev/hwdb.d/
 	systemd-hwdb --root=build/hwdb update --strict
 
-check: all $(TEST_BINS) build/hwdb-redirect.so build/fakekernel.so build/mute-socket $(TEST_HWDB)
+check: all $(TEST_BINS) build/nolib/vfio-hook build/hwdb-redirect.so build/fakekernel.so build/mute-socket $(TEST_HWDB)
 	VARIANTS='$(VARIANTS)' tests/run-tests.sh
 
 # One variant only, for a quick edit-test loop.
-check-fast: all build/plain/vfio-hook $(addprefix build/plain/,$(UNIT_TESTS)) build/hwdb-redirect.so build/fakekernel.so build/mute-socket $(TEST_HWDB)
+check-fast: all build/plain/vfio-hook build/nolib/vfio-hook $(addprefix build/plain/,$(UNIT_TESTS)) build/hwdb-redirect.so build/fakekernel.so build/mute-socket $(TEST_HWDB)
 	VARIANTS=plain NO_LINT=1 tests/run-tests.sh
 
 lint:
