@@ -44,6 +44,7 @@ uninstall:
 
 include tests/tests.mk
 include tests/fuzz/fuzz.mk
+include bench/bench.mk
 
 clean:
 	rm -f hook/*.o hook/vfio-hook
