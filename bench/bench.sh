@@ -7,6 +7,8 @@
 # inside a private mount namespace (unshare), so that nothing here is seen by, or written to,
 # the host's /sys; bench/sysfs-magic.c lets libudev take that tmpfs for sysfs.
 #   BENCH_RUNS=21 BENCH_SEED_RUNS=3 BENCH_SIZES="14 125 500" bench/bench.sh
+# The stopwatch's figures, and a hook call's arguments, are split into words on purpose.
+# shellcheck disable=SC2046,SC2086
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -23,7 +25,7 @@ if [ -z "${BENCH_INSIDE:-}" ]; then
 	for tool in unshare mount lspci bash; do
 		command -v "$tool" >/dev/null || die "needs $tool (util-linux, pciutils, bash)"
 	done
-	[ -x "$bin" ] && [ -x "$runs_bin" ] && [ -f "$magic" ] || die "run it as: make bench"
+	if ! [ -x "$bin" ] || ! [ -x "$runs_bin" ] || ! [ -f "$magic" ]; then die "run it as: make bench"; fi
 	host_ns=$(readlink /proc/self/ns/mnt)
 	# Root gets a mount namespace; anyone else a user namespace too, where they may mount.
 	if [ "$(id -u)" -eq 0 ]; then set -- unshare --mount --propagation private
@@ -78,7 +80,7 @@ mount_tree() { # DIR N: DIR over /sys, and proof that /sys is now it
 	mount --bind "$1" /sys
 	sys_mounted=1
 	awk '$5 == "/sys" { last = $0 } END { exit !(last ~ / - tmpfs /) }' /proc/self/mountinfo || die "/sys is not the bench's tmpfs: stopping"
-	[ "$(ls /sys/bus/pci/devices | wc -l)" -eq "$2" ] || die "/sys does not hold the bench's $2 functions: stopping"
+	[ "$(find /sys/bus/pci/devices -mindepth 1 -maxdepth 1 | wc -l)" -eq "$2" ] || die "/sys does not hold the bench's $2 functions: stopping"
 }
 unmount_tree() { umount /sys; sys_mounted=; }
 

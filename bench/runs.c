@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 
 	if (argc < 4 || (n = atoi(argv[1])) < 1)
 		return usage();
-	if (strcmp(argv[i], "-i") == 0 && i + 1 < argc) {
+	if (strcmp(argv[i], "-i") == 0) {
 		in = argv[i + 1];
 		i += 2;
 	}
