@@ -4,6 +4,11 @@ HDRS        := $(wildcard hook/*.h)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 SAN_plain   :=
 SAN_asan    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# The sanitizers' XDR interceptors look up the real functions once, at start-up: libtirpc,
+# which libvirt's RPC uses, must be loaded by then, not only when hook/dl.c opens libvirt.
+TIRPC_LIBS  := $(shell pkg-config --libs libtirpc 2>/dev/null)
+TIRPC_AT_START := -Wl,--push-state,--no-as-needed $(TIRPC_LIBS) -Wl,--pop-state
+SANLIBS_asan := $(if $(TIRPC_LIBS),$(TIRPC_AT_START))
 UNIT_TESTS  := test-pciid test-config test-sysfs test-domxml test-ledger test-child
 VARIANTS    := plain asan
 TEST_BINS   := $(foreach v,$(VARIANTS),build/$(v)/vfio-hook $(addprefix build/$(v)/,$(UNIT_TESTS)))
@@ -11,7 +16,7 @@ TEST_HWDB   := build/hwdb/etc/udev/hwdb.bin
 
 build/%/vfio-hook: $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SAN_$*) $(LDFLAGS) -o $@ $(SRCS) $(PKG_LIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SAN_$*) $(LDFLAGS) -o $@ $(SRCS) $(PKG_LIBS) $(SANLIBS_$*)
 
 # The program on a host where libvirt's and libxml2's libraries are missing (tests/dl.sh).
 build/nolib/vfio-hook: $(SRCS) $(HDRS)
@@ -23,7 +28,7 @@ build/nolib/vfio-hook: $(SRCS) $(HDRS)
 define unit_test_rule
 build/%/$(1): tests/unit/$(1).c $$(LIB_SRCS) $$(HDRS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(CPPFLAGS) $$(ALL_CFLAGS) -Ihook $$(SAN_$$*) $$(LDFLAGS) -o $$@ $$< $$(LIB_SRCS) $$(PKG_LIBS) $$(CMOCKA_LIBS)
+	$$(CC) $$(CPPFLAGS) $$(ALL_CFLAGS) -Ihook $$(SAN_$$*) $$(LDFLAGS) -o $$@ $$< $$(LIB_SRCS) $$(PKG_LIBS) $$(CMOCKA_LIBS) $$(SANLIBS_$$*)
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_test_rule,$(t))))
 
