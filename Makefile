@@ -10,12 +10,16 @@ BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 DESTDIR    ?=
 
 PKGS       := libvirt libxml-2.0 inih libudev
+# libvirt and libxml2 are dlopen()ed where they are used (hook/dl.c): headers and sonames only.
+LINKED     := inih libudev
 CC         ?= cc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(LINKED)) -ldl
+SONAMES    := -DLIBVIRT_SONAME='"$(shell scripts/soname.sh libvirt $(CC))"' \
+              -DLIBXML2_SONAME='"$(shell scripts/soname.sh libxml-2.0 $(CC))"'
 WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS     ?= -O2 -g
-CPPFLAGS   += -D_FORTIFY_SOURCE=2 -DVERSION='"$(VERSION)"'
+CPPFLAGS   += -D_FORTIFY_SOURCE=2 -DVERSION='"$(VERSION)"' $(SONAMES)
 ALL_CFLAGS  = -std=gnu11 $(WARN) $(CFLAGS) $(PKG_CFLAGS)
 
 SRCS := $(wildcard hook/*.c)
@@ -44,6 +48,7 @@ uninstall:
 
 include tests/tests.mk
 include tests/fuzz/fuzz.mk
+include bench/bench.mk
 
 clean:
 	rm -f hook/*.o hook/vfio-hook

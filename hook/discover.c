@@ -24,9 +24,31 @@ static void udev_unrefp(struct udev **u) { if (*u) udev_unref(*u); }
 static void udev_enumerate_unrefp(struct udev_enumerate **e) { if (*e) udev_enumerate_unref(*e); }
 static void udev_hwdb_unrefp(struct udev_hwdb **h) { if (*h) udev_hwdb_unref(*h); }
 
-static unsigned long attr_hex(struct udev_device *d, const char *name, bool *ok)
+/*
+ * An attribute of the function whose directory DIR is, read as the kernel gives it. Not through
+ * a second udev_device per function: libudev resolves every path component again to make one,
+ * which cost more than everything else a listing does.
+ */
+static const char *attr_at(int dir, const char *name, char *buf, size_t n)
 {
-	const char *v = udev_device_get_sysattr_value(d, name);
+	int fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
+	ssize_t len;
+
+	if (fd < 0)
+		return NULL;
+	len = read(fd, buf, n - 1);
+	close(fd);
+	if (len <= 0)
+		return NULL;
+	buf[len] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+static unsigned long attr_hex(int dir, const char *name, bool *ok)
+{
+	char buf[64];
+	const char *v = attr_at(dir, name, buf, sizeof(buf));
 	char *end;
 	unsigned long r;
 
@@ -170,6 +192,7 @@ static void read_iommu_groups(struct machine *m)
 	while ((de = readdir(dir))) {
 		_cleanup_free_ char *path = NULL;
 		const struct dirent *fe;
+		struct pci_func *f;
 		DIR *fdir;
 		char *end;
 		long g;
@@ -189,9 +212,9 @@ static void read_iommu_groups(struct machine *m)
 
 			if (pci_addr_parse(fe->d_name, &a) < 0)
 				continue;
-			for (size_t i = 0; i < m->n_funcs; i++)
-				if (pci_addr_eq(&m->funcs[i].addr, &a))
-					m->funcs[i].iommu_group = (int)g;
+			f = (struct pci_func *)machine_find(m, &a);
+			if (f)
+				f->iommu_group = (int)g;
 		}
 		closedir(fdir);
 	}
@@ -210,45 +233,111 @@ char *hwdb_get(struct udev_hwdb *hwdb, const char *modalias, const char *key)
 	return NULL;
 }
 
-static void lookup_names(struct udev_hwdb *hwdb, struct pci_func *f)
+/* Two keys of one modalias, in one lookup. */
+static void hwdb_pair(struct udev_hwdb *hwdb, const char *modalias, const char *k1, char **v1, const char *k2, char **v2)
 {
-	/* The short alias: the full one also matches subsystem entries, whose model names differ. */
-	_cleanup_free_ char *dev = xasprintf("pci:v%08Xd%08X", f->vendor, f->device);
-	_cleanup_free_ char *cls = xasprintf("pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X", f->vendor, f->device,
-					     f->sub_vendor, f->sub_device, f->class >> 16, (f->class >> 8) & 0xff,
-					     f->class & 0xff);
+	struct udev_list_entry *e;
 
-	f->vendor_name = hwdb_get(hwdb, dev, "ID_VENDOR_FROM_DATABASE");
-	f->device_name = hwdb_get(hwdb, dev, "ID_MODEL_FROM_DATABASE");
-	f->class_name = hwdb_get(hwdb, cls, "ID_PCI_CLASS_FROM_DATABASE");
-	f->subclass_name = hwdb_get(hwdb, cls, "ID_PCI_SUBCLASS_FROM_DATABASE");
+	*v1 = *v2 = NULL;
+	if (!hwdb)
+		return;
+	udev_list_entry_foreach(e, udev_hwdb_get_properties_list_entry(hwdb, modalias, 0)) {
+		const char *name = udev_list_entry_get_name(e);
+
+		if (!*v1 && streq(name, k1))
+			*v1 = xstrdup(udev_list_entry_get_value(e));
+		else if (!*v2 && streq(name, k2))
+			*v2 = xstrdup(udev_list_entry_get_value(e));
+	}
 }
 
-static int read_func(struct udev_device *d, struct udev_hwdb *hwdb, struct pci_func *f)
+static char *xstrdup_or_null(const char *s)
 {
-	const char *sysname = udev_device_get_sysname(d);
-	const char *driver = udev_device_get_driver(d);
-	const char *bv;
-	bool ok = true;
+	return s ? xstrdup(s) : NULL;
+}
 
-	if (pci_addr_parse(sysname, &f->addr) < 0)
+/*
+ * hwdb lookups are most of what listing costs (globbing through the class patterns), and a
+ * big machine repeats a few kinds of function many times (ports, virtual functions): a
+ * function with the same IDs as one already read takes that one's names.
+ */
+static void lookup_names(struct udev_hwdb *hwdb, const struct pci_func *done, size_t n_done, struct pci_func *f)
+{
+	_cleanup_free_ char *dev = NULL, *cls = NULL;
+	bool have_dev = false, have_cls = false;
+
+	for (size_t i = n_done; i-- > 0 && !(have_dev && have_cls);) {
+		const struct pci_func *o = &done[i];
+
+		if (!have_dev && o->vendor == f->vendor && o->device == f->device) {
+			f->vendor_name = xstrdup_or_null(o->vendor_name);
+			f->device_name = xstrdup_or_null(o->device_name);
+			have_dev = true;
+		}
+		if (!have_cls && o->vendor == f->vendor && o->device == f->device && o->sub_vendor == f->sub_vendor &&
+		    o->sub_device == f->sub_device && o->class == f->class) {
+			f->class_name = xstrdup_or_null(o->class_name);
+			f->subclass_name = xstrdup_or_null(o->subclass_name);
+			have_cls = true;
+		}
+	}
+	/* The short alias: the full one also matches subsystem entries, whose model names differ. */
+	if (!have_dev) {
+		dev = xasprintf("pci:v%08Xd%08X", f->vendor, f->device);
+		hwdb_pair(hwdb, dev, "ID_VENDOR_FROM_DATABASE", &f->vendor_name, "ID_MODEL_FROM_DATABASE", &f->device_name);
+	}
+	if (!have_cls) {
+		cls = xasprintf("pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X", f->vendor, f->device, f->sub_vendor,
+				f->sub_device, f->class >> 16, (f->class >> 8) & 0xff, f->class & 0xff);
+		hwdb_pair(hwdb, cls, "ID_PCI_CLASS_FROM_DATABASE", &f->class_name, "ID_PCI_SUBCLASS_FROM_DATABASE",
+			  &f->subclass_name);
+	}
+}
+
+/* The driver bound: the last component of the "driver" link, NULL when there is none. */
+static char *driver_at(int dir)
+{
+	char link[PATH_MAX];
+	ssize_t n = readlinkat(dir, "driver", link, sizeof(link) - 1);
+	const char *base;
+
+	if (n <= 0)
+		return NULL;
+	link[n] = '\0';
+	base = strrchr(link, '/');
+	return xstrdup(base ? base + 1 : link);
+}
+
+static int read_func(const char *syspath, struct udev_hwdb *hwdb, const struct machine *m, struct pci_func *f)
+{
+	const char *sysname = strrchr(syspath, '/');
+	char bv[8];
+	bool ok = true;
+	int dir;
+
+	if (!sysname || pci_addr_parse(sysname + 1, &f->addr) < 0)
 		return -EINVAL;
-	f->vendor = (uint16_t)attr_hex(d, "vendor", &ok);
-	f->device = (uint16_t)attr_hex(d, "device", &ok);
-	f->class = (uint32_t)attr_hex(d, "class", &ok);
-	if (!ok)
+	dir = open(syspath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -EIO; /* gone while we looked */
+	f->vendor = (uint16_t)attr_hex(dir, "vendor", &ok);
+	f->device = (uint16_t)attr_hex(dir, "device", &ok);
+	f->class = (uint32_t)attr_hex(dir, "class", &ok);
+	if (!ok) {
+		close(dir);
 		return -EIO; /* gone while we looked, or not a function */
-	f->sub_vendor = (uint16_t)attr_hex(d, "subsystem_vendor", &ok);
-	f->sub_device = (uint16_t)attr_hex(d, "subsystem_device", &ok);
+	}
+	f->sub_vendor = (uint16_t)attr_hex(dir, "subsystem_vendor", &ok);
+	f->sub_device = (uint16_t)attr_hex(dir, "subsystem_device", &ok);
 	ok = true;
-	f->revision = (uint8_t)attr_hex(d, "revision", &ok);
-	f->syspath = xstrdup(udev_device_get_syspath(d));
+	f->revision = (uint8_t)attr_hex(dir, "revision", &ok);
+	f->syspath = xstrdup(syspath);
 	f->header = header_from_class(f->class); /* config space, read under a deadline, tells */
-	f->driver = driver ? xstrdup(driver) : NULL;
+	f->driver = driver_at(dir);
 	f->iommu_group = -1;
-	bv = udev_device_get_sysattr_value(d, "boot_vga");
-	f->boot_vga = bv ? (bv[0] == '1') : -1;
-	lookup_names(hwdb, f);
+	f->boot_vga = attr_at(dir, "boot_vga", bv, sizeof(bv)) ? (bv[0] == '1') : -1;
+	close(dir);
+	lookup_names(hwdb, m->funcs, m->n_funcs, f);
 	return 0;
 }
 
@@ -302,14 +391,10 @@ int machine_discover(struct machine **ret)
 
 	m = xcalloc(1, sizeof(*m));
 	udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en)) {
-		struct udev_device *d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(e));
 		struct pci_func f = { 0 };
 
-		if (!d)
-			continue;
-		if (read_func(d, hwdb, &f) == 0)
+		if (read_func(udev_list_entry_get_name(e), hwdb, m, &f) == 0)
 			*(struct pci_func *)array_push(&m->funcs, &m->n_funcs, sizeof(f)) = f;
-		udev_device_unref(d);
 	}
 	qsort(m->funcs, m->n_funcs, sizeof(*m->funcs), cmp_func);
 	r = read_locked(m);
@@ -345,10 +430,10 @@ void machine_free(struct machine *m)
 
 const struct pci_func *machine_find(const struct machine *m, const struct pci_addr *a)
 {
-	for (size_t i = 0; i < m->n_funcs; i++)
-		if (pci_addr_eq(&m->funcs[i].addr, a))
-			return &m->funcs[i];
-	return NULL;
+	const struct pci_func key = { .addr = *a };
+
+	/* Sorted by address (machine_discover): a lookup per function stays cheap on big machines. */
+	return m->n_funcs ? bsearch(&key, m->funcs, m->n_funcs, sizeof(*m->funcs), cmp_func) : NULL;
 }
 
 bool pci_func_is_bridge(const struct pci_func *f)

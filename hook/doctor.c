@@ -12,6 +12,7 @@
 #include "accounts.h"
 #include "config.h"
 #include "discover.h"
+#include "dl.h"
 #include "domxml.h"
 #include "log.h"
 #include "plan.h"
@@ -22,8 +23,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <libudev.h>
-#include <libxml/tree.h>
-#include <libxml/xmlIO.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <string.h>
@@ -204,15 +203,18 @@ static void check_acpi(struct doctor *d)
  */
 static char *read_gz(const char *path)
 {
-	xmlParserInputBufferPtr in = xmlParserInputBufferCreateFilename(path, XML_CHAR_ENCODING_NONE);
+	xmlParserInputBufferPtr in;
 	char *text;
 
+	if (dlopen_libxml2() < 0)
+		return NULL;
+	in = sym_xmlParserInputBufferCreateFilename(path, XML_CHAR_ENCODING_NONE);
 	if (!in)
 		return NULL;
-	while (xmlParserInputBufferRead(in, 64 * 1024) > 0)
+	while (sym_xmlParserInputBufferRead(in, 64 * 1024) > 0)
 		;
-	text = xmlBufUse(in->buffer) ? xstrdup((const char *)xmlBufContent(in->buffer)) : NULL;
-	xmlFreeParserInputBuffer(in);
+	text = sym_xmlBufUse(in->buffer) ? xstrdup((const char *)sym_xmlBufContent(in->buffer)) : NULL;
+	sym_xmlFreeParserInputBuffer(in);
 	return text;
 }
 

@@ -7,20 +7,18 @@
 #define _GNU_SOURCE
 #include "domxml.h"
 
+#include "dl.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-#include <libxml/xpath.h>
 #include <string.h>
 #include <strings.h>
 
 static int hex_attr(xmlNode *n, const char *name, unsigned *ret)
 {
-	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+	xmlChar *v = sym_xmlGetProp(n, (const xmlChar *)name);
 	char *end;
 	unsigned long r;
 
@@ -29,10 +27,10 @@ static int hex_attr(xmlNode *n, const char *name, unsigned *ret)
 	errno = 0;
 	r = strtoul((const char *)v, &end, 0);
 	if (errno || *end || end == (char *)v) {
-		xmlFree(v);
+		dl_xml_free(v);
 		return -EINVAL;
 	}
-	xmlFree(v);
+	dl_xml_free(v);
 	*ret = (unsigned)r;
 	return 0;
 }
@@ -40,22 +38,22 @@ static int hex_attr(xmlNode *n, const char *name, unsigned *ret)
 /* The element as one line, without <alias> (libvirt assigns its own on attach). */
 static char *element_line(xmlDoc *doc, xmlNode *n)
 {
-	xmlNode *copy = xmlCopyNode(n, 1);
-	xmlBuffer *buf = xmlBufferCreate();
+	xmlNode *copy = sym_xmlCopyNode(n, 1);
+	xmlBuffer *buf = sym_xmlBufferCreate();
 	char *s, *w;
 
 	for (xmlNode *c = copy ? copy->children : NULL, *next; c; c = next) {
 		next = c->next;
 		if (c->type == XML_ELEMENT_NODE && streq((const char *)c->name, "alias")) {
-			xmlUnlinkNode(c);
-			xmlFreeNode(c);
+			sym_xmlUnlinkNode(c);
+			sym_xmlFreeNode(c);
 		}
 	}
 	if (copy && buf)
-		xmlNodeDump(buf, doc, copy, 0, 0);
-	s = xstrdup(buf ? (const char *)xmlBufferContent(buf) : "");
-	xmlBufferFree(buf);
-	xmlFreeNode(copy);
+		sym_xmlNodeDump(buf, doc, copy, 0, 0);
+	s = xstrdup(buf ? (const char *)sym_xmlBufferContent(buf) : "");
+	sym_xmlBufferFree(buf);
+	sym_xmlFreeNode(copy);
 	/* Whitespace between elements means nothing to libvirt; the record keeps one line each. */
 	for (w = s; *w; w++)
 		if (*w == '\n' || *w == '\r' || *w == '\t')
@@ -67,7 +65,7 @@ static char *child_prop(xmlNode *n, const char *child, const char *prop)
 {
 	for (xmlNode *c = n ? n->children : NULL; c; c = c->next)
 		if (c->type == XML_ELEMENT_NODE && streq((const char *)c->name, child))
-			return (char *)xmlGetProp(c, (const xmlChar *)prop);
+			return (char *)sym_xmlGetProp(c, (const xmlChar *)prop);
 	return NULL;
 }
 
@@ -81,10 +79,10 @@ static xmlNode *child_elem(xmlNode *n, const char *name)
 
 static bool prop_is(xmlNode *n, const char *name, const char *want)
 {
-	xmlChar *v = n ? xmlGetProp(n, (const xmlChar *)name) : NULL;
+	xmlChar *v = n ? sym_xmlGetProp(n, (const xmlChar *)name) : NULL;
 	bool r = v && streq((const char *)v, want);
 
-	xmlFree(v);
+	dl_xml_free(v);
 	return r;
 }
 
@@ -104,7 +102,7 @@ static void parse_pci_source(xmlDoc *doc, xmlNode *elem, xmlNode *src, struct do
 	h.managed = prop_is(src, "managed", "yes");
 	alias = child_prop(elem, "alias", "name");
 	h.alias = alias ? xstrdup(alias) : NULL;
-	xmlFree(alias);
+	dl_xml_free(alias);
 	h.xml = element_line(doc, elem);
 	*(struct hostdev *)array_push(&d->hostdevs, &d->n_hostdevs, sizeof(h)) = h;
 }
@@ -123,20 +121,20 @@ static void parse_interface(xmlDoc *doc, xmlNode *ifc, struct domain *d)
 /* <uuid>, and the id libvirt gives a running domain (status XML: <domain id='N'>). */
 static void parse_identity(xmlXPathContext *ctx, struct domain *d)
 {
-	xmlXPathObject *o = xmlXPathEvalExpression((const xmlChar *)"string((/domain|/domstatus/domain)/uuid)", ctx);
+	xmlXPathObject *o = sym_xmlXPathEvalExpression((const xmlChar *)"string((/domain|/domstatus/domain)/uuid)", ctx);
 	const char *s = o && o->stringval ? (const char *)o->stringval : "";
 	char *end;
 	long id;
 
 	if (strlen(s) < sizeof(d->uuid))
 		snprintf(d->uuid, sizeof(d->uuid), "%s", s);
-	xmlXPathFreeObject(o);
-	o = xmlXPathEvalExpression((const xmlChar *)"string(/domstatus/domain/@id)", ctx);
+	sym_xmlXPathFreeObject(o);
+	o = sym_xmlXPathEvalExpression((const xmlChar *)"string(/domstatus/domain/@id)", ctx);
 	s = o && o->stringval ? (const char *)o->stringval : "";
 	errno = 0;
 	id = strtol(s, &end, 10);
 	d->id = *s && !*end && !errno && id >= 0 && id <= INT_MAX ? (int)id : -1;
-	xmlXPathFreeObject(o);
+	sym_xmlXPathFreeObject(o);
 }
 
 static void parse_usb_hostdev(xmlDoc *doc, xmlNode *hd, struct domain *d)
@@ -160,7 +158,7 @@ static void parse_mdev(xmlNode *hd, struct domain *d)
 
 	if (uuid && strlen(uuid) == 36)
 		snprintf(*(char(*)[37])array_push(&d->mdevs, &d->n_mdevs, 37), 37, "%s", uuid);
-	xmlFree(uuid);
+	dl_xml_free(uuid);
 }
 
 /*
@@ -169,44 +167,47 @@ static void parse_mdev(xmlNode *hd, struct domain *d)
  */
 static void parse_disks(xmlXPathContext *ctx, struct domain *d)
 {
-	xmlXPathObject *o = xmlXPathEvalExpression(
+	xmlXPathObject *o = sym_xmlXPathEvalExpression(
 		(const xmlChar *)"(/domain|/domstatus/domain)/devices/disk[@type='block']/source/@dev | "
 				 "(/domain|/domstatus/domain)/devices/disk//backingStore[@type='block']/source/@dev",
 		ctx);
 
 	for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++) {
-		xmlChar *v = xmlNodeGetContent(o->nodesetval->nodeTab[i]);
+		xmlChar *v = sym_xmlNodeGetContent(o->nodesetval->nodeTab[i]);
 
 		if (v && *v)
 			*(char **)array_push(&d->disks, &d->n_disks, sizeof(char *)) = xstrdup((const char *)v);
-		xmlFree(v);
+		dl_xml_free(v);
 	}
-	xmlXPathFreeObject(o);
+	sym_xmlXPathFreeObject(o);
 }
 
 int domain_parse(const char *xml, size_t len, struct domain *ret)
 {
-	xmlDoc *doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
-				    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmlDoc *doc;
 	xmlXPathContext *ctx = NULL;
 	xmlXPathObject *o = NULL;
 	struct domain d = { .id = -1 };
-	int r = -EINVAL;
+	int r = dlopen_libxml2();
 
+	if (r < 0)
+		return r;
+	r = -EINVAL;
+	doc = sym_xmlReadMemory(xml, (int)len, "domain.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (!doc)
 		return -EINVAL;
-	ctx = xmlXPathNewContext(doc);
+	ctx = sym_xmlXPathNewContext(doc);
 	if (!ctx)
 		goto out;
-	o = xmlXPathEvalExpression((const xmlChar *)"string((/domain|/domstatus/domain)/name)", ctx);
+	o = sym_xmlXPathEvalExpression((const xmlChar *)"string((/domain|/domstatus/domain)/name)", ctx);
 	if (!o || !o->stringval || !*o->stringval)
 		goto out;
 	d.name = xstrdup((const char *)o->stringval);
-	xmlXPathFreeObject(o);
+	sym_xmlXPathFreeObject(o);
 	parse_identity(ctx, &d);
 	parse_disks(ctx, &d);
 	/* Document order, so a domain's functions come in the order libvirt lists them. */
-	o = xmlXPathEvalExpression((const xmlChar *)"(/domain|/domstatus/domain)/devices/*[self::hostdev[@mode='subsystem'] or self::interface]",
+	o = sym_xmlXPathEvalExpression((const xmlChar *)"(/domain|/domstatus/domain)/devices/*[self::hostdev[@mode='subsystem'] or self::interface]",
 				   ctx);
 	for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++) {
 		xmlNode *n = o->nodesetval->nodeTab[i];
@@ -224,9 +225,9 @@ int domain_parse(const char *xml, size_t len, struct domain *ret)
 	d = (struct domain){ 0 };
 	r = 0;
 out:
-	xmlXPathFreeObject(o);
-	xmlXPathFreeContext(ctx);
-	xmlFreeDoc(doc);
+	sym_xmlXPathFreeObject(o);
+	sym_xmlXPathFreeContext(ctx);
+	sym_xmlFreeDoc(doc);
 	domain_clear(&d);
 	return r;
 }
@@ -291,10 +292,17 @@ const char *holders_dir(void)
 
 int holders_load(struct holders *ret)
 {
-	DIR *dir = opendir(holders_dir());
+	DIR *dir;
 	const struct dirent *de;
 	struct holders h = { 0 };
+	int r;
 
+	*ret = h;
+	/* Without libxml2 every file would be skipped: no running VM would seem to hold anything. */
+	r = dlopen_libxml2();
+	if (r < 0)
+		return r;
+	dir = opendir(holders_dir());
 	if (!dir) {
 		*ret = h;
 		return errno == ENOENT ? 0 : -errno;

@@ -39,7 +39,10 @@ struct domain {
 	size_t n_disks;
 };
 
-/* From libvirt's domain XML (<domain>) or status XML (<domstatus><domain>). 0 or -EINVAL. */
+/*
+ * From libvirt's domain XML (<domain>) or status XML (<domstatus><domain>). 0 or -EINVAL;
+ * -ENOPKG when libxml2 cannot be loaded (logged).
+ */
 int domain_parse(const char *xml, size_t len, struct domain *ret);
 void domain_clear(struct domain *d);
 bool domain_has(const struct domain *d, const struct pci_addr *a);
@@ -57,7 +60,10 @@ struct holders {
 };
 
 const char *holders_dir(void);
-/* Reads every NAME.xml in holders_dir(); unreadable files are skipped (a domain mid-write). */
+/*
+ * Reads every NAME.xml in holders_dir(); unreadable files are skipped (a domain mid-write).
+ * -ENOPKG when libxml2 cannot be loaded (logged): then nothing can be known about them.
+ */
 int holders_load(struct holders *ret);
 void holders_clear(struct holders *h);
 /* The running domain other than SELF that has a hostdev at A, or NULL. */

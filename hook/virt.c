@@ -3,12 +3,11 @@
 #include "virt.h"
 
 #include "child.h"
+#include "dl.h"
 #include "log.h"
 #include "util.h"
 
 #include <errno.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 #include <string.h>
 
 static void quiet(void *data, virErrorPtr err)
@@ -19,7 +18,7 @@ static void quiet(void *data, virErrorPtr err)
 
 static int last_error(FILE *out, int fallback)
 {
-	const virError *e = virGetLastError();
+	const virError *e = sym_virGetLastError();
 
 	fprintf(out, "%s", e && e->message ? e->message : "unknown libvirt error");
 	if (e && e->code == VIR_ERR_NO_DOMAIN)
@@ -30,13 +29,13 @@ static int last_error(FILE *out, int fallback)
 static int list_defined(virConnectPtr conn, FILE *out)
 {
 	virDomainPtr *doms = NULL;
-	int n = virConnectListAllDomains(conn, &doms, 0);
+	int n = sym_virConnectListAllDomains(conn, &doms, 0);
 
 	if (n < 0)
 		return last_error(out, -EIO);
 	for (int i = 0; i < n; i++) {
-		fprintf(out, "%s\n", virDomainGetName(doms[i]));
-		virDomainFree(doms[i]);
+		fprintf(out, "%s\n", sym_virDomainGetName(doms[i]));
+		sym_virDomainFree(doms[i]);
 	}
 	free(doms);
 	return 0;
@@ -49,25 +48,25 @@ static int on_domain(virDomainPtr dom, const struct virt_req *q, FILE *out)
 
 	switch (q->op) {
 	case VIRT_DETACH_ALIAS:
-		r = virDomainDetachDeviceAlias(dom, q->arg, VIR_DOMAIN_AFFECT_LIVE);
+		r = sym_virDomainDetachDeviceAlias(dom, q->arg, VIR_DOMAIN_AFFECT_LIVE);
 		break;
 	case VIRT_DETACH:
-		r = virDomainDetachDeviceFlags(dom, q->arg, q->flags);
+		r = sym_virDomainDetachDeviceFlags(dom, q->arg, q->flags);
 		break;
 	case VIRT_ATTACH:
-		r = virDomainAttachDeviceFlags(dom, q->arg, q->flags);
+		r = sym_virDomainAttachDeviceFlags(dom, q->arg, q->flags);
 		break;
 	case VIRT_SHUTDOWN:
-		r = virDomainShutdown(dom);
+		r = sym_virDomainShutdown(dom);
 		break;
 	case VIRT_ACTIVE:
-		r = virDomainIsActive(dom);
+		r = sym_virDomainIsActive(dom);
 		if (r < 0)
 			return last_error(out, -EIO);
 		fprintf(out, "%d", r);
 		return 0;
 	case VIRT_XML:
-		xml = virDomainGetXMLDesc(dom, q->flags);
+		xml = sym_virDomainGetXMLDesc(dom, q->flags);
 		if (!xml)
 			return last_error(out, -EIO);
 		fputs(xml, out);
@@ -86,26 +85,34 @@ static int do_call(const void *p, FILE *out)
 	virDomainPtr dom;
 	int r;
 
-	virSetErrorFunc(NULL, quiet);
-	conn = virConnectOpen(q->uri);
+	sym_virSetErrorFunc(NULL, quiet);
+	conn = sym_virConnectOpen(q->uri);
 	if (!conn)
 		return last_error(out, -ECONNREFUSED);
 	if (q->op == VIRT_LIST_DEFINED) {
 		r = list_defined(conn, out);
-	} else if (!(dom = virDomainLookupByName(conn, q->dom))) {
+	} else if (!(dom = sym_virDomainLookupByName(conn, q->dom))) {
 		r = last_error(out, -ENOENT);
 	} else {
 		r = on_domain(dom, q, out);
-		virDomainFree(dom);
+		sym_virDomainFree(dom);
 	}
-	virConnectClose(conn);
+	sym_virConnectClose(conn);
 	return r;
 }
 
 int virt_call(const struct virt_req *q, long timeout_ms, char **ret_out)
 {
 	char *out = NULL;
-	int r = child_run(do_call, q, timeout_ms, &out);
+	const char *why;
+	int r = dlopen_libvirt(&why);
+
+	/* Loaded here, before the fork, so that each call's child does not load it again. */
+	if (r < 0) {
+		*ret_out = xstrdup(why);
+		return -EIO;
+	}
+	r = child_run(do_call, q, timeout_ms, &out);
 
 	if (!out)
 		out = xstrdup("");

@@ -5,6 +5,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 . tests/lib/tap.sh
 flags="-std=gnu11 $(pkg-config --cflags libvirt libxml-2.0 inih libudev)"
+flags="$flags -DLIBVIRT_SONAME=\"$(scripts/soname.sh libvirt)\" -DLIBXML2_SONAME=\"$(scripts/soname.sh libxml-2.0)\""
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
