@@ -36,11 +36,13 @@ setup() { # ARGS...: sets $out, $err, $rc
 	rc=$?
 	out=$(cat "$work/stdout"); err=$(cat "$work/stderr")
 }
-# crash N ARGS...: setup killed (SIGKILL) on entry to its Nth rename(2), the step that makes a
-# written file visible: the moment between one file and the next (a power cut, the OOM killer)
+# crash N ARGS...: setup killed (SIGKILL) on entry to its Nth renameat(2) (setup renames relative
+# to the root's directories), the step that makes a written file visible: the moment between one
+# file and the next (a power cut, the OOM killer). The record comes first: rename 1 is the
+# manifest, then modules-load.d, the udev rule, limits.d, /etc/group, /etc/gshadow.
 crash() {
 	n=$1; shift
-	strace -f -qq -o /dev/null -e trace=rename -e inject=rename:signal=KILL:when="$n" \
+	strace -f -qq -o /dev/null -e trace=renameat -e inject=renameat:signal=KILL:when="$n" \
 		"$bin" setup "$@" >/dev/null 2>&1 </dev/null
 }
 DESKTOP="[host]
@@ -116,7 +118,7 @@ fi
 if [ -n "$have_strace" ]; then
 	mkroot
 	mkmap "$DESKTOP"
-	crash 2 --root "$root" # killed making the udev rule visible: the modules-load.d file is there
+	crash 3 --root "$root" # killed making the udev rule visible: the modules-load.d file is there
 	setup --undo --root "$root"
 	if [ -e "$root/etc/modules-load.d/vfio-hook.conf" ]; then
 		not_ok "crash_before_manifest_undo_removes_what_was_written: modules-load.d file removed" "undo said: $out"
@@ -135,7 +137,7 @@ if [ -n "$have_strace" ]; then
 
 	mkroot
 	mkmap "$DESKTOP"
-	crash 3 --root "$root" # killed making the limits.d file visible: the udev rule is there
+	crash 4 --root "$root" # killed making the limits.d file visible: the udev rule is there
 	mkmap "[host]" "users = alice bob" "memlock = unlimited" "iommu = intel"
 	setup --root "$root"
 	check "crash_then_map_changed: the file setup wrote is not foreign, exit 0" 0 "$rc"
@@ -154,7 +156,7 @@ fi
 if [ -n "$have_strace" ]; then
 	mkroot
 	mkmap "$DESKTOP"
-	strace -f -qq -o /dev/null -e trace=rename -e inject=rename:delay_enter=1500000:when=2 \
+	strace -f -qq -o /dev/null -e trace=renameat -e inject=renameat:delay_enter=1500000:when=2 \
 		"$bin" setup --root "$root" >"$work/a.out" 2>"$work/a.err" </dev/null &
 	pa=$!
 	sleep 0.5
