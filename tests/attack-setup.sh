@@ -103,6 +103,10 @@ if [ -n "${VFIO_HOOK_TEST_PRELOAD:-}" ]; then
 	t=$(($(date +%s) - s))
 	if [ $r -ne 137 ] && [ $t -le 10 ]; then ok "fifo_in_limits_d_does_not_hang_doctor: answered in ${t}s"; else
 		not_ok "fifo_in_limits_d_does_not_hang_doctor: answered in ${t}s" "killed after 20 s (exit $r)"; fi
+	case $(cat "$work/stdout") in
+	*WARN*"/etc/security/limits.d/zz-local.conf is not a regular file"*) ok "fifo_in_limits_d_is_a_warning_naming_it" ;;
+	*) not_ok "fifo_in_limits_d_is_a_warning_naming_it" "doctor said: $(cat "$work/stdout")" ;;
+	esac
 else
 	skip "fifo_in_limits_d_does_not_hang_doctor" "needs the fixture machines (run through make check)"
 fi
@@ -244,6 +248,7 @@ fi
 ## grub.d/vfio-hook.cfg, and a manifest setup itself then calls damaged. At fault:
 ## hook/hostconf.c header() and hook/setup.c manifest_text() print s->map unescaped.
 mkroot
+echo 12.5 >"$root/etc/debian_version" # a Debian root: the grub.d file is written, and sourced below
 evil="$work/maps
 SUBSYSTEM==\"usb\", MODE=\"0666\"
 GRUB_CMDLINE_LINUX_DEFAULT=\$(:>injected)
@@ -263,7 +268,7 @@ if [ -f "$root/etc/default/grub.d/vfio-hook.cfg" ]; then
 	if [ -e "$work/injected" ]; then not_ok "map_path_cannot_inject_grub_shell: sourcing the cfg runs no code of the path"
 	else ok "map_path_cannot_inject_grub_shell: sourcing the cfg runs no code of the path"; fi
 else
-	ok "map_path_cannot_inject_grub_shell: no cfg written"
+	not_ok "map_path_cannot_inject_grub_shell: the cfg of a Debian root is written" "exit $rc: $err"
 fi
 
 ## Finding 10: a damaged manifest line that still starts like one of setup's ("member kvm alice
