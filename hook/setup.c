@@ -944,11 +944,12 @@ static long lock_holder(int fd)
 	if (!locks || fstat(fd, &st) < 0)
 		return 0;
 	id = xasprintf(" %02x:%02x:%lu ", major(st.st_dev), minor(st.st_dev), (unsigned long)st.st_ino);
+	/* "1: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INODE 0 EOF"; a waiter's line has "->". */
 	for (line = strtok_r(locks, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *w = strstr(line, " WRITE ");
 		long pid;
 
-		if (strstr(line, " FLOCK ") && strstr(line, id) && sscanf(strstr(line, "WRITE") ? strstr(line, "WRITE") : "",
-									 "WRITE %ld", &pid) == 1)
+		if (w && strstr(line, " FLOCK ") && !strstr(line, "->") && strstr(line, id) && sscanf(w, " WRITE %ld", &pid) == 1)
 			return pid;
 	}
 	return 0;
