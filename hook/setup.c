@@ -108,6 +108,7 @@ static int open_parent(const struct setup *s, const char *path, bool create, con
 	char *comp = p + 1, *slash;
 	int fd = openat(s->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
+	*ret_base = path;
 	if (fd < 0)
 		return -errno;
 	while ((slash = strchr(comp, '/'))) {
@@ -976,8 +977,6 @@ static int setup_lock(struct setup *s)
 		return fd;
 	}
 	for (long waited = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited += 50) {
-		long pid;
-
 		if (errno != EWOULDBLOCK) {
 			r = -errno;
 			log_error("%s: cannot lock it: %m", dir);
@@ -985,7 +984,8 @@ static int setup_lock(struct setup *s)
 			return r;
 		}
 		if (waited >= LOCK_TIMEOUT_MS) {
-			pid = lock_holder(fd);
+			long pid = lock_holder(fd);
+
 			if (pid)
 				log_error("%s: another vfio-hook setup (pid %ld) has held it for %d s: let it finish (or stop it: "
 					  "kill %ld), then run vfio-hook setup again",
