@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,11 +21,15 @@ static char *field(const char *line, int n)
 	return xasprintf("%.*s", (int)strcspn(line, ":\n"), line);
 }
 
-/* The line of FILE whose first field is NAME (or, with NAME NULL, whose field 2 is GID), copied. */
+/*
+ * The line of FILE whose first field is NAME (or, with NAME NULL, whose field 2 is GID), copied.
+ * NULL with *RET_ERR -ENOENT when there is none, else -errno (ENOTREGULAR: a FIFO, say, which
+ * is never opened for reading: it would block without a deadline).
+ */
 static char *find_line(const char *root, const char *file, const char *name, long gid, int *ret_err)
 {
 	_cleanup_free_ char *path = xasprintf("%s%s", root, file);
-	_cleanup_free_ char *text = read_file(path);
+	_cleanup_free_ char *text = read_regular(AT_FDCWD, path, 0);
 	char *line, *save = NULL;
 
 	*ret_err = text ? -ENOENT : -errno;
@@ -94,17 +99,36 @@ bool accounts_gid_member(const char *root, gid_t gid, const char *user)
 	return line && line_has_member(root, line, user);
 }
 
-/* GROUP's line with USER added to or taken out of its fourth field. */
+int accounts_list_member(const char *root, const char *file, const char *group, const char *user)
+{
+	int err;
+	_cleanup_free_ char *line = find_line(root, file, group, 0, &err);
+	_cleanup_free_ char *members = NULL;
+
+	if (!line)
+		return err;
+	members = field(line, 3);
+	return in_list(members, user);
+}
+
+/* GROUP's line with USER added to or taken out of its fourth field (added when it is missing). */
 static char *edit_line(const char *line, size_t len, const char *user, bool add)
 {
 	_cleanup_free_ char *copy = xasprintf("%.*s", (int)len, line);
 	char *members = copy;
 	char *out;
+	int colons = 0;
 
-	for (int i = 0; i < 3 && members; i++)
+	for (int i = 0; i < 3 && members; i++) {
 		members = strchr(members, ':') ? strchr(members, ':') + 1 : NULL;
-	if (!members)
+		colons += members != NULL;
+	}
+	if (!members) {
+		/* "kvm:x:992", the members field left out: empty, so there is only something to add. */
+		if (colons == 2 && add)
+			return xasprintf("%s:%s", copy, user);
 		return xstrdup(copy);
+	}
 	if (add) {
 		if (in_list(members, user))
 			return xstrdup(copy);
@@ -129,12 +153,13 @@ static char *edit_line(const char *line, size_t len, const char *user, bool add)
 	return out;
 }
 
-char *accounts_edit_members(const char *text, const char *group, const char *user, bool add)
+int accounts_edit_members(const char *text, const char *group, const char *user, bool add, char **ret)
 {
 	size_t glen = strlen(group);
 	char *out = xstrdup("");
-	bool found = false;
+	bool found = false, done = false;
 
+	*ret = NULL;
 	for (const char *line = text; *line;) {
 		size_t len = strcspn(line, "\n");
 		bool nl = line[len] == '\n';
@@ -142,8 +167,13 @@ char *accounts_edit_members(const char *text, const char *group, const char *use
 		char *next;
 
 		if (!found && len > glen && strncmp(line, group, glen) == 0 && line[glen] == ':') {
+			_cleanup_free_ char *members = NULL;
+
 			edited = edit_line(line, len, user, add);
 			found = true;
+			/* What the line says now, not what the edit meant: a line it could not edit is no success. */
+			members = field(edited, 3);
+			done = (members && in_list(members, user)) == add;
 			next = xasprintf("%s%s%s", out, edited, nl ? "\n" : "");
 		} else {
 			next = xasprintf("%s%.*s%s", out, (int)len, line, nl ? "\n" : "");
@@ -152,9 +182,10 @@ char *accounts_edit_members(const char *text, const char *group, const char *use
 		out = next;
 		line += len + nl;
 	}
-	if (!found) {
+	if (!found || !done) {
 		free(out);
-		return NULL;
+		return found ? -EINVAL : -ENOENT;
 	}
-	return out;
+	*ret = out;
+	return 0;
 }

@@ -17,10 +17,13 @@ int accounts_user(const char *root, const char *user, uid_t *ret_uid, gid_t *ret
 int accounts_member(const char *root, const char *group, const char *user);
 /* Is the group with GID listed with USER as a member (or USER's primary gid)? */
 bool accounts_gid_member(const char *root, gid_t gid, const char *user);
+/* Is USER listed in the members field of GROUP's line of ROOT/FILE (e.g. /etc/gshadow)? 1, 0, -ENOENT, -errno. */
+int accounts_list_member(const char *root, const char *file, const char *group, const char *user);
 /*
- * TEXT (a group or gshadow file) with USER added to or removed from GROUP's member list, or
- * NULL when TEXT has no line for GROUP. Every other line is kept byte for byte.
+ * TEXT (a group or gshadow file) with USER added to or removed from GROUP's member list, in
+ * *RET: 0; -ENOENT when TEXT has no line for GROUP; -EINVAL when that line cannot be edited
+ * (too few fields). Every other line is kept byte for byte.
  */
-char *accounts_edit_members(const char *text, const char *group, const char *user, bool add);
+int accounts_edit_members(const char *text, const char *group, const char *user, bool add, char **ret);
 
 #endif

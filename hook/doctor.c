@@ -22,6 +22,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libudev.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -872,11 +873,19 @@ struct memlock {
 };
 
 /* One limits.conf file's memlock lines for USER, as pam_limits ranks them: the most specific wins, then the last. */
-static int read_limits(const struct doctor *d, const char *file, const char *user, struct memlock *m)
+/* A FIFO (or a device) there is never opened: reading it would block doctor for good. */
+static int read_limits(struct doctor *d, const char *file, const char *user, struct memlock *m)
 {
-	_cleanup_free_ char *text = sys_read(d, file);
+	_cleanup_free_ char *p = sys_path(d, file);
+	_cleanup_free_ char *text = read_regular(AT_FDCWD, p, 0);
 	char *line, *save = NULL;
 
+	if (!text && errno == ENOTREGULAR) {
+		report(d, ST_WARN, "replace it with a regular file, or remove it",
+		       "%s is not a regular file (a FIFO, socket or device): its memlock limits for %s are not checked", file,
+		       user);
+		return 0;
+	}
 	if (!text)
 		return errno == ENOENT ? 0 : -errno;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -902,7 +911,7 @@ static int read_limits(const struct doctor *d, const char *file, const char *use
 	return 0;
 }
 
-static int limits_for(const struct doctor *d, const char *user, struct memlock *m)
+static int limits_for(struct doctor *d, const char *user, struct memlock *m)
 {
 	_cleanup_free_ char *dir = sys_path(d, "/etc/security/limits.d");
 	struct dirent **names = NULL;

@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <libudev.h>
 #include <limits.h>
@@ -28,6 +29,7 @@ static char *at_root(const struct hostconf *s, const char *path)
 	return xasprintf("%s%s", s->root, path);
 }
 
+/* The map's path is escaped where it is written (escape_text): a newline in it would end the comment. */
 static char *header(const struct hostconf *s)
 {
 	return xasprintf("# Written by vfio-hook setup from %s.\n"
@@ -48,15 +50,27 @@ static void want_add(struct hostconf *s, const char *path, char *body)
 
 /* ---- What the map asks for ---- */
 
-/* The parameters for the CPU of the root (its /proc/cpuinfo, when an image builder gives one), else of this machine. */
-static const char *cpu_vendor_params(const struct hostconf *s)
+/*
+ * The parameters for the CPU of the root (its /proc/cpuinfo, when an image builder gives one),
+ * else of this machine: in *RET, NULL for a CPU of neither vendor. -errno when the root's
+ * cpuinfo is there but cannot be read (logged): this machine's CPU may not be the image's.
+ */
+static int cpu_vendor_params(const struct hostconf *s, const char **ret)
 {
 	_cleanup_free_ char *at = at_root(s, "/proc/cpuinfo");
-	_cleanup_free_ char *info = read_file(at);
+	_cleanup_free_ char *info = read_regular(AT_FDCWD, at, 0);
 	char *line, *save = NULL;
 
+	*ret = NULL;
+	if (!info && *s->root && errno != ENOENT) {
+		int r = -errno;
+
+		log_error("%s: cannot read: %s (replace it with the image's CPU description, or set iommu = intel, amd or off in [host])",
+			  at, file_error(r));
+		return r;
+	}
 	if (!info)
-		info = read_file("/proc/cpuinfo");
+		info = read_regular(AT_FDCWD, "/proc/cpuinfo", 0);
 	for (line = info ? strtok_r(info, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
 		char *v = strchr(line, ':');
 
@@ -64,13 +78,13 @@ static const char *cpu_vendor_params(const struct hostconf *s)
 			continue;
 		v = strip(v + 1);
 		if (streq(v, "GenuineIntel"))
-			return "intel_iommu=on iommu=pt";
+			*ret = "intel_iommu=on iommu=pt";
 		/* AMD's IOMMU is on by default: only passthrough mode for the host's own devices. */
-		if (streq(v, "AuthenticAMD") || streq(v, "HygonGenuine"))
-			return "iommu=pt";
-		return NULL;
+		else if (streq(v, "AuthenticAMD") || streq(v, "HygonGenuine"))
+			*ret = "iommu=pt";
+		return 0;
 	}
-	return NULL;
+	return 0;
 }
 
 static int want_params(struct hostconf *s)
@@ -86,7 +100,8 @@ static int want_params(struct hostconf *s)
 		s->params = "";
 		break;
 	case IOMMU_AUTO:
-		s->params = cpu_vendor_params(s);
+		if (cpu_vendor_params(s, &s->params) < 0)
+			return -EIO;
 		if (!s->params) {
 			log_at(LOG_ERR, s->c->path, s->c->host.lines[2],
 			       "iommu = auto: /proc/cpuinfo names no Intel or AMD CPU (set iommu = intel, amd or off in [host])");
@@ -144,7 +159,7 @@ static bool entries_have(const struct hostconf *s, const char *esp)
 		if (n < 6 || !streq(e->d_name + n - 5, ".conf"))
 			continue;
 		p = xasprintf("%s/%s", dir, e->d_name);
-		text = read_file(p);
+		text = read_regular(AT_FDCWD, p, 0);
 		any = true;
 		all &= text && strstr(text, "\noptions") && has_params(strstr(text, "\noptions"), s->params);
 	}
@@ -153,19 +168,56 @@ static bool entries_have(const struct hostconf *s, const char *esp)
 	return any && all;
 }
 
+static bool root_has(const struct hostconf *s, const char *path)
+{
+	_cleanup_free_ char *p = at_root(s, path);
+
+	return access(p, F_OK) == 0;
+}
+
+/* The GRUB_CMDLINE_LINUX* lines of /etc/default/grub (NULL: no such file), and is BLS on? */
+static char *default_grub_cmdline(const struct hostconf *s, bool *ret_bls)
+{
+	_cleanup_free_ char *p = at_root(s, "/etc/default/grub");
+	_cleanup_free_ char *text = read_regular(AT_FDCWD, p, 0);
+	char *lines, *line, *save = NULL;
+
+	*ret_bls = false;
+	if (!text)
+		return NULL;
+	lines = xstrdup("");
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *next;
+
+		line = strip(line);
+		*ret_bls |= startswith(line, "GRUB_ENABLE_BLSCFG=true") || startswith(line, "GRUB_ENABLE_BLSCFG=\"true\"");
+		if (!startswith(line, "GRUB_CMDLINE_LINUX"))
+			continue;
+		next = xasprintf("%s%s\n", lines, line);
+		free(lines);
+		lines = next;
+	}
+	return lines;
+}
+
 /*
- * GRUB takes a file in /etc/default/grub.d; kernelstub (Pop!_OS) and systemd-boot keep the
- * command line elsewhere, in files setup would have to rewrite: it prints the command instead.
+ * Where the kernel command line is kept decides what setup does. A file of its own only where
+ * the generator reads it: the .cfg files of /etc/default/grub.d are a Debian/Ubuntu patch of
+ * grub-mkconfig (Fedora's and Arch's read /etc/default/grub alone). kernelstub (Pop!_OS),
+ * systemd-boot, BLS entries (grubby) and /etc/default/grub itself are files setup would have
+ * to rewrite: it prints the command instead. Parameters already there: nothing to do.
  */
 static void want_grub(struct hostconf *s)
 {
 	_cleanup_free_ char *stub = at_root(s, "/etc/kernelstub/configuration");
-	_cleanup_free_ char *esp = NULL;
+	_cleanup_free_ char *esp = NULL, *cmdline = NULL;
+	bool bls = false;
+	const char *mkconfig;
 
 	if (!*s->params)
 		return;
 	if (access(stub, F_OK) == 0) {
-		_cleanup_free_ char *conf = read_file(stub);
+		_cleanup_free_ char *conf = read_regular(AT_FDCWD, stub, 0);
 
 		if (!has_params(conf, s->params))
 			s->boot_cmd = xasprintf("kernelstub -a \"%s\"", s->params);
@@ -177,8 +229,30 @@ static void want_grub(struct hostconf *s)
 			s->boot_cmd = xasprintf("sed -i '/^options / s/$/ %s/' %s/loader/entries/*.conf", s->params, esp);
 		return;
 	}
-	want_add(s, HOSTCONF_GRUB,
-		 xasprintf("GRUB_CMDLINE_LINUX_DEFAULT=\"$GRUB_CMDLINE_LINUX_DEFAULT %s\"\n", s->params));
+	cmdline = default_grub_cmdline(s, &bls);
+	if (has_params(cmdline, s->params) && !bls)
+		return;
+	if (root_has(s, "/etc/debian_version") || root_has(s, "/etc/default/grub.d")) {
+		want_add(s, HOSTCONF_GRUB,
+			 xasprintf("GRUB_CMDLINE_LINUX_DEFAULT=\"$GRUB_CMDLINE_LINUX_DEFAULT %s\"\n", s->params));
+		return;
+	}
+	if (bls || (root_has(s, "/boot/loader/entries") &&
+		    (root_has(s, "/usr/sbin/grubby") || root_has(s, "/usr/bin/grubby") || root_has(s, "/sbin/grubby")))) {
+		if (!entries_have(s, "/boot"))
+			s->boot_cmd = xasprintf("grubby --update-kernel=ALL --args=\"%s\"", s->params);
+		return;
+	}
+	if (!cmdline) {
+		s->boot_unknown = true;
+		s->boot_cmd = xasprintf("add \"%s\" to the kernel command line of the boot loader (%s/etc/default/grub, "
+					"loader entries or kernelstub: none found)",
+					s->params, s->root);
+		return;
+	}
+	mkconfig = root_has(s, "/boot/grub2") ? "grub2-mkconfig -o /boot/grub2/grub.cfg" : "grub-mkconfig -o /boot/grub/grub.cfg";
+	s->boot_cmd = xasprintf("echo 'GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX %s\"' >>/etc/default/grub && %s", s->params,
+				mkconfig);
 }
 
 /* The ids of the map's PCI entries, addresses turned into the ids of what is there. */
@@ -299,7 +373,7 @@ static int want_modprobe(struct hostconf *s)
 		return -EINVAL;
 	}
 	apath = xasprintf("%s/lib/modules/%s/modules.alias", s->root, uname(&u) == 0 ? u.release : "");
-	aliases = read_file(apath);
+	aliases = read_regular(AT_FDCWD, apath, 0);
 	udev = udev_new();
 	for (size_t i = 0; i < m->n_funcs; i++)
 		for (size_t k = 0; k < n_ids; k++)

@@ -27,7 +27,8 @@ struct hostconf {
 	size_t n_files;
 	char **members;     /* the users to put in group kvm */
 	size_t n_members;
-	char *boot_cmd;     /* with systemd-boot or kernelstub: the command that adds the parameters */
+	char *boot_cmd;     /* with systemd-boot, kernelstub, BLS or GRUB: the command that adds the parameters */
+	bool boot_unknown;  /* no boot loader configuration found: boot_cmd is advice, not a check */
 	const char *params; /* the IOMMU kernel parameters, "" for none */
 };
 

@@ -90,8 +90,6 @@ static int state_open(const char *path, int flags)
 
 int state_read(const char *path, char **ret, size_t *ret_len)
 {
-	size_t len = 0, cap = 4096;
-	char *buf;
 	int fd, r;
 
 	*ret = NULL;
@@ -101,31 +99,13 @@ int state_read(const char *path, char **ret, size_t *ret_len)
 	fd = state_open(path, O_RDONLY);
 	if (fd < 0)
 		return fd;
-	buf = xmalloc(cap + 1);
-	for (;;) {
-		ssize_t n;
-
-		if (cap - len < 1024)
-			buf = xrealloc(buf, (cap *= 2) + 1);
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			log_error("cannot read %s: %m", path);
-			free(buf);
-			close(fd);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	r = read_fd(fd, ret, ret_len);
 	close(fd);
-	buf[len] = '\0';
-	*ret = buf;
-	*ret_len = len;
-	return 0;
+	if (r < 0) {
+		errno = -r;
+		log_error("cannot read %s: %m", path);
+	}
+	return r;
 }
 
 int state_write(const char *path, const char *text)

@@ -4,8 +4,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void oom(void)
 {
@@ -112,4 +115,90 @@ char *read_file(const char *path)
 	}
 	buf[len] = '\0';
 	return buf;
+}
+
+int open_regular(int dirfd, const char *path, int flags)
+{
+	struct stat st;
+	int fd = openat(dirfd, path, flags | O_NONBLOCK | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return -ENOTREGULAR;
+	}
+	return fd;
+}
+
+int read_fd(int fd, char **ret, size_t *ret_len)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = xmalloc(cap + 1);
+
+	for (;;) {
+		ssize_t n;
+
+		if (cap - len < 1024)
+			buf = xrealloc(buf, (cap *= 2) + 1);
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = -errno;
+
+			free(buf);
+			return r;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*ret = buf;
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
+char *read_regular(int dirfd, const char *path, int flags)
+{
+	int fd = open_regular(dirfd, path, O_RDONLY | flags), r;
+	char *text = NULL;
+
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	r = read_fd(fd, &text, NULL);
+	close(fd);
+	errno = -r;
+	return text;
+}
+
+const char *file_error(int err)
+{
+	if (err < 0)
+		err = -err;
+	return err == ENOTREGULAR ? "not a regular file (a FIFO, socket or device)" : strerror(err);
+}
+
+char *escape_text(const char *s)
+{
+	char *out = xmalloc(strlen(s) * 4 + 1), *o = out;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p >= 0x7f || *p == '\\')
+			o += sprintf(o, "\\x%02x", *p);
+		else
+			*o++ = (char)*p;
+	}
+	*o = '\0';
+	return out;
 }

@@ -2,6 +2,7 @@
 #ifndef VH_UTIL_H
 #define VH_UTIL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -32,5 +33,25 @@ char *strip(char *s);
 
 /* Reads a whole small file (sysfs attribute, /proc file); NULL on error with errno set. */
 char *read_file(const char *path);
+
+/*
+ * Configuration files are read only when regular (/proc and /sys files are): a FIFO or a
+ * device put at such a path would block open(2) or read(2) without a deadline. This errno
+ * says "not a regular file"; file_error() words it (and any other errno) for a message.
+ */
+#define ENOTREGULAR EMEDIUMTYPE
+/* PATH (relative to DIRFD, or AT_FDCWD) opened with FLAGS, never waiting: the fd, or -errno. */
+int open_regular(int dirfd, const char *path, int flags);
+/* All of FD into *RET (NUL-terminated, its length in *RET_LEN if not NULL): 0 or -errno. */
+int read_fd(int fd, char **ret, size_t *ret_len);
+/* A regular file's text (FLAGS: e.g. O_NOFOLLOW); NULL with errno set, ENOTREGULAR for others. */
+char *read_regular(int dirfd, const char *path, int flags);
+const char *file_error(int err);
+
+/*
+ * S with every byte that is not printable ASCII, and the backslash, written as \xNN: a path
+ * that goes into a comment or a record line cannot end it (a newline) or hide in it.
+ */
+char *escape_text(const char *s);
 
 #endif

@@ -23,10 +23,12 @@ RELOGIN="(group kvm and the memlock limit apply to new sessions and the qemu:///
 
 mkmap() { printf '%s\n' "$@" >"$map"; chmod 644 "$map"; }
 
-# A fresh root with accounts alice, bob, carol and group kvm; CPU vendor $1 (none: no cpuinfo).
+# A fresh Debian root (grub-mkconfig reads /etc/default/grub.d there) with accounts alice, bob,
+# carol and group kvm; CPU vendor $1 (none: no cpuinfo).
 mkroot() {
 	rm -rf "$root"
 	mkdir -p "$root/etc" "$root/proc"
+	echo 12.5 >"$root/etc/debian_version"
 	printf 'root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\ncarol:x:1002:1002::/home/carol:/bin/sh\n' \
 		>"$root/etc/passwd"
 	printf 'root:x:0:\nkvm:x:992:carol\nalice:x:1000:\nbob:x:1001:\ncarol:x:1002:\n' >"$root/etc/group"
@@ -178,7 +180,7 @@ $(cd "$root" && for f in /etc/modules-load.d/vfio-hook.conf /etc/udev/rules.d/70
 	echo "file $(sha256sum <".$f" | cut -d' ' -f1) $f"; done)
 member kvm alice
 member kvm bob" "$(cat "$root/var/lib/vfio-hook/setup.manifest")"
-check "no temporary file left" "" "$(find "$root" -name '*.vfio-hook-tmp')"
+check "no temporary file left" "" "$(find "$root" -name '*.vfio-hook-tmp*')"
 
 ## A re-run changes nothing
 before=$(snapshot)
@@ -239,7 +241,7 @@ before=$(snapshot)
 setup --undo --root "$root"
 check "a manifest naming /etc/passwd: exit 1" 1 "$rc"
 check "a manifest naming /etc/passwd: the line, and what to do" \
-	"$root/var/lib/vfio-hook/setup.manifest:1: not a line vfio-hook setup writes (restore the file, or remove it and the files it lists by hand)" "$err"
+	"$root/var/lib/vfio-hook/setup.manifest:1: not a line vfio-hook setup writes (edit it back to \"file SHA256 PATH\" or \"member kvm USER\", or remove the line; nothing was changed)" "$err"
 check "a manifest naming /etc/passwd: nothing removed" "$before" "$(snapshot)"
 
 ## A file setup did not write is never overwritten
@@ -333,19 +335,68 @@ Left to do:
   kernelstub -a \"iommu=pt\"
   reboot" "$out"
 
-## A failure half way: every earlier change undone
+## The manifest's directory cannot be made: nothing is done (the record comes first)
 mkroot GenuineIntel
 mkmap "$DESKTOP_MAP"
 mkdir -p "$root/var/lib"
 : >"$root/var/lib/vfio-hook" # a file where the manifest's directory goes
 before=$(snapshot)
 setup --root "$root"
-check "the manifest cannot be written: exit 1" 1 "$rc"
-check "the manifest cannot be written: the file, the error, the fix; then the rollback" \
-	"vfio-hook: $root/var/lib/vfio-hook/setup.manifest: cannot write: Not a directory (check that $root is writable and has room)
-vfio-hook: setup: undid the 6 changes made before that" "$err"
-check "the manifest cannot be written: nothing printed as done" "" "$out"
-check "the manifest cannot be written: the root as it was (files gone, group kvm back)" "$before" \
+check "the manifest's directory cannot be made: exit 1" 1 "$rc"
+check "the manifest's directory cannot be made: the file, the error, the fix" \
+	"vfio-hook: $root/var/lib/vfio-hook: cannot create or open it to lock it: Not a directory (check that $root is writable)" "$err"
+check "the manifest's directory cannot be made: nothing printed as done" "" "$out"
+check "the manifest's directory cannot be made: the root as it was" "$before" \
+	"$(find "$root" -depth -type d -empty -delete; snapshot)"
+
+## Arch, Fedora without BLS: grub-mkconfig reads /etc/default/grub alone, so the edit is printed
+mkroot GenuineIntel
+rm "$root/etc/debian_version"
+mkdir -p "$root/etc/default" "$root/boot/grub"
+printf 'GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT="loglevel=3 quiet"\nGRUB_CMDLINE_LINUX=""\n' >"$root/etc/default/grub"
+mkmap "[host]" "iommu = intel"
+setup --root "$root"
+check "GRUB without grub.d: the exact edit and grub-mkconfig, no drop-in" "wrote $root/etc/modules-load.d/vfio-hook.conf
+wrote $root/var/lib/vfio-hook/setup.manifest
+Left to do:
+  echo 'GRUB_CMDLINE_LINUX=\"\$GRUB_CMDLINE_LINUX intel_iommu=on iommu=pt\"' >>/etc/default/grub && grub-mkconfig -o /boot/grub/grub.cfg
+  reboot" "$out"
+absent "GRUB without grub.d: no grub.d file (its grub-mkconfig would not read it)" /etc/default/grub.d/vfio-hook.cfg
+(cd "$root" && sh -c "$(printf '%s\n' "$out" | sed -n 's/^  \(echo .*\) && grub-mkconfig.*/\1/p' | sed 's|/etc/default/grub|etc/default/grub|')")
+check "GRUB without grub.d: the printed edit puts the parameters where grub-mkconfig reads them" \
+	" intel_iommu=on iommu=pt" "$(sh -c '. "$1/etc/default/grub"; echo "$GRUB_CMDLINE_LINUX"' grub "$root")"
+setup --root "$root"
+check "GRUB without grub.d, edit made: nothing to do" "nothing to do: this host already has what $map asks for" "$out"
+
+## Fedora with BLS entries: grubby, and nothing once every entry has the parameters
+mkroot AuthenticAMD
+rm "$root/etc/debian_version"
+mkdir -p "$root/etc/default" "$root/boot/grub2" "$root/boot/loader/entries"
+printf 'GRUB_CMDLINE_LINUX="rhgb quiet"\nGRUB_ENABLE_BLSCFG=true\n' >"$root/etc/default/grub"
+printf 'title Fedora\nlinux /vmlinuz\noptions root=UUID=x ro rhgb quiet\n' >"$root/boot/loader/entries/fedora.conf"
+mkmap "[host]" "iommu = auto"
+setup --root "$root"
+check "BLS: the exact grubby command, then reboot" "wrote $root/etc/modules-load.d/vfio-hook.conf
+wrote $root/var/lib/vfio-hook/setup.manifest
+Left to do:
+  grubby --update-kernel=ALL --args=\"iommu=pt\"
+  reboot" "$out"
+sed -i '/^options / s/$/ iommu=pt/' "$root/boot/loader/entries/fedora.conf"
+setup --root "$root"
+check "BLS, entries done: nothing to do" "nothing to do: this host already has what $map asks for" "$out"
+
+## A failure half way: every earlier change undone
+mkroot GenuineIntel
+mkmap "$DESKTOP_MAP"
+printf 'root:*::\nkvm:!\n' >"$root/etc/gshadow" # a kvm line too short to take a member
+before=$(snapshot)
+setup --root "$root"
+check "gshadow cannot be edited: exit 1" 1 "$rc"
+check "gshadow cannot be edited: the file, the line, the fix; then the rollback" \
+	"vfio-hook: $root/etc/gshadow: its kvm line has too few fields to add alice (fix it: kvm:!::MEMBERS), then run vfio-hook setup again
+vfio-hook: setup: undid the 4 changes made before that" "$err"
+check "gshadow cannot be edited: nothing printed as done" "" "$out"
+check "gshadow cannot be edited: the root as it was (files and manifest gone, group kvm back)" "$before" \
 	"$(find "$root" -depth -type d -empty -delete; snapshot)"
 
 ## Accounts: a user that does not exist, no group kvm
