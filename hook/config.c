@@ -13,13 +13,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum section_kind { SEC_NONE, SEC_OPTIONS, SEC_PCI, SEC_USB, SEC_VM };
+enum section_kind { SEC_NONE, SEC_OPTIONS, SEC_HOST, SEC_PCI, SEC_USB, SEC_VM };
 
 struct parser {
 	struct config *c;
@@ -32,6 +33,7 @@ struct parser {
 	char *err;          /* first mistake, reported once */
 	int err_line;
 	char *section;      /* raw name of the section being filled */
+	int section_line;   /* the header line it began at */
 	enum section_kind kind;
 	size_t idx;         /* index of that section in its array */
 	int opt_lines[4];   /* where each option was set, to catch repeats */
@@ -39,6 +41,7 @@ struct parser {
 };
 
 static const char *const option_keys[] = { "uri", "timeout", "evict", "giveback" };
+static const char *const host_keys[] = { "users", "memlock", "iommu", "early" };
 
 static int fail(struct parser *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(struct parser *p, int line, const char *fmt, ...)
@@ -168,6 +171,7 @@ static int begin_section(struct parser *p, const char *section)
 
 	free(p->section);
 	p->section = xstrdup(section);
+	p->section_line = p->header_line;
 	name = kind_s + strcspn(kind_s, " \t");
 	if (*name)
 		*name++ = '\0';
@@ -183,11 +187,20 @@ static int begin_section(struct parser *p, const char *section)
 		p->kind = SEC_OPTIONS;
 		return 1;
 	}
+	if (streq(kind_s, "host")) {
+		if (*name)
+			return fail(p, line, "[%s]: [host] takes no name (write [host])", section);
+		if (p->c->host.line)
+			return fail(p, line, "duplicate section [host] (first at line %d; merge the two)", p->c->host.line);
+		p->c->host.line = line;
+		p->kind = SEC_HOST;
+		return 1;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
 		if (streq(kind_s, kinds[i]))
 			kind = (enum section_kind)(SEC_PCI + i);
 	if (kind == SEC_NONE)
-		return fail(p, line, "unknown section [%s] (sections are [options], [pci NAME], [usb NAME] and [vm NAME])",
+		return fail(p, line, "unknown section [%s] (sections are [options], [host], [pci NAME], [usb NAME] and [vm NAME])",
 			    section);
 	if (!*name)
 		return fail(p, line, "[%s] needs a name, as in [%s my-%s]", kind_s, kind_s,
@@ -237,15 +250,20 @@ static int parse_evict(struct parser *p, const char *value, enum evict_policy *r
 	return 1;
 }
 
-static int parse_giveback(struct parser *p, const char *value, bool *ret)
+static int parse_yes_no(struct parser *p, const char *key, const char *value, bool *ret)
 {
 	if (streq(value, "yes") || streq(value, "true") || streq(value, "on") || streq(value, "1"))
 		*ret = true;
 	else if (streq(value, "no") || streq(value, "false") || streq(value, "off") || streq(value, "0"))
 		*ret = false;
 	else
-		return fail(p, p->line, "giveback must be yes or no, not \"%s\"", value);
+		return fail(p, p->line, "%s must be yes or no, not \"%s\"", key, value);
 	return 1;
+}
+
+static int parse_giveback(struct parser *p, const char *value, bool *ret)
+{
+	return parse_yes_no(p, "giveback", value, ret);
 }
 
 static int set_option(struct parser *p, const char *key, const char *value)
@@ -285,6 +303,90 @@ static int set_option(struct parser *p, const char *key, const char *value)
 		return parse_giveback(p, value, &o->giveback);
 	}
 	return 1;
+}
+
+/* A login name as useradd takes it on every distribution: what a group or limits file can hold. */
+static bool valid_user_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32 || !(isalpha((unsigned char)*s) || *s == '_'))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]) && !(s[i] == '$' && i == n - 1))
+			return false;
+	return true;
+}
+
+static int set_users(struct parser *p, const char *value)
+{
+	struct host *h = &p->c->host;
+	_cleanup_free_ char *copy = xstrdup(value);
+	char *save = NULL, *tok;
+
+	if (!*value)
+		return fail(p, p->line, "users = is empty in [host] (list user names, e.g. users = alice bob, or remove the line)");
+	for (tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		if (!valid_user_name(tok))
+			return fail(p, p->line,
+				    "bad user name \"%s\" in [host] users (names start with a letter or '_', then letters, digits, '.', '_' or '-'; separate names with spaces)",
+				    tok);
+		for (size_t i = 0; i < h->n_users; i++)
+			if (streq(h->users[i], tok))
+				return fail(p, p->line, "user %s is listed twice in [host] users (remove one)", tok);
+		*(char **)array_push(&h->users, &h->n_users, sizeof(char *)) = xstrdup(tok);
+	}
+	return 1;
+}
+
+static int set_memlock(struct parser *p, const char *value)
+{
+	struct host *h = &p->c->host;
+	unsigned long long v;
+	char *end;
+
+	h->memlock_set = true;
+	if (streq(value, "unlimited")) {
+		h->memlock_unlimited = true;
+		return 1;
+	}
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	/* pam_limits takes a signed long of KiB. */
+	if (!isdigit((unsigned char)*value) || *end || errno || v < 1 || v > (unsigned long long)LONG_MAX / 1024)
+		return fail(p, p->line, "memlock must be a number of KiB (e.g. 16777216 for 16 GiB) or unlimited, not \"%s\"",
+			    value);
+	h->memlock_kib = v;
+	return 1;
+}
+
+static int set_host(struct parser *p, const char *key, const char *value)
+{
+	struct host *h = &p->c->host;
+	static const char *const modes[] = { "auto", "intel", "amd", "off" };
+	size_t k;
+
+	for (k = 0; k < ARRAY_SIZE(host_keys); k++)
+		if (streq(key, host_keys[k]))
+			break;
+	if (k == ARRAY_SIZE(host_keys))
+		return fail(p, p->line, "unknown key \"%s\" in [host] (valid keys: users, memlock, iommu, early)", key);
+	if (h->lines[k])
+		return fail(p, p->line, "%s is set twice in [host] (first at line %d; keep one)", key, h->lines[k]);
+	h->lines[k] = p->line;
+
+	if (k == 0)
+		return set_users(p, value);
+	if (k == 1)
+		return set_memlock(p, value);
+	if (k == 3)
+		return parse_yes_no(p, "early", value, &h->early);
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
+		if (streq(value, modes[i])) {
+			h->iommu = (enum iommu_mode)i;
+			return 1;
+		}
+	return fail(p, p->line, "iommu must be auto, intel, amd or off, not \"%s\"", value);
 }
 
 /* Splits "ID  free description" into its id and (possibly NULL) description. */
@@ -410,9 +512,13 @@ static int handler(void *user, const char *section, const char *key, const char 
 	if (strpbrk(key, " \t"))
 		return fail(p, p->line, SYNTAX_ERROR);
 
-	if (!p->section || !streq(p->section, section)) {
+	/*
+	 * inih sees no change when a section repeats the one before an empty section in
+	 * between ([host] [vm a] [host]); the header line does change.
+	 */
+	if (!p->section || !streq(p->section, section) || p->section_line != p->header_line) {
 		if (!*section)
-			return fail(p, p->line, "\"%s\" is outside any section (put it under [options], [pci NAME], [usb NAME] or [vm NAME])",
+			return fail(p, p->line, "\"%s\" is outside any section (put it under [options], [host], [pci NAME], [usb NAME] or [vm NAME])",
 				    key);
 		if (!begin_section(p, section))
 			return 0;
@@ -420,6 +526,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 	switch (p->kind) {
 	case SEC_OPTIONS:
 		return set_option(p, key, value);
+	case SEC_HOST:
+		return set_host(p, key, value);
 	case SEC_PCI:
 	case SEC_USB:
 		return add_device(p, key, value);
@@ -521,6 +629,10 @@ static int finish(struct parser *p)
 {
 	struct config *c = p->c;
 
+	/* pam_limits needs a name to give the limit to; a limit for everyone is not what the map means. */
+	if (c->host.memlock_set && !c->host.n_users)
+		return fail(p, c->host.lines[1],
+			    "memlock is set in [host] but users is not (list the users it is for: users = alice bob)");
 	for (size_t i = 0; i < c->n_vms; i++) {
 		struct vm *v = &c->vms[i];
 		size_t bare = 0;
@@ -761,6 +873,9 @@ void config_free(struct config *c)
 		free(v->usb);
 		free(v->name);
 	}
+	for (size_t i = 0; i < c->host.n_users; i++)
+		free(c->host.users[i]);
+	free(c->host.users);
 	free(c->pci_sets);
 	free(c->usb_sets);
 	free(c->vms);
@@ -800,6 +915,13 @@ const char *evict_policy_name(enum evict_policy p)
 	static const char *const names[] = { "detach", "shutdown", "refuse" };
 
 	return names[p];
+}
+
+const char *iommu_mode_name(enum iommu_mode m)
+{
+	static const char *const names[] = { "auto", "intel", "amd", "off" };
+
+	return names[m];
 }
 
 const char *config_path(const char *from_cli)

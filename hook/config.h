@@ -82,9 +82,25 @@ struct vm {
 	int evict_line, giveback_line;
 };
 
+/* iommu = in [host]: which kernel parameters setup adds. */
+enum iommu_mode { IOMMU_AUTO, IOMMU_INTEL, IOMMU_AMD, IOMMU_OFF };
+
+/* [host]: what `vfio-hook setup` makes of this machine. */
+struct host {
+	int line;     /* where [host] begins; 0: no such section */
+	char **users; /* may use VFIO devices and the mapped USB devices from qemu:///session */
+	size_t n_users;
+	bool memlock_set, memlock_unlimited;
+	unsigned long long memlock_kib;
+	enum iommu_mode iommu;
+	bool early; /* bind the map's [pci] ids to vfio-pci at boot */
+	int lines[4]; /* where users, memlock, iommu, early were set, to catch repeats */
+};
+
 struct config {
 	char *path;
 	struct options opt;
+	struct host host;
 	struct pci_set *pci_sets;
 	struct usb_set *usb_sets;
 	struct vm *vms;
@@ -108,6 +124,7 @@ int config_names_vm(const char *path, const char *vm);
 const struct vm *config_find_vm(const struct config *c, const char *name);
 const struct pci_set *config_find_pci_set(const struct config *c, const char *name);
 const char *evict_policy_name(enum evict_policy p);
+const char *iommu_mode_name(enum iommu_mode m);
 /* The VM's own evict/giveback if its section sets them, else [options]. */
 enum evict_policy vm_evict(const struct config *c, const struct vm *v);
 bool vm_giveback(const struct config *c, const struct vm *v);

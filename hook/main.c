@@ -7,6 +7,7 @@
 #include "groups.h"
 #include "hook.h"
 #include "log.h"
+#include "setup.h"
 #include "util.h"
 
 #include <errno.h>
@@ -32,6 +33,13 @@ static void usage(FILE *out)
 		"  doctor [--json]   check that this host is ready for passthrough (firmware, kernel, libvirt,\n"
 		"                    the map, each mapped device): PASS/WARN/FAIL lines with the fix; exit 1\n"
 		"                    if anything FAILs. Read-only; run as root to check everything\n"
+		"  setup [--dry-run] [--root DIR]\n"
+		"                    write the host configuration the map's [host] section asks for (vfio\n"
+		"                    modules, boot-time binding, udev rules, group kvm, memlock, IOMMU\n"
+		"                    kernel parameters), then print what is left to do; --dry-run: print\n"
+		"                    the diff only; --root: write under DIR instead of /\n"
+		"  setup --undo [--root DIR]\n"
+		"                    remove what setup wrote, except files edited since\n"
 		"  status            every mapped function: driver, VMs, the running VM using it; open records\n"
 		"  restore VM|--all  give back to the host what a VM's start moved (after a crash)\n"
 		"  swap [--force] [--config] VM DEVICE\n"
@@ -89,14 +97,17 @@ int main(int argc, char **argv)
 		{ "all", no_argument, NULL, 'a' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "config-only", no_argument, NULL, 'P' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "undo", no_argument, NULL, 'u' },
+		{ "root", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cfg_path = NULL, *check_vm = NULL, *xml_file = NULL;
+	const char *cfg_path = NULL, *check_vm = NULL, *xml_file = NULL, *root = NULL;
 	struct config *cfg = NULL;
 	struct machine *m = NULL;
-	bool json = false, all = false, force = false, persistent = false;
+	bool json = false, all = false, force = false, persistent = false, dry_run = false, undo = false;
 	const char *cmd;
 	int opt, r;
 
@@ -134,6 +145,15 @@ int main(int argc, char **argv)
 		case 'P':
 			persistent = true;
 			break;
+		case 'n':
+			dry_run = true;
+			break;
+		case 'u':
+			undo = true;
+			break;
+		case 'R':
+			root = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -157,6 +177,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind];
+	if ((dry_run || undo || root) && !streq(cmd, "setup")) {
+		log_error("%s: --dry-run, --undo and --root are for setup only (see vfio-hook --help)", cmd);
+		return 2;
+	}
 	if (streq(cmd, "restore")) {
 		if (all == (optind + 1 < argc) || optind + 2 < argc) {
 			log_error("restore: name one VM or --all (see vfio-hook --help)");
@@ -186,6 +210,8 @@ int main(int argc, char **argv)
 	}
 	if (streq(cmd, "doctor"))
 		return doctor_run(cfg_path, json);
+	if (streq(cmd, "setup"))
+		return setup_run(cfg_path, root, dry_run, undo);
 	if (streq(cmd, "groups")) {
 		if (load_optional_map(cfg_path, &cfg) < 0)
 			return 2;

@@ -322,6 +322,47 @@ else
 	skip "doctor as an ordinary user" "needs root and runuser to switch user"
 fi
 
+## Session users ([host] users): group kvm, /dev/vfio, the memlock limit from PAM's files
+mkroot amd "iommu=pt"
+g=$(id -g) # the group of the fake /dev nodes this suite creates: kvm, in the fake root
+printf 'alice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\ndave:x:1003:1003::/home/dave:/bin/sh\n' >"$root/etc/passwd"
+printf 'kvm:x:%s:alice,dave\nalice:x:1000:\nbob:x:1001:\ndave:x:1003:\n' "$g" >"$root/etc/group"
+mkdir -p "$root/etc/security/limits.d"
+printf '# pam\n*    hard  memlock  64\n@kvm  soft  memlock  65536\n@kvm  hard  memlock  65536\n' >"$root/etc/security/limits.conf"
+printf 'alice soft memlock unlimited\nalice hard memlock unlimited\n' >"$root/etc/security/limits.d/vfio-hook.conf"
+map "[host]" "users = alice bob carol dave" "memlock = unlimited" "[vm none]"
+VFIO='mkdir -p "$UMOCKDEV_DIR/dev/vfio/devices" && : >"$UMOCKDEV_DIR/dev/vfio/24" && : >"$UMOCKDEV_DIR/dev/vfio/vfio" && chmod 666 "$UMOCKDEV_DIR/dev/vfio/vfio"'
+doctor desktop svm "$VFIO && chmod 660 \"\$UMOCKDEV_DIR/dev/vfio/24\""
+has "session users: a heading" "Session users ([host] users)"
+has "session user in kvm: PASS" "PASS  alice is in group kvm (a session started before that still lacks it)"
+has "session user in kvm, node 0660 group kvm: PASS" "PASS  alice can open the 2 nodes in /dev/vfio"
+has "session user with memlock unlimited in limits.d: PASS" \
+	"PASS  alice's memlock limit is unlimited (/etc/security/limits.d/vfio-hook.conf), as [host] memlock asks"
+has "session user not in kvm: FAIL, how" "FAIL  bob is not in group kvm — vfio-hook setup (or: usermod -a -G kvm bob), then log in again"
+has "session user who cannot open a group node: FAIL, the node and the fix" \
+	"FAIL  bob cannot open /dev/vfio/24 (owner $(id -u), group $g, mode 0660) — vfio-hook setup (its udev rule gives group kvm 0660), then udevadm trigger --subsystem-match=vfio"
+has "session user without a limit: FAIL (the wildcard hard 64 alone is no soft limit)" \
+	"FAIL  no soft memlock limit for bob in /etc/security/limits.conf or limits.d: the kernel's default (8 MiB) cannot hold a VM's memory, which passthrough locks — set memlock = unlimited (or the guests' RAM in KiB) in [host], then vfio-hook setup"
+has "session user without an account: FAIL" \
+	"FAIL  [host] users: carol has no account in /etc/passwd — create the account (useradd carol), or remove it from [host] users"
+has "session user limited through @kvm (over the wildcard) below [host] memlock: FAIL" \
+	"FAIL  dave's memlock limit is 65536 KiB (/etc/security/limits.conf), below [host] memlock — vfio-hook setup (it writes /etc/security/limits.d/vfio-hook.conf), then log in again"
+check "session users failing: exit status 1" 1 "$rc"
+doctor desktop svm "$VFIO && chmod 600 \"\$UMOCKDEV_DIR/dev/vfio/24\""
+has "a group node 0600: even a kvm member cannot open it" \
+	"FAIL  alice cannot open /dev/vfio/24 (owner $(id -u), group $g, mode 0600) — vfio-hook setup (its udev rule gives group kvm 0660), then udevadm trigger --subsystem-match=vfio"
+map "[host]" "users = alice" "[vm none]"
+doctor desktop svm ""
+has "no /dev/vfio node and no rule: WARN" \
+	"WARN  no /dev/vfio node yet, and no udev rule of vfio-hook setup gives group kvm access to them: alice could not open them — vfio-hook setup (it writes /etc/udev/rules.d/70-vfio-hook.rules)"
+has "a limit without [host] memlock: said, no verdict on a size doctor cannot know" \
+	"PASS  alice's memlock limit is unlimited (/etc/security/limits.d/vfio-hook.conf)"
+mkdir -p "$root/etc/udev/rules.d" && : >"$root/etc/udev/rules.d/70-vfio-hook.rules"
+doctor desktop svm ""
+has "no /dev/vfio node, setup's rule there: PASS" \
+	"PASS  no /dev/vfio node yet (binding a device to vfio-pci makes one): 70-vfio-hook.rules gives group kvm access to it"
+check "session users fine: exit status 0" 0 "$rc"
+
 ## Under VFIO_HOOK_TEST, never this machine's files
 env -u VFIO_HOOK_TEST_ROOT VFIO_HOOK_TEST=1 "$bin" doctor >"$work/stdout" 2>"$work/stderr"
 check "VFIO_HOOK_TEST without VFIO_HOOK_TEST_ROOT: exit status 2" 2 "$?"

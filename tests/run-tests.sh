@@ -42,6 +42,7 @@ suite() { # NAME COMMAND...
 		suite "$v/attack" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/attack.sh
 		suite "$v/attack2" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" MUTE_SOCKET="$top/build/mute-socket" tests/attack2.sh
 		suite "$v/doctor" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/doctor.sh
+		suite "$v/setup" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/setup.sh
 		suite "$v/guard" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/guard.sh
 		suite "$v/evict" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" MUTE_SOCKET="$top/build/mute-socket" tests/evict.sh
 	done

@@ -7,6 +7,7 @@
 
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,129 @@ static void test_long_comment_tail_is_no_key(void **state)
 	free(text);
 }
 
+/* Loads TEXT, which must be refused, and returns what config_load said on stderr (one line). */
+static char *load_error(const char *text)
+{
+	char path[sizeof(tmpdir) + 16];
+	static char msg[1024];
+	struct config *c = NULL;
+	int saved = dup(2), fd, r;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/stderr", tmpdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	close(fd);
+	r = load_text(text, &c);
+	fflush(stderr);
+	/* Back to the real stderr before any assertion: cmocka reports there. */
+	dup2(saved, 2);
+	close(saved);
+	if (r != -22)
+		fail_msg("not refused (%d): %s", r, text);
+	assert_null(c);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	if (!fgets(msg, sizeof(msg), f))
+		msg[0] = '\0';
+	fclose(f);
+	msg[strcspn(msg, "\n")] = '\0';
+	/* Without the directory: the file name is map.ini. */
+	return strstr(msg, "/map.ini:") ? strstr(msg, "/map.ini:") + 1 : msg;
+}
+
+static void test_host(void **state)
+{
+	struct config *c = NULL;
+
+	(void)state;
+	/* No [host]: setup's defaults. */
+	assert_int_equal(load_text("[vm a]\n", &c), 0);
+	assert_int_equal(c->host.line, 0);
+	assert_int_equal(c->host.n_users, 0);
+	assert_false(c->host.memlock_set);
+	assert_int_equal(c->host.iommu, IOMMU_AUTO);
+	assert_false(c->host.early);
+	config_free(c);
+
+	assert_int_equal(load_text("[vm a]\n"
+				   "[host]\n"
+				   "users = alice  bob\t_svc-1 ; comment\n"
+				   "memlock = unlimited\n"
+				   "iommu = amd\n"
+				   "early = yes\n",
+				   &c),
+			 0);
+	assert_int_equal(c->host.line, 2);
+	assert_int_equal(c->host.n_users, 3);
+	assert_string_equal(c->host.users[0], "alice");
+	assert_string_equal(c->host.users[1], "bob");
+	assert_string_equal(c->host.users[2], "_svc-1");
+	assert_true(c->host.memlock_set);
+	assert_true(c->host.memlock_unlimited);
+	assert_int_equal(c->host.iommu, IOMMU_AMD);
+	assert_string_equal(iommu_mode_name(c->host.iommu), "amd");
+	assert_true(c->host.early);
+	config_free(c);
+
+	assert_int_equal(load_text("[host]\nusers = alice\nmemlock = 16777216\niommu = off\nearly = no\n", &c), 0);
+	assert_false(c->host.memlock_unlimited);
+	assert_int_equal(c->host.memlock_kib, 16777216ULL);
+	assert_int_equal(c->host.iommu, IOMMU_OFF);
+	assert_false(c->host.early);
+	config_free(c);
+	assert_int_equal(load_text("[host]\niommu = intel\n", &c), 0);
+	assert_int_equal(c->host.iommu, IOMMU_INTEL);
+	config_free(c);
+}
+
+static void test_host_errors(void **state)
+{
+	(void)state;
+	assert_string_equal(load_error("[host]\nusers = alice b@d\n"),
+			    "map.ini:2: bad user name \"b@d\" in [host] users (names start with a letter or '_', then letters, digits, '.', '_' or '-'; separate names with spaces)");
+	assert_string_equal(load_error("[host]\nusers = 1alice\n"),
+			    "map.ini:2: bad user name \"1alice\" in [host] users (names start with a letter or '_', then letters, digits, '.', '_' or '-'; separate names with spaces)");
+	assert_string_equal(load_error("[host]\nusers = alice,bob\n"),
+			    "map.ini:2: bad user name \"alice,bob\" in [host] users (names start with a letter or '_', then letters, digits, '.', '_' or '-'; separate names with spaces)");
+	assert_string_equal(load_error("[host]\nusers = a23456789012345678901234567890123\n"),
+			    "map.ini:2: bad user name \"a23456789012345678901234567890123\" in [host] users (names start with a letter or '_', then letters, digits, '.', '_' or '-'; separate names with spaces)");
+	assert_string_equal(load_error("[host]\nusers =\n"),
+			    "map.ini:2: users = is empty in [host] (list user names, e.g. users = alice bob, or remove the line)");
+	assert_string_equal(load_error("[host]\nusers = alice bob alice\n"),
+			    "map.ini:2: user alice is listed twice in [host] users (remove one)");
+	assert_string_equal(load_error("[host]\nusers = alice\nmemlock = 16G\n"),
+			    "map.ini:3: memlock must be a number of KiB (e.g. 16777216 for 16 GiB) or unlimited, not \"16G\"");
+	assert_string_equal(load_error("[host]\nusers = alice\nmemlock = 0\n"),
+			    "map.ini:3: memlock must be a number of KiB (e.g. 16777216 for 16 GiB) or unlimited, not \"0\"");
+	assert_string_equal(load_error("[host]\nusers = alice\nmemlock = -1\n"),
+			    "map.ini:3: memlock must be a number of KiB (e.g. 16777216 for 16 GiB) or unlimited, not \"-1\"");
+	assert_string_equal(load_error("[host]\nusers = alice\nmemlock = 99999999999999999999\n"),
+			    "map.ini:3: memlock must be a number of KiB (e.g. 16777216 for 16 GiB) or unlimited, not \"99999999999999999999\"");
+	assert_string_equal(load_error("[vm a]\n[host]\nmemlock = unlimited\n"),
+			    "map.ini:3: memlock is set in [host] but users is not (list the users it is for: users = alice bob)");
+	assert_string_equal(load_error("[host]\niommu = amd_iommu=on\n"),
+			    "map.ini:2: iommu must be auto, intel, amd or off, not \"amd_iommu=on\"");
+	assert_string_equal(load_error("[host]\niommu = Intel\n"),
+			    "map.ini:2: iommu must be auto, intel, amd or off, not \"Intel\"");
+	assert_string_equal(load_error("[host]\nearly = maybe\n"), "map.ini:2: early must be yes or no, not \"maybe\"");
+	assert_string_equal(load_error("[host]\nearly = yes\nearly = no\n"),
+			    "map.ini:3: early is set twice in [host] (first at line 2; keep one)");
+	assert_string_equal(load_error("[host]\ncpu-type = intel\n"),
+			    "map.ini:2: unknown key \"cpu-type\" in [host] (valid keys: users, memlock, iommu, early)");
+	assert_string_equal(load_error("[host desk]\niommu = off\n"),
+			    "map.ini:1: [host desk]: [host] takes no name (write [host])");
+	assert_string_equal(load_error("[host]\niommu = off\n[vm a]\n[host]\nearly = no\n"),
+			    "map.ini:4: duplicate section [host] (first at line 1; merge the two)");
+	/* Empty sections between two headers of the same section do not merge them either. */
+	assert_string_equal(load_error("[vm a]\npci = 10de:1e84\n[vm b]\n[vm a]\npci = 10de:10f8\n"),
+			    "map.ini:4: duplicate section [vm a] (first at line 1; merge the two)");
+	assert_string_equal(load_error("[hosts]\niommu = off\n"),
+			    "map.ini:1: unknown section [hosts] (sections are [options], [host], [pci NAME], [usb NAME] and [vm NAME])");
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -202,6 +326,8 @@ int main(void)
 		cmocka_unit_test(test_errors_leave_nothing),
 		cmocka_unit_test(test_names_vm_in_broken_map),
 		cmocka_unit_test(test_long_comment_tail_is_no_key),
+		cmocka_unit_test(test_host),
+		cmocka_unit_test(test_host_errors),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, setup, teardown);

@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the map's [host] section asks of this host, as file contents: the vfio modules, the
+ * boot-time binding of the map's PCI ids and the host drivers to hold back for it, udev
+ * rules and memlock limits for the session users, the IOMMU kernel parameters. Computed
+ * only: setup compares it with what is there and writes the difference.
+ */
+#define _GNU_SOURCE
+#include "hostconf.h"
+
+#include "discover.h"
+#include "log.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <libudev.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define KVM "kvm"
+
+static char *at_root(const struct hostconf *s, const char *path)
+{
+	return xasprintf("%s%s", s->root, path);
+}
+
+static char *header(const struct hostconf *s)
+{
+	return xasprintf("# Written by vfio-hook setup from %s.\n"
+			 "# Change the map and run \"vfio-hook setup\" again rather than editing this file;\n"
+			 "# \"vfio-hook setup --undo\" removes it.\n",
+			 s->map);
+}
+
+static void want_add(struct hostconf *s, const char *path, char *body)
+{
+	struct hostconf_file *w = array_push(&s->files, &s->n_files, sizeof(*w));
+	_cleanup_free_ char *h = header(s);
+
+	w->path = path;
+	w->text = xasprintf("%s%s", h, body);
+	free(body);
+}
+
+/* ---- What the map asks for ---- */
+
+/* The parameters for the CPU of the root (its /proc/cpuinfo, when an image builder gives one), else of this machine. */
+static const char *cpu_vendor_params(const struct hostconf *s)
+{
+	_cleanup_free_ char *at = at_root(s, "/proc/cpuinfo");
+	_cleanup_free_ char *info = read_file(at);
+	char *line, *save = NULL;
+
+	if (!info)
+		info = read_file("/proc/cpuinfo");
+	for (line = info ? strtok_r(info, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+		char *v = strchr(line, ':');
+
+		if (!startswith(line, "vendor_id") || !v)
+			continue;
+		v = strip(v + 1);
+		if (streq(v, "GenuineIntel"))
+			return "intel_iommu=on iommu=pt";
+		/* AMD's IOMMU is on by default: only passthrough mode for the host's own devices. */
+		if (streq(v, "AuthenticAMD") || streq(v, "HygonGenuine"))
+			return "iommu=pt";
+		return NULL;
+	}
+	return NULL;
+}
+
+static int want_params(struct hostconf *s)
+{
+	switch (s->c->host.iommu) {
+	case IOMMU_INTEL:
+		s->params = "intel_iommu=on iommu=pt";
+		break;
+	case IOMMU_AMD:
+		s->params = "iommu=pt";
+		break;
+	case IOMMU_OFF:
+		s->params = "";
+		break;
+	case IOMMU_AUTO:
+		s->params = cpu_vendor_params(s);
+		if (!s->params) {
+			log_at(LOG_ERR, s->c->path, s->c->host.lines[2],
+			       "iommu = auto: /proc/cpuinfo names no Intel or AMD CPU (set iommu = intel, amd or off in [host])");
+			return -EINVAL;
+		}
+		break;
+	}
+	return 0;
+}
+
+/* Are all of PARAMS words of TEXT? */
+static bool has_params(const char *text, const char *params)
+{
+	_cleanup_free_ char *copy = xstrdup(params);
+	char *save = NULL;
+
+	for (char *p = strtok_r(copy, " ", &save); p; p = strtok_r(NULL, " ", &save)) {
+		bool found = false;
+		size_t n = strlen(p);
+
+		for (const char *q = text ? strstr(text, p) : NULL; q && !found; q = strstr(q + 1, p))
+			found = (q == text || strchr(" \t\"'=\n", q[-1])) && (!q[n] || strchr(" \t\"'\n", q[n]));
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* systemd-boot's entries: the loader.conf of an ESP under the root, and the entries beside it. */
+static char *find_esp(const struct hostconf *s)
+{
+	static const char *const esps[] = { "/boot", "/efi", "/boot/efi" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(esps); i++) {
+		_cleanup_free_ char *p = xasprintf("%s%s/loader/loader.conf", s->root, esps[i]);
+
+		if (access(p, F_OK) == 0)
+			return xstrdup(esps[i]);
+	}
+	return NULL;
+}
+
+/* Does every loader entry's options line have the parameters already? */
+static bool entries_have(const struct hostconf *s, const char *esp)
+{
+	_cleanup_free_ char *dir = xasprintf("%s%s/loader/entries", s->root, esp);
+	DIR *d = opendir(dir);
+	const struct dirent *e;
+	bool all = true, any = false;
+
+	while (d && (e = readdir(d))) {
+		_cleanup_free_ char *p = NULL, *text = NULL;
+		size_t n = strlen(e->d_name);
+
+		if (n < 6 || !streq(e->d_name + n - 5, ".conf"))
+			continue;
+		p = xasprintf("%s/%s", dir, e->d_name);
+		text = read_file(p);
+		any = true;
+		all &= text && strstr(text, "\noptions") && has_params(strstr(text, "\noptions"), s->params);
+	}
+	if (d)
+		closedir(d);
+	return any && all;
+}
+
+/*
+ * GRUB takes a file in /etc/default/grub.d; kernelstub (Pop!_OS) and systemd-boot keep the
+ * command line elsewhere, in files setup would have to rewrite: it prints the command instead.
+ */
+static void want_grub(struct hostconf *s)
+{
+	_cleanup_free_ char *stub = at_root(s, "/etc/kernelstub/configuration");
+	_cleanup_free_ char *esp = NULL;
+
+	if (!*s->params)
+		return;
+	if (access(stub, F_OK) == 0) {
+		_cleanup_free_ char *conf = read_file(stub);
+
+		if (!has_params(conf, s->params))
+			s->boot_cmd = xasprintf("kernelstub -a \"%s\"", s->params);
+		return;
+	}
+	esp = find_esp(s);
+	if (esp) {
+		if (!entries_have(s, esp))
+			s->boot_cmd = xasprintf("sed -i '/^options / s/$/ %s/' %s/loader/entries/*.conf", s->params, esp);
+		return;
+	}
+	want_add(s, HOSTCONF_GRUB,
+		 xasprintf("GRUB_CMDLINE_LINUX_DEFAULT=\"$GRUB_CMDLINE_LINUX_DEFAULT %s\"\n", s->params));
+}
+
+/* The ids of the map's PCI entries, addresses turned into the ids of what is there. */
+static int early_ids(struct hostconf *s, const struct machine *m, struct pci_sel **ret, size_t *ret_n)
+{
+	const struct config *c = s->c;
+
+	for (size_t i = 0; i < c->n_pci_sets + c->n_vms; i++) {
+		const struct pci_entry *es = i < c->n_pci_sets ? c->pci_sets[i].entries : c->vms[i - c->n_pci_sets].bare_pci;
+		size_t n = i < c->n_pci_sets ? c->pci_sets[i].n_entries : c->vms[i - c->n_pci_sets].n_bare_pci;
+
+		for (size_t k = 0; k < n; k++) {
+			struct pci_sel id = es[k].sel;
+			bool dup = false;
+
+			if (id.is_addr) {
+				const struct pci_func *f = machine_find(m, &id.addr);
+
+				if (!f) {
+					char a[PCI_ADDR_LEN];
+
+					pci_addr_format(&id.addr, a, sizeof(a));
+					log_at(LOG_ERR, c->path, es[k].line,
+					       "early = yes needs the vendor:device of %s, which is not on this machine (write its id instead)",
+					       a);
+					return -EINVAL;
+				}
+				id = (struct pci_sel){ .vendor = f->vendor, .device = f->device };
+			}
+			for (size_t j = 0; j < *ret_n; j++)
+				dup |= (*ret)[j].vendor == id.vendor && (*ret)[j].device == id.device;
+			if (!dup)
+				*(struct pci_sel *)array_push(ret, ret_n, sizeof(id)) = id;
+		}
+	}
+	return 0;
+}
+
+static void add_module(char ***mods, size_t *n, const char *name)
+{
+	char buf[64];
+	size_t i;
+
+	for (i = 0; i + 1 < sizeof(buf) && name[i]; i++)
+		buf[i] = (char)(name[i] == '-' ? '_' : name[i]);
+	buf[i] = '\0';
+	if (streq(buf, "vfio_pci") || streq(buf, "vfio_pci_core") || streq(buf, "pci_stub"))
+		return;
+	for (i = 0; i < *n; i++)
+		if (streq((*mods)[i], buf))
+			return;
+	*(char **)array_push(mods, n, sizeof(char *)) = xstrdup(buf);
+}
+
+/* The module of F's current driver (its driver/module link: built-in drivers have none). */
+static void driver_module(const struct pci_func *f, char ***mods, size_t *n)
+{
+	_cleanup_free_ char *link = xasprintf("%s/driver/module", f->syspath);
+	char target[PATH_MAX];
+	ssize_t len = readlink(link, target, sizeof(target) - 1);
+
+	if (len <= 0)
+		return;
+	target[len] = '\0';
+	add_module(mods, n, strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
+}
+
+/* Every module whose alias matches F's modalias: the drivers that would claim it at boot. */
+static void alias_modules(const char *aliases, struct udev *udev, const struct pci_func *f,
+			  char ***mods, size_t *n)
+{
+	struct udev_device *dev = udev ? udev_device_new_from_syspath(udev, f->syspath) : NULL;
+	const char *modalias = dev ? udev_device_get_property_value(dev, "MODALIAS") : NULL;
+	_cleanup_free_ char *copy = xstrdup(aliases ? aliases : "");
+	char *line, *save = NULL;
+
+	if (!modalias && dev)
+		modalias = udev_device_get_sysattr_value(dev, "modalias");
+	for (line = modalias ? strtok_r(copy, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+		char pattern[512], module[64];
+
+		if (sscanf(line, "alias %511s %63s", pattern, module) == 2 && startswith(pattern, "pci:") &&
+		    fnmatch(pattern, modalias, 0) == 0)
+			add_module(mods, n, module);
+	}
+	if (dev)
+		udev_device_unref(dev);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int want_modprobe(struct hostconf *s)
+{
+	struct machine *m = NULL;
+	struct pci_sel *ids = NULL;
+	size_t n_ids = 0, n_mods = 0;
+	char **mods = NULL;
+	struct utsname u;
+	_cleanup_free_ char *aliases = NULL, *apath = NULL;
+	char *body, *next;
+	struct udev *udev;
+	int r;
+
+	if (!s->c->host.early)
+		return 0;
+	if (machine_discover(&m) < 0)
+		return -EIO;
+	r = early_ids(s, m, &ids, &n_ids);
+	if (r < 0 || !n_ids) {
+		if (!r)
+			log_at(LOG_ERR, s->c->path, s->c->host.lines[3],
+			       "early = yes but the map lists no PCI device (add [pci] sections, or set early = no)");
+		machine_free(m);
+		free(ids);
+		return -EINVAL;
+	}
+	apath = xasprintf("%s/lib/modules/%s/modules.alias", s->root, uname(&u) == 0 ? u.release : "");
+	aliases = read_file(apath);
+	udev = udev_new();
+	for (size_t i = 0; i < m->n_funcs; i++)
+		for (size_t k = 0; k < n_ids; k++)
+			if (m->funcs[i].vendor == ids[k].vendor && m->funcs[i].device == ids[k].device) {
+				driver_module(&m->funcs[i], &mods, &n_mods);
+				alias_modules(aliases, udev, &m->funcs[i], &mods, &n_mods);
+			}
+	if (udev)
+		udev_unref(udev);
+	machine_free(m);
+	if (n_mods)
+		qsort(mods, n_mods, sizeof(*mods), cmp_str);
+
+	body = xstrdup("# Bind these ids to vfio-pci at boot, before any host driver can take them.\noptions vfio-pci ids=");
+	for (size_t k = 0; k < n_ids; k++) {
+		next = xasprintf("%s%s%04x:%04x", body, k ? "," : "", ids[k].vendor, ids[k].device);
+		free(body);
+		body = next;
+	}
+	next = xasprintf("%s\n", body);
+	free(body);
+	body = next;
+	for (size_t k = 0; k < n_mods; k++) {
+		next = xasprintf("%ssoftdep %s pre: vfio-pci\n", body, mods[k]);
+		free(body);
+		body = next;
+		free(mods[k]);
+	}
+	free(mods);
+	free(ids);
+	want_add(s, HOSTCONF_MODPROBE, body);
+	return 0;
+}
+
+/* One rule per mapped USB device: by vendor and product where the map gives both. */
+static char *usb_rules(const struct hostconf *s)
+{
+	const struct config *c = s->c;
+	struct usb_sel *seen = NULL;
+	size_t n_seen = 0;
+	char *rules = xstrdup("");
+
+	for (size_t i = 0; i < c->n_usb_sets + c->n_vms; i++) {
+		bool set = i < c->n_usb_sets;
+		const struct usb_entry *es = set ? c->usb_sets[i].entries : c->vms[i - c->n_usb_sets].bare_usb;
+		size_t n = set ? c->usb_sets[i].n_entries : c->vms[i - c->n_usb_sets].n_bare_usb;
+
+		for (size_t k = 0; k < n; k++) {
+			const struct usb_sel *u = &es[k].sel;
+			char id[16], product[48] = "";
+			bool dup = false;
+			char *next;
+
+			for (size_t j = 0; j < n_seen; j++)
+				dup |= usb_sel_eq(&seen[j], u);
+			if (dup)
+				continue;
+			*(struct usb_sel *)array_push(&seen, &n_seen, sizeof(*u)) = *u;
+			usb_sel_format(u, id, sizeof(id));
+			if (!u->any_product)
+				snprintf(product, sizeof(product), "ATTR{idProduct}==\"%04x\", ", u->product);
+			next = xasprintf("%s# [%s %s] %s%s%s\n"
+					 "SUBSYSTEM==\"usb\", ENV{DEVTYPE}==\"usb_device\", ATTR{idVendor}==\"%04x\", %s"
+					 "GROUP=\"" KVM "\", MODE=\"0660\"\n",
+					 rules, set ? "usb" : "vm", set ? c->usb_sets[i].name : c->vms[i - c->n_usb_sets].name,
+					 id, es[k].desc ? " " : "", es[k].desc ? es[k].desc : "", u->vendor, product);
+			free(rules);
+			rules = next;
+		}
+	}
+	free(seen);
+	return rules;
+}
+
+static char *users_list(const struct hostconf *s)
+{
+	char *list = xstrdup("");
+
+	for (size_t i = 0; i < s->c->host.n_users; i++) {
+		char *next = xasprintf("%s%s%s", list, i ? " " : "", s->c->host.users[i]);
+
+		free(list);
+		list = next;
+	}
+	return list;
+}
+
+static void want_users(struct hostconf *s)
+{
+	const struct host *h = &s->c->host;
+	_cleanup_free_ char *usb = NULL, *users = NULL;
+	char *limits;
+
+	if (!h->n_users)
+		return;
+	users = users_list(s);
+	usb = usb_rules(s);
+	want_add(s, HOSTCONF_UDEV,
+		 xasprintf("# For %s (group " KVM "), from qemu:///session: the IOMMU groups (/dev/vfio/N),\n"
+			   "# iommufd's device nodes (/dev/vfio/devices/*), and the map's USB devices.\n"
+			   "SUBSYSTEM==\"vfio\", GROUP=\"" KVM "\", MODE=\"0660\"\n"
+			   "SUBSYSTEM==\"vfio-dev\", GROUP=\"" KVM "\", MODE=\"0660\"\n%s",
+			   users, usb));
+	for (size_t i = 0; i < h->n_users; i++)
+		*(char **)array_push(&s->members, &s->n_members, sizeof(char *)) = xstrdup(h->users[i]);
+	if (!h->memlock_set)
+		return;
+	limits = xstrdup("# A VM with a passed-through device locks all its memory.\n");
+	for (size_t i = 0; i < h->n_users; i++) {
+		char value[32];
+		char *next;
+
+		if (h->memlock_unlimited)
+			snprintf(value, sizeof(value), "unlimited");
+		else
+			snprintf(value, sizeof(value), "%llu", h->memlock_kib);
+		next = xasprintf("%s%s soft memlock %s\n%s hard memlock %s\n", limits, h->users[i], value, h->users[i],
+				 value);
+		free(limits);
+		limits = next;
+	}
+	want_add(s, HOSTCONF_LIMITS, limits);
+}
+
+int hostconf_build(struct hostconf *s)
+{
+	int r;
+
+	want_add(s, HOSTCONF_MODULES, xstrdup("vfio_pci\nvfio_iommu_type1\n"));
+	r = want_modprobe(s);
+	if (r < 0)
+		return r;
+	want_users(s);
+	r = want_params(s);
+	if (r < 0)
+		return r;
+	want_grub(s);
+	return 0;
+}
+
+void hostconf_clear(struct hostconf *s)
+{
+	for (size_t i = 0; i < s->n_files; i++)
+		free(s->files[i].text);
+	for (size_t i = 0; i < s->n_members; i++)
+		free(s->members[i]);
+	free(s->files);
+	free(s->members);
+	free(s->boot_cmd);
+	s->files = NULL;
+	s->members = NULL;
+	s->boot_cmd = NULL;
+	s->n_files = s->n_members = 0;
+}

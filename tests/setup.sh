@@ -1,0 +1,418 @@
+#!/bin/sh
+# vfio-hook setup into temporary roots (--root), the way an image builder or a user runs it:
+# the files it writes, the diff --dry-run prints, re-runs that change nothing, --undo, and the
+# rollback of a run that fails half way. Nothing outside the roots is written: the suite runs
+# with VFIO_HOOK_TEST=1, under which setup refuses to run without --root (tested below). The
+# early = yes scenario runs on a umockdev fixture machine (tests/fakesys) for its PCI devices.
+# Environment (from tests/tests.mk): VFIO_HOOK_BIN, VFIO_HOOK_TEST_HWDB, VFIO_HOOK_TEST_PRELOAD.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/tap.sh"
+bin=$(cd "$(dirname "${VFIO_HOOK_BIN:?}")" && pwd)/$(basename "$VFIO_HOOK_BIN")
+export VFIO_HOOK_TEST=1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+root=$work/root
+map=$work/map.ini
+export VFIO_HOOK_CONFIG="$map"
+HEAD="# Written by vfio-hook setup from $map.
+# Change the map and run \"vfio-hook setup\" again rather than editing this file;
+# \"vfio-hook setup --undo\" removes it."
+RELOGIN="(group kvm and the memlock limit apply to new sessions and the qemu:///session daemon started in them)"
+
+mkmap() { printf '%s\n' "$@" >"$map"; chmod 644 "$map"; }
+
+# A fresh root with accounts alice, bob, carol and group kvm; CPU vendor $1 (none: no cpuinfo).
+mkroot() {
+	rm -rf "$root"
+	mkdir -p "$root/etc" "$root/proc"
+	printf 'root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\ncarol:x:1002:1002::/home/carol:/bin/sh\n' \
+		>"$root/etc/passwd"
+	printf 'root:x:0:\nkvm:x:992:carol\nalice:x:1000:\nbob:x:1001:\ncarol:x:1002:\n' >"$root/etc/group"
+	printf 'root:*::\nkvm:!::carol\n' >"$root/etc/gshadow"
+	chmod 640 "$root/etc/gshadow"
+	[ "${1:-none}" = none ] || printf 'processor\t: 0\nvendor_id\t: %s\nflags\t\t: fpu\n' "$1" >"$root/proc/cpuinfo"
+}
+
+# A listing of every file under the root with its checksum and mode: equal listings, equal trees.
+snapshot() { (cd "$root" && find . -type f -exec sha256sum {} + | sort && find . -printf '%p %m\n' | sort); }
+
+# setup ARGS...: sets $out, $err, $rc
+setup() {
+	"$bin" setup "$@" >"$work/stdout" 2>"$work/stderr" </dev/null
+	rc=$?
+	out=$(cat "$work/stdout"); err=$(cat "$work/stderr")
+}
+
+# file NAME PATH EXPECTED-BODY: the file holds the header and exactly this body
+file() {
+	if [ -f "$root$2" ]; then check "$1" "$HEAD
+$3" "$(cat "$root$2")"; else not_ok "$1" "no $root$2"; fi
+}
+absent() { if [ -e "$root$2" ]; then not_ok "$1" "$root$2 exists"; else ok "$1"; fi; }
+
+DESKTOP_MAP='[host]
+users   = alice bob ; may use VFIO devices and the mapped USB devices from qemu:///session
+memlock = unlimited
+iommu   = intel
+[pci gpu]
+device = 10de:1e84  VGA controller
+[usb receiver]
+device = 046d:c539  Logitech Unifying Receiver
+device = 0416
+[vm win10]
+pci = gpu
+usb = receiver 1234:abcd
+[vm linux]
+usb = 046d:c539 ; the receiver again: one rule'
+RULES='# For alice bob (group kvm), from qemu:///session: the IOMMU groups (/dev/vfio/N),
+# iommufd'"'"'s device nodes (/dev/vfio/devices/*), and the map'"'"'s USB devices.
+SUBSYSTEM=="vfio", GROUP="kvm", MODE="0660"
+SUBSYSTEM=="vfio-dev", GROUP="kvm", MODE="0660"
+# [usb receiver] 046d:c539 Logitech Unifying Receiver
+SUBSYSTEM=="usb", ENV{DEVTYPE}=="usb_device", ATTR{idVendor}=="046d", ATTR{idProduct}=="c539", GROUP="kvm", MODE="0660"
+# [usb receiver] 0416
+SUBSYSTEM=="usb", ENV{DEVTYPE}=="usb_device", ATTR{idVendor}=="0416", GROUP="kvm", MODE="0660"
+# [vm win10] 1234:abcd
+SUBSYSTEM=="usb", ENV{DEVTYPE}=="usb_device", ATTR{idVendor}=="1234", ATTR{idProduct}=="abcd", GROUP="kvm", MODE="0660"'
+LIMITS='# A VM with a passed-through device locks all its memory.
+alice soft memlock unlimited
+alice hard memlock unlimited
+bob soft memlock unlimited
+bob hard memlock unlimited'
+MODULES='vfio_pci
+vfio_iommu_type1'
+GRUB_INTEL='GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT intel_iommu=on iommu=pt"'
+
+## Never this machine: under VFIO_HOOK_TEST, no --root, no run
+mkroot none
+mkmap "$DESKTOP_MAP"
+setup
+check "no --root under VFIO_HOOK_TEST: exit 1" 1 "$rc"
+check "no --root under VFIO_HOOK_TEST: says why, one line" \
+	"vfio-hook: setup: refused: VFIO_HOOK_TEST is set and no --root DIR was given (pass --root DIR: a test never writes this machine's /etc)" "$err"
+check "no --root under VFIO_HOOK_TEST: prints nothing" "" "$out"
+setup --dry-run
+check "no --root under VFIO_HOOK_TEST, even a dry run: exit 1" 1 "$rc"
+setup --root relative/dir
+check "--root not absolute: exit 2" 2 "$rc"
+check "--root not absolute: says why" \
+	"vfio-hook: setup: --root relative/dir: not an existing directory given as an absolute path (create it, or fix the path)" "$err"
+"$bin" doctor --root "$root" >/dev/null 2>"$work/stderr"
+check "--root is for setup only: exit 2" 2 "$?"
+check "--root is for setup only: says so" \
+	"vfio-hook: doctor: --dry-run, --undo and --root are for setup only (see vfio-hook --help)" "$(cat "$work/stderr")"
+
+## --dry-run prints the diff and changes nothing
+before=$(snapshot)
+setup --dry-run --root "$root"
+check "dry run: exit 0" 0 "$rc"
+check "dry run: nothing under the root changed" "$before" "$(snapshot)"
+check "dry run: the whole output, a diff per file, then what is left to do" "--- /dev/null
++++ $root/etc/modules-load.d/vfio-hook.conf
+@@ -0,0 +1,5 @@
+$(printf '%s\n%s\n' "$HEAD" "$MODULES" | sed 's/^/+/')
+--- /dev/null
++++ $root/etc/udev/rules.d/70-vfio-hook.rules
+@@ -0,0 +1,13 @@
+$(printf '%s\n%s\n' "$HEAD" "$RULES" | sed 's/^/+/')
+--- /dev/null
++++ $root/etc/security/limits.d/vfio-hook.conf
+@@ -0,0 +1,8 @@
+$(printf '%s\n%s\n' "$HEAD" "$LIMITS" | sed 's/^/+/')
+--- /dev/null
++++ $root/etc/default/grub.d/vfio-hook.cfg
+@@ -0,0 +1,4 @@
+$(printf '%s\n%s\n' "$HEAD" "$GRUB_INTEL" | sed 's/^/+/')
+would add alice to group kvm
+would add bob to group kvm
+would write $root/var/lib/vfio-hook/setup.manifest
+Left to do after that:
+  update-grub
+  alice bob: log out and in again $RELOGIN
+  reboot
+dry run: nothing was changed" "$out"
+
+## The run: exactly these files
+setup --root "$root"
+check "setup: exit 0" 0 "$rc"
+check "setup: nothing on stderr" "" "$err"
+check "setup: says what it wrote and what is left to do" "wrote $root/etc/modules-load.d/vfio-hook.conf
+wrote $root/etc/udev/rules.d/70-vfio-hook.rules
+wrote $root/etc/security/limits.d/vfio-hook.conf
+wrote $root/etc/default/grub.d/vfio-hook.cfg
+added alice to group kvm
+added bob to group kvm
+wrote $root/var/lib/vfio-hook/setup.manifest
+Left to do:
+  update-grub
+  alice bob: log out and in again $RELOGIN
+  reboot" "$out"
+file "modules-load.d: vfio_pci and vfio_iommu_type1" /etc/modules-load.d/vfio-hook.conf "$MODULES"
+file "udev rules: /dev/vfio/* and each USB device by vendor and product, group kvm, 0660" \
+	/etc/udev/rules.d/70-vfio-hook.rules "$RULES"
+if grep -q 0666 "$root/etc/udev/rules.d/70-vfio-hook.rules"; then not_ok "udev rules: never 0666"; else ok "udev rules: never 0666"; fi
+check "udev rules: every rule has GROUP=\"kvm\", MODE=\"0660\"" "" \
+	"$(grep -v '^#' "$root/etc/udev/rules.d/70-vfio-hook.rules" | grep -v 'GROUP="kvm", MODE="0660"$')"
+file "limits.d: soft and hard memlock for each listed user only" /etc/security/limits.d/vfio-hook.conf "$LIMITS"
+file "grub.d: Intel's parameters appended" /etc/default/grub.d/vfio-hook.cfg "$GRUB_INTEL"
+absent "no modprobe.d file without early = yes" /etc/modprobe.d/vfio-hook.conf
+check "group kvm: alice and bob added after carol, other lines as they were" \
+	"root:x:0:
+kvm:x:992:carol,alice,bob
+alice:x:1000:
+bob:x:1001:
+carol:x:1002:" "$(cat "$root/etc/group")"
+check "gshadow: the same members, its mode kept" "kvm:!::carol,alice,bob 640" \
+	"$(grep '^kvm:' "$root/etc/gshadow") $(stat -c %a "$root/etc/gshadow")"
+check "written files are 0644" "0644 0644 0644 0644 0644" \
+	"$(stat -c %04a "$root/etc/modules-load.d/vfio-hook.conf" "$root/etc/udev/rules.d/70-vfio-hook.rules" \
+		"$root/etc/security/limits.d/vfio-hook.conf" "$root/etc/default/grub.d/vfio-hook.cfg" \
+		"$root/var/lib/vfio-hook/setup.manifest" | tr '\n' ' ' | sed 's/ $//')"
+check "the manifest: each file with its sha256, and the members setup added (not carol)" \
+	"# vfio-hook setup: what it wrote from $map, with SHA-256 checksums.
+# \"vfio-hook setup --undo\" removes each file that is unchanged, then this one.
+$(cd "$root" && for f in /etc/modules-load.d/vfio-hook.conf /etc/udev/rules.d/70-vfio-hook.rules \
+	/etc/security/limits.d/vfio-hook.conf /etc/default/grub.d/vfio-hook.cfg; do
+	echo "file $(sha256sum <".$f" | cut -d' ' -f1) $f"; done)
+member kvm alice
+member kvm bob" "$(cat "$root/var/lib/vfio-hook/setup.manifest")"
+check "no temporary file left" "" "$(find "$root" -name '*.vfio-hook-tmp')"
+
+## A re-run changes nothing
+before=$(snapshot)
+touch -d @1600000000 "$root/etc/modules-load.d/vfio-hook.conf"
+setup --root "$root"
+check "re-run: exit 0" 0 "$rc"
+check "re-run: nothing to do" "nothing to do: this host already has what $map asks for" "$out"
+check "re-run: nothing changed" "$before" "$(snapshot)"
+check "re-run: not even rewritten" 1600000000 "$(stat -c %Y "$root/etc/modules-load.d/vfio-hook.conf")"
+setup --dry-run --root "$root"
+check "dry run after a run: nothing to do" "nothing to do: this host already has what $map asks for" "$out"
+
+## A file the user edited is never overwritten
+echo "alice - nofile 4096" >>"$root/etc/security/limits.d/vfio-hook.conf"
+before=$(snapshot)
+setup --root "$root"
+check "edited file: exit 1" 1 "$rc"
+check "edited file: named, with the fix" \
+	"vfio-hook: $root/etc/security/limits.d/vfio-hook.conf: edited since vfio-hook setup wrote it: move it away (or merge what it adds into the map), then run vfio-hook setup again" "$err"
+check "edited file: nothing changed" "$before" "$(snapshot)"
+
+## --undo removes exactly its files, and keeps the edited one
+setup --undo --dry-run --root "$root"
+check "undo --dry-run: nothing changed" "$before" "$(snapshot)"
+check "undo --dry-run: the removal as a diff" "--- $root/etc/modules-load.d/vfio-hook.conf
++++ /dev/null
+@@ -1,5 +0,0 @@
+$(printf '%s\n%s\n' "$HEAD" "$MODULES" | sed 's/^/-/')" "$(printf '%s\n' "$out" | sed -n 1,8p)"
+setup --undo --root "$root"
+check "undo: exit 0" 0 "$rc"
+check "undo: what it removed, the file it kept, what is left to do" "removed $root/etc/modules-load.d/vfio-hook.conf
+removed $root/etc/udev/rules.d/70-vfio-hook.rules
+removed $root/etc/default/grub.d/vfio-hook.cfg
+removed alice from group kvm
+removed bob from group kvm
+removed $root/var/lib/vfio-hook/setup.manifest
+kept $root/etc/security/limits.d/vfio-hook.conf: edited since vfio-hook setup wrote it (remove it yourself if it is no longer wanted)
+Left to do:
+  update-grub
+  alice bob: log out and in again $RELOGIN
+  reboot" "$out"
+mv "$root/etc/security/limits.d/vfio-hook.conf" "$work/kept"
+rmdir "$root/etc/modules-load.d" "$root/etc/udev/rules.d" "$root/etc/udev" "$root/etc/security/limits.d" \
+	"$root/etc/security" "$root/etc/default/grub.d" "$root/etc/default" "$root/var/lib/vfio-hook" "$root/var/lib" "$root/var"
+after=$(snapshot)
+mkroot none
+check "undo: the root is as before setup, but for the kept file (and empty directories)" "$(snapshot)" "$after"
+check "undo: the kept file has the user's edit" "alice - nofile 4096" "$(tail -n 1 "$work/kept")"
+setup --undo --root "$root"
+check "undo again: nothing to undo" "nothing to undo: no file of vfio-hook setup is left" "$out"
+check "undo again: exit 0" 0 "$rc"
+
+## A manifest naming a file setup never writes is reported, not followed
+mkroot none
+mkdir -p "$root/var/lib/vfio-hook"
+echo "file $(sha256sum <"$root/etc/passwd" | cut -d' ' -f1) /etc/passwd" >"$root/var/lib/vfio-hook/setup.manifest"
+before=$(snapshot)
+setup --undo --root "$root"
+check "a manifest naming /etc/passwd: exit 1" 1 "$rc"
+check "a manifest naming /etc/passwd: the line, and what to do" \
+	"$root/var/lib/vfio-hook/setup.manifest:1: not a line vfio-hook setup writes (restore the file, or remove it and the files it lists by hand)" "$err"
+check "a manifest naming /etc/passwd: nothing removed" "$before" "$(snapshot)"
+
+## A file setup did not write is never overwritten
+mkroot none
+mkdir -p "$root/etc/modules-load.d"
+echo vfio_pci >"$root/etc/modules-load.d/vfio-hook.conf"
+mkmap "[host]" "iommu = off"
+setup --root "$root"
+check "a foreign file at setup's path: exit 1" 1 "$rc"
+check "a foreign file at setup's path: refused, named" \
+	"vfio-hook: $root/etc/modules-load.d/vfio-hook.conf: exists and vfio-hook setup did not write it: move it away (or merge what it adds into the map), then run vfio-hook setup again" "$err"
+
+## iommu = off, amd, auto: the kernel parameters
+mkroot none
+mkmap "[host]" "iommu = off"
+setup --root "$root"
+check "iommu = off: only modules-load.d" "wrote $root/etc/modules-load.d/vfio-hook.conf
+wrote $root/var/lib/vfio-hook/setup.manifest" "$out"
+absent "iommu = off: no grub.d file" /etc/default/grub.d/vfio-hook.cfg
+absent "no users: no udev rules" /etc/udev/rules.d/70-vfio-hook.rules
+absent "no memlock: no limits.d file" /etc/security/limits.d/vfio-hook.conf
+mkmap "[host]" "iommu = amd"
+setup --root "$root"
+file "iommu = amd: iommu=pt only" /etc/default/grub.d/vfio-hook.cfg \
+	'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT iommu=pt"'
+check "iommu = amd: update-grub and reboot left" "wrote $root/etc/default/grub.d/vfio-hook.cfg
+wrote $root/var/lib/vfio-hook/setup.manifest
+Left to do:
+  update-grub
+  reboot" "$out"
+mkroot AuthenticAMD
+mkmap "[host]" "iommu = auto"
+setup --root "$root"
+file "iommu = auto on an AMD CPU: iommu=pt" /etc/default/grub.d/vfio-hook.cfg \
+	'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT iommu=pt"'
+mkroot GenuineIntel
+mkmap "[vm a]"
+setup --root "$root"
+file "no [host] at all: auto, on an Intel CPU" /etc/default/grub.d/vfio-hook.cfg "$GRUB_INTEL"
+mkroot CyrixInstead
+mkmap "[host]" "iommu = auto"
+setup --root "$root"
+check "iommu = auto, a CPU of neither: exit 2" 2 "$rc"
+check "iommu = auto, a CPU of neither: the map line and the fix" \
+	"$map:2: iommu = auto: /proc/cpuinfo names no Intel or AMD CPU (set iommu = intel, amd or off in [host])" "$err"
+absent "iommu = auto, a CPU of neither: nothing written" /etc/modules-load.d/vfio-hook.conf
+
+## The map changed: what it no longer asks for goes
+mkroot GenuineIntel
+mkmap "$DESKTOP_MAP"
+setup --root "$root"
+mkmap "[host]" "users = bob" "iommu = off"
+setup --root "$root"
+check "users shrunk, iommu off: stale files removed, alice out of kvm" \
+	"wrote $root/etc/udev/rules.d/70-vfio-hook.rules
+removed $root/etc/security/limits.d/vfio-hook.conf
+removed $root/etc/default/grub.d/vfio-hook.cfg
+removed alice from group kvm
+wrote $root/var/lib/vfio-hook/setup.manifest
+Left to do:
+  update-grub
+  alice bob: log out and in again $RELOGIN
+  reboot" "$out"
+check "users shrunk: kvm keeps carol (not setup's) and bob" "kvm:x:992:carol,bob" "$(grep '^kvm:' "$root/etc/group")"
+
+## systemd-boot and kernelstub: the command, not a file
+mkroot GenuineIntel
+mkdir -p "$root/boot/loader/entries"
+: >"$root/boot/loader/loader.conf"
+printf 'title Linux\nlinux /vmlinuz\noptions root=/dev/sda1 rw quiet\n' >"$root/boot/loader/entries/linux.conf"
+mkmap "[host]" "iommu = intel"
+setup --root "$root"
+check "systemd-boot: the exact command, then reboot" "wrote $root/etc/modules-load.d/vfio-hook.conf
+wrote $root/var/lib/vfio-hook/setup.manifest
+Left to do:
+  sed -i '/^options / s/\$/ intel_iommu=on iommu=pt/' /boot/loader/entries/*.conf
+  reboot" "$out"
+absent "systemd-boot: no grub.d file" /etc/default/grub.d/vfio-hook.cfg
+check "systemd-boot: the entry untouched" "options root=/dev/sda1 rw quiet" "$(grep ^options "$root/boot/loader/entries/linux.conf")"
+sed -i '/^options / s/$/ intel_iommu=on iommu=pt/' "$root/boot/loader/entries/linux.conf"
+setup --root "$root"
+check "systemd-boot, entries done: nothing to do" "nothing to do: this host already has what $map asks for" "$out"
+mkroot AuthenticAMD
+mkdir -p "$root/etc/kernelstub"
+echo '{"user": {"kernel_options": ["quiet", "splash"]}}' >"$root/etc/kernelstub/configuration"
+mkmap "[host]"  "early = no"
+setup --root "$root"
+check "kernelstub: the exact command" "wrote $root/etc/modules-load.d/vfio-hook.conf
+wrote $root/var/lib/vfio-hook/setup.manifest
+Left to do:
+  kernelstub -a \"iommu=pt\"
+  reboot" "$out"
+
+## A failure half way: every earlier change undone
+mkroot GenuineIntel
+mkmap "$DESKTOP_MAP"
+mkdir -p "$root/var/lib"
+: >"$root/var/lib/vfio-hook" # a file where the manifest's directory goes
+before=$(snapshot)
+setup --root "$root"
+check "the manifest cannot be written: exit 1" 1 "$rc"
+check "the manifest cannot be written: the file, the error, the fix; then the rollback" \
+	"vfio-hook: $root/var/lib/vfio-hook/setup.manifest: cannot write: Not a directory (check that $root is writable and has room)
+vfio-hook: setup: undid the 6 changes made before that" "$err"
+check "the manifest cannot be written: nothing printed as done" "" "$out"
+check "the manifest cannot be written: the root as it was (files gone, group kvm back)" "$before" \
+	"$(find "$root" -depth -type d -empty -delete; snapshot)"
+
+## Accounts: a user that does not exist, no group kvm
+mkroot GenuineIntel
+mkmap "[host]" "users = alice dave"
+setup --root "$root"
+check "a user without an account: exit 2" 2 "$rc"
+check "a user without an account: the map line and the fix" \
+	"$map:2: user dave is not in $root/etc/passwd (create the account first, or remove it from users)" "$err"
+sed -i '/^kvm:/d' "$root/etc/group"
+mkmap "[host]" "users = alice"
+setup --root "$root"
+check "no group kvm: exit 1" 1 "$rc"
+check "no group kvm: how to create it" \
+	"vfio-hook: $root/etc/group: no group kvm (create it: groupadd -r kvm), then run vfio-hook setup again" "$err"
+
+## Bad [host] values stop setup before anything is written
+mkroot GenuineIntel
+for bad in "users = alice,bob|2: bad user name \"alice,bob\" in [host] users (names start with a letter or '_', then letters, digits, '.', '_' or '-'; separate names with spaces)" \
+	"memlock = 8G|2: memlock must be a number of KiB (e.g. 16777216 for 16 GiB) or unlimited, not \"8G\"" \
+	"iommu = amd_iommu=on|2: iommu must be auto, intel, amd or off, not \"amd_iommu=on\"" \
+	"early = sometimes|2: early must be yes or no, not \"sometimes\"" \
+	"cpu-type = intel|2: unknown key \"cpu-type\" in [host] (valid keys: users, memlock, iommu, early)"; do
+	mkmap "[host]" "${bad%%|*}"
+	setup --root "$root"
+	check "bad [host] ${bad%%|*}: exit 2" 2 "$rc"
+	check "bad [host] ${bad%%|*}: FILE:LINE and the fix" "$map:${bad#*|}" "$err"
+done
+absent "bad [host] values: nothing written" /etc/modules-load.d/vfio-hook.conf
+
+## early = yes: the map's ids to vfio-pci at boot, after the host drivers they would get
+mkroot AuthenticAMD
+rel=$(uname -r)
+mkdir -p "$root/lib/modules/$rel"
+printf '%s\n' 'alias pci:v000010DEd*sv*sd*bc03sc*i* nouveau' 'alias pci:v*d*sv*sd*bc04sc03i* snd_hda_intel' \
+	'alias pci:v*d*sv*sd*bc0Csc03i30* xhci_pci' 'alias pci:v*d*sv*sd*bc01sc08i02* nvme' \
+	'alias usb:v046Dp*d*dc*dsc*dp*ic*isc*ip*in* hid_logitech_dj' >"$root/lib/modules/$rel/modules.alias"
+mkmap "[host]" "early = yes" "[pci gpu]" "device = 10de:1e84" "device = 0000:09:00.1  by address" \
+	"[vm win10]" "pci = gpu 10de:1ad8"
+# The proprietary driver nvidia is bound to the GPU: a module of its own, in no alias of the tree.
+SESSION='mkdir -p "$UMOCKDEV_DIR/sys/module/nvidia"
+ln -s ../../../../module/nvidia "$UMOCKDEV_DIR/sys/bus/pci/drivers/nvidia/module"
+exec "$@"'
+"$here/fakesys" desktop -- sh -c "$SESSION" early "$bin" setup --root "$root" >"$work/stdout" 2>"$work/stderr"
+rc=$?; out=$(cat "$work/stdout"); err=$(cat "$work/stderr")
+check "early = yes: nothing on stderr" "" "$err"
+check "early = yes: exit 0" 0 "$rc"
+file "early = yes: options vfio-pci ids= (addresses as their ids) and a softdep per host driver" \
+	/etc/modprobe.d/vfio-hook.conf "# Bind these ids to vfio-pci at boot, before any host driver can take them.
+options vfio-pci ids=10de:1e84,10de:10f8,10de:1ad8
+softdep nouveau pre: vfio-pci
+softdep nvidia pre: vfio-pci
+softdep snd_hda_intel pre: vfio-pci
+softdep xhci_pci pre: vfio-pci"
+check "early = yes: the initramfs and reboot left" "wrote $root/etc/modules-load.d/vfio-hook.conf
+wrote $root/etc/modprobe.d/vfio-hook.conf
+wrote $root/etc/default/grub.d/vfio-hook.cfg
+wrote $root/var/lib/vfio-hook/setup.manifest
+Left to do:
+  update-grub
+  update-initramfs -u
+  reboot" "$out"
+mkmap "[host]" "early = yes" "[vm a]" "pci = 0000:42:00.0"
+"$here/fakesys" desktop -- "$bin" setup --root "$root" >"$work/stdout" 2>"$work/stderr"
+check "early = yes, an address not on this machine: exit 2" 2 "$?"
+check "early = yes, an address not on this machine: the line and the fix" \
+	"$map:4: early = yes needs the vendor:device of 0000:42:00.0, which is not on this machine (write its id instead)" \
+	"$(cat "$work/stderr")"
+
+tap_done
