@@ -6,6 +6,7 @@
 #include "apply.h"
 #include "config.h"
 #include "discover.h"
+#include "display.h"
 #include "domxml.h"
 #include "evict.h"
 #include "log.h"
@@ -218,6 +219,9 @@ int action_release(const char *cfg_path, const char *vm_name, const char *reason
 	evict_give_back(c ? c->opt.uri : CONFIG_DEFAULT_URI, t, &l, vm_name, failed || (vm && vm_giveback(c, vm)), false);
 	holders_load(&h);
 	r = apply_restore(&l, vm_name, NULL, 0, &h, t, LOG_ERR);
+	/* The host's display, once the GPU is back on the host (the last VM using it stopped). */
+	if (display_give_back(&l, vm_name, t, LOG_ERR) < 0 && r == 0)
+		r = -EIO;
 	/* What it still took (an unplug still pending) is given back by a later run. */
 	ledger_vm_drop(&l, vm_name);
 	if (ledger_save(&l) < 0 && r == 0)
@@ -253,6 +257,8 @@ static size_t ledger_owners(const struct ledger *l, char ***ret, bool *ret_damag
 	}
 	for (size_t i = 0; i < l->n_took; i++)
 		add_owner(&names, &n, l->took[i].owner);
+	for (size_t i = 0; i < l->n_display; i++)
+		add_owner(&names, &n, l->display[i].owner);
 	for (size_t i = 0; i < l->n_vms; i++)
 		add_owner(&names, &n, l->vms[i].name);
 	*ret = names;
@@ -296,6 +302,8 @@ static int restore_one(struct ledger *l, const struct holders *h, const char *na
 		else
 			i++;
 	r = apply_restore(l, name, NULL, 0, h, timeout_s, LOG_ERR);
+	if (display_give_back(l, name, timeout_s, LOG_ERR) < 0 && r == 0)
+		r = -EIO;
 	if (!running)
 		ledger_vm_tidy(l, name);
 	return r;
@@ -487,6 +495,7 @@ int action_status(const char *cfg_path)
 			pci_addr_format(&t->addr, a, sizeof(a));
 			printf(" %s(taken from %s%s)", a, t->from, t->pending ? ", unplug pending" : "");
 		}
+		display_status(&w.l, names[i], stdout);
 		putchar('\n');
 		free(names[i]);
 	}

@@ -42,6 +42,23 @@ static int ensure_vfio_loaded(unsigned timeout_s)
 }
 
 /*
+ * A host driver whose module is not loaded (a hand-over of the host's display unloaded NVIDIA's):
+ * loaded before the probe that gives the function back. A failure shows in the check after it.
+ */
+static void load_driver(const char *want, unsigned timeout_s)
+{
+	_cleanup_free_ char *dir = NULL;
+	char *const argv[] = { (char *)"modprobe", (char *)want, NULL };
+	struct stat st;
+
+	if (!want || !*want || streq(want, "vfio-pci") || !driver_name_valid(want))
+		return;
+	dir = xasprintf("/sys/bus/pci/drivers/%s", want);
+	if (stat(dir, &st) < 0)
+		run_with_deadline(argv, timeout_s);
+}
+
+/*
  * The one sequence libvirt uses both ways: OVERRIDE into driver_override ("\n" clears it),
  * unbind whatever is bound unless it is WANT already, probe, and check that WANT ("" for no
  * driver; NULL for whatever the kernel picks but vfio-pci) is what ends up bound. Says which
@@ -80,6 +97,7 @@ static int rebind(const struct pci_addr *addr, const char *override, const char 
 		}
 	}
 	if (!want || *want) {
+		load_driver(want, timeout_s);
 		r = sysfs_write("/sys/bus/pci/drivers_probe", a, timeout_s);
 		if (r < 0) {
 			snprintf(why, n, "probing for %s %s", want ? want : "its driver", step_error(r));

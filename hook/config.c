@@ -7,6 +7,8 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include "ledger.h"
+
 #include "log.h"
 #include "util.h"
 
@@ -266,16 +268,63 @@ static int parse_giveback(struct parser *p, const char *value, bool *ret)
 	return parse_yes_no(p, "giveback", value, ret);
 }
 
+static bool display_key(const char *key)
+{
+	return streq(key, "host-display") || streq(key, "display-manager") || streq(key, "host-display-kill") ||
+	       streq(key, "host-display-timeout");
+}
+
+/* host-display =, display-manager =, host-display-kill =, host-display-timeout =, in [options] or [vm]. */
+static int set_display(struct parser *p, const char *key, const char *value, struct display_cfg *d, const char *where)
+{
+	int *line = streq(key, "host-display") ? &d->handoff_line
+		    : streq(key, "display-manager") ? &d->manager_line
+		    : streq(key, "host-display-kill") ? &d->kill_line : &d->timeout_line;
+	char *end;
+	long v;
+
+	if (*line)
+		return fail(p, p->line, "%s is set twice in %s (first at line %d; keep one)", key, where, *line);
+	*line = p->line;
+	if (line == &d->handoff_line) {
+		if (!streq(value, "refuse") && !streq(value, "handoff"))
+			return fail(p, p->line, "host-display must be refuse or handoff, not \"%s\"", value);
+		d->handoff = streq(value, "handoff");
+	} else if (line == &d->manager_line) {
+		if (!display_what_valid(DSTEP_DM, value))
+			return fail(p, p->line, "display-manager must be a systemd unit name (e.g. gdm.service), not \"%s\"",
+				    value);
+		d->manager = strchr(value, '.') ? xstrdup(value) : xasprintf("%s.service", value);
+	} else if (line == &d->kill_line) {
+		if (streq(value, "yes") || streq(value, "no"))
+			d->kill = streq(value, "yes");
+		else
+			return fail(p, p->line, "host-display-kill must be yes or no, not \"%s\"", value);
+	} else {
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (!isdigit((unsigned char)*value) || *end || errno || v < 1 || v > 3600)
+			return fail(p, p->line,
+				    "host-display-timeout must be a whole number of seconds from 1 to 3600, not \"%s\"", value);
+		d->timeout = (unsigned)v;
+	}
+	return 1;
+}
+
 static int set_option(struct parser *p, const char *key, const char *value)
 {
 	struct options *o = &p->c->opt;
 	size_t k;
 
+	if (display_key(key))
+		return set_display(p, key, value, &o->display, "[options]");
 	for (k = 0; k < ARRAY_SIZE(option_keys); k++)
 		if (streq(key, option_keys[k]))
 			break;
 	if (k == ARRAY_SIZE(option_keys))
-		return fail(p, p->line, "unknown key \"%s\" in [options] (valid keys: uri, timeout, evict, giveback)",
+		return fail(p, p->line,
+			    "unknown key \"%s\" in [options] (valid keys: uri, timeout, evict, giveback, host-display, "
+			    "display-manager, host-display-kill, host-display-timeout)",
 			    key);
 	if (p->opt_lines[k])
 		return fail(p, p->line, "%s is set twice in [options] (first at line %d; keep one)", key,
@@ -485,9 +534,15 @@ static int add_vm_tokens(struct parser *p, const char *key, const char *value)
 				    *line);
 		*line = p->line;
 		return *key == 'e' ? parse_evict(p, value, &v->evict) : parse_giveback(p, value, &v->giveback);
+	} else if (display_key(key)) {
+		_cleanup_free_ char *where = xasprintf("[vm %s]", v->name);
+
+		return set_display(p, key, value, &v->display, where);
 	} else {
-		return fail(p, p->line, "unknown key \"%s\" in [vm %s] (valid keys: pci, usb, evict, giveback)", key,
-			    v->name);
+		return fail(p, p->line,
+			    "unknown key \"%s\" in [vm %s] (valid keys: pci, usb, evict, giveback, host-display, "
+			    "display-manager, host-display-kill, host-display-timeout)",
+			    key, v->name);
 	}
 	if (!*value)
 		return fail(p, p->line, "%s = is empty in [vm %s] (list [%s] names or ids, or remove the line)", key,
@@ -872,6 +927,7 @@ void config_free(struct config *c)
 		free(v->pci);
 		free(v->usb);
 		free(v->name);
+		free(v->display.manager);
 	}
 	for (size_t i = 0; i < c->host.n_users; i++)
 		free(c->host.users[i]);
@@ -880,6 +936,7 @@ void config_free(struct config *c)
 	free(c->usb_sets);
 	free(c->vms);
 	free(c->opt.uri);
+	free(c->opt.display.manager);
 	free(c->path);
 	free(c);
 }
@@ -908,6 +965,24 @@ enum evict_policy vm_evict(const struct config *c, const struct vm *v)
 bool vm_giveback(const struct config *c, const struct vm *v)
 {
 	return v->giveback_line ? v->giveback : c->opt.giveback;
+}
+
+struct display_cfg vm_display(const struct config *c, const struct vm *v)
+{
+	const struct display_cfg *o = &c->opt.display, *m = &v->display;
+	struct display_cfg d = *o;
+
+	if (m->handoff_line)
+		d.handoff = m->handoff;
+	if (m->manager_line)
+		d.manager = m->manager;
+	if (m->kill_line)
+		d.kill = m->kill;
+	if (m->timeout_line)
+		d.timeout = m->timeout;
+	if (!d.timeout)
+		d.timeout = c->opt.timeout;
+	return d;
 }
 
 const char *evict_policy_name(enum evict_policy p)

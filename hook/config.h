@@ -13,11 +13,24 @@
 
 enum evict_policy { EVICT_DETACH, EVICT_SHUTDOWN, EVICT_REFUSE };
 
+/*
+ * What to do when a function to move drives the host's display (display.h): refuse (default),
+ * or hand it over. Each *_line is where the key was set, 0 when it was not.
+ */
+struct display_cfg {
+	bool handoff;      /* host-display = handoff */
+	char *manager;     /* display-manager = UNIT; NULL: what display-manager.service points to */
+	bool kill;         /* host-display-kill = yes: SIGTERM, then SIGKILL, what still holds the GPU */
+	unsigned timeout;  /* host-display-timeout: seconds to wait for the GPU's users; 0: timeout */
+	int handoff_line, manager_line, kill_line, timeout_line;
+};
+
 struct options {
 	char *uri;
 	unsigned timeout; /* seconds */
 	enum evict_policy evict;
 	bool giveback;
+	struct display_cfg display;
 };
 
 /* One `device =` line of a [pci] section, or one bare id/address in a [vm] line. */
@@ -80,6 +93,7 @@ struct vm {
 	enum evict_policy evict; /* with evict_line 0: [options] decides */
 	bool giveback;
 	int evict_line, giveback_line;
+	struct display_cfg display; /* keys it does not set come from [options] */
 };
 
 /* iommu = in [host]: which kernel parameters setup adds. */
@@ -128,6 +142,8 @@ const char *iommu_mode_name(enum iommu_mode m);
 /* The VM's own evict/giveback if its section sets them, else [options]. */
 enum evict_policy vm_evict(const struct config *c, const struct vm *v);
 bool vm_giveback(const struct config *c, const struct vm *v);
+/* The VM's host-display settings, key by key its own or [options]' (timeout resolved). */
+struct display_cfg vm_display(const struct config *c, const struct vm *v);
 
 /* The path to use: -c, then $VFIO_HOOK_CONFIG, then the default. */
 const char *config_path(const char *from_cli);

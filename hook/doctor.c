@@ -702,8 +702,8 @@ static void check_display(struct doctor *d, const struct pci_func *f, const char
 		return;
 	if (f->boot_vga == 1)
 		report(d, ST_WARN,
-		       "give the host another GPU: make that one primary in the firmware setup (the hook refuses this "
-		       "one while the framebuffer console is on it)",
+		       "give the host another GPU: make that one primary in the firmware setup, or set host-display = "
+		       "handoff in the [vm] that gets it (the hook refuses it while the host's display is on it)",
 		       "%s (%s) is the boot GPU: the host's console and display start on it", a, pci_func_name(f));
 	else
 		report(d, ST_PASS, NULL, "%s (%s) is not the host's boot GPU", a, pci_func_name(f));

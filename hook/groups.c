@@ -5,6 +5,9 @@
  */
 #include "groups.h"
 
+#include "child.h"
+#include "display.h"
+
 #include "log.h"
 #include "resolve.h"
 #include "util.h"
@@ -77,6 +80,17 @@ static void print_list(const char *key, const char *const *arr, size_t n)
 		printf("%s%s", i ? "," : "", arr[i]);
 }
 
+/* Does F drive the host's display now (fbcon, a firmware framebuffer, processes drawing on it)? */
+static bool drives_display(const struct pci_func *f)
+{
+	struct display_use u;
+
+	if ((f->class >> 16) != 0x03 || !display_detect(f, now_ms() + CONFIG_DEFAULT_TIMEOUT * 1000L, &u))
+		return false;
+	display_use_clear(&u);
+	return true;
+}
+
 static void print_func_text(const struct pci_func *f, const struct config *c)
 {
 	struct uses u = uses_of(c, f);
@@ -90,6 +104,8 @@ static void print_func_text(const struct pci_func *f, const struct config *c)
 		printf("  bridge");
 	if (f->boot_vga == 1)
 		printf("  boot_vga");
+	if (drives_display(f))
+		printf("  host-display");
 	if (f->stuck)
 		printf("  stuck in the kernel (a driver operation on it has not finished; see dmesg)");
 	print_list("map", u.sets, u.n_sets);
@@ -129,7 +145,8 @@ static void print_func_json(const struct pci_func *f, const struct config *c)
 	json_str(f->driver);
 	printf(",\"driver_override\":");
 	json_str(f->driver_override);
-	printf(",\"boot_vga\":%s,\"stuck\":%s", f->boot_vga == 1 ? "true" : "false", f->stuck ? "true" : "false");
+	printf(",\"boot_vga\":%s,\"host_display\":%s,\"stuck\":%s", f->boot_vga == 1 ? "true" : "false",
+	       drives_display(f) ? "true" : "false", f->stuck ? "true" : "false");
 	printf(",\"vendor_name\":");
 	json_str(f->vendor_name);
 	printf(",\"device_name\":");

@@ -333,37 +333,8 @@ static char *block_guard(const struct pci_func *f, const struct holders *h)
 	return why;
 }
 
-/* The framebuffer console on the boot GPU holds its memory; taking the GPU blanks the host. */
-static char *fbcon_guard(const struct pci_func *f)
-{
-	DIR *d;
-	const struct dirent *e;
-	char *why = NULL;
-
-	if (f->boot_vga != 1)
-		return NULL;
-	d = opendir("/sys/class/vtconsole");
-	while (d && !why && (e = readdir(d))) {
-		_cleanup_free_ char *np = NULL, *bp = NULL, *name = NULL, *bind = NULL;
-
-		if (!startswith(e->d_name, "vtcon"))
-			continue;
-		np = xasprintf("/sys/class/vtconsole/%s/name", e->d_name);
-		bp = xasprintf("/sys/class/vtconsole/%s/bind", e->d_name);
-		name = read_file(np);
-		bind = read_file(bp);
-		if (name && bind && strstr(name, "frame buffer") && bind[0] == '1')
-			why = xstrdup("it is the boot GPU and the host's framebuffer console is on it: handing over the only GPU is "
-				      "not supported yet (give the host another GPU, or unbind the console first)");
-	}
-	if (d)
-		closedir(d);
-	return why;
-}
-
 char *guard_check(const struct pci_func *f, const struct holders *h)
 {
-	char *why = block_guard(f, h);
-
-	return why ? why : fbcon_guard(f);
+	/* The host's display is display.c's: refused or handed over by the planner. */
+	return block_guard(f, h);
 }

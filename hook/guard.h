@@ -10,8 +10,8 @@
  * head disk counts when one of its paths is on F), or a partition, backs a mounted filesystem
  * (by device number or mount source), active swap, an md/dm/LVM device, a loop device, or the
  * raw disk of a running domain of H, or the kernel refuses an exclusive open of it (a ZFS pool,
- * anything else that holds it); or F is the boot GPU with the framebuffer console on it. The
- * caller frees the string.
+ * anything else that holds it). The host's display on F is display.h's. The caller frees the
+ * string.
  */
 char *guard_check(const struct pci_func *f, const struct holders *h);
 

@@ -204,6 +204,72 @@ static bool parse_took(struct ledger *l, char **f)
 	return true;
 }
 
+static const char *const step_names[DSTEP_N] = { "display-manager", "wait", "nvidia-persistenced", "vtcon",
+						   "framebuffer", "module" };
+
+const char *display_step_name(enum display_step s)
+{
+	return s < DSTEP_N ? step_names[s] : "?";
+}
+
+static bool chars_in(const char *s, size_t max, const char *extra)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
+			return false;
+	return true;
+}
+
+bool display_what_valid(enum display_step step, const char *s)
+{
+	switch (step) {
+	case DSTEP_DM:
+	case DSTEP_PERSISTENCED:
+		/* A unit name, never an option: systemctl gets it as an argument. */
+		return *s != '-' && chars_in(s, 255, "@_.:-\\");
+	case DSTEP_WAIT:
+		return streq(s, "-");
+	case DSTEP_VTCON:
+		return startswith(s, "vtcon") && chars_in(s + 5, 8, "") && strspn(s + 5, "0123456789") == strlen(s + 5);
+	case DSTEP_FB:
+		return *s != '.' && chars_in(s, 63, "_.:-");
+	case DSTEP_MODULE:
+		/* vfio's own modules are never ours to unload. */
+		return *s != '-' && driver_name_valid(s) && !startswith(s, "vfio");
+	case DSTEP_N:
+		break;
+	}
+	return false;
+}
+
+static bool parse_display(struct ledger *l, char **f)
+{
+	const char *owner = field(f + 2, "owner"), *step = field(f + 2, "step"), *what = field(f + 2, "what");
+	const char *drv = field(f + 2, "driver"), *state = field(f + 2, "state");
+	_cleanup_free_ char *o = NULL, *w = NULL;
+	struct ledger_display *d;
+	struct pci_addr a;
+	int k;
+
+	if (!f[1] || pci_addr_parse(f[1], &a) < 0 || !owner || !step || !what || !drv || !state ||
+	    (!streq(state, "doing") && !streq(state, "done")))
+		return false;
+	for (k = 0; k < DSTEP_N && !streq(step, step_names[k]); k++)
+		;
+	o = unescape(owner);
+	w = unescape(what);
+	if (k == DSTEP_N || !o || !w || !display_what_valid((enum display_step)k, w) ||
+	    (k == DSTEP_FB ? !driver_name_valid(drv) : !streq(drv, "-")))
+		return false;
+	d = ledger_display_add(l, &a, o, (enum display_step)k, w, k == DSTEP_FB ? drv : "");
+	d->done = streq(state, "done");
+	return true;
+}
+
 /* Splits LINE at single spaces into a NULL-terminated array (pointers into LINE). */
 static char **split(char *line)
 {
@@ -240,6 +306,8 @@ static bool parse_line(struct ledger *l, const char *line, int bad)
 		return (bad || n == 6) && parse_func(l, f, bad);
 	if (streq(f[0], "took"))
 		return !bad && n == 8 && parse_took(l, f);
+	if (streq(f[0], "display"))
+		return !bad && n == 7 && parse_display(l, f);
 	return false;
 }
 
@@ -352,6 +420,15 @@ static char *format(const struct ledger *l, bool prune)
 		put(&buf, &len, "took %s owner=%s from=%s from-uuid=%s from-id=%d state=%s xml=%s\n", a, owner, from,
 		    t->from_uuid, t->from_id, t->pending ? "pending" : "done", xml);
 	}
+	for (size_t i = 0; i < l->n_display; i++) {
+		const struct ledger_display *d = &l->display[i];
+		_cleanup_free_ char *owner = escape(d->owner), *what = escape(d->what);
+		char a[PCI_ADDR_LEN];
+
+		pci_addr_format(&d->gpu, a, sizeof(a));
+		put(&buf, &len, "display %s owner=%s step=%s what=%s driver=%s state=%s\n", a, owner,
+		    display_step_name(d->step), what, *d->driver ? d->driver : "-", d->done ? "done" : "doing");
+	}
 	for (size_t i = 0; i < l->n_bad; i++)
 		if (l->bad[i].text)
 			put(&buf, &len, DAMAGED "%s\n", l->bad[i].text);
@@ -374,8 +451,13 @@ void ledger_clear(struct ledger *l)
 		free(l->took[i].from);
 		free(l->took[i].xml);
 	}
+	for (size_t i = 0; i < l->n_display; i++) {
+		free(l->display[i].owner);
+		free(l->display[i].what);
+	}
 	for (size_t i = 0; i < l->n_bad; i++)
 		free(l->bad[i].text);
+	free(l->display);
 	free(l->vms);
 	free(l->funcs);
 	free(l->took);
@@ -389,7 +471,7 @@ static bool ledger_empty(const struct ledger *l)
 
 	for (size_t i = 0; i < l->n_bad; i++)
 		bad += l->bad[i].text != NULL;
-	return l->n_funcs == 0 && l->n_took == 0 && bad == 0;
+	return l->n_funcs == 0 && l->n_took == 0 && l->n_display == 0 && bad == 0;
 }
 
 int ledger_load(struct ledger *ret)
@@ -460,6 +542,12 @@ struct ledger_func *ledger_claim(struct ledger *l, const struct pci_addr *a, con
 	}
 	free(f->owner);
 	f->owner = xstrdup(owner);
+	/* The host's display given up for this function goes with it: its new owner's stop gives it back. */
+	for (size_t i = 0; i < l->n_display; i++)
+		if (pci_addr_eq(&l->display[i].gpu, a) && !streq(l->display[i].owner, owner)) {
+			free(l->display[i].owner);
+			l->display[i].owner = xstrdup(owner);
+		}
 	return f;
 }
 
@@ -508,6 +596,9 @@ bool ledger_has_vm(const struct ledger *l, const char *name)
 			return true;
 	for (size_t i = 0; i < l->n_took; i++)
 		if (streq(l->took[i].owner, name))
+			return true;
+	for (size_t i = 0; i < l->n_display; i++)
+		if (streq(l->display[i].owner, name))
 			return true;
 	return false;
 }
@@ -588,4 +679,26 @@ bool ledger_took_from(const struct ledger *l, const char *name)
 		if (streq(l->took[i].from, name))
 			return true;
 	return false;
+}
+
+struct ledger_display *ledger_display_add(struct ledger *l, const struct pci_addr *gpu, const char *owner,
+					  enum display_step step, const char *what, const char *driver)
+{
+	struct ledger_display *d = array_push(&l->display, &l->n_display, sizeof(*d));
+
+	d->gpu = *gpu;
+	d->owner = xstrdup(owner);
+	d->step = step;
+	d->what = xstrdup(what);
+	snprintf(d->driver, sizeof(d->driver), "%s", driver ? driver : "");
+	d->done = false;
+	return d;
+}
+
+void ledger_display_drop(struct ledger *l, size_t i)
+{
+	free(l->display[i].owner);
+	free(l->display[i].what);
+	memmove(&l->display[i], &l->display[i + 1], (l->n_display - i - 1) * sizeof(*l->display));
+	l->n_display--;
 }

@@ -45,6 +45,25 @@ struct ledger_took {
 	char *xml;    /* its <hostdev> (or <interface>) element in FROM, on one line */
 };
 
+/*
+ * One step of handing the host's display over to OWNER (display.h), recorded before it runs and
+ * undone in reverse: the display manager or nvidia-persistenced stopped (WHAT: the unit), the
+ * wait for the GPU's users (nothing to undo), fbcon unbound from a vtconsole (WHAT: vtconN), a
+ * firmware framebuffer unbound from its platform driver (WHAT: the device, DRIVER: its driver),
+ * an NVIDIA module unloaded (WHAT: the module). It belongs with GPU: whoever owns that function
+ * owns its steps, and they are undone once the function is back on the host.
+ */
+enum display_step { DSTEP_DM, DSTEP_WAIT, DSTEP_PERSISTENCED, DSTEP_VTCON, DSTEP_FB, DSTEP_MODULE, DSTEP_N };
+
+struct ledger_display {
+	struct pci_addr gpu;
+	char *owner;
+	enum display_step step;
+	char *what;
+	char driver[64]; /* DSTEP_FB: the platform driver; "" otherwise */
+	bool done;       /* false: it may have begun (a crash in between is undone too) */
+};
+
 /* A line that could not be read: kept as it is, reported, never silently rewritten. */
 struct ledger_bad {
 	int line;
@@ -58,6 +77,8 @@ struct ledger {
 	size_t n_funcs;
 	struct ledger_took *took;
 	size_t n_took;
+	struct ledger_display *display;
+	size_t n_display;
 	struct ledger_bad *bad;
 	size_t n_bad;
 };
@@ -99,6 +120,14 @@ void ledger_vm_drop(struct ledger *l, const char *name);
 struct ledger_took *ledger_took_add(struct ledger *l, const struct pci_addr *a, const char *owner, const char *from,
 				    const char *from_uuid, int from_id, const char *xml);
 void ledger_took_drop(struct ledger *l, size_t i);
+
+/* Records a display step for OWNER before it runs (not done yet); returns it. */
+struct ledger_display *ledger_display_add(struct ledger *l, const struct pci_addr *gpu, const char *owner,
+					  enum display_step step, const char *what, const char *driver);
+void ledger_display_drop(struct ledger *l, size_t i);
+const char *display_step_name(enum display_step s);
+/* Is S fit to be WHAT of a STEP (a unit, vtconN, a device or module name)? Nothing else reaches sysfs or argv. */
+bool display_what_valid(enum display_step step, const char *s);
 
 /* Did a start take anything from NAME? */
 bool ledger_took_from(const struct ledger *l, const char *name);

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "plan.h"
 
+#include "child.h"
+#include "display.h"
 #include "guard.h"
 #include "ledger.h"
 #include "resolve.h"
@@ -239,6 +241,34 @@ static void check_stuck(struct plan *p, const struct machine *m, int group)
 	}
 }
 
+/* The host's display on F: refused, or handed over first (host-display = handoff). */
+static void check_display(const struct config *c, struct plan *p, const struct pci_func *f)
+{
+	struct display_cfg dc = vm_display(c, p->vm);
+	struct display_use u;
+
+	if (!display_detect(f, now_ms() + (long)c->opt.timeout * 1000L, &u))
+		return;
+	if (!dc.handoff) {
+		_cleanup_free_ char *desc = display_describe(&u), *unit = display_manager_unit(&dc);
+		char a[PCI_ADDR_LEN];
+
+		pci_addr_format(&f->addr, a, sizeof(a));
+		add(&p->refusals, &p->n_refusals,
+		    "%s (%s) drives the host's display (%s): set host-display = handoff in [vm %s] to let vfio-hook stop %s "
+		    "while %s runs, or give the host another GPU",
+		    a, pci_func_name(f), desc, p->vm->name, unit, p->vm->name);
+		display_use_clear(&u);
+		return;
+	}
+	if (!p->display) {
+		p->display = xcalloc(1, sizeof(*p->display));
+		p->display->cfg = dc;
+		p->display->manager = display_manager_unit(&dc);
+	}
+	*(struct display_use *)array_push(&p->display->uses, &p->display->n_uses, sizeof(u)) = u;
+}
+
 int plan_build(const struct config *c, const struct vm *vm, enum evict_policy policy, const struct machine *m,
 	       const struct holders *h, const struct ledger *l, const struct domain *dom, struct plan *ret)
 {
@@ -293,6 +323,8 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 			    pci_func_name(f));
 			continue;
 		}
+		if (!p.funcs[i].already)
+			check_display(c, &p, f);
 		why = p.funcs[i].already ? NULL : guard_check(f, h);
 		if (!why)
 			why = used_through(f, h, vm->name);
@@ -355,12 +387,15 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 long plan_hold_ms(const struct plan *p, unsigned timeout_s)
 {
 	/* The eviction's wait, then per function its three writes, and as many again to roll back. */
-	return (long)timeout_s * 1000L * (long)(2 + 4 * p->n_evictions + 6 * p->n_funcs);
+	return (long)timeout_s * 1000L * (long)(2 + 4 * p->n_evictions + 6 * p->n_funcs) +
+	       display_plan_hold_ms(p->display, timeout_s);
 }
 
 void plan_print(const struct plan *p, FILE *out)
 {
 	fprintf(out, "%s: %zu PCI function%s\n", p->vm->name, p->n_funcs, p->n_funcs == 1 ? "" : "s");
+	if (p->display)
+		display_plan_print(p->display, out);
 	for (size_t i = 0; i < p->n_funcs; i++) {
 		const struct pci_func *f = p->funcs[i].f;
 		char a[PCI_ADDR_LEN];
@@ -399,5 +434,6 @@ void plan_clear(struct plan *p)
 	free(p->warnings);
 	free(p->funcs);
 	free(p->evictions);
+	display_plan_free(p->display);
 	*p = (struct plan){ 0 };
 }

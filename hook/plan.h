@@ -3,6 +3,7 @@
 #define VH_PLAN_H
 
 #include "config.h"
+#include "display.h"
 #include "discover.h"
 #include "domxml.h"
 #include "ledger.h"
@@ -38,6 +39,7 @@ struct plan {
 	enum evict_policy policy;
 	struct eviction *evictions; /* empty with policy refuse: those are refusals */
 	size_t n_evictions;
+	struct display_plan *display; /* the host's display to hand over first (host-display = handoff); NULL: none */
 };
 
 /* policy: what to do with a needed function another running VM holds. */

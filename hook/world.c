@@ -82,8 +82,14 @@ int evict_and_apply(struct world *w, const struct vm *vm, const struct domain *d
 		/* Drivers changed (libvirt gives managed devices back to the host): look again. */
 		r = plan_or_refuse(w, vm, EVICT_REFUSE, dom, p);
 	}
-	if (r == 0)
+	/* Steps 1-6 of a hand-over of the host's display, then the move; a failed move gives the display back. */
+	if (r == 0 && p->display)
+		r = display_handoff(p->display, vm->name, &w->l, o->timeout);
+	if (r == 0) {
 		r = apply_prepare(p, &w->l, o->timeout);
+		if (r < 0 && p->display)
+			display_give_back(&w->l, vm->name, o->timeout, LOG_ERR);
+	}
 	/* A start that fails after evicting leaves the holders as they were, whatever giveback says. */
 	if (r < 0 && took)
 		evict_give_back(o->uri, o->timeout, &w->l, vm->name, true, false);

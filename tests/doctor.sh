@@ -206,8 +206,8 @@ doctor desktop svm 'printf "0x687f\n" >"$sys/0000:0b:00.0/device"'
 has "a Vega 10: vendor-reset suggested" \
 	"WARN  0000:0b:00.0 (VGA compatible controller) is an AMD Vega 10 GPU: it does not come back after a reset without vendor-reset — install vendor-reset (https://github.com/gnif/vendor-reset) and load it at boot; on kernels from 5.15 on also: echo device_specific > /sys/bus/pci/devices/0000:0b:00.0/reset_method"
 has "the boot GPU: WARN" \
-	"WARN  0000:0b:00.0 (VGA compatible controller) is the boot GPU: the host's console and display start on it — give the host another GPU: make that one primary in the firmware setup (the hook refuses this one while the framebuffer console is on it)"
-if printf '%s\n' "$out" | grep -q "^FAIL  \[vm linux\] the hook would refuse to start it: 0000:0b:00.0 (VGA compatible controller): it is the boot GPU and the host's framebuffer console is on it"; then
+	"WARN  0000:0b:00.0 (VGA compatible controller) is the boot GPU: the host's console and display start on it — give the host another GPU: make that one primary in the firmware setup, or set host-display = handoff in the [vm] that gets it (the hook refuses it while the host's display is on it)"
+if printf '%s\n' "$out" | grep -qF "FAIL  [vm linux] the hook would refuse to start it: 0000:0b:00.0 (VGA compatible controller) drives the host's display (fbcon on tty1): set host-display = handoff in [vm linux] to let vfio-hook stop display-manager.service while linux runs, or give the host another GPU"; then
 	ok "the boot GPU with the console on it: the planner's refusal is a FAIL"
 else not_ok "the boot GPU with the console on it: the planner's refusal is a FAIL" "$out"; fi
 check "the boot GPU with the console on it: exit status 1" 1 "$rc"

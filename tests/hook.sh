@@ -198,7 +198,7 @@ reset; map "[vm hostgpu]" "pci = 0b:00.0 0b:00.1"
 domxml hostgpu 0000:0b:00.0 0000:0b:00.1 >"$work/hostgpu.xml"
 out=$(on desktop '$H hostgpu prepare begin - <$W/hostgpu.xml; echo "rc=$?"; basename $(readlink /sys/bus/pci/devices/0000:0b:00.0/driver)')
 check "guard: the boot GPU with the framebuffer console stays" "$(printf '%s\nrc=1\namdgpu' \
-	"vfio-hook: hostgpu: 0000:0b:00.0 (Ellesmere [Radeon RX 470/480/570/570X/580/580X/590]): it is the boot GPU and the host's framebuffer console is on it: handing over the only GPU is not supported yet (give the host another GPU, or unbind the console first)")" "$out"
+	"vfio-hook: hostgpu: 0000:0b:00.0 (Ellesmere [Radeon RX 470/480/570/570X/580/580X/590]) drives the host's display (fbcon on tty1): set host-display = handoff in [vm hostgpu] to let vfio-hook stop display-manager.service while hostgpu runs, or give the host another GPU")" "$out"
 out=$(on desktop 'echo 0 >$UMOCKDEV_DIR/sys/devices/virtual/vtconsole/vtcon1/bind; $H hostgpu prepare begin - <$W/hostgpu.xml; echo "rc=$?"; basename $(readlink /sys/bus/pci/devices/0000:0b:00.0/driver)')
 check "guard: with the console unbound it may go" "$(printf 'rc=0\nvfio-pci')" "$out"
 

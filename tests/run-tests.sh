@@ -44,6 +44,7 @@ suite() { # NAME COMMAND...
 		suite "$v/doctor" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/doctor.sh
 		suite "$v/setup" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/setup.sh
 		suite "$v/guard" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/guard.sh
+		suite "$v/display" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/display.sh
 		suite "$v/evict" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" MUTE_SOCKET="$top/build/mute-socket" tests/evict.sh
 	done
 	suite install tests/install.sh

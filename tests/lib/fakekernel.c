@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 /* K_CONFIG: only its reads are ours (they wait for the device lock). */
-enum kind { K_NONE, K_OVERRIDE, K_UNBIND, K_BIND, K_PROBE, K_CONFIG };
+enum kind { K_NONE, K_OVERRIDE, K_UNBIND, K_BIND, K_PROBE, K_CONFIG, K_VTBIND, K_PUNBIND, K_PBIND };
 
 struct slot {
 	int fd;
@@ -88,6 +88,24 @@ static enum kind classify(const char *path, struct slot *s)
 		return K_NONE;
 	if (strcmp(path, "/sys/bus/pci/drivers_probe") == 0)
 		return K_PROBE;
+	/* fbcon on a vtconsole, and a firmware framebuffer's platform driver (the host's display). */
+	if (((p = strstr(path, "/sys/class/vtconsole/")) == path || (p = strstr(path, "/sys/devices/virtual/vtconsole/")) == path) &&
+	    n > 5 && strcmp(path + n - 5, "/bind") == 0) {
+		p = strstr(p, "vtconsole/") + strlen("vtconsole/");
+		snprintf(s->dev, sizeof(s->dev), "%.*s", (int)strcspn(p, "/"), p);
+		return K_VTBIND;
+	}
+	if ((p = strstr(path, "/sys/bus/platform/devices/")) == path && n > 14 && strcmp(path + n - 14, "/driver/unbind") == 0) {
+		p += strlen("/sys/bus/platform/devices/");
+		snprintf(s->dev, sizeof(s->dev), "%.*s", (int)strcspn(p, "/"), p);
+		return K_PUNBIND;
+	}
+	if ((p = strstr(path, "/sys/bus/platform/drivers/")) == path) {
+		p += strlen("/sys/bus/platform/drivers/");
+		snprintf(s->driver, sizeof(s->driver), "%.*s", (int)strcspn(p, "/"), p);
+		p += strcspn(p, "/");
+		return strcmp(p, "/bind") == 0 ? K_PBIND : strcmp(p, "/unbind") == 0 ? K_PUNBIND : K_NONE;
+	}
 	if ((p = strstr(path, "/sys/bus/pci/devices/")) == path) {
 		p += strlen("/sys/bus/pci/devices/");
 		snprintf(s->dev, sizeof(s->dev), "%.*s", (int)strcspn(p, "/"), p);
@@ -546,20 +564,60 @@ static int hang(int lockfd)
 	return -EIO;
 }
 
+/* fbcon bound to a vtconsole or not: the attribute holds what was written. */
+static int do_vtbind(const char *vt, const char *val)
+{
+	char p[PATH_MAX], v[8];
+
+	if (strchr(vt, '/') || (val[0] != '0' && val[0] != '1'))
+		return -EINVAL;
+	tpath(p, sizeof(p), "sys/class/vtconsole/%s/bind", vt);
+	snprintf(v, sizeof(v), "%c\n", val[0]);
+	write_small(p, v);
+	return 0;
+}
+
+static int do_punbind(const char *dev)
+{
+	char p[PATH_MAX];
+
+	if (strchr(dev, '/') || !*dev)
+		return -EINVAL;
+	tpath(p, sizeof(p), "sys/bus/platform/devices/%s/driver", dev);
+	return unlink(p) < 0 ? -ENODEV : 0;
+}
+
+static int do_pbind(const char *dev, const char *drv)
+{
+	char p[PATH_MAX], target[PATH_MAX];
+	struct stat st;
+
+	if (strchr(dev, '/') || !*dev || strchr(drv, '/'))
+		return -EINVAL;
+	tpath(p, sizeof(p), "sys/bus/platform/drivers/%s", drv);
+	if (stat(p, &st) < 0)
+		return -ENODEV;
+	tpath(p, sizeof(p), "sys/bus/platform/devices/%s/driver", dev);
+	/* Platform devices live in sys/devices/platform/NAME: three levels below sys/. */
+	snprintf(target, sizeof(target), "../../../bus/platform/drivers/%s", drv);
+	return symlink(target, p) < 0 ? -EBUSY : 0;
+}
+
 static int emulate(const struct slot *s, const char *buf, size_t len)
 {
-	static const char *const steps[] = { "", "override", "unbind", "bind", "probe", "" };
+	static const char *const steps[] = { "", "override", "unbind", "bind", "probe", "", "vtbind", "punbind", "pbind" };
 	char val[128], dev[32];
 	const char *f;
 	int lockfd, r = 0;
 
 	snprintf(val, sizeof(val), "%.*s", (int)(len < sizeof(val) - 1 ? len : sizeof(val) - 1), buf);
-	snprintf(dev, sizeof(dev), "%.31s", s->kind == K_OVERRIDE || (s->kind == K_UNBIND && *s->dev) ? s->dev : val);
+	snprintf(dev, sizeof(dev), "%.31s", *s->dev ? s->dev : val);
 	dev[strcspn(dev, "\n")] = '\0';
 	/* The whole operation runs under the device lock, as in the kernel. */
 	lockfd = lock_dev(dev, LOCK_EX);
 	f = fault(steps[s->kind], dev);
-	if (f && strcmp(f, "hang") == 0 && lockfd >= 0)
+	/* A device without a lock (a vtconsole, a platform device) hangs all the same. */
+	if (f && strcmp(f, "hang") == 0)
 		return hang(lockfd);
 	if (f && strcmp(f, "fail") == 0) {
 		unlock_dev(lockfd);
@@ -577,6 +635,15 @@ static int emulate(const struct slot *s, const char *buf, size_t len)
 		break;
 	case K_PROBE:
 		r = f && strcmp(f, "nobind") == 0 ? 0 : do_probe(dev);
+		break;
+	case K_VTBIND:
+		r = do_vtbind(dev, val);
+		break;
+	case K_PUNBIND:
+		r = do_punbind(dev);
+		break;
+	case K_PBIND:
+		r = do_pbind(dev, s->driver);
 		break;
 	case K_NONE:
 	case K_CONFIG:

@@ -212,6 +212,82 @@ static void test_parse_rejects(void **state)
 	assert_false(driver_name_valid("x\n"));
 }
 
+/*
+ * The steps of a hand-over of the host's display: they round-trip in order, whatever the
+ * owner's name; a hand-over of the GPU to another VM (an eviction) takes them along, so the
+ * display manager is not stopped twice and comes back when the last VM using the GPU stops.
+ */
+static void test_display_steps(void **state)
+{
+	struct ledger l = { 0 }, back = { 0 };
+	_cleanup_free_ char *text = NULL;
+
+	(void)state;
+	ledger_display_add(&l, &gpu, "win 10%", DSTEP_DM, "gdm.service", NULL)->done = true;
+	ledger_display_add(&l, &gpu, "win 10%", DSTEP_WAIT, "-", NULL)->done = true;
+	ledger_display_add(&l, &gpu, "win 10%", DSTEP_VTCON, "vtcon1", NULL)->done = true;
+	ledger_display_add(&l, &gpu, "win 10%", DSTEP_FB, "efi-framebuffer.0", "efi-framebuffer");
+	ledger_display_add(&l, &audio, "other", DSTEP_MODULE, "nvidia_drm", NULL);
+	assert_true(ledger_has_vm(&l, "win 10%"));
+	assert_int_equal(ledger_save(&l), 0);
+	assert_int_equal(ledger_load(&back), 0);
+	assert_int_equal(back.n_bad, 0);
+	assert_int_equal(back.n_display, 5);
+	for (size_t i = 0; i < 5; i++) {
+		assert_int_equal(back.display[i].step, l.display[i].step);
+		assert_string_equal(back.display[i].owner, l.display[i].owner);
+		assert_string_equal(back.display[i].what, l.display[i].what);
+		assert_string_equal(back.display[i].driver, l.display[i].driver);
+		assert_int_equal(back.display[i].done, l.display[i].done);
+	}
+	text = ledger_format(&back);
+	assert_non_null(strstr(text, "display 0000:01:00.0 owner=win%2010%25 step=framebuffer what=efi-framebuffer.0 "
+				     "driver=efi-framebuffer state=doing\n"));
+	/* The GPU handed to b: its display steps are b's now, the other GPU's stay. */
+	ledger_claim(&back, &gpu, "b");
+	assert_string_equal(back.display[0].owner, "b");
+	assert_string_equal(back.display[3].owner, "b");
+	assert_string_equal(back.display[4].owner, "other");
+	assert_false(ledger_has_vm(&back, "win 10%"));
+	ledger_display_drop(&back, 0);
+	assert_int_equal(back.n_display, 4);
+	assert_int_equal(back.display[0].step, DSTEP_WAIT);
+	ledger_clear(&l);
+	ledger_clear(&back);
+}
+
+/* A display step whose name is not fit for it never reaches sysfs or a command line: a damaged line. */
+static void test_display_rejects(void **state)
+{
+	static const char *const bad[] = {
+		"display 0000:01:00.0 owner=a step=vtcon what=../../bus/pci/drivers_probe driver=- state=done\n",
+		"display 0000:01:00.0 owner=a step=vtcon what=vtcon1x driver=- state=done\n",
+		"display 0000:01:00.0 owner=a step=display-manager what=--now driver=- state=done\n",
+		"display 0000:01:00.0 owner=a step=module what=vfio_pci driver=- state=done\n",
+		"display 0000:01:00.0 owner=a step=module what=-r driver=- state=done\n",
+		"display 0000:01:00.0 owner=a step=framebuffer what=efi-framebuffer.0 driver=../x state=done\n",
+		"display 0000:01:00.0 owner=a step=framebuffer what=../x driver=efifb state=done\n",
+		"display 0000:01:00.0 owner=a step=reboot what=x driver=- state=done\n",
+		"display 0000:01:00.0 owner=a step=vtcon what=vtcon1 driver=- state=maybe\n",
+		"display 0000:01:00.0 owner=a step=vtcon what=vtcon1 driver=- state=done extra=1\n",
+		"display 0000:01:00.0 step=vtcon what=vtcon1 driver=- state=done\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct ledger l = { 0 };
+		_cleanup_free_ char *text = NULL;
+
+		assert_int_equal(ledger_parse(bad[i], strlen(bad[i]), "ledger", &l), 0);
+		assert_int_equal(l.n_bad, 1);
+		assert_int_equal(l.n_display, 0);
+		/* Kept as it was, marked damaged. */
+		text = ledger_format(&l);
+		assert_non_null(strstr(text, "damaged display 0000:01:00.0"));
+		ledger_clear(&l);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +296,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_line_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_dir_trusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_rejects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_display_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_display_rejects, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VH_DISPLAY_H
+#define VH_DISPLAY_H
+
+#include "config.h"
+#include "discover.h"
+#include "ledger.h"
+
+#include <stdio.h>
+
+/*
+ * The host's own display on a function to move: found from the kernel (fbcon on a vtconsole
+ * with one of the function's framebuffers, a firmware framebuffer in one of its BARs, processes
+ * with its DRM or NVIDIA nodes open), refused by default, or handed over step by step — each
+ * step recorded in the ledger before it runs, with a deadline, undone in reverse.
+ *
+ * /proc, /etc/systemd and the processes' fd links are read under display_root(): "" on a real
+ * host; under VFIO_HOOK_TEST, $VFIO_HOOK_TEST_ROOT (a directory the suite builds). Programs
+ * (systemctl, modprobe, kill) run through run_with_deadline, so under VFIO_HOOK_TEST only the
+ * suite's stand-ins run, and no signal reaches a process of the machine running the tests.
+ */
+
+struct display_proc {
+	long pid;
+	char comm[64];
+	char node[64]; /* the node it has open */
+};
+
+/* A firmware framebuffer (a platform device) whose memory lies in one of the function's BARs. */
+struct display_fw {
+	char dev[64];    /* efi-framebuffer.0, simple-framebuffer.0, vesa-framebuffer.0 */
+	char driver[64]; /* bound to; "" when none */
+	int bar;
+};
+
+struct display_use {
+	const struct pci_func *f;
+	char **vtcons; /* vtconN bound to fbcon while a framebuffer of F (or in its BARs) exists */
+	size_t n_vtcons;
+	char **fbs; /* F's fbM */
+	size_t n_fbs;
+	struct display_fw *fw;
+	size_t n_fw;
+	char **nodes; /* F's /dev/dri/cardN, renderDN (and /dev/nvidia* on nvidia) */
+	size_t n_nodes;
+	struct display_proc *procs;
+	size_t n_procs;
+	bool nvidia;
+	bool incomplete; /* the /proc scan ran out of time: the process list may be short */
+};
+
+/* 1 when F drives the host's display (*ret filled, clear it), 0 when not. The /proc scan ends at DEADLINE_MS. */
+int display_detect(const struct pci_func *f, long deadline_ms, struct display_use *ret);
+void display_use_clear(struct display_use *u);
+/* Looks again only at the processes (the hand-over's wait). */
+void display_rescan(struct display_use *u, long deadline_ms);
+/* "Xorg pid 812 and gnome-shell pid 1403 use /dev/dri/card0". */
+char *display_procs_text(const struct display_use *u);
+/* "fbcon on tty1; Xorg pid 812 and gnome-shell pid 1403 use /dev/dri/card0". */
+char *display_describe(const struct display_use *u);
+/* The display manager to stop: display-manager = UNIT, else what display-manager.service points to. */
+char *display_manager_unit(const struct display_cfg *d);
+
+/* A hand-over a start will do: the functions that drive the display, and the VM's settings. */
+struct display_plan {
+	struct display_use *uses;
+	size_t n_uses;
+	struct display_cfg cfg;
+	char *manager;
+};
+
+void display_plan_free(struct display_plan *dp);
+/* The sequence, in order, as --check prints it. */
+void display_plan_print(const struct display_plan *dp, FILE *out);
+/* How long the hand-over and its undoing may take at most. */
+long display_plan_hold_ms(const struct display_plan *dp, unsigned timeout_s);
+
+/*
+ * Steps 1–6 of the hand-over for VM (7 is apply_prepare), each in L (saved) before it runs. On
+ * failure everything done is undone in reverse and one line is logged: -errno.
+ */
+int display_handoff(struct display_plan *dp, const char *vm, struct ledger *l, unsigned timeout_s);
+
+/*
+ * Gives the host back what OWNER's hand-overs took, in reverse, for every GPU no longer in L
+ * (back on the host; one a running VM still uses is that VM's now). A step that fails stays in L
+ * for 'vfio-hook restore', logged at PRIO. L is saved. 0 or -EIO.
+ */
+int display_give_back(struct ledger *l, const char *owner, unsigned timeout_s, int prio);
+
+/* " holds the host's display (…)" for status, or nothing. */
+void display_status(const struct ledger *l, const char *owner, FILE *out);
+
+/* "" on a real host, $VFIO_HOOK_TEST_ROOT under VFIO_HOOK_TEST. */
+const char *display_root(void);
+
+#endif
