@@ -115,7 +115,9 @@ boots="default noiommu novtd systemd ovmf"
 profile() { # NAME: sets p_append (kernel command line), p_fw (firmware) and p_iommu (the IOMMU device)
 	p_fw=() p_iommu=(-device intel-iommu,intremap=on,caching-mode=on)
 	case $1 in
-	default) p_append="console=ttyS0 intel_iommu=on iommu=pt" ;;
+	# A host whose GPU-like device is a second GPU: no framebuffer console on it (fbcon maps
+	# the consoles to an fb1 there is not), so the hook may take it without a hand-over.
+	default) p_append="console=ttyS0 intel_iommu=on iommu=pt fbcon=map:1" ;;
 	# The IOMMU off on the command line (Debian 12's kernel turns it on without intel_iommu=on).
 	noiommu) p_append="console=ttyS0 intel_iommu=off" ;;
 	# VT-d off in the firmware: no DMAR table, no intel_iommu=on either.
