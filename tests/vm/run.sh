@@ -23,9 +23,9 @@ die() { echo "FAIL vm-check: $*"; echo "0 passed, 1 failed"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap builds the guest's root file system)"
 
-# Host tools, installed when missing. The initramfs needs busybox-static's binary.
+# Host tools, installed when missing. The initramfs needs busybox-static's binary, the ovmf boot OVMF.
 need=""
-for p in qemu-system-x86 debootstrap busybox-static e2fsprogs kmod cpio; do
+for p in qemu-system-x86 debootstrap busybox-static e2fsprogs kmod cpio ovmf; do
 	dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
 done
 if [ -n "$need" ]; then
@@ -147,9 +147,6 @@ for s in "$here"/guest/scenarios/*.sh; do
 	case " $want " in *" $b "*) ;; *) want="$want $b" ;; esac
 done
 [ -n "$want" ] || die "VFIO_HOOK_VM_SCENARIOS=$scen matches no scenario in tests/vm/guest/scenarios"
-case " $want " in *" ovmf "*) [ -f /usr/share/ovmf/OVMF.fd ] || {
-	log "installing ovmf"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q ovmf >/dev/null || die "apt-get install ovmf failed"; } ;; esac
 
 start=$(date +%s)
 deadline=$((start + timeout_s))
