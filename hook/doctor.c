@@ -245,7 +245,7 @@ static int intel_default_on(const struct doctor *d, const char **option)
 
 	if (!cfg)
 		return -1;
-	for (size_t i = 0; i < sizeof(intel_on_options) / sizeof(intel_on_options[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(intel_on_options); i++) {
 		_cleanup_free_ char *line = xasprintf("\n%s\n", intel_on_options[i]);
 
 		if (startswith(cfg, line + 1) || strstr(cfg, line)) {
