@@ -235,19 +235,35 @@ static char *kernel_config(const struct doctor *d)
 	return cfg;
 }
 
-/* Does this kernel turn the Intel IOMMU on by itself? 1, 0, or -1: its config is not readable. */
-static int intel_default_on(const struct doctor *d)
+/* The config options that turn the Intel IOMMU on without intel_iommu=on. Debian 12's kernel
+ * has the second: on for everything but integrated graphics, which is on for passthrough. */
+static const char *const intel_on_options[] = { "CONFIG_INTEL_IOMMU_DEFAULT_ON=y",
+						"CONFIG_INTEL_IOMMU_DEFAULT_ON_INTGPU_OFF=y" };
+
+/* Does this kernel turn the Intel IOMMU on by itself? 1 (and the option in *option), 0, or -1:
+ * its config is not readable. */
+static int intel_default_on(const struct doctor *d, const char **option)
 {
 	_cleanup_free_ char *cfg = kernel_config(d);
 
 	if (!cfg)
 		return -1;
-	return strstr(cfg, "CONFIG_INTEL_IOMMU_DEFAULT_ON=y\n") ? 1 : 0;
+	for (size_t i = 0; i < ARRAY_SIZE(intel_on_options); i++) {
+		_cleanup_free_ char *line = xasprintf("\n%s\n", intel_on_options[i]);
+
+		if (startswith(cfg, line + 1) || strstr(cfg, line)) {
+			if (option)
+				*option = intel_on_options[i];
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static void check_cmdline_intel(struct doctor *d)
 {
 	int on = cmdline_item(d->cmdline, "intel_iommu", "on");
+	const char *option = NULL;
 	int dflt;
 
 	if (on == 1) {
@@ -259,10 +275,10 @@ static void check_cmdline_intel(struct doctor *d)
 		       "the kernel command line has intel_iommu=off");
 		return;
 	}
-	dflt = intel_default_on(d);
+	dflt = intel_default_on(d, &option);
 	if (dflt == 1)
-		report(d, ST_PASS, NULL,
-		       "intel_iommu=on is not needed: this kernel turns the Intel IOMMU on by default (CONFIG_INTEL_IOMMU_DEFAULT_ON=y)");
+		report(d, ST_PASS, NULL, "intel_iommu=on is not needed: this kernel turns the Intel IOMMU on by default (%s)",
+		       option);
 	else if (d->m && d->m->n_groups > 0)
 		report(d, ST_PASS, NULL, "the kernel command line has no intel_iommu=on, but the IOMMU is on");
 	else
@@ -297,12 +313,17 @@ static void check_cmdline_amd(struct doctor *d)
 /* What turns the IOMMU on, on a machine where it is off: the firmware, the command line, or both. */
 static const char *iommu_off_fix(const struct doctor *d)
 {
-	bool cmdline = cmdline_item(d->cmdline, "intel_iommu", "on") != 1 && intel_default_on(d) != 1;
+	bool cmdline = cmdline_item(d->cmdline, "intel_iommu", "on") != 1 && intel_default_on(d, NULL) != 1;
 
 	if (cpu_is_amd(d))
 		return AMD_FIRMWARE;
 	if (!cpu_is_intel(d))
 		return "enable the IOMMU (VT-d, AMD-Vi) in the firmware setup and reboot";
+	/* Even a kernel that turns it on by default obeys intel_iommu=off. */
+	if (cmdline_item(d->cmdline, "intel_iommu", "off") == 1)
+		return sys_exists(d, "/sys/firmware/acpi/tables/DMAR")
+			       ? "replace intel_iommu=off with intel_iommu=on on the kernel command line " GRUB_HOW
+			       : "enable VT-d in the firmware setup, replace intel_iommu=off with intel_iommu=on on the kernel command line " GRUB_HOW;
 	if (!sys_exists(d, "/sys/firmware/acpi/tables/DMAR"))
 		return cmdline ? "enable VT-d in the firmware setup, add intel_iommu=on to the kernel command line " GRUB_HOW
 			       : INTEL_FIRMWARE;

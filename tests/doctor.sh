@@ -123,6 +123,19 @@ rm "$root/proc/config.gz"
 doctor no-iommu vmx ""
 has "no kernel config anywhere, IOMMU off: FAIL, add intel_iommu=on" \
 	"FAIL  the kernel command line has no intel_iommu=on and this kernel's config (/boot/config-RELEASE, /proc/config.gz) is not readable to tell whether it is on by default — add intel_iommu=on to the kernel command line $GRUB"
+## Debian 12's kernel: the Intel IOMMU on by default, but for integrated graphics
+mkroot intel "iommu=pt"
+printf 'CONFIG_INTEL_IOMMU=y\n# CONFIG_INTEL_IOMMU_DEFAULT_ON is not set\nCONFIG_INTEL_IOMMU_DEFAULT_ON_INTGPU_OFF=y\n' >"$root/boot/config-$rel"
+doctor bridge-group vmx ""
+has "Intel, on by default but for integrated graphics: no intel_iommu=on needed" \
+	"PASS  intel_iommu=on is not needed: this kernel turns the Intel IOMMU on by default (CONFIG_INTEL_IOMMU_DEFAULT_ON_INTGPU_OFF=y)"
+## The same kernel booted with intel_iommu=off: the fix is the command line, not "check dmesg"
+echo "BOOT_IMAGE=/vmlinuz-$rel root=/dev/sda1 ro quiet intel_iommu=off" >"$root/proc/cmdline"
+doctor no-iommu vmx ""
+has "intel_iommu=off on a default-on kernel: the IOMMU FAIL says to replace it" \
+	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty — replace intel_iommu=off with intel_iommu=on on the kernel command line $GRUB"
+has "intel_iommu=off on a default-on kernel: the command line FAILs" \
+	"FAIL  the kernel command line has intel_iommu=off — replace intel_iommu=off with intel_iommu=on on the kernel command line $GRUB"
 mkroot intel "intel_iommu=on,sm_on iommu=pt"
 doctor bridge-group vmx ""
 has "intel_iommu=on,sm_on counts as on" "PASS  the kernel command line has intel_iommu=on"

@@ -3,7 +3,8 @@
 # two-function device, two NICs, an xHCI and an NVMe under QEMU, with a real libvirtd inside and this
 # tree's vfio-hook installed by `make install DESTDIR=`, runs the scenarios of
 # tests/vm/guest/scenarios in it, and prints one PASS/FAIL line per check and a final
-# "N passed, N failed". Nothing on the host's PCI devices is touched.
+# "N passed, N failed". Nothing on the host's PCI devices is touched. The same image is booted
+# once per boot profile (see profile() below) that the chosen scenarios name.
 #
 # The NVMe sits on a fifth root port, after the others so their bus numbers stay (it gets bus
 # 05); its medium is a scratch image made on every run.
@@ -11,20 +12,20 @@
 # /var/cache/vfio-hook-vm), keyed by package versions; only the small payload disk (this
 # tree's install and the scenarios) is made on every run.
 # Environment: VFIO_HOOK_VM_SCENARIOS=a,b (default all), VFIO_HOOK_VM_ACCEL=tcg|kvm|auto,
-# VFIO_HOOK_VM_TIMEOUT (seconds, default 1500).
+# VFIO_HOOK_VM_TIMEOUT (seconds for all boots, default 2400).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cache=${VFIO_HOOK_VM_CACHE:-/var/cache/vfio-hook-vm}
-timeout_s=${VFIO_HOOK_VM_TIMEOUT:-1500}
+timeout_s=${VFIO_HOOK_VM_TIMEOUT:-2400}
 log() { echo "# vm-check: $*"; }
 die() { echo "FAIL vm-check: $*"; echo "0 passed, 1 failed"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap builds the guest's root file system)"
 
-# Host tools, installed when missing. The initramfs needs busybox-static's binary.
+# Host tools, installed when missing. The initramfs needs busybox-static's binary, the ovmf boot OVMF.
 need=""
-for p in qemu-system-x86 debootstrap busybox-static e2fsprogs kmod cpio; do
+for p in qemu-system-x86 debootstrap busybox-static e2fsprogs kmod cpio ovmf; do
 	dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
 done
 if [ -n "$need" ]; then
@@ -86,9 +87,13 @@ make -s -C "$top" install DESTDIR="$run/payload/root" PREFIX=/usr/local >"$run/i
 	die "make install DESTDIR=… failed: $(tail -n1 "$run/install.log")"
 mkdir -p "$run/payload/root/usr/local/lib/vfio-hook-vm"
 cp -r "$here/guest/." "$run/payload/root/usr/local/lib/vfio-hook-vm/"
+# What a Debian host has and doctor reads: the kernel's config.
+mkdir -p "$run/payload/root/boot" && cp "$kdir/x/boot/config-$kver" "$run/payload/root/boot/"
+# The systemd boots' units (libvirtd's own are in libvirt-daemon-system, not installed), and the
+# display manager's stand-in: a program that holds /dev/dri/card0 like a compositor.
+mkdir -p "$run/payload/root/etc/systemd/system" && cp -a "$here/systemd/." "$run/payload/root/etc/systemd/system/"
+cc -O2 -Wall -Wextra -Werror -o "$run/payload/root/usr/local/lib/vfio-hook-vm/fakedm" "$here/fakedm.c" || die "cannot build tests/vm/fakedm.c"
 mke2fs -q -t ext4 -L payload -d "$run/payload" "$run/payload.img" 64M >/dev/null
-# The NVMe's medium: scratch, fresh (sparse) on every run; a scenario puts a filesystem on it.
-truncate -s 256M "$run/nvme.img"
 
 # --- accelerator: KVM only if it really boots this kernel ---------------------------------
 accel=${VFIO_HOOK_VM_ACCEL:-auto}
@@ -101,43 +106,96 @@ if [ "$accel" = auto ]; then
 	fi
 fi
 if [ "$accel" = kvm ]; then machine=q35,accel=kvm,kernel-irqchip=split cpu=host
-else machine=q35,accel=tcg cpu=max; fi
-log "booting the guest ($accel; console log in $run/console.log)"
+else machine=q35,accel=tcg cpu=max,vendor=GenuineIntel; fi
 
+# --- boots: the same kernel, initramfs and root image, each with its own command line, init
+# or firmware, running the scenarios that name it ("# vm-boot: NAME"; default: default) -------
+# The CPU says GenuineIntel, as on the Intel desktop the rest mimics (TCG's "max" says AMD).
+boots="default noiommu novtd systemd ovmf"
+profile() { # NAME: sets p_append (kernel command line), p_fw (firmware) and p_iommu (the IOMMU device)
+	p_fw=() p_iommu=(-device intel-iommu,intremap=on,caching-mode=on)
+	case $1 in
+	# A host whose GPU-like device is a second GPU: no framebuffer console on it (fbcon maps
+	# the consoles to an fb1 there is not), so the hook may take it without a hand-over.
+	default) p_append="console=ttyS0 intel_iommu=on iommu=pt fbcon=map:1" ;;
+	# The IOMMU off on the command line (Debian 12's kernel turns it on without intel_iommu=on).
+	noiommu) p_append="console=ttyS0 intel_iommu=off" ;;
+	# VT-d off in the firmware: no DMAR table, no intel_iommu=on either.
+	novtd) p_append="console=ttyS0" p_iommu=() ;;
+	# A desktop: systemd as PID 1 (udev, journald, libvirtd and display-manager.service as units),
+	# bochs-drm with the framebuffer console on the GPU-like device; the console on tty1 too.
+	systemd) p_append="console=tty0 console=ttyS0 intel_iommu=on iommu=pt init=/lib/systemd/systemd systemd.show_status=0" ;;
+	# The same through UEFI (OVMF) with bochs-drm kept out: the firmware's framebuffer (efifb)
+	# holds the GPU-like device's BAR and fbcon sits on it; no display manager (no DRM device).
+	ovmf) p_append="console=tty0 console=ttyS0 intel_iommu=on iommu=pt init=/lib/systemd/systemd systemd.show_status=0 modprobe.blacklist=bochs systemd.mask=fakedm.service"
+		p_fw=(-bios /usr/share/ovmf/OVMF.fd) ;;
+	*) return 1 ;;
+	esac
+}
 scen=${VFIO_HOOK_VM_SCENARIOS:-all}
-qemu=(qemu-system-x86_64 -machine "$machine" -cpu "$cpu" -smp 2 -m 2048 -nodefaults -no-reboot
-	-display none -serial stdio -monitor none
-	-kernel "$vmlinuz" -initrd "$initrd"
-	-append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 quiet loglevel=3 vfio_hook.scenarios=$scen"
-	-device intel-iommu,intremap=on,caching-mode=on
-	-drive "file=$rootimg,if=none,id=root,format=raw,snapshot=on" -device virtio-blk-pci,drive=root,serial=root,bus=pcie.0,addr=0x5
-	-drive "file=$run/payload.img,if=none,id=payload,format=raw,readonly=on" -device virtio-blk-pci,drive=payload,serial=payload,bus=pcie.0,addr=0x6
-	-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1,addr=0x2.0x0,multifunction=on
-	-device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,slot=2,addr=0x2.0x1
-	-device pcie-root-port,id=rp3,bus=pcie.0,chassis=3,slot=3,addr=0x2.0x2
-	-device pcie-root-port,id=rp4,bus=pcie.0,chassis=4,slot=4,addr=0x2.0x3
-	-device bochs-display,bus=rp1,addr=0x0.0x0,multifunction=on
-	-device ich9-intel-hda,bus=rp1,addr=0x0.0x1,id=hda -device hda-output,bus=hda.0
-	-netdev user,id=n1,restrict=on -device e1000e,bus=rp2,netdev=n1
-	-netdev user,id=n2,restrict=on -device e1000e,bus=rp3,netdev=n2
-	-device qemu-xhci,bus=rp4,id=xhci -device usb-kbd,bus=xhci.0 -device usb-tablet,bus=xhci.0
-	-device pcie-root-port,id=rp5,bus=pcie.0,chassis=5,slot=5,addr=0x2.0x4
-	-drive "file=$run/nvme.img,if=none,id=nvme,format=raw" -device nvme,serial=vfio-hook-nvme,drive=nvme,bus=rp5)
+selected() { # SCENARIO-FILE: chosen by VFIO_HOOK_VM_SCENARIOS (the guest's init matches the same way)
+	n=$(basename "$1" .sh)
+	case ",$scen," in *",all,"* | *",$n,"* | *",${n#*-},"*) return 0 ;; esac
+	return 1
+}
+boot_of() { b=$(sed -n 's/^# vm-boot: *\([a-z0-9_-]*\).*/\1/p' "$1" | head -n1); echo "${b:-default}"; }
+want=""
+for s in "$here"/guest/scenarios/*.sh; do
+	selected "$s" || continue
+	b=$(boot_of "$s")
+	profile "$b" || die "$(basename "$s") names boot profile '$b', which run.sh does not define"
+	case " $want " in *" $b "*) ;; *) want="$want $b" ;; esac
+done
+[ -n "$want" ] || die "VFIO_HOOK_VM_SCENARIOS=$scen matches no scenario in tests/vm/guest/scenarios"
 
 start=$(date +%s)
-set +e
-timeout "$timeout_s" "${qemu[@]}" </dev/null 2>"$run/qemu.err" | stdbuf -oL tr -d '\r' | tee "$run/console.log" |
-	grep --line-buffered -E '^(PASS|FAIL|INFO|VFIO-HOOK-VM-DONE)'
-qrc=${PIPESTATUS[0]}
-set -e
+deadline=$((start + timeout_s))
+failed_boots=0
+for b in $boots; do
+	case " $want " in *" $b "*) ;; *) continue ;; esac
+	profile "$b"
+	con=$run/console-$b.log
+	log "boot $b ($accel; console log in $con)"
+	t0=$(date +%s)
+	qemu=(qemu-system-x86_64 -machine "$machine" -cpu "$cpu" -smp 2 -m 2048 -nodefaults -no-reboot
+		-display none -serial stdio -monitor none "${p_fw[@]}"
+		-kernel "$vmlinuz" -initrd "$initrd"
+		-append "$p_append panic=-1 quiet loglevel=3 vfio_hook.boot=$b vfio_hook.scenarios=$scen"
+		"${p_iommu[@]}"
+		-drive "file=$rootimg,if=none,id=root,format=raw,snapshot=on" -device virtio-blk-pci,drive=root,serial=root,bus=pcie.0,addr=0x5
+		-drive "file=$run/payload.img,if=none,id=payload,format=raw,readonly=on" -device virtio-blk-pci,drive=payload,serial=payload,bus=pcie.0,addr=0x6
+		-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1,addr=0x2.0x0,multifunction=on
+		-device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,slot=2,addr=0x2.0x1
+		-device pcie-root-port,id=rp3,bus=pcie.0,chassis=3,slot=3,addr=0x2.0x2
+		-device pcie-root-port,id=rp4,bus=pcie.0,chassis=4,slot=4,addr=0x2.0x3
+		-device bochs-display,bus=rp1,addr=0x0.0x0,multifunction=on
+		-device ich9-intel-hda,bus=rp1,addr=0x0.0x1,id=hda -device hda-output,bus=hda.0
+		-netdev user,id=n1,restrict=on -device e1000e,bus=rp2,netdev=n1
+		-netdev user,id=n2,restrict=on -device e1000e,bus=rp3,netdev=n2
+		-device qemu-xhci,bus=rp4,id=xhci -device usb-kbd,bus=xhci.0 -device usb-tablet,bus=xhci.0
+		-device pcie-root-port,id=rp5,bus=pcie.0,chassis=5,slot=5,addr=0x2.0x4
+		-drive "file=$run/nvme.img,if=none,id=nvme,format=raw" -device nvme,serial=vfio-hook-nvme,drive=nvme,bus=rp5)
+	left=$((deadline - t0))
+	[ "$left" -gt 60 ] || left=60
+	# A fresh scratch medium for the NVMe on every boot.
+	rm -f "$run/nvme.img" && truncate -s 256M "$run/nvme.img"
+	set +e
+	# OVMF paints the serial line with terminal escapes: drop them with the carriage returns.
+	timeout "$left" "${qemu[@]}" </dev/null 2>"$run/qemu-$b.err" | sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' | tee "$con" |
+		grep --line-buffered -E '^(PASS|FAIL|INFO|VFIO-HOOK-VM-DONE)'
+	qrc=${PIPESTATUS[0]}
+	set -e
+	if ! grep -q '^VFIO-HOOK-VM-DONE' "$con"; then
+		if [ "$qrc" = 124 ]; then echo "FAIL vm-check: boot $b did not finish within $left s"
+		else echo "FAIL vm-check: boot $b stopped early (qemu status $qrc: $(tail -n3 "$run/qemu-$b.err" | tr '\n' ' '))"; fi
+		tail -n 30 "$con" | sed 's/^/# console: /'
+		failed_boots=$((failed_boots + 1))
+	fi
+	log "boot $b ran $(( $(date +%s) - t0 )) s"
+done
+cat "$run"/console-*.log >"$run/console.log"
 passed=$(grep -c '^PASS ' "$run/console.log" || true)
-failed=$(grep -c '^FAIL ' "$run/console.log" || true)
-if ! grep -q '^VFIO-HOOK-VM-DONE' "$run/console.log"; then
-	if [ "$qrc" = 124 ]; then echo "FAIL vm-check: the guest did not finish within $timeout_s s"
-	else echo "FAIL vm-check: the guest stopped early (qemu status $qrc: $(tail -n3 "$run/qemu.err" | tr '\n' ' '))"; fi
-	tail -n 30 "$run/console.log" | sed 's/^/# console: /'
-	failed=$((failed + 1))
-fi
-log "guest ran $(( $(date +%s) - start )) s"
+failed=$(( $(grep -c '^FAIL ' "$run/console.log" || true) + failed_boots ))
+log "guests ran $(( $(date +%s) - start )) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -95,9 +95,15 @@ wait_l2_up() {
 	return 1
 }
 
-# The hook's own log lines (syslog) since MARK was set with log_mark.
-log_mark() { wc -l </var/log/messages >/tmp/log.mark 2>/dev/null || echo 0 >/tmp/log.mark; }
-log_since_mark() { tail -n +"$(($(cat /tmp/log.mark) + 1))" /var/log/messages; }
+# The hook's own log lines (syslog) since MARK was set with log_mark: busybox syslogd's file,
+# or the journal when systemd is PID 1 (journald owns /dev/log there).
+if [ -d /run/systemd/system ]; then
+	log_mark() { journalctl --show-cursor -n 1 -q -o cat 2>/dev/null | sed -n 's/^-- cursor: //p' >/tmp/log.mark; }
+	log_since_mark() { journalctl --sync 2>/dev/null; journalctl -q --no-pager -o short --after-cursor="$(cat /tmp/log.mark)"; }
+else
+	log_mark() { wc -l </var/log/messages >/tmp/log.mark 2>/dev/null || echo 0 >/tmp/log.mark; }
+	log_since_mark() { tail -n +"$(($(cat /tmp/log.mark) + 1))" /var/log/messages; }
+fi
 
 # write_map LINE...: the device map the installed hook reads (/etc/vfio-hook.ini).
 write_map() {
