@@ -156,4 +156,14 @@ map "[vm win10]" "pci = 0b:00.0 0b:00.1"
 out=$(on desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml 2>&1 | grep -c "the hook would start this VM"')
 check "check_blind_without_root: --check does not promise a start it cannot judge (iomem unreadable)" "0" "$out"
 
+## FINDING running_vm_qemu_killed: host-display-kill = yes signals every process left on the
+## GPU's nodes, a running VM's QEMU included: here linux runs (libvirt's status file, pid 4242)
+## and its QEMU renders on the host GPU (virtio-gpu with virgl/venus holds renderD128). Starting
+## win10 SIGTERMs, then SIGKILLs it: another running VM is destroyed by this VM's start.
+desktop; handoff_map "host-display-kill = yes"; proc 4242 qemu-system-x86 /dev/dri/renderD128; touch "$R/proc/4242/ignore-TERM"
+status linux
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml 2>/dev/null; echo "rc=$?"; eval "$DSTATE"; grep -c "^kill" $VFIO_HOOK_TEST_ROOT/calls')
+check "running_vm_qemu_killed: a running VM's QEMU on the GPU is never signalled; the start is refused, all as it was" \
+	"$(printf '%s\n' "rc=1" "$DORIG" 0)" "$out"
+
 tap_done
