@@ -52,20 +52,7 @@ bool driver_name_valid(const char *s)
 /* Bytes that would split a field or a line, and '%' itself, as %XX (a value may hold '='). */
 static char *escape(const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	char *r = xmalloc(strlen(s) * 3 + 1), *w = r;
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p <= 0x20 || *p >= 0x7f || *p == '%') {
-			*w++ = '%';
-			*w++ = hex[*p >> 4];
-			*w++ = hex[*p & 15];
-		} else {
-			*w++ = (char)*p;
-		}
-	}
-	*w = '\0';
-	return r;
+	return pct_encode(s, true);
 }
 
 static int hexval(char c)

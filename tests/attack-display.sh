@@ -39,8 +39,12 @@ echo "vtcon1=$(cat /sys/class/vtconsole/vtcon1/bind) efifb=$f gdm=$(cat $VFIO_HO
 export DSTATE
 DORIG="0000:0b:00.0=amdgpu 0000:0b:00.1=snd_hda_intel vtcon1=1 efifb=efi-framebuffer gdm=active"
 # NVIDIA: 09:00.0 (nvidia) drives the display: Xorg (gdm's) has /dev/nvidia0 open.
+nvinfo() { # ADDR MINOR: what NVIDIA's driver says of a GPU it drives
+	mkdir -p "$R/proc/driver/nvidia/gpus/$1"; printf 'Model: \t\t NVIDIA GeForce\nDevice Minor: \t %s\n' "$2" >"$R/proc/driver/nvidia/gpus/$1/information"
+}
 nv_desktop() {
 	desktop; rm -rf "$R/proc/812"; proc 812 Xorg /dev/nvidia0 /dev/nvidiactl; echo active >"$R/units/nvidia-persistenced.service"
+	nvinfo 0000:09:00.0 0
 	map "[options]" "timeout = 2" "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" "device = 10de:1ad8" "device = 10de:1ad9" \
 		"[vm win10]" "pci = gpu" "host-display = handoff" "$@"
 }
@@ -72,6 +76,17 @@ nv_desktop "host-display-kill = yes"; proc 3000 cuda-job /dev/nvidia1
 out=$(on desktop "$NVMODS; $NV2"'; $H win10 prepare begin - <$W/nv.xml 2>/dev/null; echo "rc=$?"; grep "^kill" $VFIO_HOOK_TEST_ROOT/calls; [ -d $VFIO_HOOK_TEST_ROOT/proc/3000 ] && echo "cuda-job alive"')
 check "other_nvidia_gpu_users_killed: host-display-kill = yes never signals a process of another GPU" \
 	"$(printf '%s\n' "rc=0" "cuda-job alive")" "$out"
+
+# Without the driver's word on the minor, /dev/nvidia1 may be this GPU's: it blocks, the line
+# says why, and it is never signalled.
+nv_desktop "host-display-kill = yes"; proc 3000 cuda-job /dev/nvidia1; rm -rf "$R/proc/driver"
+out=$(on desktop "$NVMODS; $NV2"'; $H win10 prepare begin - <$W/nv.xml 2>$W/err; echo "rc=$?"; grep "^kill" $VFIO_HOOK_TEST_ROOT/calls; [ -d $VFIO_HOOK_TEST_ROOT/proc/3000 ] && echo "cuda-job alive"; eval "$STATE"')
+check "other_nvidia_gpu_users_killed: minor unknown: refused, the other GPU's user never signalled" \
+	"$(printf '%s\n' "rc=1" "cuda-job alive" "$ORIG")" "$out"
+case $(cat "$work/err") in
+*"cuda-job pid 3000 uses /dev/nvidia1"*"the device minor of 0000:09:00.0 is unknown"*) ok "other_nvidia_gpu_users_killed: the line says the minor is unknown" ;;
+*) not_ok "other_nvidia_gpu_users_killed: the line says the minor is unknown" "$(cat "$work/err")" ;;
+esac
 
 ## FINDING is_active_timeout_means_inactive: step_unit() treats any non-zero result of
 ## 'systemctl is-active' as "not running", a deadline that expired included: with systemd slow
