@@ -112,6 +112,9 @@ int display_handoff(struct display_plan *dp, const char *vm, struct ledger *l, u
  */
 int display_give_back(struct ledger *l, const char *owner, unsigned timeout_s, int prio);
 
+/* Undoes one recorded step (restore --all of a damaged line): 0, or -errno with what failed in WHY. */
+int display_undo_step(const struct ledger_display *d, unsigned timeout_s, char *why, size_t n);
+
 /* " holds the host's display (…)" for status, or nothing. */
 void display_status(const struct ledger *l, const char *owner, FILE *out);
 

@@ -118,7 +118,7 @@ static int mark_done(struct ledger *l, int i)
 }
 
 /* Undoes one recorded step; says what failed in why. */
-static int undo(const struct ledger_display *d, unsigned timeout_s, char *why, size_t n)
+int display_undo_step(const struct ledger_display *d, unsigned timeout_s, char *why, size_t n)
 {
 	_cleanup_free_ char *path = NULL, *drv = NULL;
 	int r = 0;
@@ -173,7 +173,7 @@ int display_give_back(struct ledger *l, const char *owner, unsigned timeout_s, i
 		if (!streq(d->owner, owner) || ledger_func(l, &d->gpu))
 			continue;
 		pci_addr_format(&d->gpu, a, sizeof(a));
-		if (undo(d, timeout_s, why, sizeof(why)) < 0) {
+		if (display_undo_step(d, timeout_s, why, sizeof(why)) < 0) {
 			log_msg(prio, "%s: cannot give the host's display back (%s of %s): %s (it stays recorded: run "
 				"'vfio-hook restore %s' once the cause is gone)",
 				owner, display_step_name(d->step), a, why, owner);

@@ -102,6 +102,13 @@ case $(cat "$work/err") in
 *) not_ok "is_active_timeout_means_inactive: the line says is-active did not answer" "$(cat "$work/err")" ;;
 esac
 
+# systemctl that fails otherwise (no systemd bus: status 1) tells nothing either.
+desktop; handoff_map
+out=$(FAKE_SYSTEMCTL_FAIL=is-active:gdm.service on desktop '$H win10 prepare begin - <$W/win10.xml 2>$W/err; echo "rc=$?"; eval "$DSTATE"')
+check "is_active_timeout_means_inactive: is-active that fails: the start fails, all as it was" \
+	"$(printf '%s\n' "rc=1" "$DORIG")" "$out"
+check "is_active_timeout_means_inactive: its line" "vfio-hook: win10: cannot hand the host's display on 0000:0b:00.0 (Ellesmere [Radeon RX 470/480/570/570X/580/580X/590]) over: systemctl is-active gdm.service failed (check that systemd answers: systemctl status gdm.service); everything was put back as it was" "$(cat "$work/err")"
+
 ## FINDING vtconsole_read_no_deadline: display_detect() reads /sys/class/vtconsole/vtconN/bind
 ## and /sys/class/tty/tty0/active with read_file(), in the hook's own process, with no
 ## deadline; the kernel takes console_lock for both (a console driver stuck in the kernel holds
@@ -139,6 +146,13 @@ out=$(on desktop "$FB1"'; $H win10 prepare begin - <$W/nv.xml; echo "rc=$?"; eva
 check "secondary_gpu_fb_is_not_the_console: handoff in [options]: the host's desktop on the other GPU is left alone" \
 	"$(printf '%s\n' "rc=0" "$DORIG")" "$out"
 
+# fbcon=map:1 on the kernel's command line: the consoles are on fb1, the second GPU's; it is the display.
+desktop; map "[options]" "timeout = 2" "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" "device = 10de:1ad8" "device = 10de:1ad9" "[vm win10]" "pci = gpu"
+echo "BOOT_IMAGE=/vmlinuz root=/dev/sda1 fbcon=font:TER16x32,map:1 quiet" >"$R/proc/cmdline"
+out=$(on desktop "$FB1"'; $H win10 prepare begin - <$W/nv.xml 2>&1; echo "rc=$?"; eval "$STATE"')
+check "secondary_gpu_fb_is_not_the_console: fbcon=map:1: fb1's GPU has the console, refused" \
+	"$(printf '%s\n' "vfio-hook: win10: 0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER]) drives the host's display (fbcon on tty1): set host-display = handoff in [vm win10] to let vfio-hook stop gdm.service while win10 runs, or give the host another GPU" "rc=1" "$ORIG")" "$out"
+
 ## FINDING comm_control_chars_in_line: a process's command name (any bytes but NUL, set with
 ## prctl(PR_SET_NAME) by any user) goes into the refusal line as it is: a newline splits the
 ## one-line error (here it forges a second "vfio-hook:" line in the journal), an escape sequence
@@ -162,6 +176,17 @@ case $out in
 *) not_ok "damaged_display_line_dropped: restore --all gives gdm back or keeps the record and fails" "$out" ;;
 esac
 
+# The step itself unreadable: nothing is guessed; restore --all keeps the line, fails, and says what to do by hand.
+desktop; handoff_map
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; sed -i "/step=display-manager/s/step=display-manager/step=dsplay-manager/" $W/state/ledger
+$H win10 release end - </dev/null 2>/dev/null; $H restore --all >/dev/null 2>$W/err; echo "rc=$?"; eval "$DSTATE"; grep -c "step=dsplay-manager" $W/state/ledger')
+check "damaged_display_line_dropped: an unreadable step: restore --all fails and keeps the line" \
+	"$(printf '%s\n' "rc=1" "0000:0b:00.0=amdgpu 0000:0b:00.1=snd_hda_intel vtcon1=1 efifb=efi-framebuffer gdm=inactive" 1)" "$out"
+case $(grep -v "cannot read this entry" "$work/err") in
+*"ledger:"*": a damaged display entry is kept (the step it names cannot be read): give back by hand what it names ('systemctl start UNIT'"*"then delete the line: display 0000:0b:00.0 owner=win10 step=dsplay-manager"*) ok "damaged_display_line_dropped: the line names the entry and what to do by hand" ;;
+*) not_ok "damaged_display_line_dropped: the line names the entry and what to do by hand" "$(cat "$work/err")" ;;
+esac
+
 ## FINDING check_blind_without_root: /proc/iomem shows every address as 0 to a non-root reader
 ## (and other users' /proc/PID/fd are unreadable): the firmware framebuffer in the BAR is then
 ## not seen, and '--check' (which a user runs to ask whether the start will work) and 'groups'
@@ -170,6 +195,9 @@ desktop; rm -rf "$R/proc/812" "$R/proc/1403"; sed -i 's/^\( *\)[0-9a-f]*-[0-9a-f
 map "[vm win10]" "pci = 0b:00.0 0b:00.1"
 out=$(on desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml 2>&1 | grep -c "the hook would start this VM"')
 check "check_blind_without_root: --check does not promise a start it cannot judge (iomem unreadable)" "0" "$out"
+out=$(on desktop '$H --check win10 --xml $W/win10.xml 2>&1 | grep -c "warning: /proc/iomem shows its addresses only to root"; $H groups 2>&1 >/dev/null')
+check "check_blind_without_root: --check and groups say the firmware framebuffer check needs root" \
+	"$(printf '%s\n' 1 "vfio-hook: /proc/iomem shows its addresses only to root: a firmware framebuffer in a GPU's BARs (the host's display) is not seen; run 'vfio-hook groups' as root to see it")" "$out"
 
 ## FINDING running_vm_qemu_killed: host-display-kill = yes signals every process left on the
 ## GPU's nodes, a running VM's QEMU included: here linux runs (libvirt's status file, pid 4242)
@@ -177,8 +205,10 @@ check "check_blind_without_root: --check does not promise a start it cannot judg
 ## win10 SIGTERMs, then SIGKILLs it: another running VM is destroyed by this VM's start.
 desktop; handoff_map "host-display-kill = yes"; proc 4242 qemu-system-x86 /dev/dri/renderD128; touch "$R/proc/4242/ignore-TERM"
 status linux
-out=$(on desktop '$H win10 prepare begin - <$W/win10.xml 2>/dev/null; echo "rc=$?"; eval "$DSTATE"; grep -c "^kill" $VFIO_HOOK_TEST_ROOT/calls')
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml 2>$W/err; echo "rc=$?"; eval "$DSTATE"; grep -c "^kill" $VFIO_HOOK_TEST_ROOT/calls')
 check "running_vm_qemu_killed: a running VM's QEMU on the GPU is never signalled; the start is refused, all as it was" \
 	"$(printf '%s\n' "rc=1" "$DORIG" 0)" "$out"
+
+check "running_vm_qemu_killed: the line names the VM" "vfio-hook: win10: 0000:0b:00.0 (Ellesmere [Radeon RX 470/480/570/570X/580/580X/590]) is used by the running VM linux (its QEMU, pid 4242, has /dev/dri/renderD128 open): shut linux down first, or give it another GPU to render on" "$(cat "$work/err")"
 
 tap_done
