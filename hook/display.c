@@ -274,6 +274,7 @@ static int read_consoles(const void *arg, FILE *out)
 	(void)arg;
 	while (d && (e = readdir(d))) {
 		_cleanup_free_ char *np = NULL, *bp = NULL, *name = NULL, *bind = NULL;
+		char *nm;
 
 		if (!startswith(e->d_name, "vtcon") || !display_what_valid(DSTEP_VTCON, e->d_name))
 			continue;
@@ -285,9 +286,10 @@ static int read_consoles(const void *arg, FILE *out)
 		bind = read_file(bp);
 		if (!name || !bind)
 			continue;
-		strip(name)[strcspn(name, "\n")] = '\0';
-		fprintf(out, "%s %c %s\n", e->d_name, bind[0], name);
-		fbcon |= bind[0] == '1' && strstr(name, "frame buffer");
+		nm = strip(name);
+		nm[strcspn(nm, "\n")] = '\0';
+		fprintf(out, "%s %c %s\n", e->d_name, bind[0], nm);
+		fbcon |= bind[0] == '1' && strstr(nm, "frame buffer");
 	}
 	if (d)
 		closedir(d);

@@ -85,7 +85,6 @@ static bool drives_display(const struct pci_func *f)
 {
 	static bool warned;
 	struct display_use u;
-	char a[PCI_ADDR_LEN];
 	int r;
 
 	if ((f->class >> 16) != 0x03)
@@ -97,6 +96,8 @@ static bool drives_display(const struct pci_func *f)
 	}
 	r = display_detect(f, NULL, now_ms() + CONFIG_DEFAULT_TIMEOUT * 1000L, &u);
 	if (r < 0) {
+		char a[PCI_ADDR_LEN];
+
 		pci_addr_format(&f->addr, a, sizeof(a));
 		log_warning("cannot tell whether %s drives the host's display: reading %s did not finish in time (the kernel's "
 			    "console lock is held; see dmesg)",

@@ -539,10 +539,21 @@ void display_plan_print(const struct display_plan *dp, FILE *out)
 	else
 		fprintf(out, "    2. nvidia-persistenced: nothing to stop (not on NVIDIA's driver)\n");
 	fprintf(out, "    3. wait up to %u s until no process uses", dp->cfg.timeout);
-	for (size_t k = 0; k < dp->n_uses; k++)
-		for (size_t i = 0; i < dp->uses[k].n_nodes; i++)
-			fprintf(out, "%s %s", n++ ? "," : "", dp->uses[k].nodes[i]);
-	fprintf(out, "%s%s; then %s\n", nv ? (n ? ", /dev/nvidia*" : " /dev/nvidia*") : "", n || nv ? "" : " the GPU",
+	for (size_t k = 0; k < dp->n_uses; k++) {
+		const struct display_use *u = &dp->uses[k];
+
+		for (size_t i = 0; i < u->n_nodes; i++)
+			fprintf(out, "%s %s", n++ ? "," : "", u->nodes[i]);
+		if (!u->nvidia)
+			continue;
+		if (u->nv_minor >= 0)
+			fprintf(out, "%s /dev/nvidia%d", n++ ? "," : "", u->nv_minor);
+		else
+			fprintf(out, "%s /dev/nvidiaN (its minor is unknown: any)", n++ ? "," : "");
+		if (u->nv_shared)
+			fprintf(out, ", /dev/nvidiactl, /dev/nvidia-modeset, /dev/nvidia-uvm");
+	}
+	fprintf(out, "%s; then %s\n", n ? "" : " the GPU",
 		dp->cfg.kill ? "SIGTERM, then SIGKILL, what is left (host-display-kill = yes; never a running VM's QEMU)"
 			     : "fail naming what is left (host-display-kill = no)");
 	n = 0;
