@@ -312,6 +312,45 @@ static int restore_one(struct ledger *l, const struct holders *h, const char *na
 	return r;
 }
 
+/*
+ * restore --all, damaged display lines: a step still readable is given back (--all is the word
+ * that the line was checked); any other stays, with what to do by hand, and the command fails.
+ */
+static int restore_damaged_display(struct ledger *l, unsigned timeout_s)
+{
+	int r = 0;
+
+	for (size_t i = l->n_bad; i-- > 0;) {
+		struct ledger_bad *b = &l->bad[i];
+		struct ledger_display d;
+		char why[256] = "the step it names cannot be read";
+
+		if (!ledger_bad_is_display(b))
+			continue;
+		if (ledger_display_salvage(b->text, &d) == 0) {
+			if (ledger_func(l, &d.gpu))
+				snprintf(why, sizeof(why), "its GPU is still on vfio-pci for a VM: run 'vfio-hook restore --all' again "
+							  "once that VM stopped");
+			else if (display_undo_step(&d, timeout_s, why, sizeof(why)) == 0) {
+				printf("damaged display entry (%s line %d): %s %s given back\n", ledger_path(), b->line,
+				       display_step_name(d.step), d.what);
+				ledger_display_free(&d);
+				free(b->text);
+				b->text = NULL;
+				continue;
+			}
+			ledger_display_free(&d);
+		}
+		log_error("%s:%d: a damaged display entry is kept (%s): give back by hand what it names ('systemctl start UNIT' "
+			  "for a display manager or nvidia-persistenced, 'echo 1 > /sys/class/vtconsole/vtconN/bind' for fbcon, "
+			  "'echo DEV > /sys/bus/platform/drivers/DRIVER/bind' for a framebuffer, 'modprobe MODULE'), then delete "
+			  "the line: %.200s",
+			  ledger_path(), b->line, why, b->text);
+		r = -EIO;
+	}
+	return r;
+}
+
 int action_restore(const char *cfg_path, const char *vm)
 {
 	struct config *c = map_optional(cfg_path);
@@ -362,6 +401,15 @@ int action_restore(const char *cfg_path, const char *vm)
 			r = k;
 		else
 			printf("damaged entries: restored\n");
+	}
+	if (!vm) {
+		int k;
+
+		for (size_t i = 0; i < l.n_bad; i++)
+			damaged |= ledger_bad_is_display(&l.bad[i]);
+		k = restore_damaged_display(&l, t);
+		if (k < 0)
+			r = k;
 	}
 	/* Damaged lines that name no device have nothing to give back: --all is the word to forget them. */
 	if (!vm && ledger_drop_damaged(&l))

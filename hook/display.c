@@ -49,6 +49,11 @@ static void free_strs(char **arr, size_t n)
 
 void display_use_clear(struct display_use *u)
 {
+	for (size_t i = 0; i < u->n_vms; i++)
+		free(u->vms[i].name);
+	free(u->vms);
+	free(u->stuck);
+	free(u->tty);
 	free_strs(u->vtcons, u->n_vtcons);
 	free_strs(u->fbs, u->n_fbs);
 	free_strs(u->nodes, u->n_nodes);
@@ -74,22 +79,93 @@ static bool link_on_func(const char *link, const struct pci_addr *a)
 	return any && pci_addr_eq(&last, a);
 }
 
+/*
+ * The framebuffers fbcon's consoles map to, a bit each: fbcon=map:DIGITS on the kernel's command
+ * line (console N on fb DIGITS[N], the digits repeated over the consoles), else the first one
+ * registered, fb0 (Documentation/fb/fbcon.rst). A second GPU's fbM is nobody's console.
+ */
+static unsigned long fbcon_fbs(void)
+{
+	_cleanup_free_ char *path = xasprintf("%s/proc/cmdline", display_root());
+	_cleanup_free_ char *cmd = root_usable() ? read_file(path) : NULL;
+	unsigned long mask = 0;
+
+	for (const char *p = cmd; p && (p = strstr(p, "fbcon=")); p++) {
+		const char *o = p + 6;
+
+		if (p != cmd && !strchr(" \t\n", p[-1]))
+			continue;
+		/* fbcon=opt,opt,...: map: is one of them. */
+		while (*o && !strchr(" \t\n", *o)) {
+			if (startswith(o, "map:"))
+				for (o += 4; *o >= '0' && *o <= '9'; o++)
+					mask |= 1UL << ((*o - '0') % 32);
+			o += strcspn(o, ", \t\n");
+			if (*o == ',')
+				o++;
+		}
+	}
+	return mask ? mask : 1UL;
+}
+
 static void find_fbs(struct display_use *u)
 {
 	DIR *d = opendir("/sys/class/graphics");
 	const struct dirent *e;
+	unsigned long mapped = 0;
 
 	while (d && (e = readdir(d))) {
 		_cleanup_free_ char *link = NULL;
+		char *end;
+		long n;
 
 		if (!startswith(e->d_name, "fb") || !e->d_name[2])
 			continue;
 		link = xasprintf("/sys/class/graphics/%s", e->d_name);
-		if (link_on_func(link, &u->f->addr))
-			push_str(&u->fbs, &u->n_fbs, e->d_name);
+		if (!link_on_func(link, &u->f->addr))
+			continue;
+		push_str(&u->fbs, &u->n_fbs, e->d_name);
+		n = strtol(e->d_name + 2, &end, 10);
+		if (!*end && n >= 0 && n < 32) {
+			if (!mapped)
+				mapped = fbcon_fbs();
+			u->fb_console |= (mapped >> n) & 1UL;
+		}
 	}
 	if (d)
 		closedir(d);
+}
+
+/* Another function than SELF on NVIDIA's driver: the shared nodes may be its users'. */
+static bool nvidia_other(const struct pci_addr *self)
+{
+	DIR *d = opendir("/sys/bus/pci/drivers/nvidia");
+	const struct dirent *e;
+	bool other = false;
+
+	while (d && !other && (e = readdir(d))) {
+		struct pci_addr a;
+
+		other = pci_addr_parse(e->d_name, &a) == 0 && !pci_addr_eq(&a, self);
+	}
+	if (d)
+		closedir(d);
+	return other;
+}
+
+/* F's /dev/nvidiaN: "Device Minor: N" in what NVIDIA's driver says of it; -1 unknown. */
+static int nvidia_minor(const struct pci_func *f)
+{
+	char a[PCI_ADDR_LEN];
+	_cleanup_free_ char *path = NULL, *info = NULL;
+	const char *m;
+	int minor;
+
+	pci_addr_format(&f->addr, a, sizeof(a));
+	path = xasprintf("%s/proc/driver/nvidia/gpus/%s/information", display_root(), a);
+	info = root_usable() ? read_file(path) : NULL;
+	m = info ? strstr(info, "Device Minor:") : NULL;
+	return m && sscanf(m, "Device Minor: %d", &minor) == 1 && minor >= 0 && minor < 255 ? minor : -1;
 }
 
 /* The function's DRM nodes, from its drm/ children: what processes open to draw on it. */
@@ -110,6 +186,8 @@ static void find_nodes(struct display_use *u)
 	if (d)
 		closedir(d);
 	u->nvidia = u->f->driver && streq(u->f->driver, "nvidia");
+	u->nv_minor = u->nvidia ? nvidia_minor(u->f) : -1;
+	u->nv_shared = u->nvidia && !nvidia_other(&u->f->addr);
 }
 
 /* BAR I of the function: [start, end]; false when it has none. */
@@ -181,36 +259,121 @@ static void find_fw(struct display_use *u)
 		closedir(d);
 }
 
-/* fbcon draws on every framebuffer: a vtconsole bound to it uses F's when F has one. */
-static void find_vtcons(struct display_use *u)
+/*
+ * vtconsole's bind and tty0's active are served under the kernel's console lock, which a console
+ * driver stuck in the kernel holds for good: they are read in a child that announces each file
+ * ("? PATH") before reading it and answers "vtconN BIND NAME" per vtconsole, then "tty ACTIVE"
+ * when one is bound to fbcon. A child silent past the deadline is stuck on the file it announced.
+ */
+static int read_consoles(const void *arg, FILE *out)
 {
-	DIR *d = u->n_fbs || u->n_fw ? opendir("/sys/class/vtconsole") : NULL;
+	DIR *d = opendir("/sys/class/vtconsole");
 	const struct dirent *e;
+	bool fbcon = false;
 
+	(void)arg;
 	while (d && (e = readdir(d))) {
 		_cleanup_free_ char *np = NULL, *bp = NULL, *name = NULL, *bind = NULL;
+		char *nm;
 
-		if (!startswith(e->d_name, "vtcon"))
+		if (!startswith(e->d_name, "vtcon") || !display_what_valid(DSTEP_VTCON, e->d_name))
 			continue;
 		np = xasprintf("/sys/class/vtconsole/%s/name", e->d_name);
 		bp = xasprintf("/sys/class/vtconsole/%s/bind", e->d_name);
+		fprintf(out, "? %s\n", np);
 		name = read_file(np);
+		fprintf(out, "? %s\n", bp);
 		bind = read_file(bp);
-		if (name && bind && strstr(name, "frame buffer") && bind[0] == '1' &&
-		    display_what_valid(DSTEP_VTCON, e->d_name))
-			push_str(&u->vtcons, &u->n_vtcons, e->d_name);
+		if (!name || !bind)
+			continue;
+		nm = strip(name);
+		nm[strcspn(nm, "\n")] = '\0';
+		fprintf(out, "%s %c %s\n", e->d_name, bind[0], nm);
+		fbcon |= bind[0] == '1' && strstr(nm, "frame buffer");
 	}
 	if (d)
 		closedir(d);
+	if (fbcon) {
+		_cleanup_free_ char *active = NULL;
+
+		fprintf(out, "? /sys/class/tty/tty0/active\n");
+		active = read_file("/sys/class/tty/tty0/active");
+		if (active && *strip(active))
+			fprintf(out, "tty %s\n", strip(active));
+	}
+	return 0;
 }
 
-static bool node_of(const struct display_use *u, const char *target)
+struct consoles {
+	struct display_use *u;
+	char *reading; /* the file announced last */
+};
+
+static void take_console_line(void *ctx, char *line)
 {
+	struct consoles *c = ctx;
+	struct display_use *u = c->u;
+	char *sp = strchr(line, ' ');
+
+	if (!sp)
+		return;
+	*sp = '\0';
+	if (streq(line, "?")) {
+		free(c->reading);
+		c->reading = xstrdup(sp + 1);
+	} else if (streq(line, "tty")) {
+		free(u->tty);
+		u->tty = xstrdup(sp + 1);
+	} else if (display_what_valid(DSTEP_VTCON, line) && startswith(sp + 1, "1 ") && strstr(sp + 3, "frame buffer")) {
+		push_str(&u->vtcons, &u->n_vtcons, line);
+	}
+}
+
+/* fbcon draws on the framebuffers its consoles map to: a vtconsole bound to it uses F when one is F's. */
+static int find_vtcons(struct display_use *u, long deadline_ms)
+{
+	struct consoles c = { .u = u };
+	long left = deadline_ms - now_ms();
+	int r;
+
+	if (!u->fb_console && !u->n_fw)
+		return 0;
+	r = child_stream(read_consoles, NULL, left < 500 ? 500 : left, take_console_line, &c);
+	if (r == -ETIMEDOUT) {
+		u->stuck = c.reading ? c.reading : xstrdup("/sys/class/vtconsole");
+		return r;
+	}
+	free(c.reading);
+	return 0;
+}
+
+enum node_match { NODE_NO, NODE_YES, NODE_MAYBE };
+
+static enum node_match node_of(const struct display_use *u, const char *target)
+{
+	const char *n;
+
 	for (size_t i = 0; i < u->n_nodes; i++)
 		if (streq(u->nodes[i], target))
-			return true;
-	/* NVIDIA's driver: its control and per-GPU nodes hold the module, whichever GPU they draw on. */
-	return u->nvidia && startswith(target, "/dev/nvidia");
+			return NODE_YES;
+	if (!u->nvidia || !startswith(target, "/dev/nvidia"))
+		return NODE_NO;
+	n = target + strlen("/dev/nvidia");
+	/* /dev/nvidiaN is one GPU's; nvidiactl, nvidia-modeset, nvidia-uvm* serve every GPU on the driver. */
+	if (*n && strspn(n, "0123456789") == strlen(n)) {
+		if (u->nv_minor >= 0)
+			return atoi(n) == u->nv_minor ? NODE_YES : NODE_NO;
+		return u->nv_shared ? NODE_YES : NODE_MAYBE;
+	}
+	return u->nv_shared ? NODE_YES : NODE_NO;
+}
+
+static int vm_of(const struct display_use *u, long pid)
+{
+	for (size_t i = 0; i < u->n_vms; i++)
+		if (u->vms[i].pid == pid)
+			return (int)i;
+	return -1;
 }
 
 /* One process: does it have one of U's nodes open? */
@@ -219,10 +382,12 @@ static void scan_pid(struct display_use *u, const char *root, const char *pid)
 	_cleanup_free_ char *fddir = xasprintf("%s/proc/%s/fd", root, pid);
 	DIR *d = opendir(fddir);
 	const struct dirent *e;
+	struct display_proc p = { .vm = -1 };
+	bool found = false;
 
 	while (d && (e = readdir(d))) {
-		_cleanup_free_ char *link = NULL, *cpath = NULL, *comm = NULL;
-		struct display_proc p = { 0 };
+		_cleanup_free_ char *link = NULL;
+		enum node_match m;
 		char target[256];
 		ssize_t n;
 
@@ -233,18 +398,29 @@ static void scan_pid(struct display_use *u, const char *root, const char *pid)
 		if (n <= 0)
 			continue;
 		target[n] = '\0';
-		if (!node_of(u, target))
+		m = node_of(u, target);
+		if (m == NODE_NO || (found && (m == NODE_MAYBE || !p.unsure)))
 			continue;
-		p.pid = atol(pid);
+		/* A node surely the GPU's names the process better than one that may be another's. */
 		snprintf(p.node, sizeof(p.node), "%.63s", target);
-		cpath = xasprintf("%s/proc/%s/comm", root, pid);
-		comm = read_file(cpath);
-		snprintf(p.comm, sizeof(p.comm), "%s", comm ? strip(comm) : "?");
-		*(struct display_proc *)array_push(&u->procs, &u->n_procs, sizeof(p)) = p;
-		break;
+		p.unsure = m == NODE_MAYBE;
+		found = true;
+		if (!p.unsure)
+			break;
 	}
 	if (d)
 		closedir(d);
+	if (found) {
+		_cleanup_free_ char *cpath = xasprintf("%s/proc/%s/comm", root, pid);
+		_cleanup_free_ char *comm = read_file(cpath);
+		/* Anyone can name a process anything: the line stays one line. */
+		_cleanup_free_ char *safe = pct_encode(comm ? strip(comm) : "?", false);
+
+		p.pid = atol(pid);
+		p.vm = vm_of(u, p.pid);
+		snprintf(p.comm, sizeof(p.comm), "%s", safe);
+		*(struct display_proc *)array_push(&u->procs, &u->n_procs, sizeof(p)) = p;
+	}
 }
 
 /* Every process with one of U's nodes open, from /proc/PID/fd; the whole scan ends at DEADLINE_MS. */
@@ -275,17 +451,26 @@ static void scan_procs(struct display_use *u, long deadline_ms)
 		closedir(d);
 }
 
-int display_detect(const struct pci_func *f, long deadline_ms, struct display_use *ret)
+int display_detect(const struct pci_func *f, const struct holders *h, long deadline_ms, struct display_use *ret)
 {
-	struct display_use u = { .f = f };
+	struct display_use u = { .f = f, .nv_minor = -1 };
 
 	*ret = u;
 	if (!f->syspath)
 		return 0;
+	for (size_t i = 0; h && i < h->n; i++)
+		if (h->doms[i].pid > 1) {
+			struct display_vm v = { h->doms[i].pid, xstrdup(h->doms[i].name) };
+
+			*(struct display_vm *)array_push(&u.vms, &u.n_vms, sizeof(v)) = v;
+		}
 	find_fbs(&u);
 	find_nodes(&u);
 	find_fw(&u);
-	find_vtcons(&u);
+	if (find_vtcons(&u, deadline_ms) < 0) {
+		*ret = u;
+		return -ETIMEDOUT;
+	}
 	scan_procs(&u, deadline_ms);
 	if (!u.n_vtcons && !u.n_fw && !u.n_procs) {
 		display_use_clear(&u);
@@ -303,11 +488,50 @@ void display_rescan(struct display_use *u, long deadline_ms)
 /* The tty the console shows now, for the message: what a user sees as "the console". */
 static char *fbcon_tty(const struct display_use *u)
 {
-	_cleanup_free_ char *active = read_file("/sys/class/tty/tty0/active");
+	return xstrdup(u->tty ? u->tty : u->vtcons[0]);
+}
 
-	if (active && *strip(active))
-		return xstrdup(strip(active));
-	return xstrdup(u->vtcons[0]);
+static int read_one(const void *arg, FILE *out)
+{
+	_cleanup_free_ char *s = read_file(arg);
+
+	if (!s)
+		return -errno;
+	fputs(s, out);
+	return 0;
+}
+
+int display_read_attr(const char *path, long timeout_ms, char **ret)
+{
+	char *out = NULL;
+	int r = child_run(read_one, path, timeout_ms, &out);
+
+	if (r < 0) {
+		free(out);
+		return r;
+	}
+	*ret = out;
+	return 0;
+}
+
+bool display_iomem_blind(void)
+{
+	_cleanup_free_ char *path = xasprintf("%s/proc/iomem", display_root());
+	_cleanup_free_ char *iomem = root_usable() ? read_file(path) : NULL;
+	char *line, *save = NULL;
+	bool any = false;
+
+	for (line = iomem ? strtok_r(iomem, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long s, e;
+
+		if (sscanf(line, " %llx-%llx :", &s, &e) != 2)
+			continue;
+		if (s || e)
+			return false;
+		any = true;
+	}
+	/* The kernel shows the addresses only to CAP_SYS_ADMIN; everyone else reads zeros. */
+	return any;
 }
 
 static void append(char **buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -340,6 +564,16 @@ char *display_procs_text(const struct display_use *u)
 	append(&s, " %s ", u->n_procs == 1 ? "uses" : "use");
 	for (size_t i = 0; i < n_nodes; i++)
 		append(&s, "%s%s", i ? ", " : "", nodes[i]);
+	for (size_t i = 0; i < u->n_procs; i++)
+		if (u->procs[i].unsure) {
+			char a[PCI_ADDR_LEN];
+
+			pci_addr_format(&u->f->addr, a, sizeof(a));
+			append(&s, " (%s may be another GPU's: the device minor of %s is unknown, %s/proc/driver/nvidia/gpus/%s/information "
+				   "is unreadable)",
+			       u->procs[i].node, a, display_root(), a);
+			break;
+		}
 	if (u->incomplete)
 		append(&s, " (and maybe more: the scan of /proc ran out of time)");
 	free_strs(nodes, n_nodes);

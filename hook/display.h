@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "discover.h"
+#include "domxml.h"
 #include "ledger.h"
 
 #include <stdio.h>
@@ -22,8 +23,10 @@
 
 struct display_proc {
 	long pid;
-	char comm[64];
+	char comm[64]; /* percent-encoded: one line, whatever name the process gave itself */
 	char node[64]; /* the node it has open */
+	int vm;        /* index into the use's vms: a running VM's QEMU, never signalled; -1: none */
+	bool unsure;   /* a /dev/nvidiaN that may be another GPU's (this one's minor unknown): never signalled */
 };
 
 /* A firmware framebuffer (a platform device) whose memory lies in one of the function's BARs. */
@@ -33,24 +36,45 @@ struct display_fw {
 	int bar;
 };
 
+/* A running domain's QEMU (libvirt's status file): never ours to signal. */
+struct display_vm {
+	long pid;
+	char *name;
+};
+
 struct display_use {
 	const struct pci_func *f;
-	char **vtcons; /* vtconN bound to fbcon while a framebuffer of F (or in its BARs) exists */
+	char **vtcons; /* vtconN bound to fbcon while fbcon draws on F (a mapped fbM of F, or a firmware fb in its BARs) */
 	size_t n_vtcons;
+	char *tty; /* the tty the console shows (tty0's active), read with the vtconsoles; NULL unknown */
 	char **fbs; /* F's fbM */
 	size_t n_fbs;
+	bool fb_console; /* one of F's fbM is a framebuffer fbcon's consoles map to */
 	struct display_fw *fw;
 	size_t n_fw;
-	char **nodes; /* F's /dev/dri/cardN, renderDN (and /dev/nvidia* on nvidia) */
+	char **nodes; /* F's /dev/dri/cardN, renderDN */
 	size_t n_nodes;
 	struct display_proc *procs;
 	size_t n_procs;
 	bool nvidia;
+	int nv_minor;   /* nvidia: F's /dev/nvidiaN, from /proc/driver/nvidia/gpus/ADDR/information; -1 unknown */
+	bool nv_shared; /* nvidia: no other function is on nvidia, so nvidiactl, nvidia-modeset, nvidia-uvm* are F's */
+	struct display_vm *vms;
+	size_t n_vms;
+	char *stuck;     /* a console attribute that did not answer in time: nothing could be told */
 	bool incomplete; /* the /proc scan ran out of time: the process list may be short */
 };
 
-/* 1 when F drives the host's display (*ret filled, clear it), 0 when not. The /proc scan ends at DEADLINE_MS. */
-int display_detect(const struct pci_func *f, long deadline_ms, struct display_use *ret);
+/*
+ * 1 when F drives the host's display (*ret filled, clear it), 0 when not, -ETIMEDOUT when a
+ * console attribute (under the kernel's console lock) did not answer: ret->stuck names it (clear
+ * *ret). H (may be NULL): the running domains, whose QEMU is told apart. The reads end at DEADLINE_MS.
+ */
+int display_detect(const struct pci_func *f, const struct holders *h, long deadline_ms, struct display_use *ret);
+/* /proc/iomem shows every address as 0 (a reader without root): no firmware framebuffer can be seen. */
+bool display_iomem_blind(void);
+/* A sysfs attribute that may block (console_lock), read in a child with a deadline: 0 or -errno, -ETIMEDOUT. */
+int display_read_attr(const char *path, long timeout_ms, char **ret);
 void display_use_clear(struct display_use *u);
 /* Looks again only at the processes (the hand-over's wait). */
 void display_rescan(struct display_use *u, long deadline_ms);
@@ -87,6 +111,9 @@ int display_handoff(struct display_plan *dp, const char *vm, struct ledger *l, u
  * for 'vfio-hook restore', logged at PRIO. L is saved. 0 or -EIO.
  */
 int display_give_back(struct ledger *l, const char *owner, unsigned timeout_s, int prio);
+
+/* Undoes one recorded step (restore --all of a damaged line): 0, or -errno with what failed in WHY. */
+int display_undo_step(const struct ledger_display *d, unsigned timeout_s, char *why, size_t n);
 
 /* " holds the host's display (…)" for status, or nothing. */
 void display_status(const struct ledger *l, const char *owner, FILE *out);

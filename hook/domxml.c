@@ -118,7 +118,7 @@ static void parse_interface(xmlDoc *doc, xmlNode *ifc, struct domain *d)
 		parse_pci_source(doc, ifc, actual, d);
 }
 
-/* <uuid>, and the id libvirt gives a running domain (status XML: <domain id='N'>). */
+/* <uuid>, and the id and QEMU pid libvirt gives a running domain (status XML: <domstatus pid='N'><domain id='N'>). */
 static void parse_identity(xmlXPathContext *ctx, struct domain *d)
 {
 	xmlXPathObject *o = sym_xmlXPathEvalExpression((const xmlChar *)"string((/domain|/domstatus/domain)/uuid)", ctx);
@@ -134,6 +134,12 @@ static void parse_identity(xmlXPathContext *ctx, struct domain *d)
 	errno = 0;
 	id = strtol(s, &end, 10);
 	d->id = *s && !*end && !errno && id >= 0 && id <= INT_MAX ? (int)id : -1;
+	sym_xmlXPathFreeObject(o);
+	o = sym_xmlXPathEvalExpression((const xmlChar *)"string(/domstatus/@pid)", ctx);
+	s = o && o->stringval ? (const char *)o->stringval : "";
+	errno = 0;
+	id = strtol(s, &end, 10);
+	d->pid = *s && !*end && !errno && id > 1 ? id : 0;
 	sym_xmlXPathFreeObject(o);
 }
 

@@ -29,6 +29,7 @@ struct domain {
 	char *name;
 	char uuid[37]; /* empty when the XML has no <uuid> */
 	int id;        /* the running domain's id (status XML); -1 when absent */
+	long pid;      /* its QEMU's pid (status XML: <domstatus pid='N'>); 0 when absent */
 	struct hostdev *hostdevs;
 	size_t n_hostdevs;
 	struct usbdev *usbdevs;

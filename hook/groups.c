@@ -83,12 +83,29 @@ static void print_list(const char *key, const char *const *arr, size_t n)
 /* Does F drive the host's display now (fbcon, a firmware framebuffer, processes drawing on it)? */
 static bool drives_display(const struct pci_func *f)
 {
+	static bool warned;
 	struct display_use u;
+	int r;
 
-	if ((f->class >> 16) != 0x03 || !display_detect(f, now_ms() + CONFIG_DEFAULT_TIMEOUT * 1000L, &u))
+	if ((f->class >> 16) != 0x03)
 		return false;
+	if (!warned && display_iomem_blind()) {
+		warned = true;
+		log_warning("/proc/iomem shows its addresses only to root: a firmware framebuffer in a GPU's BARs (the host's "
+			    "display) is not seen; run 'vfio-hook groups' as root to see it");
+	}
+	r = display_detect(f, NULL, now_ms() + CONFIG_DEFAULT_TIMEOUT * 1000L, &u);
+	if (r < 0) {
+		char a[PCI_ADDR_LEN];
+
+		pci_addr_format(&f->addr, a, sizeof(a));
+		log_warning("cannot tell whether %s drives the host's display: reading %s did not finish in time (the kernel's "
+			    "console lock is held; see dmesg)",
+			    a, u.stuck);
+	}
 	display_use_clear(&u);
-	return true;
+	/* Not known counts as in use: nothing would be moved off it on this word. */
+	return r != 0;
 }
 
 static void print_func_text(const struct pci_func *f, const struct config *c)

@@ -22,6 +22,8 @@
 
 #define PERSISTENCED "nvidia-persistenced.service"
 #define POLL_MS 100
+/* systemctl is-active's exit status for a unit that is not running (LSB: "program is not running"). */
+#define IS_ACTIVE_NOT_RUNNING 3
 
 /* Unloaded in this order, loaded again in the reverse: each needs the ones after it. */
 static const char *const nvidia_modules[] = { "nvidia_drm", "nvidia_modeset", "nvidia_uvm", "nvidia" };
@@ -116,7 +118,7 @@ static int mark_done(struct ledger *l, int i)
 }
 
 /* Undoes one recorded step; says what failed in why. */
-static int undo(const struct ledger_display *d, unsigned timeout_s, char *why, size_t n)
+int display_undo_step(const struct ledger_display *d, unsigned timeout_s, char *why, size_t n)
 {
 	_cleanup_free_ char *path = NULL, *drv = NULL;
 	int r = 0;
@@ -171,7 +173,7 @@ int display_give_back(struct ledger *l, const char *owner, unsigned timeout_s, i
 		if (!streq(d->owner, owner) || ledger_func(l, &d->gpu))
 			continue;
 		pci_addr_format(&d->gpu, a, sizeof(a));
-		if (undo(d, timeout_s, why, sizeof(why)) < 0) {
+		if (display_undo_step(d, timeout_s, why, sizeof(why)) < 0) {
 			log_msg(prio, "%s: cannot give the host's display back (%s of %s): %s (it stays recorded: run "
 				"'vfio-hook restore %s' once the cause is gone)",
 				owner, display_step_name(d->step), a, why, owner);
@@ -206,11 +208,20 @@ struct handoff {
 
 static int step_unit(struct handoff *h, enum display_step s, const char *unit)
 {
-	int i, r;
+	int i, r = systemctl("is-active", unit, h->timeout_s);
 
-	/* Only a unit that runs is stopped, so only that one is started again. */
-	if (systemctl("is-active", unit, h->timeout_s) != 0)
+	/*
+	 * Only a unit that runs is stopped, so only that one is started again. is-active answers 3
+	 * for a unit that does not run; anything else (no answer, no systemd) tells nothing, and a
+	 * unit taken for stopped would keep the GPU busy, or have its processes killed under it.
+	 */
+	if (r == IS_ACTIVE_NOT_RUNNING)
 		return 0;
+	if (r != 0) {
+		snprintf(h->why, sizeof(h->why), "systemctl is-active %s %s (check that systemd answers: systemctl status %s)",
+			 unit, r == -ETIMEDOUT ? "did not finish in time" : r > 0 ? "failed" : strerror(-r), unit);
+		return r < 0 ? r : -EIO;
+	}
 	i = record(h->l, h->gpu, h->vm, s, unit, NULL);
 	if (i < 0) {
 		snprintf(h->why, sizeof(h->why), "cannot record it in %s", ledger_path());
@@ -262,11 +273,35 @@ static char *wait_gone(struct handoff *h, long end)
 	}
 }
 
+/*
+ * Never a running VM's QEMU (another VM is not this start's to destroy), nor a process whose
+ * node may be another GPU's: those make the wait fail, naming them.
+ */
+static bool may_signal(const struct display_proc *p)
+{
+	return p->vm < 0 && !p->unsure;
+}
+
 static void signal_all(struct handoff *h, int sig)
 {
 	for (size_t k = 0; k < h->dp->n_uses; k++)
 		for (size_t i = 0; i < h->dp->uses[k].n_procs; i++)
-			send_signal(h->dp->uses[k].procs[i].pid, sig, h->timeout_s);
+			if (may_signal(&h->dp->uses[k].procs[i]))
+				send_signal(h->dp->uses[k].procs[i].pid, sig, h->timeout_s);
+}
+
+/* A running VM's QEMU still on the GPU: "VM (its QEMU, pid N)", or NULL. */
+static char *vm_left(const struct handoff *h)
+{
+	for (size_t k = 0; k < h->dp->n_uses; k++) {
+		const struct display_use *u = &h->dp->uses[k];
+
+		for (size_t i = 0; i < u->n_procs; i++)
+			if (u->procs[i].vm >= 0)
+				return xasprintf("the running VM %s (its QEMU, pid %ld, uses %s): shut it down first",
+						 u->vms[u->procs[i].vm].name, u->procs[i].pid, u->procs[i].node);
+	}
+	return NULL;
 }
 
 static int step_wait(struct handoff *h)
@@ -281,6 +316,14 @@ static int step_wait(struct handoff *h)
 		return i;
 	}
 	left = wait_gone(h, now_ms() + grace);
+	if (left) {
+		_cleanup_free_ char *vm = vm_left(h);
+
+		if (vm) {
+			snprintf(h->why, sizeof(h->why), "%s", vm);
+			return -EBUSY;
+		}
+	}
 	if (left && c->kill) {
 		log_msg(LOG_NOTICE, "%s: %s after %u s: sending SIGTERM", h->vm, left, c->timeout);
 		signal_all(h, SIGTERM);
@@ -316,8 +359,10 @@ static int step_vtcons(struct handoff *h)
 				return i;
 			}
 			r = sysfs_write(path, "0", h->timeout_s);
-			now = r == 0 ? read_file(path) : NULL;
-			if (r == 0 && (!now || now[0] != '0'))
+			/* Read back under the console lock too: with the deadline. */
+			if (r == 0)
+				r = display_read_attr(path, (long)h->timeout_s * 1000L, &now);
+			if (r == 0 && now[0] != '0')
 				r = -EIO;
 			if (r < 0) {
 				snprintf(h->why, sizeof(h->why), "unbinding fbcon from %s %s", u->vtcons[v], errtext(r));
@@ -435,10 +480,14 @@ static int run_steps(struct handoff *h)
 		log_info("%s: %s was stopped by another VM's start already", h->vm, h->dp->manager);
 	else
 		r = step_unit(h, DSTEP_DM, h->dp->manager);
-	if (r == 0)
-		r = step_wait(h);
+	/*
+	 * nvidia-persistenced holds /dev/nvidia* for as long as it runs (that is its job): stopped
+	 * through systemd before the wait, it is neither waited for nor killed.
+	 */
 	if (r == 0 && any_nvidia(h->dp))
 		r = step_unit(h, DSTEP_PERSISTENCED, PERSISTENCED);
+	if (r == 0)
+		r = step_wait(h);
 	if (r == 0)
 		r = step_vtcons(h);
 	if (r == 0)
@@ -485,17 +534,28 @@ void display_plan_print(const struct display_plan *dp, FILE *out)
 		fprintf(out, "    %s (%s) drives it: %s\n", a, pci_func_name(dp->uses[k].f), desc);
 	}
 	fprintf(out, "    1. stop %s if it runs (the display manager)\n", dp->manager);
-	fprintf(out, "    2. wait up to %u s until no process uses", dp->cfg.timeout);
-	for (size_t k = 0; k < dp->n_uses; k++)
-		for (size_t i = 0; i < dp->uses[k].n_nodes; i++)
-			fprintf(out, "%s %s", n++ ? "," : "", dp->uses[k].nodes[i]);
-	fprintf(out, "%s%s; then %s\n", nv ? (n ? ", /dev/nvidia*" : " /dev/nvidia*") : "", n || nv ? "" : " the GPU",
-		dp->cfg.kill ? "SIGTERM, then SIGKILL, what is left (host-display-kill = yes)"
-			     : "fail naming what is left (host-display-kill = no)");
 	if (nv)
-		fprintf(out, "    3. stop " PERSISTENCED " if it runs\n");
+		fprintf(out, "    2. stop " PERSISTENCED " if it runs\n");
 	else
-		fprintf(out, "    3. nvidia-persistenced: nothing to stop (not on NVIDIA's driver)\n");
+		fprintf(out, "    2. nvidia-persistenced: nothing to stop (not on NVIDIA's driver)\n");
+	fprintf(out, "    3. wait up to %u s until no process uses", dp->cfg.timeout);
+	for (size_t k = 0; k < dp->n_uses; k++) {
+		const struct display_use *u = &dp->uses[k];
+
+		for (size_t i = 0; i < u->n_nodes; i++)
+			fprintf(out, "%s %s", n++ ? "," : "", u->nodes[i]);
+		if (!u->nvidia)
+			continue;
+		if (u->nv_minor >= 0)
+			fprintf(out, "%s /dev/nvidia%d", n++ ? "," : "", u->nv_minor);
+		else
+			fprintf(out, "%s /dev/nvidiaN (its minor is unknown: any)", n++ ? "," : "");
+		if (u->nv_shared)
+			fprintf(out, ", /dev/nvidiactl, /dev/nvidia-modeset, /dev/nvidia-uvm");
+	}
+	fprintf(out, "%s; then %s\n", n ? "" : " the GPU",
+		dp->cfg.kill ? "SIGTERM, then SIGKILL, what is left (host-display-kill = yes; never a running VM's QEMU)"
+			     : "fail naming what is left (host-display-kill = no)");
 	n = 0;
 	for (size_t k = 0; k < dp->n_uses; k++)
 		for (size_t i = 0; i < dp->uses[k].n_vtcons; i++, n++)

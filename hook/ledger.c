@@ -52,20 +52,7 @@ bool driver_name_valid(const char *s)
 /* Bytes that would split a field or a line, and '%' itself, as %XX (a value may hold '='). */
 static char *escape(const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	char *r = xmalloc(strlen(s) * 3 + 1), *w = r;
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p <= 0x20 || *p >= 0x7f || *p == '%') {
-			*w++ = '%';
-			*w++ = hex[*p >> 4];
-			*w++ = hex[*p & 15];
-		} else {
-			*w++ = (char)*p;
-		}
-	}
-	*w = '\0';
-	return r;
+	return pct_encode(s, true);
 }
 
 static int hexval(char c)
@@ -356,8 +343,11 @@ int ledger_parse(const char *text, size_t len, const char *path, struct ledger *
 		parse_line(&l, text_of, (int)l.n_bad);
 		if (!quiet)
 			log_warning("%s:%d: cannot read this entry; it is kept as it is (check it, then 'vfio-hook restore --all' "
-			    "gives back the device it names): %.200s",
-			    path, lineno, line);
+			    "gives back %s): %.200s",
+			    path, lineno,
+			    startswith(text_of, "display ") ? "the display step it names, or says what to do by hand"
+							    : "the device it names",
+			    line);
 	}
 	*ret = l;
 	return 0;
@@ -654,12 +644,55 @@ void ledger_took_drop(struct ledger *l, size_t i)
 	l->n_took--;
 }
 
+bool ledger_bad_is_display(const struct ledger_bad *b)
+{
+	return b->text && startswith(b->text, "display ");
+}
+
+int ledger_display_salvage(const char *text, struct ledger_display *ret)
+{
+	_cleanup_free_ char *copy = xstrdup(text);
+	_cleanup_free_ char **f = split(copy);
+	const char *owner, *step, *what, *drv;
+	struct ledger_display d = { 0 };
+	int k;
+
+	if (count(f) != 7 || !streq(f[0], "display") || pci_addr_parse(f[1], &d.gpu) < 0)
+		return -EINVAL;
+	owner = field(f + 2, "owner");
+	step = field(f + 2, "step");
+	what = field(f + 2, "what");
+	drv = field(f + 2, "driver");
+	for (k = 0; step && k < DSTEP_N && !streq(step, step_names[k]); k++)
+		;
+	if (!step || k == DSTEP_N || !what || !drv)
+		return -EINVAL;
+	d.step = (enum display_step)k;
+	d.what = unescape(what);
+	if (!d.what || !display_what_valid(d.step, d.what) ||
+	    (d.step == DSTEP_FB ? !driver_name_valid(drv) : !streq(drv, "-"))) {
+		free(d.what);
+		return -EINVAL;
+	}
+	snprintf(d.driver, sizeof(d.driver), "%s", d.step == DSTEP_FB ? drv : "");
+	d.owner = owner ? unescape(owner) : NULL;
+	*ret = d;
+	return 0;
+}
+
+void ledger_display_free(struct ledger_display *d)
+{
+	free(d->owner);
+	free(d->what);
+	*d = (struct ledger_display){ 0 };
+}
+
 size_t ledger_drop_damaged(struct ledger *l)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < l->n_bad; i++) {
-		bool named = false;
+		bool named = ledger_bad_is_display(&l->bad[i]);
 
 		for (size_t k = 0; k < l->n_funcs && !named; k++)
 			named = l->funcs[k].bad == (int)i + 1;

@@ -134,8 +134,20 @@ bool ledger_took_from(const struct ledger *l, const char *name);
 /* Does anything in L belong to NAME? */
 bool ledger_has_vm(const struct ledger *l, const char *name);
 
-/* restore --all: forgets damaged lines that name no function (reported, then dropped). */
+/*
+ * restore --all: forgets damaged lines that name no function (reported, then dropped). A damaged
+ * display line is never dropped here: it may be the only record of a display manager stopped.
+ */
 size_t ledger_drop_damaged(struct ledger *l);
+/* Is the damaged line B a display step? */
+bool ledger_bad_is_display(const struct ledger_bad *b);
+/*
+ * What a damaged display line still says: its GPU, step, what (and driver) readable and fit for
+ * the step; the owner may be lost (NULL), the state is taken as "doing". 0 (clear *ret with
+ * ledger_display_free) or -EINVAL.
+ */
+int ledger_display_salvage(const char *text, struct ledger_display *ret);
+void ledger_display_free(struct ledger_display *d);
 
 /* A driver name fit for driver_override: [A-Za-z0-9_.-]{1,63}. */
 bool driver_name_valid(const char *s);

@@ -241,19 +241,54 @@ static void check_stuck(struct plan *p, const struct machine *m, int group)
 	}
 }
 
+/* A running VM's QEMU among F's users: never signalled, so F cannot be handed over while it runs. */
+static const struct display_proc *vm_user(const struct display_use *u)
+{
+	for (size_t i = 0; i < u->n_procs; i++)
+		if (u->procs[i].vm >= 0)
+			return &u->procs[i];
+	return NULL;
+}
+
 /* The host's display on F: refused, or handed over first (host-display = handoff). */
-static void check_display(const struct config *c, struct plan *p, const struct pci_func *f)
+static void check_display(const struct config *c, struct plan *p, const struct pci_func *f, const struct holders *h)
 {
 	struct display_cfg dc = vm_display(c, p->vm);
+	const struct display_proc *q;
 	struct display_use u;
+	char a[PCI_ADDR_LEN];
+	int r;
 
-	if (!display_detect(f, now_ms() + (long)c->opt.timeout * 1000L, &u))
+	pci_addr_format(&f->addr, a, sizeof(a));
+	if ((f->class >> 16) == 0x03 && display_iomem_blind() && !p->unsure) {
+		p->unsure = true;
+		add(&p->warnings, &p->n_warnings,
+		    "/proc/iomem shows its addresses only to root: whether a firmware framebuffer lies in %s's BARs (the host's "
+		    "display) is not checked; run it as root to know",
+		    a);
+	}
+	r = display_detect(f, h, now_ms() + (long)c->opt.timeout * 1000L, &u);
+	if (r == 0)
 		return;
+	if (r < 0) {
+		add(&p->refusals, &p->n_refusals,
+		    "cannot tell whether %s (%s) drives the host's display: reading %s did not finish in time (the kernel's "
+		    "console lock is held; see dmesg): try again once it answers",
+		    a, pci_func_name(f), u.stuck);
+		display_use_clear(&u);
+		return;
+	}
+	if ((q = vm_user(&u))) {
+		add(&p->refusals, &p->n_refusals,
+		    "%s (%s) is used by the running VM %s (its QEMU, pid %ld, has %s open): shut %s down first, or give it "
+		    "another GPU to render on",
+		    a, pci_func_name(f), u.vms[q->vm].name, q->pid, q->node, u.vms[q->vm].name);
+		display_use_clear(&u);
+		return;
+	}
 	if (!dc.handoff) {
 		_cleanup_free_ char *desc = display_describe(&u), *unit = display_manager_unit(&dc);
-		char a[PCI_ADDR_LEN];
 
-		pci_addr_format(&f->addr, a, sizeof(a));
 		add(&p->refusals, &p->n_refusals,
 		    "%s (%s) drives the host's display (%s): set host-display = handoff in [vm %s] to let vfio-hook stop %s "
 		    "while %s runs, or give the host another GPU",
@@ -324,7 +359,7 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 			continue;
 		}
 		if (!p.funcs[i].already)
-			check_display(c, &p, f);
+			check_display(c, &p, f, h);
 		why = p.funcs[i].already ? NULL : guard_check(f, h);
 		if (!why)
 			why = used_through(f, h, vm->name);
@@ -421,7 +456,9 @@ void plan_print(const struct plan *p, FILE *out)
 		fprintf(out, "  warning: %s\n", p->warnings[i]);
 	for (size_t i = 0; i < p->n_refusals; i++)
 		fprintf(out, "  refuse: %s\n", p->refusals[i]);
-	fprintf(out, "%s\n", p->n_refusals ? "the hook would refuse to start this VM" : "the hook would start this VM");
+	fprintf(out, "%s\n", p->n_refusals ? "the hook would refuse to start this VM"
+			      : p->unsure ? "the hook may start this VM: what the warnings above say was not checked"
+					  : "the hook would start this VM");
 }
 
 void plan_clear(struct plan *p)

@@ -36,6 +36,7 @@ struct plan {
 	size_t n_refusals;
 	char **warnings;
 	size_t n_warnings;
+	bool unsure; /* something the hook checks could not be checked by this user (a warning says what) */
 	enum evict_policy policy;
 	struct eviction *evictions; /* empty with policy refuse: those are refusals */
 	size_t n_evictions;

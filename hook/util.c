@@ -202,3 +202,21 @@ char *escape_text(const char *s)
 	*o = '\0';
 	return out;
 }
+
+char *pct_encode(const char *s, bool space)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *r = xmalloc(strlen(s) * 3 + 1), *w = r;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || (*p == 0x20 && space) || *p >= 0x7f || *p == '%') {
+			*w++ = '%';
+			*w++ = hex[*p >> 4];
+			*w++ = hex[*p & 15];
+		} else {
+			*w++ = (char)*p;
+		}
+	}
+	*w = '\0';
+	return r;
+}

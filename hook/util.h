@@ -31,6 +31,12 @@ bool streq(const char *a, const char *b);
 bool startswith(const char *s, const char *prefix);
 char *strip(char *s);
 
+/*
+ * S with control bytes, bytes >= 0x7f and '%' (and spaces when SPACE) as %XX: what the ledger
+ * writes in its fields, and what a one-line message shows of a name anyone can set (a comm).
+ */
+char *pct_encode(const char *s, bool space);
+
 /* Reads a whole small file (sysfs attribute, /proc file); NULL on error with errno set. */
 char *read_file(const char *path);
 

@@ -84,8 +84,8 @@ check "--check prints the whole sequence, in order" "$(printf '%s\n' "win10: 2 P
 	"  hand over the host's display (host-display = handoff), in this order:" \
 	"    $NAME drives it: $ALL" \
 	"    1. stop gdm.service if it runs (the display manager)" \
-	"    2. wait up to 2 s until no process uses /dev/dri/card0, /dev/dri/renderD128; then fail naming what is left (host-display-kill = no)" \
-	"    3. nvidia-persistenced: nothing to stop (not on NVIDIA's driver)" \
+	"    2. nvidia-persistenced: nothing to stop (not on NVIDIA's driver)" \
+	"    3. wait up to 2 s until no process uses /dev/dri/card0, /dev/dri/renderD128; then fail naming what is left (host-display-kill = no)" \
 	"    4. unbind fbcon from vtcon1" \
 	"    5. unbind the firmware framebuffer efi-framebuffer.0 from efi-framebuffer" \
 	"    6. NVIDIA modules: nothing to unload" \

@@ -47,6 +47,7 @@ suite() { # NAME COMMAND...
 		suite "$v/attack-setup" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/attack-setup.sh
 		suite "$v/guard" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/guard.sh
 		suite "$v/display" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/display.sh
+		suite "$v/attack-display" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/attack-display.sh
 		suite "$v/evict" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" MUTE_SOCKET="$top/build/mute-socket" tests/evict.sh
 		suite "$v/completion" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/completion.sh
 	done
