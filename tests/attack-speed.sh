@@ -14,6 +14,8 @@ noxml=${NOXML_BIN:?}
 domxml win10 $GPU >"$work/win10.xml"
 domxml linux $GPU >"$work/linux.xml"
 domxml test $GPU >"$work/test.xml"
+# The status file of a running domain, from its XML on stdin: eval'd in the fixture session.
+# shellcheck disable=SC2089,SC2090
 RUNNING='sed "s|<domain|<domstatus state=\"running\" pid=\"1\"><domain|; s|</domain>|</domain></domstatus>|"'
 export RUNNING NOXML="$noxml"
 
@@ -89,5 +91,17 @@ map "[options]" "uri = test:///default" "[vm test]" "usb = 046d:c539"
 out=$(on desktop 'eval "$RUNNING" <$W/test.xml >$W/run/test.xml; $NOXML usb add test 046d:c539 2>&1 >/dev/null')
 check "usb_says_not_running: no libxml2: one line saying what to install, not that test is not running" \
 	"$(printf '%s' "vfio-hook: cannot load libxml2: libxml2-missing.so.2: cannot open shared object file: No such file or directory (install libxml2)")" "$out"
+
+## finding empty_soname_builds: when scripts/soname.sh cannot tell a library's soname (here
+## objdump fails; a -dev package whose lib*.so is a linker script does the same), the Makefile's
+## $(shell) swallows its exit status: SONAMES becomes -DLIBVIRT_SONAME='""', hook/dl.c's #error
+## guard (it tests only "defined") lets it through, and the build succeeds. dlopen("") is the
+## program itself, so every libvirt and libxml2 use fails at run time ("cannot use : it has no
+## virConnectClose"). Expected: make stops with soname.sh's message.
+mkdir -p "$work/bin"
+printf '#!/bin/sh\nexit 1\n' >"$work/bin/objdump"; chmod +x "$work/bin/objdump"
+out=$(cd "$here/.." && PATH="$work/bin:$PATH" make -n -B build/plain/vfio-hook 2>/dev/null; echo "rc=$?")
+check "empty_soname_builds: soname.sh failing stops the build" "stopped" \
+	"$(case $out in *rc=0) echo "built with $(echo "$out" | grep -o "LIBVIRT_SONAME='[^ ]*" | head -n1)" ;; *) echo stopped ;; esac)"
 
 tap_done
