@@ -17,6 +17,7 @@ domxml test $GPU >"$work/test.xml"
 # The status file of a running domain, from its XML on stdin: eval'd in the fixture session.
 # shellcheck disable=SC2089,SC2090
 RUNNING='sed "s|<domain|<domstatus state=\"running\" pid=\"1\"><domain|; s|</domain>|</domain></domstatus>|"'
+# shellcheck disable=SC2090
 export RUNNING NOXML="$noxml"
 
 ## finding restore_unbinds_running_vm: 'vfio-hook restore win10' while win10 runs, libxml2 not
