@@ -28,7 +28,7 @@ build/nolib/vfio-hook: $(SRCS) $(HDRS)
 # distribution's libxml2 2.14 ships libxml2.so.16), libvirt there (tests/attack-speed.sh).
 build/noxml/vfio-hook: $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(filter-out $(SONAMES),$(CPPFLAGS)) -DLIBVIRT_SONAME='"$(shell scripts/soname.sh libvirt $(CC))"' \
+	$(CC) $(filter-out $(SONAMES),$(CPPFLAGS)) -DLIBVIRT_SONAME='"$(LIBVIRT_SO)"' \
 		-DLIBXML2_SONAME='"libxml2-missing.so.2"' $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(SRCS) $(PKG_LIBS)
 
 # One rule per unit test: tests/unit/NAME.c linked with everything but main.c.
