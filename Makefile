@@ -15,8 +15,12 @@ LINKED     := inih libudev
 CC         ?= cc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(LINKED)) -ldl
-SONAMES    := -DLIBVIRT_SONAME='"$(shell scripts/soname.sh libvirt $(CC))"' \
-              -DLIBXML2_SONAME='"$(shell scripts/soname.sh libxml-2.0 $(CC))"'
+# Looked up once, when a compile first needs them; make stops when soname.sh cannot tell one
+# (an empty name would make dlopen() open the program itself).
+soname      = $(or $(shell scripts/soname.sh $(1) $(CC)),$(error cannot tell the soname of $(1)'s library: see scripts/soname.sh's message above))
+LIBVIRT_SO  = $(eval LIBVIRT_SO := $(call soname,libvirt))$(LIBVIRT_SO)
+LIBXML2_SO  = $(eval LIBXML2_SO := $(call soname,libxml-2.0))$(LIBXML2_SO)
+SONAMES     = -DLIBVIRT_SONAME='"$(LIBVIRT_SO)"' -DLIBXML2_SONAME='"$(LIBXML2_SO)"'
 WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS     ?= -O2 -g
 CPPFLAGS   += -D_FORTIFY_SOURCE=2 -DVERSION='"$(VERSION)"' $(SONAMES)

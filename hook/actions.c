@@ -214,13 +214,19 @@ int action_release(const char *cfg_path, const char *vm_name, const char *reason
 	t = c ? c->opt.timeout : t;
 	state_lock_hold(lock, release_hold_ms(&l, vm_name, t));
 	v = ledger_vm(&l, vm_name);
+	/* Which VMs run decides what may be unbound: without it, nothing is (the ledger keeps it all). */
+	r = holders_load(&h);
+	if (r < 0) {
+		log_error("%s: nothing given back: which VMs are running cannot be read (see above); fix that, then run 'vfio-hook restore %s'",
+			  vm_name, vm_name);
+		goto out;
+	}
 	/* libvirt never said "started": the start failed, and what it took goes back whatever giveback says. */
 	failed = (v && !v->started) || (reason && streq(reason, "failed"));
 	/* A few seconds for unplugs that complete just after the deadline; the next run sees later ones. */
 	if (failed)
 		evict_settle(&l, vm_name, t < 3 ? t : 3);
 	evict_give_back(c ? c->opt.uri : CONFIG_DEFAULT_URI, t, &l, vm_name, failed || (vm && vm_giveback(c, vm)), false);
-	holders_load(&h);
 	r = apply_restore(&l, vm_name, NULL, 0, &h, t, LOG_ERR);
 	/* The host's display, once the GPU is back on the host (the last VM using it stopped). */
 	if (display_give_back(&l, vm_name, t, LOG_ERR) < 0 && r == 0)
@@ -367,7 +373,13 @@ int action_restore(const char *cfg_path, const char *vm)
 	r = lock_and_load("restore", lock_timeout(t), &l, &lock);
 	if (r < 0)
 		return r;
-	holders_load(&h);
+	r = holders_load(&h);
+	if (r < 0) {
+		log_error("restore: nothing given back: which VMs are running cannot be read (see above); fix that, then run it again");
+		ledger_clear(&l);
+		state_unlock(lock);
+		return r;
+	}
 	if (!vm) {
 		n = ledger_owners(&l, &names, &damaged);
 	} else if (ledger_vm(&l, vm) || ledger_has_vm(&l, vm)) {

@@ -296,6 +296,14 @@ const char *holders_dir(void)
 	return env && *env ? env : "/run/libvirt/qemu";
 }
 
+/* NAME.xml only: libvirt writes NAME.xml.new and renames it. */
+static bool status_file(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 5 && strcmp(name + n - 4, ".xml") == 0 && name[0] != '.';
+}
+
 int holders_load(struct holders *ret)
 {
 	DIR *dir;
@@ -304,23 +312,19 @@ int holders_load(struct holders *ret)
 	int r;
 
 	*ret = h;
-	/* Without libxml2 every file would be skipped: no running VM would seem to hold anything. */
+	/* Without libxml2 no status file can be read: failing, unless there is none (no VM runs). */
 	r = dlopen_libxml2();
-	if (r < 0)
-		return r;
 	dir = opendir(holders_dir());
-	if (!dir) {
-		*ret = h;
-		return errno == ENOENT ? 0 : -errno;
-	}
+	if (!dir)
+		return r < 0 && errno != ENOENT ? r : errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(dir))) {
-		size_t n = strlen(de->d_name);
 		_cleanup_free_ char *path = NULL, *xml = NULL;
 		struct domain d;
 
-		/* NAME.xml only: libvirt writes NAME.xml.new and renames it. */
-		if (n < 5 || strcmp(de->d_name + n - 4, ".xml") != 0 || de->d_name[0] == '.')
+		if (!status_file(de->d_name))
 			continue;
+		if (r < 0)
+			break;
 		path = xasprintf("%s/%s", holders_dir(), de->d_name);
 		xml = read_file(path);
 		if (!xml || domain_parse(xml, strlen(xml), &d) < 0)
@@ -329,7 +333,7 @@ int holders_load(struct holders *ret)
 	}
 	closedir(dir);
 	*ret = h;
-	return 0;
+	return de ? r : 0;
 }
 
 void holders_clear(struct holders *h)

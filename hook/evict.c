@@ -270,7 +270,9 @@ static void give_back(const char *uri, unsigned timeout_s, struct ledger *l, con
 {
 	struct holders h = { 0 };
 
-	holders_load(&h);
+	/* Without the running VMs no record can be judged: all stay for a later run. */
+	if (holders_load(&h) < 0)
+		return;
 	for (size_t i = 0; i < l->n_took;) {
 		struct ledger_took *t = &l->took[i];
 		const struct domain *d;
@@ -325,7 +327,8 @@ void evict_settle(struct ledger *l, const char *owner, unsigned timeout_s)
 		struct holders h = { 0 };
 		bool waiting = false;
 
-		holders_load(&h);
+		if (holders_load(&h) < 0)
+			return;
 		for (size_t i = 0; i < l->n_took && !waiting; i++) {
 			const struct ledger_took *t = &l->took[i];
 			const struct domain *d;

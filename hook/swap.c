@@ -72,7 +72,11 @@ static void undo_live(struct world *w, const char *vm, const struct pci_addr *mo
 	if (n_taken)
 		evict_give_back_only(w->cfg->opt.uri, w->cfg->opt.timeout, &w->l, vm, taken, n_taken);
 	/* Whatever VM still has (an unplug it did not acknowledge) must not be unbound under it. */
-	holders_load(&now);
+	if (holders_load(&now) < 0) {
+		log_error("%s: what the swap moved stays on vfio-pci: which VMs are running cannot be read (see above); fix that, then run 'vfio-hook restore %s'",
+			  vm, vm);
+		return;
+	}
 	if (n_moved)
 		apply_restore(&w->l, vm, moved, n_moved, &now, w->cfg->opt.timeout, LOG_ERR);
 	holders_clear(&now);

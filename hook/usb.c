@@ -230,6 +230,8 @@ int action_usb(const char *cfg_path, bool add, const char *vm, const char *devic
 	if (r < 0)
 		goto out;
 	r = domain_load_running(vm, &live);
+	if (r == -ENOPKG)
+		goto out;
 	if (r < 0) {
 		int k = virt_known(o->uri, o->timeout, vm);
 

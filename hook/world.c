@@ -4,6 +4,7 @@
 #include "world.h"
 
 #include "apply.h"
+#include "dl.h"
 #include "evict.h"
 #include "log.h"
 #include "util.h"
@@ -28,10 +29,11 @@ int world_discover(struct world *w)
 
 	if (r < 0)
 		return r;
-	r = holders_load(&w->h);
-	/* Without libxml2 (logged) no running VM would seem to hold anything: nothing may move. */
-	if (r == -ENOPKG)
+	/* Without libxml2 (logged) neither the VMs' XML nor running VMs can be read: nothing may move. */
+	r = dlopen_libxml2();
+	if (r < 0)
 		return r;
+	r = holders_load(&w->h);
 	if (r < 0) {
 		errno = -r;
 		log_warning("cannot read running domains from %s: %m", holders_dir());

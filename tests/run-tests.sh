@@ -44,6 +44,7 @@ suite() { # NAME COMMAND...
 		suite "$v/doctor" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/doctor.sh
 		suite "$v/setup" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/setup.sh
 		suite "$v/dl" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" NOLIB_BIN="$top/build/nolib/vfio-hook" tests/dl.sh
+		suite "$v/attack-speed" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" NOXML_BIN="$top/build/noxml/vfio-hook" tests/attack-speed.sh
 		suite "$v/attack-setup" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/attack-setup.sh
 		suite "$v/guard" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/guard.sh
 		suite "$v/display" env VFIO_HOOK_BIN="$top/build/$v/vfio-hook" tests/display.sh
