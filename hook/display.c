@@ -451,6 +451,22 @@ static void scan_procs(struct display_use *u, long deadline_ms)
 		closedir(d);
 }
 
+/* The running VMs' QEMU pids, which are never signalled and make the hand-over fail. */
+static void set_vms(struct display_use *u, const struct holders *h)
+{
+	for (size_t i = 0; i < u->n_vms; i++)
+		free(u->vms[i].name);
+	free(u->vms);
+	u->vms = NULL;
+	u->n_vms = 0;
+	for (size_t i = 0; h && i < h->n; i++)
+		if (h->doms[i].pid > 1) {
+			struct display_vm v = { h->doms[i].pid, xstrdup(h->doms[i].name) };
+
+			*(struct display_vm *)array_push(&u->vms, &u->n_vms, sizeof(v)) = v;
+		}
+}
+
 int display_detect(const struct pci_func *f, const struct holders *h, long deadline_ms, struct display_use *ret)
 {
 	struct display_use u = { .f = f, .nv_minor = -1 };
@@ -458,12 +474,7 @@ int display_detect(const struct pci_func *f, const struct holders *h, long deadl
 	*ret = u;
 	if (!f->syspath)
 		return 0;
-	for (size_t i = 0; h && i < h->n; i++)
-		if (h->doms[i].pid > 1) {
-			struct display_vm v = { h->doms[i].pid, xstrdup(h->doms[i].name) };
-
-			*(struct display_vm *)array_push(&u.vms, &u.n_vms, sizeof(v)) = v;
-		}
+	set_vms(&u, h);
 	find_fbs(&u);
 	find_nodes(&u);
 	find_fw(&u);
@@ -482,6 +493,12 @@ int display_detect(const struct pci_func *f, const struct holders *h, long deadl
 
 void display_rescan(struct display_use *u, long deadline_ms)
 {
+	struct holders h = { 0 };
+
+	/* A VM may have started during the wait: its QEMU is known as such before any signal. */
+	if (holders_load(&h) == 0)
+		set_vms(u, &h);
+	holders_clear(&h);
 	scan_procs(u, deadline_ms);
 }
 

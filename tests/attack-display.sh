@@ -184,4 +184,16 @@ check "running_vm_qemu_killed: a running VM's QEMU on the GPU is never signalled
 
 check "running_vm_qemu_killed: the line names the VM" "vfio-hook: win10: 0000:0b:00.0 (Ellesmere [Radeon RX 470/480/570/570X/580/580X/590]) is used by the running VM linux (its QEMU, pid 4242, has /dev/dri/renderD128 open): shut linux down first, or give it another GPU to render on" "$(cat "$work/err")"
 
+
+## FINDING vm_started_during_wait: the running VMs were read once, before the hand-over; a VM
+## started during the wait (its QEMU rendering on the GPU's renderD128) was a plain leftover
+## process, and host-display-kill = yes signalled it. The wait now reads them again each pass.
+desktop; handoff_map "host-display-kill = yes"; proc 4242 qemu-system-x86 /dev/dri/renderD128; touch "$R/proc/4242/ignore-TERM"
+mkdir -p "$work/later"; mv "$R/proc/4242" "$work/later/4242"; status linux; mv "$work/run/linux.xml" "$work/later/linux.xml"
+proc 999 slow-client /dev/dri/card0 # lets go of the GPU by itself, 1 s after the start began
+out=$(on desktop '( sleep 0.3; mv $W/later/linux.xml $W/run/linux.xml; mv $W/later/4242 $VFIO_HOOK_TEST_ROOT/proc/4242; sleep 0.7; rm -r $VFIO_HOOK_TEST_ROOT/proc/999 ) &
+$H win10 prepare begin - <$W/win10.xml 2>$W/err; echo "rc=$?"; wait; eval "$DSTATE"; grep -c "^kill.* 4242" $VFIO_HOOK_TEST_ROOT/calls')
+check "vm_started_during_wait: a VM's QEMU that appears during the wait is never signalled; all as it was" \
+	"$(printf '%s\n' "rc=1" "$DORIG" 0)" "$out"
+check "vm_started_during_wait: the line names the VM" "yes" "$(grep -q "running VM linux (its QEMU, pid 4242" "$work/err" && echo yes || cat "$work/err")"
 tap_done
