@@ -376,18 +376,28 @@ static int vm_of(const struct display_use *u, long pid)
 	return -1;
 }
 
-/* One process: does it have one of U's nodes open? */
-static void scan_pid(struct display_use *u, const char *root, const char *pid)
+/* A process and the device nodes it has open (its other fds never name a GPU). */
+struct proc_fds {
+	long pid;
+	char **targets;
+	size_t n;
+};
+
+static void proc_fds_clear(struct proc_fds *p)
+{
+	free_strs(p->targets, p->n);
+	*p = (struct proc_fds){ 0 };
+}
+
+static void read_fds(const char *root, const char *pid, struct proc_fds *ret)
 {
 	_cleanup_free_ char *fddir = xasprintf("%s/proc/%s/fd", root, pid);
 	DIR *d = opendir(fddir);
 	const struct dirent *e;
-	struct display_proc p = { .vm = -1 };
-	bool found = false;
 
+	*ret = (struct proc_fds){ .pid = atol(pid) };
 	while (d && (e = readdir(d))) {
 		_cleanup_free_ char *link = NULL;
-		enum node_match m;
 		char target[256];
 		ssize_t n;
 
@@ -398,29 +408,57 @@ static void scan_pid(struct display_use *u, const char *root, const char *pid)
 		if (n <= 0)
 			continue;
 		target[n] = '\0';
-		m = node_of(u, target);
+		if (startswith(target, "/dev/") && !startswith(target, "/dev/pts/") && !streq(target, "/dev/null"))
+			*(char **)array_push(&ret->targets, &ret->n, sizeof(char *)) = xstrdup(target);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* One process: does it have one of U's nodes open? */
+static void match_proc(struct display_use *u, const char *root, const struct proc_fds *f)
+{
+	struct display_proc p = { .vm = -1 };
+	bool found = false;
+
+	for (size_t i = 0; i < f->n; i++) {
+		enum node_match m = node_of(u, f->targets[i]);
+
 		if (m == NODE_NO || (found && (m == NODE_MAYBE || !p.unsure)))
 			continue;
 		/* A node surely the GPU's names the process better than one that may be another's. */
-		snprintf(p.node, sizeof(p.node), "%.63s", target);
+		snprintf(p.node, sizeof(p.node), "%.63s", f->targets[i]);
 		p.unsure = m == NODE_MAYBE;
 		found = true;
 		if (!p.unsure)
 			break;
 	}
-	if (d)
-		closedir(d);
 	if (found) {
-		_cleanup_free_ char *cpath = xasprintf("%s/proc/%s/comm", root, pid);
+		_cleanup_free_ char *cpath = xasprintf("%s/proc/%ld/comm", root, f->pid);
 		_cleanup_free_ char *comm = read_file(cpath);
 		/* Anyone can name a process anything: the line stays one line. */
 		_cleanup_free_ char *safe = pct_encode(comm ? strip(comm) : "?", false);
 
-		p.pid = atol(pid);
+		p.pid = f->pid;
 		p.vm = vm_of(u, p.pid);
 		snprintf(p.comm, sizeof(p.comm), "%s", safe);
 		*(struct display_proc *)array_push(&u->procs, &u->n_procs, sizeof(p)) = p;
 	}
+}
+
+/*
+ * One read of /proc for a whole listing (display_snapshot()): `groups` asks about every GPU,
+ * and each scan costs a readlink per open fd of every process.
+ */
+static struct {
+	bool on, taken, incomplete;
+	struct proc_fds *procs;
+	size_t n;
+} snap;
+
+void display_snapshot(void)
+{
+	snap.on = true;
 }
 
 /* Every process with one of U's nodes open, from /proc/PID/fd; the whole scan ends at DEADLINE_MS. */
@@ -437,18 +475,35 @@ static void scan_procs(struct display_use *u, long deadline_ms)
 	u->incomplete = false;
 	if ((!u->n_nodes && !u->nvidia) || !root_usable())
 		return;
+	if (snap.taken) {
+		for (size_t i = 0; i < snap.n; i++)
+			match_proc(u, root, &snap.procs[i]);
+		u->incomplete = snap.incomplete;
+		return;
+	}
 	d = opendir(dir);
 	while (d && (e = readdir(d))) {
+		struct proc_fds f;
+
 		if (strspn(e->d_name, "0123456789") != strlen(e->d_name) || atol(e->d_name) == (long)getpid())
 			continue;
 		if (now_ms() > deadline_ms) {
 			u->incomplete = true;
 			break;
 		}
-		scan_pid(u, root, e->d_name);
+		read_fds(root, e->d_name, &f);
+		match_proc(u, root, &f);
+		if (snap.on && f.n)
+			*(struct proc_fds *)array_push(&snap.procs, &snap.n, sizeof(f)) = f;
+		else
+			proc_fds_clear(&f);
 	}
 	if (d)
 		closedir(d);
+	if (snap.on) {
+		snap.taken = true;
+		snap.incomplete = u->incomplete;
+	}
 }
 
 /* The running VMs' QEMU pids, which are never signalled and make the hand-over fail. */

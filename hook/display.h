@@ -78,6 +78,8 @@ int display_read_attr(const char *path, long timeout_ms, char **ret);
 void display_use_clear(struct display_use *u);
 /* Looks again only at the processes (the hand-over's wait). */
 void display_rescan(struct display_use *u, long deadline_ms);
+/* For a listing: /proc is read once, and every later detection uses what it showed. */
+void display_snapshot(void);
 /* "Xorg pid 812 and gnome-shell pid 1403 use /dev/dri/card0". */
 char *display_procs_text(const struct display_use *u);
 /* "fbcon on tty1; Xorg pid 812 and gnome-shell pid 1403 use /dev/dri/card0". */

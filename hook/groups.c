@@ -89,6 +89,7 @@ static bool drives_display(const struct pci_func *f)
 
 	if ((f->class >> 16) != 0x03)
 		return false;
+	display_snapshot();
 	if (!warned && display_iomem_blind()) {
 		warned = true;
 		log_warning("/proc/iomem shows its addresses only to root: a firmware framebuffer in a GPU's BARs (the host's "
