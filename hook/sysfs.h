@@ -11,6 +11,8 @@
  * write, or -ETIMEDOUT. Logs nothing: the caller knows what the step means.
  */
 int sysfs_write(const char *path, const char *value, unsigned timeout_s);
+/* Milliseconds this run's sysfs_write() calls spent in the kernel (the rest is vfio-hook's own). */
+long sysfs_kernel_ms(void);
 
 /*
  * Runs argv (e.g. modprobe) the same way, with a deadline; returns its exit status or -errno.
