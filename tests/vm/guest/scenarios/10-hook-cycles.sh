@@ -1,8 +1,7 @@
 # 20 start/destroy cycles: the devices always come back, no records are left; the time the
 # hook's prepare takes is reported per cycle (from its own syslog line "prepare took N ms, K of
-# them the kernel's bind and unbind"), split into the kernel's time and vfio-hook's own, and the
-# whole virsh start is set against libvirt binding the same functions itself (managed='yes', no
-# hook). Figures only: nothing here fails because a machine is slow.
+# them the kernel's bind and unbind"), split into the kernel's time and vfio-hook's own. Figures
+# only: nothing here fails because a machine is slow.
 write_map "[options]" "timeout = 20" "[pci gpu]" "device = 1234:1111" "device = 8086:293e" "[vm a]" "pci = gpu"
 define_l2 a none no $GPU_FUNCS
 bad=0 times="" prep="" kern="" own=""
@@ -32,17 +31,3 @@ expect "cycles: 20 start/destroy cycles without a fault" 0 "$bad"
 expect "cycles: no records left" 0 "$(records)"
 host_works cycles $GPU_FUNCS
 virsh undefine a >/dev/null 2>&1
-# The same functions bound by libvirt itself (managed='yes'), the hook not concerned (no [vm b]).
-define_l2 b none yes $GPU_FUNCS
-mtimes=""
-for i in $(seq 5); do
-	s=$(date +%s%N)
-	virsh start b >/tmp/start.out 2>&1 || info "managed cycle $i: start failed: $(tr '\n' ' ' </tmp/start.out)"
-	e=$(date +%s%N)
-	virsh destroy b >/dev/null 2>&1
-	mtimes="$mtimes $(( (e - s) / 1000000 ))"
-done
-info "FIGURE whole virsh start: with vfio-hook (managed='no') median $(echo $times | median) ms; libvirt binding itself (managed='yes', no hook) median $(echo $mtimes | median) ms"
-virsh undefine b >/dev/null 2>&1
-# libvirt's managed reattach leaves the functions on their host drivers, as the hook does.
-expect "cycles: host drivers back after libvirt's own binding" "$HOST_GPU" "$(gpu_state)"
