@@ -8,32 +8,18 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/tap.sh"
-bin=$(cd "$(dirname "${VFIO_HOOK_BIN:?}")" && pwd)/$(basename "$VFIO_HOOK_BIN")
-export VFIO_HOOK_TEST=1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work" || exit 1
-root=$work/root
-map=$work/map.ini
-export VFIO_HOOK_CONFIG="$map"
+. "$here/lib/setup-env.sh"
 HEAD="# Written by vfio-hook setup from $map.
 # Change the map and run \"vfio-hook setup\" again rather than editing this file;
 # \"vfio-hook setup --undo\" removes it."
 RELOGIN="(group kvm and the memlock limit apply to new sessions and the qemu:///session daemon started in them)"
 
-mkmap() { printf '%s\n' "$@" >"$map"; chmod 644 "$map"; }
 
 # A fresh Debian root (grub-mkconfig reads /etc/default/grub.d there) with accounts alice, bob,
 # carol and group kvm; CPU vendor $1 (none: no cpuinfo).
 mkroot() {
-	rm -rf "$root"
-	mkdir -p "$root/etc" "$root/proc"
+	mkaccounts
 	echo 12.5 >"$root/etc/debian_version"
-	printf 'root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\ncarol:x:1002:1002::/home/carol:/bin/sh\n' \
-		>"$root/etc/passwd"
-	printf 'root:x:0:\nkvm:x:992:carol\nalice:x:1000:\nbob:x:1001:\ncarol:x:1002:\n' >"$root/etc/group"
-	printf 'root:*::\nkvm:!::carol\n' >"$root/etc/gshadow"
-	chmod 640 "$root/etc/gshadow"
 	[ "${1:-none}" = none ] || printf 'processor\t: 0\nvendor_id\t: %s\nflags\t\t: fpu\n' "$1" >"$root/proc/cpuinfo"
 }
 
