@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,18 +60,34 @@ static void kill_child(pid_t pid)
 		abandoned[n_abandoned++] = pid;
 }
 
-static void child_main(int (*fn)(const void *, FILE *), const void *arg, int wfd, bool lines)
+/*
+ * In a child: OUT on 3, IN (when >= 0) on 4, /dev/null as stdio, and nothing else of ours. Each
+ * is first moved above them all, so that none is overwritten before it is placed.
+ */
+static int child_fds(int out, int in)
 {
 	int null = open("/dev/null", O_RDWR);
+	int o = fcntl(out, F_DUPFD, 10), i = in >= 0 ? fcntl(in, F_DUPFD, 10) : -1;
+	int n = null >= 0 ? fcntl(null, F_DUPFD, 10) : -1;
+
+	/* Without /dev/null it would keep libvirt's pipes as stdio: better not run at all. */
+	if (n < 0 || o < 0 || (in >= 0 && i < 0))
+		return -1;
+	if (dup2(n, 0) < 0 || dup2(n, 1) < 0 || dup2(n, 2) < 0 || dup2(o, 3) < 0 || (i >= 0 && dup2(i, 4) < 0))
+		return -1;
+	closefrom(i >= 0 ? 5 : 4);
+	return 0;
+}
+
+static void child_main(int (*fn)(const void *, FILE *), const void *arg, int wfd, bool lines)
+{
 	FILE *out;
 	int r;
 
 	/* Its own process group, so that a timeout kills what it started too. */
 	setpgid(0, 0);
-	/* Without /dev/null it would keep libvirt's pipes as stdio: better not run at all. */
-	if (null < 0 || dup2(wfd, 3) < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+	if (child_fds(wfd, -1) < 0)
 		_exit(127);
-	closefrom(4);
 	out = fdopen(3, "w");
 	if (!out)
 		_exit(127);
@@ -108,6 +125,48 @@ static bool flush_lines(struct sink *s)
 	s->len -= (size_t)(start - s->buf);
 	memmove(s->buf, start, s->len);
 	return any;
+}
+
+/*
+ * Its exit, by DEADLINE. Closing its end is not exiting: a child can still hang in the kernel
+ * on its way out. The wait is woken by the exit itself (a pidfd), not by polling: a child runs
+ * for every sysfs write of a start, and a millisecond's nap after each is most of the time a
+ * start takes outside the kernel.
+ */
+static int wait_exit(pid_t pid, long deadline, int *status)
+{
+	int pidfd = pidfd_open(pid, 0);
+	useconds_t nap = 50;
+	int r = 0;
+
+	for (;;) {
+		pid_t w = waitpid(pid, status, WNOHANG);
+		long left = deadline - now_ms();
+
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			r = -ECHILD;
+			break;
+		}
+		if (left <= 0) {
+			kill_child(pid);
+			r = -ETIMEDOUT;
+			break;
+		}
+		if (pidfd >= 0) {
+			struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+			poll(&p, 1, (int)(left > 60000 ? 60000 : left));
+		} else {
+			/* A kernel without pidfds (before 5.3): naps, short first. */
+			usleep(nap);
+			nap = nap < 1000 ? nap * 2 : 1000;
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return r;
 }
 
 /*
@@ -165,20 +224,9 @@ static int child_wait(int (*fn)(const void *, FILE *), const void *arg, long tim
 	}
 	close(pfd[0]);
 	s->buf[s->len] = '\0';
-	/* Closing its end is not exiting: a child can still hang in the kernel on its way out. */
-	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR)
-			return -ECHILD;
-		if (now_ms() >= deadline) {
-			kill_child(pid);
-			return -ETIMEDOUT;
-		}
-		usleep(1000);
-	}
+	r = wait_exit(pid, deadline, &status);
+	if (r < 0)
+		return r;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) >= 126)
 		return -EIO;
 	return -WEXITSTATUS(status);
@@ -195,6 +243,148 @@ int child_run(int (*fn)(const void *arg, FILE *out), const void *arg, long timeo
 	}
 	free(s.buf);
 	return r;
+}
+
+/* Its descriptors are ours only while it runs (pid > 0). */
+static void srv_reset(struct child_srv *s, bool kill)
+{
+	if (s->pid <= 0)
+		return;
+	if (kill)
+		kill_child(s->pid);
+	close(s->to);
+	close(s->from);
+	s->pid = s->to = s->from = 0;
+}
+
+/*
+ * A write to a server that has died must fail with EPIPE, not kill us half-way through a
+ * start with SIGPIPE: the signal is blocked around it, and taken back if it was ours.
+ */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
+{
+	sigset_t pipe_set, old, pending;
+	const struct timespec zero = { 0 };
+	bool was_pending;
+	ssize_t k;
+	int e;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &pipe_set, &old);
+	k = write(fd, buf, len);
+	e = errno;
+	if (k < 0 && e == EPIPE && !was_pending)
+		sigtimedwait(&pipe_set, NULL, &zero);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return k;
+}
+
+static int srv_start(struct child_srv *s)
+{
+	int in[2], out[2];
+	pid_t pid;
+
+	reap_abandoned();
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		int r = -errno;
+
+		close(in[0]);
+		close(in[1]);
+		return r;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		return r;
+	}
+	if (pid == 0) {
+		FILE *f;
+
+		setpgid(0, 0);
+		/* Requests on 4, answers on 3: nothing else of ours, least of all libvirt's pipes. */
+		if (child_fds(out[1], in[0]) < 0)
+			_exit(127);
+		f = fdopen(3, "w");
+		if (!f)
+			_exit(127);
+		setvbuf(f, NULL, _IOLBF, 0);
+		_exit(s->serve(4, f) < 0 ? 1 : 0);
+	}
+	setpgid(pid, pid);
+	close(in[0]);
+	close(out[1]);
+	*s = (struct child_srv){ .serve = s->serve, .pid = pid, .to = in[1], .from = out[0] };
+	return 0;
+}
+
+int child_srv_call(struct child_srv *s, const void *req, size_t len, long timeout_ms, char *reply, size_t n)
+{
+	long deadline = now_ms() + timeout_ms;
+	size_t got = 0;
+	int r;
+
+	if (n == 0)
+		return -EINVAL;
+	for (int tries = 0;; tries++) {
+		ssize_t k;
+
+		if (s->pid <= 0 && (r = srv_start(s)) < 0)
+			return r;
+		/* A request fits in the pipe: the server reads it whole before it does anything. */
+		k = write_nosigpipe(s->to, req, len);
+		if (k == (ssize_t)len)
+			break;
+		/* A server gone since the last call never saw this request: a fresh one may take it. */
+		r = k < 0 && errno == EPIPE && tries == 0 ? -EPIPE : -EIO;
+		srv_reset(s, true);
+		if (r != -EPIPE)
+			return r;
+	}
+	for (;;) {
+		struct pollfd p = { .fd = s->from, .events = POLLIN };
+		long left = deadline - now_ms();
+		char *nl;
+		ssize_t k;
+
+		if (left <= 0) {
+			srv_reset(s, true);
+			return -ETIMEDOUT;
+		}
+		if (poll(&p, 1, (int)(left > 60000 ? 60000 : left)) <= 0)
+			continue;
+		k = read(s->from, reply + got, n - 1 - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0 || got + (size_t)k >= n - 1) {
+			/* Gone (crashed, killed), or an answer that is not one line: not to be trusted again. */
+			srv_reset(s, true);
+			return -EIO;
+		}
+		got += (size_t)k;
+		reply[got] = '\0';
+		nl = strchr(reply, '\n');
+		if (nl) {
+			*nl = '\0';
+			return 0;
+		}
+	}
+}
+
+void child_srv_stop(struct child_srv *s)
+{
+	srv_reset(s, false);
 }
 
 int child_stream(int (*fn)(const void *arg, FILE *out), const void *arg, long idle_ms,

@@ -25,6 +25,23 @@ int child_run(int (*fn)(const void *arg, FILE *out), const void *arg, long timeo
 int child_stream(int (*fn)(const void *arg, FILE *out), const void *arg, long idle_ms,
 		 void (*on_line)(void *ctx, char *line), void *ctx);
 
+/*
+ * A child kept for a run's many small steps (the sysfs writes of a start), so that a start
+ * forks once, not once per step. Set up as child_run's (stdio on /dev/null, nothing else of
+ * ours, its own process group); serve(in, out) runs in it and answers each request read
+ * from IN with one line on OUT, until IN ends. child_srv_call() sends REQ (LEN bytes), waits
+ * at most timeout_ms for the answer line (without its newline, in REPLY), and returns 0; a
+ * server that does not answer in time is killed (or abandoned, if the kernel holds it) and
+ * -ETIMEDOUT returned; one that died gives -EIO. Either way the next call starts a fresh one.
+ */
+struct child_srv {
+	int (*serve)(int in, FILE *out);
+	int pid, to, from; /* 0: not running */
+};
+int child_srv_call(struct child_srv *s, const void *req, size_t len, long timeout_ms, char *reply, size_t n);
+/* Ends the server: its input closed, it exits by itself (not waited for). */
+void child_srv_stop(struct child_srv *s);
+
 /* Milliseconds on the monotonic clock. */
 long now_ms(void);
 

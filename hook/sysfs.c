@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libudev.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -34,10 +35,6 @@ int sysfs_write_allowed(void)
 	return -EPERM;
 }
 
-struct write_args {
-	const char *path, *value;
-};
-
 /* Microseconds the kernel spent in this run's writes (bind, unbind, probe), for the log. */
 static long kernel_us;
 
@@ -54,37 +51,84 @@ static long now_us(void)
 	return (long)ts.tv_sec * 1000000L + ts.tv_nsec / 1000L;
 }
 
-/* In the child: the write, and how long the kernel took over it, printed for the parent. */
-static int do_write(const void *p, FILE *out)
-{
-	const struct write_args *a = p;
-	size_t len = strlen(a->value);
-	long t0 = now_us();
-	int fd = open(a->path, O_WRONLY | O_CLOEXEC);
-	int r = 0;
+/* A write request: the header, then the path with its NUL, then the value. Fits in a pipe. */
+struct write_req {
+	uint32_t path_len, value_len;
+};
+#define WRITE_REQ_MAX 3072
 
-	if (fd < 0)
-		return -errno;
-	if (write(fd, a->value, len) != (ssize_t)len)
-		r = errno ? -errno : -EIO;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	fprintf(out, "%ld\n", now_us() - t0);
-	return r;
+static int read_full(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = read(fd, (char *)buf + got, n - got);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return got == 0 && k == 0 ? 0 : -EIO;
+		got += (size_t)k;
+	}
+	return 1;
 }
+
+/* The writer: each request is one write, answered "RESULT KERNEL_US" (RESULT 0 or -errno). */
+static int serve_writes(int in, FILE *out)
+{
+	for (;;) {
+		struct write_req h;
+		char buf[WRITE_REQ_MAX + 1];
+		long t0;
+		int r, fd;
+
+		r = read_full(in, &h, sizeof(h));
+		if (r <= 0)
+			return r; /* the run is over */
+		if (h.path_len < 2 || (size_t)h.path_len + h.value_len > WRITE_REQ_MAX ||
+		    read_full(in, buf, (size_t)h.path_len + h.value_len) <= 0 || buf[h.path_len - 1] != '\0')
+			return -EIO;
+		t0 = now_us();
+		r = 0;
+		fd = open(buf, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			r = -errno;
+		else {
+			if (write(fd, buf + h.path_len, h.value_len) != (ssize_t)h.value_len)
+				r = errno ? -errno : -EIO;
+			if (close(fd) < 0 && r == 0)
+				r = -errno;
+		}
+		fprintf(out, "%d %ld\n", r, now_us() - t0);
+	}
+}
+
+/* One writer for the whole run: a start forks once, not for each of its writes. */
+static struct child_srv writer = { .serve = serve_writes };
 
 int sysfs_write(const char *path, const char *value, unsigned timeout_s)
 {
-	const struct write_args a = { path, value };
-	_cleanup_free_ char *took = NULL;
-	int r = sysfs_write_allowed();
+	size_t path_len = strlen(path) + 1, value_len = strlen(value);
+	char req[sizeof(struct write_req) + WRITE_REQ_MAX], reply[64];
+	struct write_req h;
+	long us;
+	int r = sysfs_write_allowed(), res;
 
 	if (r < 0)
 		return r;
-	r = child_run(do_write, &a, (long)timeout_s * 1000L, &took);
-	if (took)
-		kernel_us += strtol(took, NULL, 10);
-	return r;
+	if (path_len + value_len > WRITE_REQ_MAX)
+		return -ENAMETOOLONG;
+	h = (struct write_req){ (uint32_t)path_len, (uint32_t)value_len };
+	memcpy(req, &h, sizeof(h));
+	memcpy(req + sizeof(h), path, path_len);
+	memcpy(req + sizeof(h) + path_len, value, value_len);
+	r = child_srv_call(&writer, req, sizeof(h) + path_len + value_len, (long)timeout_s * 1000L, reply, sizeof(reply));
+	if (r < 0)
+		return r;
+	if (sscanf(reply, "%d %ld", &res, &us) != 2 || res > 0)
+		return -EIO;
+	kernel_us += us;
+	return res;
 }
 
 static int do_exec(const void *p, FILE *out)

@@ -148,6 +148,119 @@ static void test_run_returns_output_and_result(void **state)
 	free(out);
 }
 
+/*
+ * The kept child: requests are lines; "hang" blocks for good (a write stuck in the kernel),
+ * "die" ends the server without an answer, anything else is answered "PID LINE".
+ */
+static int echo_server(int in, FILE *out)
+{
+	char line[64];
+	FILE *f = fdopen(in, "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strcmp(line, "hang") == 0)
+			sleep(30);
+		if (strcmp(line, "die") == 0)
+			_exit(3);
+		fprintf(out, "%ld %s\n", (long)getpid(), line);
+	}
+	return 0;
+}
+
+static long call(struct child_srv *s, const char *req, long timeout_ms, int *r)
+{
+	char reply[64] = "", word[32] = "";
+	long pid = 0;
+
+	*r = child_srv_call(s, req, strlen(req), timeout_ms, reply, sizeof(reply));
+	if (*r == 0 && (sscanf(reply, "%ld %31s", &pid, word) != 2 || strncmp(req, word, strlen(word)) != 0))
+		return -1;
+	return pid;
+}
+
+/* A run's many writes are served by one child: a start forks once. */
+static void test_server_keeps_one_child(void **state)
+{
+	struct child_srv s = { .serve = echo_server };
+	long first;
+	int r;
+
+	(void)state;
+	first = call(&s, "a\n", 2000, &r);
+	assert_int_equal(r, 0);
+	assert_true(first > 1);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(call(&s, "b\n", 2000, &r), first);
+		assert_int_equal(r, 0);
+	}
+	child_srv_stop(&s);
+	/* Its input closed, it ends by itself. */
+	assert_int_equal(waitpid((pid_t)first, NULL, 0), (pid_t)first);
+}
+
+/* A request that blocks for good costs its deadline, and the next one gets a fresh child. */
+static void test_server_stuck_then_fresh(void **state)
+{
+	struct child_srv s = { .serve = echo_server };
+	long t0, ms, first, second;
+	int r;
+
+	(void)state;
+	first = call(&s, "a\n", 2000, &r);
+	t0 = now_ms();
+	call(&s, "hang\n", 300, &r);
+	ms = now_ms() - t0;
+	assert_int_equal(r, -ETIMEDOUT);
+	assert_true(ms >= 300 && ms < 2000);
+	second = call(&s, "c\n", 2000, &r);
+	assert_int_equal(r, 0);
+	assert_true(second > 1 && second != first);
+	child_srv_stop(&s);
+	waitpid((pid_t)second, NULL, 0);
+	/* The stuck one was killed and reaped. */
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+}
+
+/*
+ * A server killed between two requests (by a user, the OOM killer) never saw the next one: it
+ * is sent to a fresh child, and the dead one's pipe does not kill us with SIGPIPE.
+ */
+static void test_server_dead_between_requests(void **state)
+{
+	struct child_srv s = { .serve = echo_server };
+	long first, second;
+	int r;
+
+	(void)state;
+	first = call(&s, "a\n", 2000, &r);
+	assert_true(first > 1);
+	kill((pid_t)first, SIGKILL);
+	assert_int_equal(waitpid((pid_t)first, NULL, 0), (pid_t)first);
+	second = call(&s, "b\n", 2000, &r);
+	assert_int_equal(r, 0);
+	assert_true(second > 1 && second != first);
+	child_srv_stop(&s);
+	waitpid((pid_t)second, NULL, 0);
+}
+
+/* One that dies with the request in hand may or may not have done it: that is an error. */
+static void test_server_dies_on_a_request(void **state)
+{
+	struct child_srv s = { .serve = echo_server };
+	long pid;
+	int r;
+
+	(void)state;
+	call(&s, "die\n", 2000, &r);
+	assert_int_equal(r, -EIO);
+	pid = call(&s, "d\n", 2000, &r);
+	assert_int_equal(r, 0);
+	child_srv_stop(&s);
+	waitpid((pid_t)pid, NULL, 0);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +268,10 @@ int main(void)
 		cmocka_unit_test(test_stream_deadline_is_per_line),
 		cmocka_unit_test(test_timeout_kills_the_group_and_reaps),
 		cmocka_unit_test(test_run_returns_output_and_result),
+		cmocka_unit_test(test_server_keeps_one_child),
+		cmocka_unit_test(test_server_stuck_then_fresh),
+		cmocka_unit_test(test_server_dead_between_requests),
+		cmocka_unit_test(test_server_dies_on_a_request),
 	};
 
 	return cmocka_run_group_tests_name("child", tests, NULL, NULL);
