@@ -389,6 +389,10 @@ static void proc_fds_clear(struct proc_fds *p)
 	*p = (struct proc_fds){ 0 };
 }
 
+/*
+ * The device nodes PID has open. A readlink per fd, relative to the directory (a desktop's
+ * processes have thousands of fds); a process whose fds we may not read is left at the first.
+ */
 static void read_fds(const char *root, const char *pid, struct proc_fds *ret)
 {
 	_cleanup_free_ char *fddir = xasprintf("%s/proc/%s/fd", root, pid);
@@ -397,14 +401,14 @@ static void read_fds(const char *root, const char *pid, struct proc_fds *ret)
 
 	*ret = (struct proc_fds){ .pid = atol(pid) };
 	while (d && (e = readdir(d))) {
-		_cleanup_free_ char *link = NULL;
 		char target[256];
 		ssize_t n;
 
 		if (e->d_name[0] == '.')
 			continue;
-		link = xasprintf("%s/%s", fddir, e->d_name);
-		n = readlink(link, target, sizeof(target) - 1);
+		n = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
+		if (n < 0 && (errno == EACCES || errno == EPERM))
+			break;
 		if (n <= 0)
 			continue;
 		target[n] = '\0';
