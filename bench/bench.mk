@@ -9,5 +9,5 @@ build/bench/sysfs-magic.so: bench/sysfs-magic.c
 	@mkdir -p $(@D)
 	$(CC) -shared -fPIC -O2 $(WARN) -o $@ $< -ldl
 
-bench: all build/bench/runs build/bench/sysfs-magic.so
+bench: all build/bench/runs build/bench/sysfs-magic.so build/fakekernel.so
 	bench/bench.sh
