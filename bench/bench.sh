@@ -126,7 +126,10 @@ echo "a start and a stop of a 4-function GPU, the fake kernel doing the bind and
 mount_tree "$work/tree-$first" "$first"
 mkdir -p "$work/fake/sys"
 mount --bind "$work/tree-$first" "$work/fake/sys"
-mkdir -p "$work/fake/dev/vfio" "$work/fake/fakekernel/native" "$work/olddev"
+mkdir -p "$work/fake/dev/vfio" "$work/fake/fakekernel/native" "$work/fake/proc" "$work/olddev"
+# The display checks read the host's /proc through the test root; what a stand-in would note
+# there ($VFIO_HOOK_TEST_ROOT/calls) stays in the bench's tmpfs.
+mount --bind /proc "$work/fake/proc"
 for link in /sys/bus/pci/devices/*; do
 	d=$(readlink "$link/driver") && echo "${d##*/}" >"$work/fake/fakekernel/native/${link##*/}"
 done
@@ -141,7 +144,7 @@ mkdir /dev/vfio
 mount --bind "$work/fake/dev/vfio" /dev/vfio
 drivers() { for f in 0 1 2 3; do d=$(readlink "/sys/bus/pci/devices/0000:09:00.$f/driver") && printf '%s ' "${d##*/}"; done; }
 before=$(drivers)
-set -- $(VFIO_HOOK_TEST=1 VFIO_HOOK_TEST_BIN="$top/tests/lib/bin" VFIO_HOOK_TEST_ROOT=/ UMOCKDEV_DIR="$work/fake" LD_PRELOAD="$fakekernel" \
+set -- $(VFIO_HOOK_TEST=1 VFIO_HOOK_TEST_BIN="$top/tests/lib/bin" VFIO_HOOK_TEST_ROOT="$work/fake" UMOCKDEV_DIR="$work/fake" LD_PRELOAD="$fakekernel" \
 	run "$runs" -i "$work/win10.xml" -- "$bin" win10 prepare begin - -- "$bin" win10 release end -)
 p=$1 prss=$2 pst=$3 rl=$4 rst=$6
 [ "$pst" -eq 0 ] && [ "$rst" -eq 0 ] && [ "$(drivers)" = "$before" ] ||
