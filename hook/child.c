@@ -333,12 +333,12 @@ int child_srv_call(struct child_srv *s, const void *req, size_t len, long timeou
 {
 	long deadline = now_ms() + timeout_ms;
 	size_t got = 0;
-	int r;
 
 	if (n == 0)
 		return -EINVAL;
 	for (int tries = 0;; tries++) {
 		ssize_t k;
+		int r;
 
 		if (s->pid <= 0 && (r = srv_start(s)) < 0)
 			return r;

@@ -51,7 +51,7 @@ static long now_us(void)
 	return (long)ts.tv_sec * 1000000L + ts.tv_nsec / 1000L;
 }
 
-/* A write request: the header, then the path with its NUL, then the value. Fits in a pipe. */
+/* A write request: the header, then the path and the value, each with its NUL. Fits in a pipe. */
 struct write_req {
 	uint32_t path_len, value_len;
 };
@@ -85,8 +85,9 @@ static int serve_writes(int in, FILE *out)
 		r = read_full(in, &h, sizeof(h));
 		if (r <= 0)
 			return r; /* the run is over */
-		if (h.path_len < 2 || (size_t)h.path_len + h.value_len > WRITE_REQ_MAX ||
-		    read_full(in, buf, (size_t)h.path_len + h.value_len) <= 0 || buf[h.path_len - 1] != '\0')
+		if (h.path_len < 2 || (size_t)h.path_len + h.value_len + 1 > WRITE_REQ_MAX ||
+		    read_full(in, buf, (size_t)h.path_len + h.value_len + 1) <= 0 || buf[h.path_len - 1] != '\0' ||
+		    buf[h.path_len + h.value_len] != '\0')
 			return -EIO;
 		t0 = now_us();
 		r = 0;
@@ -94,6 +95,7 @@ static int serve_writes(int in, FILE *out)
 		if (fd < 0)
 			r = -errno;
 		else {
+			errno = 0;
 			if (write(fd, buf + h.path_len, h.value_len) != (ssize_t)h.value_len)
 				r = errno ? -errno : -EIO;
 			if (close(fd) < 0 && r == 0)
@@ -116,13 +118,14 @@ int sysfs_write(const char *path, const char *value, unsigned timeout_s)
 
 	if (r < 0)
 		return r;
-	if (path_len + value_len > WRITE_REQ_MAX)
+	if (path_len + value_len + 1 > WRITE_REQ_MAX)
 		return -ENAMETOOLONG;
 	h = (struct write_req){ (uint32_t)path_len, (uint32_t)value_len };
 	memcpy(req, &h, sizeof(h));
 	memcpy(req + sizeof(h), path, path_len);
-	memcpy(req + sizeof(h) + path_len, value, value_len);
-	r = child_srv_call(&writer, req, sizeof(h) + path_len + value_len, (long)timeout_s * 1000L, reply, sizeof(reply));
+	memcpy(req + sizeof(h) + path_len, value, value_len + 1);
+	r = child_srv_call(&writer, req, sizeof(h) + path_len + value_len + 1, (long)timeout_s * 1000L, reply,
+			   sizeof(reply));
 	if (r < 0)
 		return r;
 	if (sscanf(reply, "%d %ld", &res, &us) != 2 || res > 0)
