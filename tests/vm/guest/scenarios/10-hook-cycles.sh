@@ -47,12 +47,13 @@ libvirt_forget $GPU_FUNCS
 expect "cycles: host drivers before libvirt's own binding" "$HOST_GPU" "$(gpu_state)"
 define_l2 b none yes $GPU_FUNCS
 mbad=0 mtimes=""
+# A deadline on each virsh: one that hangs makes a FAIL, not a run that never ends.
 for i in $(seq 5); do
 	s=$(date +%s%N)
-	virsh start b >/tmp/start.out 2>&1 || { mbad=$((mbad + 1)); info "managed cycle $i: start failed: $(tr '\n' ' ' </tmp/start.out)"; }
+	timeout 120 virsh start b >/tmp/start.out 2>&1 || { mbad=$((mbad + 1)); info "managed cycle $i: start failed: $(tr '\n' ' ' </tmp/start.out)"; }
 	e=$(date +%s%N)
 	[ "$(gpu_state)" = "$VFIO_GPU" ] || { mbad=$((mbad + 1)); info "managed cycle $i: running with $(gpu_state)"; }
-	virsh destroy b >/dev/null 2>&1
+	timeout 60 virsh destroy b >/dev/null 2>&1
 	[ "$(gpu_state)" = "$HOST_GPU" ] || { mbad=$((mbad + 1)); info "managed cycle $i: stopped with $(gpu_state)"; }
 	mtimes="$mtimes $(( (e - s) / 1000000 ))"
 done
@@ -63,4 +64,4 @@ expect "cycles: 5 managed='yes' cycles, libvirt bound and gave back both functio
 expect "cycles: host drivers back after libvirt's own binding" "$HOST_GPU" "$(gpu_state)"
 host_works "cycles (managed='yes')" $GPU_FUNCS
 # Whatever happened above, the scenarios after this one start from the host drivers.
-[ "$(gpu_state)" = "$HOST_GPU" ] || { info "managed: functions given back with virsh nodedev-reattach"; libvirt_forget $GPU_FUNCS; }
+[ "$(gpu_state)" = "$HOST_GPU" ] || { libvirt_forget $GPU_FUNCS; info "managed: functions given back with virsh nodedev-reattach, now $(gpu_state)"; }
