@@ -173,7 +173,10 @@ int display_give_back(struct ledger *l, const char *owner, unsigned timeout_s, i
 		if (!streq(d->owner, owner) || ledger_func(l, &d->gpu))
 			continue;
 		pci_addr_format(&d->gpu, a, sizeof(a));
-		if (display_undo_step(d, timeout_s, why, sizeof(why)) < 0) {
+		/* The kernel still holds the lock that write waits for: a second deadline would not help. */
+		if (d->stuck)
+			snprintf(why, sizeof(why), "its own step is still stuck in the kernel");
+		if (d->stuck || display_undo_step(d, timeout_s, why, sizeof(why)) < 0) {
 			log_msg(prio, "%s: cannot give the host's display back (%s of %s): %s (it stays recorded: run "
 				"'vfio-hook restore %s' once the cause is gone)",
 				owner, display_step_name(d->step), a, why, owner);
@@ -365,6 +368,7 @@ static int step_vtcons(struct handoff *h)
 			if (r == 0 && now[0] != '0')
 				r = -EIO;
 			if (r < 0) {
+				h->l->display[i].stuck = r == -ETIMEDOUT;
 				snprintf(h->why, sizeof(h->why), "unbinding fbcon from %s %s", u->vtcons[v], errtext(r));
 				return r;
 			}
@@ -394,6 +398,7 @@ static int step_fbs(struct handoff *h)
 				return i;
 			}
 			r = sysfs_write(path, fw->dev, h->timeout_s);
+			h->l->display[i].stuck = r == -ETIMEDOUT;
 			if (r == 0 && exists(drv))
 				r = -EIO;
 			if (r < 0) {

@@ -725,6 +725,7 @@ struct ledger_display *ledger_display_add(struct ledger *l, const struct pci_add
 	d->what = xstrdup(what);
 	snprintf(d->driver, sizeof(d->driver), "%s", driver ? driver : "");
 	d->done = false;
+	d->stuck = false;
 	return d;
 }
 

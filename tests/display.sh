@@ -140,6 +140,28 @@ for undo in "\$H restore win10 >/dev/null 2>&1" "\$H win10 release end failed </
 		"0000:0b:00.0=amdgpu 0000:0b:00.1=snd_hda_intel vtcon1=0 efifb=efi-framebuffer gdm=inactive" 4 "rc=0" "$DORIG" "lock")" "$out"
 done
 
+## fbcon's or the firmware framebuffer's unbind stuck in the kernel: one deadline, not two
+# Undoing the step would wait for the same lock: the start fails within its deadline, the rest
+# is put back, and the step stays recorded for restore once the kernel lets go.
+for stuck in "vtbind:vtcon1:vtcon:fbcon from vtcon1:bound fbcon to vtcon1 again" \
+	"punbind:efi-framebuffer.0:framebuffer:the firmware framebuffer efi-framebuffer.0 from efi-framebuffer:bound efi-framebuffer.0 to efi-framebuffer again"; do
+	IFS=: read -r fstep fdev lstep what again <<EOF
+$stuck
+EOF
+	desktop; handoff_map
+	out=$(FAKEKERNEL_FAULT=$fstep:$fdev:hang on desktop '
+	s=$(date +%s%N); $H win10 prepare begin - <$W/win10.xml 2>$W/err; echo "rc=$?"; e=$(date +%s%N)
+	[ $(( (e - s) / 1000000 )) -lt 3500 ] && echo "within one deadline" || echo "took $(( (e - s) / 1000000 )) ms"
+	eval "$DSTATE"; grep ^display $W/state/ledger | grep -v state=done
+	kill -9 $(cat $UMOCKDEV_DIR/fakekernel/hung.pid); sleep 0.2
+	FAKEKERNEL_FAULT= $H restore win10; echo "rc=$?"; eval "$DSTATE"; ls $W/state')
+	drv=-; [ "$lstep" = framebuffer ] && drv=efi-framebuffer
+	check "$fstep stuck: fails within one deadline, the rest back, the step kept; restore ends it" "$(printf '%s\n' "rc=1" \
+		"within one deadline" "$DORIG" "display 0000:0b:00.0 owner=win10 step=$lstep what=$fdev driver=$drv state=doing" \
+		"vfio-hook: win10: $again" "win10: restored" "rc=0" "$DORIG" "lock")" "$out"
+	check "$fstep stuck: one line, with the fix" "vfio-hook: win10: cannot hand the host's display on $NAME over: unbinding $what did not finish in time; some steps could not be undone: run 'vfio-hook restore win10' when the cause is gone" "$(cat "$work/err")"
+done
+
 ## NVIDIA's driver: persistenced and the modules, only when nothing else uses them
 # 09:00.0 (nvidia) drives the display here: a process has /dev/nvidia0 open.
 nv_desktop() {
