@@ -117,7 +117,7 @@ done
 # A start and a stop of the GPU's 4 functions, as libvirt runs them, on the smallest tree with
 # the test suite's fake kernel (tests/lib/fakekernel.c) doing the bind and unbind: its writes
 # take microseconds, so the whole run is vfio-hook's own work (discovery, the checks, the
-# records, a child for the writes), what issue 12 holds to 10 ms. VFIO_HOOK_TEST keeps every
+# records, a child for the writes), to be kept under 10 ms. VFIO_HOOK_TEST keeps every
 # write in the tree (the fake kernel's testbed is the same tmpfs, seen at $work/fake/sys) and
 # every program (modprobe) a stand-in; a tmpfs over /dev, private to this namespace, takes the
 # /dev/vfio nodes it makes.

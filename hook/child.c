@@ -129,9 +129,9 @@ static bool flush_lines(struct sink *s)
 
 /*
  * Its exit, by DEADLINE. Closing its end is not exiting: a child can still hang in the kernel
- * on its way out. The wait is woken by the exit itself (a pidfd), not by polling: a child runs
- * for every sysfs write of a start, and a millisecond's nap after each is most of the time a
- * start takes outside the kernel.
+ * on its way out. The wait is woken by the exit itself (a pidfd), not by polling: a start runs
+ * several children (reads under the device lock, the display's checks), and a millisecond's nap
+ * after each adds up.
  */
 static int wait_exit(pid_t pid, long deadline, int *status)
 {
