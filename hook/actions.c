@@ -26,6 +26,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * A failed start's release, which libvirt runs right after the failed prepare: a hand-over step
+ * that start saw stuck in the kernel gets this long, not the map's timeout, to be undone. Still
+ * stuck, it stays recorded for restore; let go since, it is undone now.
+ */
+#define STUCK_RETRY_S 1
+
 unsigned lock_timeout(unsigned step_timeout)
 {
 	/* Long enough for another VM's prepare to finish its few steps, short of hanging libvirt. */
@@ -230,7 +237,7 @@ int action_release(const char *cfg_path, const char *vm_name, const char *reason
 	evict_give_back(c ? c->opt.uri : CONFIG_DEFAULT_URI, t, &l, vm_name, failed || (vm && vm_giveback(c, vm)), false);
 	r = apply_restore(&l, vm_name, NULL, 0, &h, t, LOG_ERR);
 	/* The host's display, once the GPU is back on the host (the last VM using it stopped). */
-	if (display_give_back(&l, vm_name, t, LOG_ERR) < 0 && r == 0)
+	if (display_give_back(&l, vm_name, t, failed ? STUCK_RETRY_S : t, LOG_ERR) < 0 && r == 0)
 		r = -EIO;
 	/* What it still took (an unplug still pending) is given back by a later run. */
 	ledger_vm_drop(&l, vm_name);
@@ -312,7 +319,7 @@ static int restore_one(struct ledger *l, const struct holders *h, const char *na
 		else
 			i++;
 	r = apply_restore(l, name, NULL, 0, h, timeout_s, LOG_ERR);
-	if (display_give_back(l, name, timeout_s, LOG_ERR) < 0 && r == 0)
+	if (display_give_back(l, name, timeout_s, timeout_s, LOG_ERR) < 0 && r == 0)
 		r = -EIO;
 	if (!running)
 		ledger_vm_tidy(l, name);

@@ -117,6 +117,19 @@ static int mark_done(struct ledger *l, int i)
 	return ledger_save(l);
 }
 
+/*
+ * A step whose write did not finish in time (R): saved as stuck, so that undoing it, in this
+ * run and in the failed start's release that follows at once, does not wait out another
+ * deadline. Unsaved, it stays "doing": undone with the full deadline, as before.
+ */
+static void mark_stuck(struct ledger *l, int i, int r)
+{
+	if (r != -ETIMEDOUT)
+		return;
+	l->display[i].stuck = true;
+	(void)ledger_save(l);
+}
+
 /* Undoes one recorded step; says what failed in why. */
 int display_undo_step(const struct ledger_display *d, unsigned timeout_s, char *why, size_t n)
 {
@@ -161,7 +174,7 @@ int display_undo_step(const struct ledger_display *d, unsigned timeout_s, char *
 	return r == 0 ? 0 : r < 0 ? r : -EIO;
 }
 
-int display_give_back(struct ledger *l, const char *owner, unsigned timeout_s, int prio)
+int display_give_back(struct ledger *l, const char *owner, unsigned timeout_s, unsigned stuck_s, int prio)
 {
 	int ret = 0;
 
@@ -173,10 +186,9 @@ int display_give_back(struct ledger *l, const char *owner, unsigned timeout_s, i
 		if (!streq(d->owner, owner) || ledger_func(l, &d->gpu))
 			continue;
 		pci_addr_format(&d->gpu, a, sizeof(a));
-		/* The kernel still holds the lock that write waits for: a second deadline would not help. */
-		if (d->stuck)
+		if (d->stuck && !stuck_s)
 			snprintf(why, sizeof(why), "its own step is still stuck in the kernel");
-		if (d->stuck || display_undo_step(d, timeout_s, why, sizeof(why)) < 0) {
+		if ((d->stuck && !stuck_s) || display_undo_step(d, d->stuck ? stuck_s : timeout_s, why, sizeof(why)) < 0) {
 			log_msg(prio, "%s: cannot give the host's display back (%s of %s): %s (it stays recorded: run "
 				"'vfio-hook restore %s' once the cause is gone)",
 				owner, display_step_name(d->step), a, why, owner);
@@ -368,7 +380,7 @@ static int step_vtcons(struct handoff *h)
 			if (r == 0 && now[0] != '0')
 				r = -EIO;
 			if (r < 0) {
-				h->l->display[i].stuck = r == -ETIMEDOUT;
+				mark_stuck(h->l, i, r);
 				snprintf(h->why, sizeof(h->why), "unbinding fbcon from %s %s", u->vtcons[v], errtext(r));
 				return r;
 			}
@@ -398,7 +410,7 @@ static int step_fbs(struct handoff *h)
 				return i;
 			}
 			r = sysfs_write(path, fw->dev, h->timeout_s);
-			h->l->display[i].stuck = r == -ETIMEDOUT;
+			mark_stuck(h->l, i, r);
 			if (r == 0 && exists(drv))
 				r = -EIO;
 			if (r < 0) {
@@ -512,7 +524,8 @@ int display_handoff(struct display_plan *dp, const char *vm, struct ledger *l, u
 	if (r == 0)
 		return 0;
 	pci_addr_format(&f->addr, a, sizeof(a));
-	if (display_give_back(l, vm, timeout_s, LOG_NOTICE) == 0)
+	/* The lock a stuck step's write waits for is still held: a second deadline would not help. */
+	if (display_give_back(l, vm, timeout_s, 0, LOG_NOTICE) == 0)
 		log_error("%s: cannot hand the host's display on %s (%s) over: %s; everything was put back as it was%s", vm,
 			  a, pci_func_name(f), h.why,
 			  r == -EBUSY && !dp->cfg.kill ? " (stop them, or set host-display-kill = yes)" : "");
@@ -607,7 +620,7 @@ void display_status(const struct ledger *l, const char *owner, FILE *out)
 			d->step == DSTEP_DM || d->step == DSTEP_PERSISTENCED ? "stopped"
 			: d->step == DSTEP_MODULE			     ? "unloaded"
 									     : "unbound",
-			d->done ? "" : " maybe");
+			d->done ? "" : d->stuck ? " maybe [stuck in the kernel]" : " maybe");
 	}
 	if (n)
 		fputc(')', out);

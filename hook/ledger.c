@@ -243,7 +243,7 @@ static bool parse_display(struct ledger *l, char **f)
 	int k;
 
 	if (!f[1] || pci_addr_parse(f[1], &a) < 0 || !owner || !step || !what || !drv || !state ||
-	    (!streq(state, "doing") && !streq(state, "done")))
+	    (!streq(state, "doing") && !streq(state, "done") && !streq(state, "stuck")))
 		return false;
 	for (k = 0; k < DSTEP_N && !streq(step, step_names[k]); k++)
 		;
@@ -254,6 +254,7 @@ static bool parse_display(struct ledger *l, char **f)
 		return false;
 	d = ledger_display_add(l, &a, o, (enum display_step)k, w, k == DSTEP_FB ? drv : "");
 	d->done = streq(state, "done");
+	d->stuck = streq(state, "stuck");
 	return true;
 }
 
@@ -417,7 +418,7 @@ static char *format(const struct ledger *l, bool prune)
 
 		pci_addr_format(&d->gpu, a, sizeof(a));
 		put(&buf, &len, "display %s owner=%s step=%s what=%s driver=%s state=%s\n", a, owner,
-		    display_step_name(d->step), what, *d->driver ? d->driver : "-", d->done ? "done" : "doing");
+		    display_step_name(d->step), what, *d->driver ? d->driver : "-", d->done ? "done" : d->stuck ? "stuck" : "doing");
 	}
 	for (size_t i = 0; i < l->n_bad; i++)
 		if (l->bad[i].text)

@@ -62,7 +62,7 @@ struct ledger_display {
 	char *what;
 	char driver[64]; /* DSTEP_FB: the platform driver; "" otherwise */
 	bool done;       /* false: it may have begun (a crash in between is undone too) */
-	bool stuck;      /* not saved: its write did not finish in this run, so undoing it would block too */
+	bool stuck;      /* state=stuck: its write did not finish in time, and undoing it may block as long */
 };
 
 /* A line that could not be read: kept as it is, reported, never silently rewritten. */

@@ -93,7 +93,7 @@ int evict_and_apply(struct world *w, const struct vm *vm, const struct domain *d
 	if (r == 0) {
 		r = apply_prepare(p, &w->l, o->timeout);
 		if (r < 0 && p->display)
-			display_give_back(&w->l, vm->name, o->timeout, LOG_ERR);
+			display_give_back(&w->l, vm->name, o->timeout, 0, LOG_ERR);
 	}
 	/* A start that fails after evicting leaves the holders as they were, whatever giveback says. */
 	if (r < 0 && took)

@@ -157,7 +157,7 @@ EOF
 	FAKEKERNEL_FAULT= $H restore win10; echo "rc=$?"; eval "$DSTATE"; ls $W/state')
 	drv=-; [ "$lstep" = framebuffer ] && drv=efi-framebuffer
 	check "$fstep stuck: fails within one deadline, the rest back, the step kept; restore ends it" "$(printf '%s\n' "rc=1" \
-		"within one deadline" "$DORIG" "display 0000:0b:00.0 owner=win10 step=$lstep what=$fdev driver=$drv state=doing" \
+		"within one deadline" "$DORIG" "display 0000:0b:00.0 owner=win10 step=$lstep what=$fdev driver=$drv state=stuck" \
 		"vfio-hook: win10: $again" "win10: restored" "rc=0" "$DORIG" "lock")" "$out"
 	check "$fstep stuck: one line, with the fix" "vfio-hook: win10: cannot hand the host's display on $NAME over: unbinding $what did not finish in time; some steps could not be undone: run 'vfio-hook restore win10' when the cause is gone" "$(cat "$work/err")"
 done
