@@ -136,8 +136,7 @@ static void find_fbs(struct display_use *u)
 		closedir(d);
 }
 
-/* Another function than SELF on NVIDIA's driver: the shared nodes may be its users'. */
-static bool nvidia_other(const struct pci_addr *self)
+bool display_nvidia_elsewhere(const struct display_use *uses, size_t n)
 {
 	DIR *d = opendir("/sys/bus/pci/drivers/nvidia");
 	const struct dirent *e;
@@ -145,8 +144,13 @@ static bool nvidia_other(const struct pci_addr *self)
 
 	while (d && !other && (e = readdir(d))) {
 		struct pci_addr a;
+		bool ours = false;
 
-		other = pci_addr_parse(e->d_name, &a) == 0 && !pci_addr_eq(&a, self);
+		if (pci_addr_parse(e->d_name, &a) < 0)
+			continue;
+		for (size_t k = 0; k < n; k++)
+			ours |= pci_addr_eq(&uses[k].f->addr, &a);
+		other = !ours;
 	}
 	if (d)
 		closedir(d);
@@ -187,7 +191,8 @@ static void find_nodes(struct display_use *u)
 		closedir(d);
 	u->nvidia = u->f->driver && streq(u->f->driver, "nvidia");
 	u->nv_minor = u->nvidia ? nvidia_minor(u->f) : -1;
-	u->nv_shared = u->nvidia && !nvidia_other(&u->f->addr);
+	/* Another function on NVIDIA's driver: the shared nodes may be its users'. */
+	u->nv_shared = u->nvidia && !display_nvidia_elsewhere(u, 1);
 }
 
 /* BAR I of the function: [start, end]; false when it has none. */

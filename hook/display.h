@@ -87,6 +87,9 @@ char *display_describe(const struct display_use *u);
 /* The display manager to stop: display-manager = UNIT, else what display-manager.service points to. */
 char *display_manager_unit(const struct display_cfg *d);
 
+/* A function on NVIDIA's driver other than the GPUs of USES (N of them). */
+bool display_nvidia_elsewhere(const struct display_use *uses, size_t n);
+
 /* A hand-over a start will do: the functions that drive the display, and the VM's settings. */
 struct display_plan {
 	struct display_use *uses;

@@ -12,7 +12,6 @@
 #include "sysfs.h"
 #include "util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -425,28 +424,6 @@ static int step_fbs(struct handoff *h)
 	return 0;
 }
 
-/* Another function than the GPUs handed over on NVIDIA's driver: the modules stay. */
-static bool nvidia_used_elsewhere(const struct display_plan *dp)
-{
-	DIR *d = opendir("/sys/bus/pci/drivers/nvidia");
-	const struct dirent *e;
-	bool other = false;
-
-	while (d && !other && (e = readdir(d))) {
-		struct pci_addr a;
-		bool ours = false;
-
-		if (pci_addr_parse(e->d_name, &a) < 0)
-			continue;
-		for (size_t k = 0; k < dp->n_uses; k++)
-			ours |= pci_addr_eq(&dp->uses[k].f->addr, &a);
-		other = !ours;
-	}
-	if (d)
-		closedir(d);
-	return other;
-}
-
 /* Loaded as a module (not built in, where /sys/module/NAME has no initstate). */
 static bool module_loaded(const char *m)
 {
@@ -459,7 +436,8 @@ static int step_modules(struct handoff *h)
 {
 	if (!any_nvidia(h->dp))
 		return 0;
-	if (nvidia_used_elsewhere(h->dp)) {
+	/* Another function than the GPUs handed over on NVIDIA's driver: the modules stay. */
+	if (display_nvidia_elsewhere(h->dp->uses, h->dp->n_uses)) {
 		log_info("%s: NVIDIA's modules stay loaded: another function uses them", h->vm);
 		return 0;
 	}
