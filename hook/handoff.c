@@ -181,13 +181,14 @@ int display_give_back(struct ledger *l, const char *owner, unsigned timeout_s, u
 	for (size_t i = l->n_display; i-- > 0;) {
 		const struct ledger_display *d = &l->display[i];
 		char a[PCI_ADDR_LEN], why[256] = "";
+		bool leave = d->stuck && !stuck_s;
 
 		if (!streq(d->owner, owner) || ledger_func(l, &d->gpu))
 			continue;
 		pci_addr_format(&d->gpu, a, sizeof(a));
-		if (d->stuck && !stuck_s)
+		if (leave)
 			snprintf(why, sizeof(why), "its own step is still stuck in the kernel");
-		if ((d->stuck && !stuck_s) || display_undo_step(d, d->stuck ? stuck_s : timeout_s, why, sizeof(why)) < 0) {
+		if (leave || display_undo_step(d, d->stuck ? stuck_s : timeout_s, why, sizeof(why)) < 0) {
 			log_msg(prio, "%s: cannot give the host's display back (%s of %s): %s (it stays recorded: run "
 				"'vfio-hook restore %s' once the cause is gone)",
 				owner, display_step_name(d->step), a, why, owner);
