@@ -121,6 +121,29 @@ VFIO_GPU="vfio-pci/vfio-pci vfio-pci/vfio-pci"
 LEDGER=/run/vfio-hook/ledger
 # records: how many VMs own something in the ledger.
 records() { awk '$1 == "func" || $1 == "took" { for (i = 3; i <= NF; i++) if ($i ~ /^owner=/) print $i }' "$LEDGER" 2>/dev/null | sort -u | wc -l; }
+# doctor_has NAME LINE: vfio-hook doctor printed exactly LINE (its output in /tmp/doctor.out,
+# shown when it did not).
+doctor_has() {
+	grep -Fqx -- "$2" /tmp/doctor.out && pass "$1" || { fail "$1" "no line '$2'"; sed 's/^/INFO doctor: /' /tmp/doctor.out; }
+}
+# The host's display on the GPU-like device (the systemd and ovmf profiles: fakedm, as
+# display-manager.service, holds /dev/dri/card0). fbcon_vtcon: the vtconsole fbcon draws on.
+fbcon_vtcon() { for v in /sys/class/vtconsole/vtcon*; do grep -q 'frame buffer' "$v/name" && echo "$v"; done | tail -n1; }
+# fbcon_bound: the vtconsoles fbcon is bound on now; vtcons: all of them, for a failure's detail.
+fbcon_bound() { for v in /sys/class/vtconsole/vtcon*; do grep -q 'frame buffer' "$v/name" 2>/dev/null && [ "$(cat "$v/bind")" = 1 ] && echo "${v##*/}"; done; }
+vtcons() { for v in /sys/class/vtconsole/vtcon*; do echo "$v: $(cat "$v/name") bind=$(cat "$v/bind")"; done; }
+dm_pid() { systemctl show -p MainPID --value display-manager.service; }
+dm_holds() { ls -l /proc/"$(dm_pid)"/fd 2>/dev/null | grep -c ' -> /dev/dri/card0$'; }
+# display_back NAME VTCON: the host's display as it was: bochs-drm, fbcon bound on VTCON,
+# /dev/fb0, the unit active holding card0 (given a few seconds to open it again).
+display_back() {
+	i=0
+	while [ $i -lt 20 ] && [ "$(dm_holds)" != 1 ]; do sleep 0.5; i=$((i + 1)); done
+	expect "$1: GPU back on its host drivers" "$HOST_GPU" "$(gpu_state)"
+	expect "$1: fbcon bound on ${2##*/} again" 1 "$(cat "$2/bind" 2>/dev/null)"
+	expect "$1: /dev/fb0 present" yes "$([ -c /dev/fb0 ] && echo yes)"
+	expect "$1: display-manager.service active, holding card0" "active 1" "$(systemctl is-active display-manager.service) $(dm_holds)"
+}
 # ledger_lines VM: the ledger's lines owned by VM (owner= decoded before comparing).
 ledger_lines() {
 	awk -v vm="$1" '

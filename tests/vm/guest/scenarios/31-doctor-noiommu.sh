@@ -5,13 +5,10 @@ GRUB_HOW="(GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then update-grub or 
 vfio-hook doctor >/tmp/doctor.out 2>&1
 rc=$?
 grep -E '^(PASS|WARN|FAIL)  .*(IOMMU|iommu|DMAR)' /tmp/doctor.out | sed 's/^/INFO doctor: /'
-has() { # NAME LINE: doctor printed exactly LINE
-	grep -Fqx -- "$2" /tmp/doctor.out && pass "$1" || fail "$1" "no line '$2'"
-}
 expect "doctor (intel_iommu=off): the machine has no IOMMU groups" 0 "$(ls /sys/kernel/iommu_groups | wc -l)"
 expect "doctor (intel_iommu=off): exits 1" 1 "$rc"
-has "doctor (intel_iommu=off): the IOMMU FAIL with the fix" \
+doctor_has "doctor (intel_iommu=off): the IOMMU FAIL with the fix" \
 	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty — replace intel_iommu=off with intel_iommu=on on the kernel command line $GRUB_HOW"
-has "doctor (intel_iommu=off): the command line FAIL with the fix" \
+doctor_has "doctor (intel_iommu=off): the command line FAIL with the fix" \
 	"FAIL  the kernel command line has intel_iommu=off — replace intel_iommu=off with intel_iommu=on on the kernel command line $GRUB_HOW"
-has "doctor (intel_iommu=off): the firmware part is fine" "PASS  the firmware describes its IOMMU (ACPI DMAR table)"
+doctor_has "doctor (intel_iommu=off): the firmware part is fine" "PASS  the firmware describes its IOMMU (ACPI DMAR table)"

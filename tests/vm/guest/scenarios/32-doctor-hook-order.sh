@@ -3,18 +3,15 @@
 # flagged by doctor with the fix, and after that fix (systemctl restart libvirtd) it passes and
 # libvirt really runs it (its syslog lines, from the journal, for a start and a destroy).
 hook=/etc/libvirt/hooks/qemu
-has() { # NAME LINE: doctor printed exactly LINE
-	grep -Fqx -- "$2" /tmp/doctor.out && pass "$1" || { fail "$1" "no line '$2'"; sed 's/^/INFO doctor: /' /tmp/doctor.out; }
-}
 pid=$(systemctl show -p MainPID --value libvirtd.service)
 vfio-hook doctor >/tmp/doctor.out 2>&1
-has "hook order: the hook is there" "PASS  $hook is vfio-hook, executable"
-has "hook order: installed before libvirtd started" "PASS  libvirtd (pid $pid) started after the hook was installed"
+doctor_has "hook order: the hook is there" "PASS  $hook is vfio-hook, executable"
+doctor_has "hook order: installed before libvirtd started" "PASS  libvirtd (pid $pid) started after the hook was installed"
 # Installed again while libvirtd runs, as `make install` on a running host does.
 sleep 1
 ln -sfn /usr/local/sbin/vfio-hook "$hook"
 vfio-hook doctor >/tmp/doctor.out 2>&1
-has "hook order: a hook installed after libvirtd started is flagged, with the fix" \
+doctor_has "hook order: a hook installed after libvirtd started is flagged, with the fix" \
 	"WARN  libvirtd (pid $pid) started before the hook was installed: libvirt looks for hooks only when it starts, so it may not run vfio-hook — systemctl restart libvirtd"
 # The daemon's start time is known to clock ticks after a boot time rounded down to the second.
 sleep 2
@@ -22,7 +19,7 @@ systemctl restart libvirtd.service && wait_libvirtd 60 && pass "hook order: syst
 	fail "hook order: systemctl restart libvirtd" "$(systemctl status libvirtd.service 2>&1 | tail -n 5)"
 pid2=$(systemctl show -p MainPID --value libvirtd.service)
 vfio-hook doctor >/tmp/doctor.out 2>&1
-has "hook order: passes after the restart" "PASS  libvirtd (pid $pid2) started after the hook was installed"
+doctor_has "hook order: passes after the restart" "PASS  libvirtd (pid $pid2) started after the hook was installed"
 nic=0000:02:00.0
 write_map "[options]" "timeout = 20" "[vm n]" "pci = $nic"
 define_l2 n none no $nic

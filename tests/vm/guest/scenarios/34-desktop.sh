@@ -18,12 +18,8 @@ for f in /sys/class/graphics/fb*; do
 done
 [ -n "$fb" ] && [ -c "/dev/$fb" ] && pass "desktop: /dev/$fb is the GPU's framebuffer ($(cat /sys/class/graphics/$fb/name))" ||
 	fail "desktop: a framebuffer on the GPU" "$(ls -l /sys/class/graphics/ 2>&1)"
-bound=""
-for v in /sys/class/vtconsole/vtcon*; do
-	grep -q 'frame buffer' "$v/name" && [ "$(cat "$v/bind")" = 1 ] && bound=${v##*/}
-done
-[ -n "$bound" ] && pass "desktop: fbcon bound on $bound" ||
-	fail "desktop: fbcon bound on a vtconsole" "$(for v in /sys/class/vtconsole/vtcon*; do echo "$v: $(cat $v/name) bind=$(cat $v/bind)"; done)"
+bound=$(fbcon_bound | tail -n1)
+[ -n "$bound" ] && pass "desktop: fbcon bound on $bound" || fail "desktop: fbcon bound on a vtconsole" "$(vtcons)"
 grep -qw tty0 /proc/consoles && grep -qw ttyS0 /proc/consoles && pass "desktop: the console is on tty and serial" ||
 	fail "desktop: the console is on tty and serial" "$(cat /proc/consoles)"
 expect "desktop: libvirtd.service active" active "$(systemctl is-active libvirtd.service)"

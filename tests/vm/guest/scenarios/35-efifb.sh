@@ -20,10 +20,6 @@ if [ -n "$fbmem" ]; then
 fi
 [ -n "$inbar" ] && pass "efifb: its memory ($fbmem) lies in a BAR of 01:00.0" ||
 	fail "efifb: its memory lies in a BAR of 01:00.0" "iomem: $(grep -iE 'fb|frame' /proc/iomem | tr '\n' ';') resource: $(head -n3 /sys/bus/pci/devices/$gpu/resource | tr '\n' ';')"
-bound=""
-for v in /sys/class/vtconsole/vtcon*; do
-	grep -q 'frame buffer' "$v/name" && [ "$(cat "$v/bind")" = 1 ] && bound=${v##*/}
-done
-[ -n "$bound" ] && pass "efifb: fbcon bound on $bound" ||
-	fail "efifb: fbcon bound on a vtconsole" "$(for v in /sys/class/vtconsole/vtcon*; do echo "$v: $(cat $v/name) bind=$(cat $v/bind)"; done)"
+bound=$(fbcon_bound | tail -n1)
+[ -n "$bound" ] && pass "efifb: fbcon bound on $bound" || fail "efifb: fbcon bound on a vtconsole" "$(vtcons)"
 info "platform framebuffer devices: $(ls /sys/bus/platform/devices | grep -iE 'efi|simple|vesa' | tr '\n' ' ')"

@@ -4,21 +4,8 @@
 # and given back when the VM stops; a holder that ignores SIGTERM fails the start within the
 # deadline, named, and everything is put back.
 gpu=0000:01:00.0
-vtcon=""
-for v in /sys/class/vtconsole/vtcon*; do grep -q 'frame buffer' "$v/name" && vtcon=$v; done
+vtcon=$(fbcon_vtcon)
 info "fbcon is ${vtcon##*/}"
-fbcon_bound() { cat "$vtcon/bind" 2>/dev/null; }
-dm_pid() { systemctl show -p MainPID --value display-manager.service; }
-dm_holds() { ls -l /proc/"$(dm_pid)"/fd 2>/dev/null | grep -c ' -> /dev/dri/card0$'; }
-# display_back NAME: the host's display as it was: bochs-drm, fbcon bound, /dev/fb0, the unit active holding card0.
-display_back() {
-	i=0
-	while [ $i -lt 20 ] && [ "$(dm_holds)" != 1 ]; do sleep 0.5; i=$((i + 1)); done
-	expect "$1: GPU back on its host drivers" "$HOST_GPU" "$(gpu_state)"
-	expect "$1: fbcon bound on ${vtcon##*/} again" 1 "$(fbcon_bound)"
-	expect "$1: /dev/fb0 present" yes "$([ -c /dev/fb0 ] && echo yes)"
-	expect "$1: display-manager.service active, holding card0" "active 1" "$(systemctl is-active display-manager.service) $(dm_holds)"
-}
 write_map "[options]" "timeout = 20" "[pci gpu]" "device = 1234:1111" "device = 8086:293e" "[vm a]" "pci = gpu"
 define_l2 a none no $GPU_FUNCS
 
@@ -27,7 +14,7 @@ virsh start a >/tmp/start.out 2>&1 && { fail "handoff: refused by default" "it s
 want="0000:01:00.0 (Display controller) drives the host's display (fbcon on tty1; fakedm pid $(dm_pid) uses /dev/dri/card0): set host-display = handoff in [vm a] to let vfio-hook stop fakedm.service while a runs, or give the host another GPU"
 grep -Fq "$want" /tmp/start.out && pass "handoff: the refusal names fbcon and the display manager's process" ||
 	fail "handoff: the refusal names fbcon and the display manager's process" "wanted '$want' in: $(cat /tmp/start.out)"
-display_back "handoff: refused"
+display_back "handoff: refused" "$vtcon"
 
 # 2. host-display = handoff: the unit stopped, fbcon unbound, the group on vfio-pci while A runs; all back after.
 write_map "[options]" "timeout = 20" "[pci gpu]" "device = 1234:1111" "device = 8086:293e" "[vm a]" "pci = gpu" "host-display = handoff"
@@ -37,15 +24,14 @@ expect "handoff: A running" running "$(domstate a)"
 expect "handoff: the group on vfio-pci" "$VFIO_GPU" "$(gpu_state)"
 expect "handoff: display-manager.service stopped" inactive "$(systemctl is-active display-manager.service)"
 # Unbound, or gone with the last framebuffer.
-bound=$(for v in /sys/class/vtconsole/vtcon*; do grep -q 'frame buffer' "$v/name" 2>/dev/null && [ "$(cat "$v/bind")" = 1 ] && echo "${v##*/}"; done)
-expect "handoff: fbcon bound on no vtconsole" "" "$bound"
+expect "handoff: fbcon bound on no vtconsole" "" "$(fbcon_bound)"
 vfio-hook status >/tmp/status.out 2>&1
 grep -q "holds the host's display" /tmp/status.out && pass "handoff: status shows A holding the host's display" ||
 	fail "handoff: status shows A holding the host's display" "$(cat /tmp/status.out)"
 t0=$(date +%s)
 virsh destroy a >/dev/null 2>&1
 info "destroy and give-back took $(( $(date +%s) - t0 )) s"
-display_back "handoff: after A stops"
+display_back "handoff: after A stops" "$vtcon"
 host_works handoff $GPU_FUNCS
 
 # 3. A second holder that ignores SIGTERM, host-display-kill = no: the start fails within the deadline, naming it.
@@ -59,7 +45,7 @@ in_time "handoff: a stuck holder fails the start" 90 "$rc"
 grep -q "fakedm pid $stuck" /tmp/start.out && pass "handoff: the line names fakedm pid $stuck" ||
 	fail "handoff: the line names fakedm pid $stuck" "$(cat /tmp/start.out)"
 alive "$stuck" && pass "handoff: host-display-kill = no leaves it running" || fail "handoff: host-display-kill = no leaves it running" "it is gone"
-display_back "handoff: rolled back"
+display_back "handoff: rolled back" "$vtcon"
 kill -9 "$stuck" 2>/dev/null
 cleanup a
 rm -f /etc/vfio-hook.ini

@@ -3,8 +3,7 @@
 # host-display = handoff the start releases it and vfio-pci binds with no "can't reserve" in the
 # kernel log; after the VM stops the framebuffer and fbcon are back.
 gpu=0000:01:00.0
-vtcon=""
-for v in /sys/class/vtconsole/vtcon*; do grep -q 'frame buffer' "$v/name" && vtcon=$v; done
+vtcon=$(fbcon_vtcon)
 fw=$(basename "$(readlink -f /sys/class/graphics/fb0/device)")
 info "fbcon is ${vtcon##*/}, fb0 is $fw"
 write_map "[options]" "timeout = 20" "[pci gpu]" "device = 1234:1111" "device = 8086:293e" "[vm a]" "pci = gpu"

@@ -2,19 +2,7 @@
 # The hand-over interrupted: (4) the second function refuses vfio-pci after the display steps
 # ran (its driver_override made read-only): full rollback, display back; (5) the hook SIGKILLed
 # while it waits for the card's holders, then `vfio-hook restore`: display back.
-vtcon=""
-for v in /sys/class/vtconsole/vtcon*; do grep -q 'frame buffer' "$v/name" && vtcon=$v; done
-dm_pid() { systemctl show -p MainPID --value display-manager.service; }
-dm_holds() { ls -l /proc/"$(dm_pid)"/fd 2>/dev/null | grep -c ' -> /dev/dri/card0$'; }
-display_back() {
-	i=0
-	while [ $i -lt 20 ] && [ "$(dm_holds)" != 1 ]; do sleep 0.5; i=$((i + 1)); done
-	expect "$1: GPU back on its host drivers" "$HOST_GPU" "$(gpu_state)"
-	expect "$1: fbcon bound again" 1 "$(cat "$vtcon/bind" 2>/dev/null)"
-	expect "$1: /dev/fb0 present" yes "$([ -c /dev/fb0 ] && echo yes)"
-	expect "$1: display-manager.service active, holding card0" "active 1" "$(systemctl is-active display-manager.service) $(dm_holds)"
-	expect "$1: no ledger line left" 0 "$(records)"
-}
+vtcon=$(fbcon_vtcon)
 write_map "[options]" "timeout = 20" "[pci gpu]" "device = 1234:1111" "device = 8086:293e" "[vm a]" "pci = gpu" \
 	"host-display = handoff" "host-display-timeout = 30"
 define_l2 a none no $GPU_FUNCS
@@ -35,7 +23,7 @@ umount /sys/bus/pci/devices/0000:01:00.1/driver_override
 within 60 /tmp/restore.out vfio-hook restore a; rc=$?
 sed 's/^/INFO restore: /' /tmp/restore.out
 expect "handoff failure: restore once the cause is gone" 0 "$rc"
-display_back "handoff failure"
+display_back "handoff failure" "$vtcon"; expect "handoff failure: no ledger line left" 0 "$(records)"
 
 # 5. A holder that ignores SIGTERM keeps the hook waiting; the hook is killed there.
 /usr/local/lib/vfio-hook-vm/fakedm --ignore-term 2>/dev/null &
@@ -61,6 +49,6 @@ sed 's/^/INFO status: /' /tmp/status.out
 within 120 /tmp/restore.out vfio-hook restore a; rc=$?
 sed 's/^/INFO restore: /' /tmp/restore.out
 expect "handoff killed: vfio-hook restore a succeeds" 0 "$rc"
-display_back "handoff killed, restored"
+display_back "handoff killed, restored" "$vtcon"; expect "handoff killed, restored: no ledger line left" 0 "$(records)"
 cleanup a
 rm -f /etc/vfio-hook.ini
