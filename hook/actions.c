@@ -465,6 +465,7 @@ int action_check(const char *cfg_path, const char *vm_name, const char *xml_file
 	struct plan p = { 0 };
 	const struct vm *vm;
 	char *xml = NULL;
+	bool closed;
 	int r;
 
 	r = world_load(cfg_path, &w);
@@ -494,13 +495,19 @@ int action_check(const char *cfg_path, const char *vm_name, const char *xml_file
 		r = -EINVAL;
 		goto out;
 	}
-	if (ledger_load(&w.l) < 0) {
+	r = ledger_load(&w.l);
+	if (r < 0 && r != -EACCES) {
 		r = -EIO;
 		goto out;
 	}
+	closed = r == -EACCES;
 	r = plan_build(w.cfg, vm, vm_evict(w.cfg, vm), w.m, &w.h, &w.l, dom.name ? &dom : NULL, &p);
 	if (r < 0)
 		goto out;
+	if (closed)
+		plan_unchecked(&p, "%s cannot be read by this user: what vfio-hook holds now (its moves, the host's display) "
+				   "is not checked; run it as root to know",
+			       ledger_path());
 	plan_print(&p, stdout);
 	r = p.n_refusals ? -EPERM : 0;
 out:
@@ -516,15 +523,25 @@ int action_status(const char *cfg_path)
 	struct world w;
 	char **names = NULL;
 	size_t n;
-	bool damaged;
+	bool damaged, closed;
 	int r = world_load(cfg_path, &w);
 
 	if (r < 0)
 		goto out;
 	/* Read without the lock: the ledger is replaced atomically, so this is one consistent look. */
 	r = ledger_load(&w.l);
-	if (r < 0)
+	if (r < 0 && r != -EACCES)
 		goto out;
+	closed = r == -EACCES;
+	r = 0;
+	if (closed)
+		log_warning("%s cannot be read by this user: what vfio-hook holds is not known (owner=?); run 'vfio-hook "
+			    "status' as root to see it",
+			    ledger_path());
+	if (w.h.n_closed)
+		log_warning("%zu running VM%s status file%s in %s cannot be read by this user: which running VM uses what is "
+			    "not known (in-use-by=?); run 'vfio-hook status' as root to see it",
+			    w.h.n_closed, w.h.n_closed > 1 ? "s'" : "'s", w.h.n_closed > 1 ? "s" : "", holders_dir());
 	for (size_t i = 0; i < w.m->n_funcs; i++) {
 		const struct pci_func *f = &w.m->funcs[i];
 		const char *holder = holders_find(&w.h, &f->addr, NULL), *owner = ledger_owner(&w.l, &f->addr);
@@ -539,7 +556,8 @@ int action_status(const char *cfg_path)
 			continue;
 		pci_func_lspci(f, line, sizeof(line));
 		printf("%s  driver=%s  vm=%s  in-use-by=%s  owner=%s%s\n", line, f->driver ? f->driver : "none",
-		       len ? vms : "-", holder ? holder : "-", !owner ? "-" : *owner ? owner : "(damaged entry)",
+		       len ? vms : "-", holder ? holder : w.h.n_closed ? "?" : "-",
+		       closed ? "?" : !owner ? "-" : *owner ? owner : "(damaged entry)",
 		       f->stuck ? "  stuck in the kernel (see dmesg)" : "");
 	}
 	n = ledger_owners(&w.l, &names, &damaged);
@@ -574,7 +592,7 @@ int action_status(const char *cfg_path)
 	if (damaged)
 		printf("damaged entries in %s: see the warnings above; 'vfio-hook restore --all' gives them back\n",
 		       ledger_path());
-	if (!n && !damaged)
+	if (!n && !damaged && !closed)
 		printf("no devices recorded\n");
 out:
 	world_clear(&w);

@@ -327,6 +327,8 @@ int holders_load(struct holders *ret)
 			break;
 		path = xasprintf("%s/%s", holders_dir(), de->d_name);
 		xml = read_file(path);
+		if (!xml && (errno == EACCES || errno == EPERM))
+			h.n_closed++;
 		if (!xml || domain_parse(xml, strlen(xml), &d) < 0)
 			continue;
 		*(struct domain *)array_push(&h.doms, &h.n, sizeof(d)) = d;

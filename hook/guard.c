@@ -231,7 +231,8 @@ static char *known_use(const struct blockdev *b)
 /*
  * The kernel's own answer: an exclusive open fails with EBUSY while a filesystem (a ZFS pool
  * names no device in mountinfo), md/dm, swap or any other exclusive holder has the device.
- * A node that cannot be opened at all (none in a container) says nothing either way.
+ * A node that does not exist (none in a container) says nothing either way; one this user may
+ * not open (--check as an ordinary user) leaves the question open (-EACCES).
  */
 static int probe_exclusive(const void *arg, FILE *out)
 {
@@ -240,7 +241,7 @@ static int probe_exclusive(const void *arg, FILE *out)
 
 	(void)out;
 	if (fd < 0)
-		return errno == EBUSY ? -EBUSY : 0;
+		return errno == EBUSY ? -EBUSY : errno == EACCES || errno == EPERM ? -EACCES : 0;
 	close(fd);
 	return 0;
 }
@@ -248,7 +249,8 @@ static int probe_exclusive(const void *arg, FILE *out)
 /* The open can block behind a disk whose driver is stuck: it runs in a child, with a deadline. */
 #define GUARD_PROBE_MS 5000
 
-static char *kernel_use(const struct blockdev *b)
+/* *UNCHECKED: set (once) when this user may not open B, which the kernel may still hold. */
+static char *kernel_use(const struct blockdev *b, char **unchecked)
 {
 	int r = child_run(probe_exclusive, b->name, GUARD_PROBE_MS, NULL);
 
@@ -259,11 +261,15 @@ static char *kernel_use(const struct blockdev *b)
 		return xasprintf("/dev/%s did not answer an exclusive open within %d s: its disk or driver may be stuck "
 				 "(see dmesg); refusing rather than guessing",
 				 b->name, GUARD_PROBE_MS / 1000);
+	if (r == -EACCES && !*unchecked)
+		*unchecked = xasprintf("whether the kernel holds /dev/%s (a ZFS pool, or another exclusive user) is not "
+				       "checked: opening it needs root; run it as root to know",
+				       b->name);
 	return NULL;
 }
 
 /* Is disk NAME, or one of its partitions, in use? Says how, or NULL. */
-static char *block_in_use(const char *name, const struct holders *h)
+static char *block_in_use(const char *name, const struct holders *h, char **unchecked)
 {
 	struct blockdev *b = NULL;
 	size_t n = blockdevs_of(name, &b);
@@ -275,7 +281,7 @@ static char *block_in_use(const char *name, const struct holders *h)
 		why = vm_disk(&b[i], h);
 	/* Partitions before the disk: a held partition makes the disk's own open fail too. */
 	for (size_t i = 1; i <= n && !why; i++)
-		why = kernel_use(&b[i % n]);
+		why = kernel_use(&b[i % n], unchecked);
 	blockdevs_free(b, n);
 	return why;
 }
@@ -312,7 +318,7 @@ static bool multipath_on_func(const char *name, const struct pci_addr *a)
 	return on;
 }
 
-static char *block_guard(const struct pci_func *f, const struct holders *h)
+static char *block_guard(const struct pci_func *f, const struct holders *h, char **unchecked)
 {
 	DIR *d = opendir("/sys/block");
 	const struct dirent *e;
@@ -326,15 +332,16 @@ static char *block_guard(const struct pci_func *f, const struct holders *h)
 			continue;
 		link = xasprintf("/sys/block/%s", e->d_name);
 		if ((realpath(link, real) && path_on_func(real, &f->addr)) || multipath_on_func(e->d_name, &f->addr))
-			why = block_in_use(e->d_name, h);
+			why = block_in_use(e->d_name, h, unchecked);
 	}
 	if (d)
 		closedir(d);
 	return why;
 }
 
-char *guard_check(const struct pci_func *f, const struct holders *h)
+char *guard_check(const struct pci_func *f, const struct holders *h, char **unchecked)
 {
+	*unchecked = NULL;
 	/* The host's display is display.c's: refused or handed over by the planner. */
-	return block_guard(f, h);
+	return block_guard(f, h, unchecked);
 }

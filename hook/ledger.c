@@ -476,7 +476,7 @@ int ledger_load(struct ledger *ret)
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
-		return r; /* logged */
+		return r; /* logged, but for -EACCES: root's records, closed to this user */
 	return ledger_parse(text, len, ledger_path(), ret);
 }
 

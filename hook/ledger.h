@@ -95,8 +95,9 @@ void ledger_clear(struct ledger *l);
 
 /*
  * Under the lock. Load: an absent file is an empty ledger; a file that cannot be read (or is not
- * safe to trust) is -errno, logged, and the caller must change nothing. Save: atomically; an
- * empty ledger removes the file.
+ * safe to trust) is -errno, logged, and the caller must change nothing; -EACCES, not logged,
+ * for a user other than root whom root's records are closed to. Save: atomically; an empty
+ * ledger removes the file.
  */
 int ledger_load(struct ledger *ret);
 int ledger_save(const struct ledger *l);

@@ -15,17 +15,34 @@
 #include <unistd.h>
 #include <string.h>
 
+static void vadd(char ***arr, size_t *n, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+static void vadd(char ***arr, size_t *n, const char *fmt, va_list ap)
+{
+	char *s;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = xstrdup("out of memory");
+	*(char **)array_push(arr, n, sizeof(char *)) = s;
+}
+
 static void add(char ***arr, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void add(char ***arr, size_t *n, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = xstrdup("out of memory");
+	vadd(arr, n, fmt, ap);
 	va_end(ap);
-	*(char **)array_push(arr, n, sizeof(char *)) = s;
+}
+
+void plan_unchecked(struct plan *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vadd(&p->warnings, &p->n_warnings, fmt, ap);
+	va_end(ap);
+	p->unsure = true;
 }
 
 static bool harmless_driver(const char *d)
@@ -260,13 +277,6 @@ static void check_display(const struct config *c, struct plan *p, const struct p
 	int r;
 
 	pci_addr_format(&f->addr, a, sizeof(a));
-	if ((f->class >> 16) == 0x03 && display_iomem_blind() && !p->unsure) {
-		p->unsure = true;
-		add(&p->warnings, &p->n_warnings,
-		    "/proc/iomem shows its addresses only to root: whether a firmware framebuffer lies in %s's BARs (the host's "
-		    "display) is not checked; run it as root to know",
-		    a);
-	}
 	r = display_detect(f, h, now_ms() + (long)c->opt.timeout * 1000L, &u);
 	if (r == 0)
 		return;
@@ -339,9 +349,30 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 		    "none of the PCI devices mapped to it is on this machine (check the ids in %s with 'vfio-hook config')",
 		    c->path);
 
+	if (h && h->n_closed)
+		plan_unchecked(&p,
+			       "%zu running VM%s status file%s in %s cannot be read by this user: which devices running VMs use is "
+			       "not checked; run it as root to know",
+			       h->n_closed, h->n_closed > 1 ? "s'" : "'s", h->n_closed > 1 ? "s" : "", holders_dir());
 	for (size_t i = 0; i < p.n_funcs; i++) {
 		const struct pci_func *f = p.funcs[i].f;
-		_cleanup_free_ char *why = NULL;
+
+		if ((f->class >> 16) != 0x03 || p.funcs[i].already)
+			continue;
+		if (display_iomem_blind()) {
+			char a[PCI_ADDR_LEN];
+
+			pci_addr_format(&f->addr, a, sizeof(a));
+			plan_unchecked(&p,
+				       "/proc/iomem shows its addresses only to root: whether a firmware framebuffer lies in %s's BARs "
+				       "(the host's display) is not checked; run it as root to know",
+				       a);
+		}
+		break;
+	}
+	for (size_t i = 0; i < p.n_funcs; i++) {
+		const struct pci_func *f = p.funcs[i].f;
+		_cleanup_free_ char *why = NULL, *unchecked = NULL;
 		char a[PCI_ADDR_LEN];
 		bool seen = false;
 
@@ -360,7 +391,9 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 		}
 		if (!p.funcs[i].already)
 			check_display(c, &p, f, h);
-		why = p.funcs[i].already ? NULL : guard_check(f, h);
+		why = p.funcs[i].already ? NULL : guard_check(f, h, &unchecked);
+		if (!why && unchecked)
+			plan_unchecked(&p, "%s (%s): %s", a, pci_func_name(f), unchecked);
 		if (!why)
 			why = used_through(f, h, vm->name);
 		if (why)

@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
@@ -25,13 +26,27 @@ const char *state_dir(void)
 	return env && *env ? env : "/run/vfio-hook";
 }
 
-/* Creates the directory, or checks that the one there is ours alone. */
-static int state_dir_check(void)
+/* The directory's owner: us, or (only for a reader that is not root) root. */
+static bool trusted_owner(uid_t uid, bool reading)
+{
+	return uid == geteuid() || (reading && uid == 0);
+}
+
+static const char *owner_words(bool reading)
+{
+	return geteuid() == 0 ? "root" : reading ? "root or this user" : "this user";
+}
+
+/*
+ * Checks that the directory there is ours alone (root's will do for reading it); creates it
+ * for writing. -ENOENT, unlogged, when a reader finds none: nothing is recorded.
+ */
+static int state_dir_check_for(bool reading)
 {
 	const char *dir = state_dir();
 	struct stat st;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	if (!reading && mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		int r = -errno;
 
 		log_error("cannot create %s: %m (is its parent writable by this user?)", dir);
@@ -40,26 +55,33 @@ static int state_dir_check(void)
 	if (lstat(dir, &st) < 0) {
 		int r = -errno;
 
+		if (reading && r == -ENOENT)
+			return r;
 		log_error("cannot look at %s: %m", dir);
 		return r;
 	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
+	if (!S_ISDIR(st.st_mode) || !trusted_owner(st.st_uid, reading) || (st.st_mode & 022)) {
 		log_error("refusing to use %s: it must be a directory (not a symlink) owned by %s and writable by nobody "
 			  "else (remove it; vfio-hook creates it again)",
-			  dir, geteuid() == 0 ? "root" : "this user");
+			  dir, owner_words(reading));
 		return -EPERM;
 	}
 	return 0;
 }
 
-/* Only a regular file of ours is read or locked. */
-static int regular(int fd, const char *path)
+static int state_dir_check(void)
+{
+	return state_dir_check_for(false);
+}
+
+/* Only a regular file of ours (or, for a reader that is not root, root's) is read or locked. */
+static int regular(int fd, const char *path, bool reading)
 {
 	struct stat st;
 
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !trusted_owner(st.st_uid, reading)) {
 		log_error("refusing to use %s: it must be a regular file owned by %s (remove it; vfio-hook writes it again)",
-			  path, geteuid() == 0 ? "root" : "this user");
+			  path, owner_words(reading));
 		return -EPERM;
 	}
 	return 0;
@@ -67,20 +89,25 @@ static int regular(int fd, const char *path)
 
 /*
  * A file of the state directory: never through a link, never waiting (a FIFO put there would
- * hold every run, and the lock, for good), and only a regular file of ours. -ENOENT unlogged.
+ * hold every run, and the lock, for good), and only a regular file of ours. -ENOENT unlogged;
+ * -EACCES unlogged too when this user (not root) may not read root's records: the caller says
+ * what that leaves unknown.
  */
 static int state_open(const char *path, int flags)
 {
+	bool reading = (flags & O_ACCMODE) == O_RDONLY;
 	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600), r;
 
 	if (fd < 0) {
 		r = -errno;
+		if (r == -EACCES && reading && geteuid() != 0)
+			return r;
 		if (r != -ENOENT)
 			log_error("cannot open %s: %m (nothing was changed; fix or remove it, then run 'vfio-hook status')",
 				  path);
 		return r;
 	}
-	r = regular(fd, path);
+	r = regular(fd, path, reading);
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -93,7 +120,7 @@ int state_read(const char *path, char **ret, size_t *ret_len)
 	int fd, r;
 
 	*ret = NULL;
-	r = state_dir_check();
+	r = state_dir_check_for(true);
 	if (r < 0)
 		return r;
 	fd = state_open(path, O_RDONLY);

@@ -12,8 +12,10 @@ const char *state_dir(void);
  * Files in the state directory. The directory is created 0700 and must be a real directory
  * owned by us and writable by nobody else, else it is refused (-EPERM, logged): what it holds
  * decides what a root process writes to sysfs. Files are opened O_NOFOLLOW.
- * state_read: -ENOENT when absent. state_write: atomically (temporary file, fsync, rename,
- * fsync of the directory).
+ * state_read: -ENOENT when absent (the directory is not created for a read); for a user other
+ * than root, root's directory and files will do, and -EACCES (not logged) when they are
+ * closed to this user. state_write: atomically (temporary file, fsync, rename, fsync of the
+ * directory).
  */
 int state_read(const char *path, char **ret, size_t *ret_len);
 int state_write(const char *path, const char *text);

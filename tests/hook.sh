@@ -194,6 +194,46 @@ out=$(on desktop 'mkdir -p $UMOCKDEV_DIR/dev/disk/by-uuid; : >$UMOCKDEV_DIR/dev/
 	$H store prepare begin - <$W/store.xml; echo "rc=$?"; eval "$NVME"; $H store release end - </dev/null; eval "$NVME"')
 check "guard: an unused disk moves and comes back" "$(printf 'rc=0\nnvme=vfio-pci\nnvme=nvme')" "$out"
 
+## --check and status as an ordinary user: root's records (the state directory, 0700) and
+## libvirt's status files (0600) are closed to them, and so is the disk's exclusive open. What
+## they cannot see is named, --check promises no start, status shows "?" where it cannot know.
+if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
+	domxml win10 $GPU >"$work/win10.xml"
+	reset; map "[vm win10]" "pci = 09:00.0 09:00.1 09:00.2 09:00.3" "[vm store]" "pci = 0000:01:00.0"
+	out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"')
+	check "as a user: root's start recorded first" "rc=0" "$out"
+	status linux 0000:01:00.0; chmod 600 "$work/run/linux.xml"
+	chmod 755 "$work"; chmod 644 "$work/store.xml" "$work/win10.xml" "$work/map.ini"
+	as_user() { (cd / && runuser -u nobody -- "$here/fakesys" desktop -- env H="$bin" W="$work" sh -c "$1" 2>&1); }
+	closed_ledger="  warning: $work/state/ledger cannot be read by this user: what vfio-hook holds now (its moves, the host's display) is not checked; run it as root to know"
+	closed_run="  warning: 1 running VM's status file in $work/run cannot be read by this user: which devices running VMs use is not checked; run it as root to know"
+	out=$(as_user 'FAKEKERNEL_BUSY=nvme0n1p1:denied $H --check store --xml $W/store.xml; echo "rc=$?"')
+	check "as a user: --check names what it cannot see and promises no start" "$(printf '%s\n' "store: 1 PCI function" \
+		"  move 0000:01:00.0 (SSD 660P Series): nvme -> vfio-pci, IOMMU group 15" "$closed_run" \
+		"  warning: 0000:01:00.0 (SSD 660P Series): whether the kernel holds /dev/nvme0n1p1 (a ZFS pool, or another exclusive user) is not checked: opening it needs root; run it as root to know" \
+		"$closed_ledger" "the hook may start this VM: what the warnings above say was not checked" "rc=0")" "$out"
+	out=$(on desktop '$H --check store --xml $W/store.xml | tail -n 2; echo "rc=$?"')
+	check "as root the same --check sees the running VM" "$(printf '%s\n' \
+		"  evict 0000:01:00.0 (SSD 660P Series) from the running VM linux: hot-unplug it (evict = detach)" \
+		"the hook would start this VM" "rc=0")" "$out"
+	out=$(as_user '$H status; echo "rc=$?"')
+	check "as a user: status says what it cannot know, and shows ? there" "$(printf '%s\n' \
+		"vfio-hook: $work/state/ledger cannot be read by this user: what vfio-hook holds is not known (owner=?); run 'vfio-hook status' as root to see it" \
+		"vfio-hook: 1 running VM's status file in $work/run cannot be read by this user: which running VM uses what is not known (in-use-by=?); run 'vfio-hook status' as root to see it" \
+		"01:00.0 Non-Volatile memory controller [0108]: Intel Corporation SSD 660P Series [8086:f1a8] (rev 03)  driver=nvme  vm=store  in-use-by=?  owner=?")" \
+		"$(printf '%s\n' "$out" | head -n 3)"
+	check "as a user: status exits 0, and does not say nothing is recorded" "rc=0" "$(printf '%s\n' "$out" | grep -e "^rc=" -e "no devices recorded")"
+	# No state directory at all (no VM started since boot): nothing recorded, nothing created.
+	rm -rf "$work/state"; chmod 644 "$work/run/linux.xml"
+	out=$(as_user '$H --check win10 --xml $W/win10.xml | tail -n 1; echo "rc=$?"; $H status | tail -n 1
+	[ -e $W/state ] || echo "no state directory"')
+	check "as a user, no state directory: the start is promised, nothing is created" "$(printf '%s\n' \
+		"the hook would start this VM" "rc=0" "no devices recorded" "no state directory")" "$out"
+	chmod 700 "$work"
+else
+	skip "--check and status as an ordinary user" "needs root and runuser to switch user"
+fi
+
 reset; map "[vm hostgpu]" "pci = 0b:00.0 0b:00.1"
 domxml hostgpu 0000:0b:00.0 0000:0b:00.1 >"$work/hostgpu.xml"
 out=$(on desktop '$H hostgpu prepare begin - <$W/hostgpu.xml; echo "rc=$?"; basename $(readlink /sys/bus/pci/devices/0000:0b:00.0/driver)')

@@ -208,7 +208,8 @@ static int open_common(const char *path, int flags, mode_t mode)
  * ---- exclusive opens of block devices ----
  * FAKEKERNEL_BUSY="NAME[,NAME…]": an O_EXCL open of /dev/NAME fails with EBUSY, as while a
  * filesystem, md/dm, swap or a ZFS vdev holds it (a held partition makes its disk busy too:
- * list both). "NAME:hang" never returns, as behind a driver stuck in the kernel.
+ * list both). "NAME:hang" never returns, as behind a driver stuck in the kernel; "NAME:denied"
+ * fails with EACCES, as for a user who may not open the disk (its node is root:disk 0660).
  */
 static int excl_busy(const char *path, int flags)
 {
@@ -225,8 +226,10 @@ static int excl_busy(const char *path, int flags)
 		if (strncmp(p + n, ":hang", 5) == 0 && (p[n + 5] == ',' || p[n + 5] == '\0'))
 			for (;;)
 				pause();
+		if (strncmp(p + n, ":denied", 7) == 0 && (p[n + 7] == ',' || p[n + 7] == '\0'))
+			return EACCES;
 		if (p[n] == ',' || p[n] == '\0')
-			return 1;
+			return EBUSY;
 	}
 	return 0;
 }
@@ -235,9 +238,10 @@ int open(const char *path, int flags, ...)
 {
 	va_list ap;
 	mode_t mode = 0;
+	int busy = excl_busy(path, flags);
 
-	if (excl_busy(path, flags)) {
-		errno = EBUSY;
+	if (busy) {
+		errno = busy;
 		return -1;
 	}
 	va_start(ap, flags);
