@@ -7,17 +7,18 @@
 write_map "[options]" "timeout = 20" "[pci gpu]" "device = 1234:1111" "device = 8086:293e" "[vm a]" "pci = gpu"
 define_l2 a none no $GPU_FUNCS
 bad=0 times="" prep="" kern="" own=""
+# A deadline on each virsh: one that hangs makes a FAIL naming the cycle, not a run that never ends.
 for i in $(seq 20); do
 	log_mark
 	s=$(date +%s%N)
-	virsh start a >/tmp/start.out 2>&1 || { bad=$((bad + 1)); info "cycle $i: start failed: $(tr '\n' ' ' </tmp/start.out)"; }
+	timeout 120 virsh start a >/tmp/start.out 2>&1 || { bad=$((bad + 1)); info "cycle $i: start failed (status $?): $(tr '\n' ' ' </tmp/start.out)"; }
 	e=$(date +%s%N)
 	line=$(log_since_mark | grep "a: 2 PCI functions on vfio-pci; prepare took" | tail -n1)
 	p=$(echo "$line" | sed -n 's/.*prepare took \([0-9]*\) ms.*/\1/p') k=$(echo "$line" | sed -n 's/.*ms, \([0-9]*\) of them the kernel.*/\1/p')
 	prep="$prep $p" kern="$kern $k"
 	[ -z "$p" ] || [ -z "$k" ] || own="$own $((p - k))"
 	[ "$(gpu_state)" = "$VFIO_GPU" ] || { bad=$((bad + 1)); info "cycle $i: running with $(gpu_state)"; }
-	virsh destroy a >/dev/null 2>&1
+	timeout 60 virsh destroy a >/dev/null 2>&1 || info "cycle $i: destroy failed (status $?)"
 	[ "$(gpu_state)" = "$HOST_GPU" ] || { bad=$((bad + 1)); info "cycle $i: stopped with $(gpu_state)"; }
 	times="$times $(( (e - s) / 1000000 ))"
 done
@@ -47,7 +48,6 @@ libvirt_forget $GPU_FUNCS
 expect "cycles: host drivers before libvirt's own binding" "$HOST_GPU" "$(gpu_state)"
 define_l2 b none yes $GPU_FUNCS
 mbad=0 mtimes=""
-# A deadline on each virsh: one that hangs makes a FAIL, not a run that never ends.
 for i in $(seq 5); do
 	s=$(date +%s%N)
 	timeout 120 virsh start b >/tmp/start.out 2>&1 || { mbad=$((mbad + 1)); info "managed cycle $i: start failed: $(tr '\n' ' ' </tmp/start.out)"; }
