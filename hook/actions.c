@@ -538,10 +538,10 @@ int action_status(const char *cfg_path)
 		log_warning("%s cannot be read by this user: what vfio-hook holds is not known (owner=?); run 'vfio-hook "
 			    "status' as root to see it",
 			    ledger_path());
-	if (w.h.n_closed)
-		log_warning("%zu running VM%s status file%s in %s cannot be read by this user: which running VM uses what is "
-			    "not known (in-use-by=?); run 'vfio-hook status' as root to see it",
-			    w.h.n_closed, w.h.n_closed > 1 ? "s'" : "'s", w.h.n_closed > 1 ? "s" : "", holders_dir());
+	if (w.h.closed)
+		log_warning("libvirt's status files of running VMs in %s cannot be read by this user: which running VM uses "
+			    "what is not known (in-use-by=?); run 'vfio-hook status' as root to see it",
+			    holders_dir());
 	for (size_t i = 0; i < w.m->n_funcs; i++) {
 		const struct pci_func *f = &w.m->funcs[i];
 		const char *holder = holders_find(&w.h, &f->addr, NULL), *owner = ledger_owner(&w.l, &f->addr);
@@ -556,7 +556,7 @@ int action_status(const char *cfg_path)
 			continue;
 		pci_func_lspci(f, line, sizeof(line));
 		printf("%s  driver=%s  vm=%s  in-use-by=%s  owner=%s%s\n", line, f->driver ? f->driver : "none",
-		       len ? vms : "-", holder ? holder : w.h.n_closed ? "?" : "-",
+		       len ? vms : "-", holder ? holder : w.h.closed ? "?" : "-",
 		       closed ? "?" : !owner ? "-" : *owner ? owner : "(damaged entry)",
 		       f->stuck ? "  stuck in the kernel (see dmesg)" : "");
 	}

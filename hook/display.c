@@ -386,6 +386,7 @@ struct proc_fds {
 	long pid;
 	char **targets;
 	size_t n;
+	bool closed; /* its fds are closed to this user (another user's process, read without root) */
 };
 
 static void proc_fds_clear(struct proc_fds *p)
@@ -396,7 +397,8 @@ static void proc_fds_clear(struct proc_fds *p)
 
 /*
  * The device nodes PID has open. A readlink per fd, relative to the directory (a desktop's
- * processes have thousands of fds); a process whose fds we may not read is left at the first.
+ * processes have thousands of fds); a process whose fds we may not read is left at the first,
+ * and said to be closed.
  */
 static void read_fds(const char *root, const char *pid, struct proc_fds *ret)
 {
@@ -404,7 +406,7 @@ static void read_fds(const char *root, const char *pid, struct proc_fds *ret)
 	DIR *d = opendir(fddir);
 	const struct dirent *e;
 
-	*ret = (struct proc_fds){ .pid = atol(pid) };
+	*ret = (struct proc_fds){ .pid = atol(pid), .closed = !d && (errno == EACCES || errno == EPERM) };
 	while (d && (e = readdir(d))) {
 		char target[256];
 		ssize_t n;
@@ -412,8 +414,10 @@ static void read_fds(const char *root, const char *pid, struct proc_fds *ret)
 		if (e->d_name[0] == '.')
 			continue;
 		n = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
-		if (n < 0 && (errno == EACCES || errno == EPERM))
+		if (n < 0 && (errno == EACCES || errno == EPERM)) {
+			ret->closed = true;
 			break;
+		}
 		if (n <= 0)
 			continue;
 		target[n] = '\0';
@@ -463,6 +467,7 @@ static struct {
 	bool on, taken, incomplete;
 	struct proc_fds *procs;
 	size_t n;
+	size_t n_closed;
 } snap;
 
 void display_snapshot(void)
@@ -481,6 +486,7 @@ static void scan_procs(struct display_use *u, long deadline_ms)
 	free(u->procs);
 	u->procs = NULL;
 	u->n_procs = 0;
+	u->n_closed = 0;
 	u->incomplete = false;
 	if ((!u->n_nodes && !u->nvidia) || !root_usable())
 		return;
@@ -488,6 +494,7 @@ static void scan_procs(struct display_use *u, long deadline_ms)
 		for (size_t i = 0; i < snap.n; i++)
 			match_proc(u, root, &snap.procs[i]);
 		u->incomplete = snap.incomplete;
+		u->n_closed = snap.n_closed;
 		return;
 	}
 	d = opendir(dir);
@@ -501,6 +508,7 @@ static void scan_procs(struct display_use *u, long deadline_ms)
 			break;
 		}
 		read_fds(root, e->d_name, &f);
+		u->n_closed += f.closed;
 		match_proc(u, root, &f);
 		if (snap.on && f.n)
 			*(struct proc_fds *)array_push(&snap.procs, &snap.n, sizeof(f)) = f;
@@ -512,6 +520,7 @@ static void scan_procs(struct display_use *u, long deadline_ms)
 	if (snap.on) {
 		snap.taken = true;
 		snap.incomplete = u->incomplete;
+		snap.n_closed = u->n_closed;
 	}
 }
 
@@ -548,7 +557,10 @@ int display_detect(const struct pci_func *f, const struct holders *h, long deadl
 	}
 	scan_procs(&u, deadline_ms);
 	if (!u.n_vtcons && !u.n_fw && !u.n_procs) {
+		size_t closed = u.n_closed;
+
 		display_use_clear(&u);
+		ret->n_closed = closed;
 		return 0;
 	}
 	*ret = u;
@@ -598,10 +610,15 @@ int display_read_attr(const char *path, long timeout_ms, char **ret)
 bool display_iomem_blind(void)
 {
 	_cleanup_free_ char *path = xasprintf("%s/proc/iomem", display_root());
-	_cleanup_free_ char *iomem = root_usable() ? read_file(path) : NULL;
+	bool usable = root_usable();
+	_cleanup_free_ char *iomem = usable ? read_file(path) : NULL;
+	int err = errno;
 	char *line, *save = NULL;
 	bool any = false;
 
+	/* Closed to this user altogether (a hardened kernel's 0400): blind as well. */
+	if (!iomem && usable && (err == EACCES || err == EPERM))
+		return true;
 	for (line = iomem ? strtok_r(iomem, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
 		unsigned long long s, e;
 

@@ -63,15 +63,18 @@ struct display_use {
 	size_t n_vms;
 	char *stuck;     /* a console attribute that did not answer in time: nothing could be told */
 	bool incomplete; /* the /proc scan ran out of time: the process list may be short */
+	size_t n_closed; /* processes whose fds this user may not read: whether they use F is unknown */
 };
 
 /*
- * 1 when F drives the host's display (*ret filled, clear it), 0 when not, -ETIMEDOUT when a
+ * 1 when F drives the host's display (*ret filled, clear it), 0 when not as far as this user
+ * can see (ret->n_closed: the processes it could not look at), -ETIMEDOUT when a
  * console attribute (under the kernel's console lock) did not answer: ret->stuck names it (clear
  * *ret). H (may be NULL): the running domains, whose QEMU is told apart. The reads end at DEADLINE_MS.
  */
 int display_detect(const struct pci_func *f, const struct holders *h, long deadline_ms, struct display_use *ret);
-/* /proc/iomem shows every address as 0 (a reader without root): no firmware framebuffer can be seen. */
+/* /proc/iomem shows every address as 0 (a reader without root), or cannot be read at all: no
+ * firmware framebuffer can be seen. */
 bool display_iomem_blind(void);
 /* A sysfs attribute that may block (console_lock), read in a child with a deadline: 0 or -errno, -ETIMEDOUT. */
 int display_read_attr(const char *path, long timeout_ms, char **ret);

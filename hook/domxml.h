@@ -58,13 +58,14 @@ char *pci_hostdev_xml(const struct pci_addr *a, bool managed);
 struct holders {
 	struct domain *doms;
 	size_t n;
-	size_t n_closed; /* status files this user may not read (libvirt's are root's, 0600) */
+	bool closed; /* status files, or their directory, this user may not read (libvirt's are root's) */
 };
 
 const char *holders_dir(void);
 /*
  * Reads every NAME.xml in holders_dir(); unreadable files are skipped (a domain mid-write),
- * and counted in n_closed when the reason is that this user may not read them.
+ * and noted in closed when the reason is that this user may not read them (nor the directory:
+ * then there is no running VM to be seen, and 0).
  * -ENOPKG when libxml2 cannot be loaded (logged): then nothing can be known about them.
  */
 int holders_load(struct holders *ret);

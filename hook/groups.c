@@ -83,7 +83,7 @@ static void print_list(const char *key, const char *const *arr, size_t n)
 /* Does F drive the host's display now (fbcon, a firmware framebuffer, processes drawing on it)? */
 static bool drives_display(const struct pci_func *f)
 {
-	static bool warned;
+	static bool warned, warned_procs;
 	struct display_use u;
 	int r;
 
@@ -96,6 +96,12 @@ static bool drives_display(const struct pci_func *f)
 			    "display) is not seen; run 'vfio-hook groups' as root to see it");
 	}
 	r = display_detect(f, NULL, now_ms() + CONFIG_DEFAULT_TIMEOUT * 1000L, &u);
+	if (r == 0 && u.n_closed && !warned_procs) {
+		warned_procs = true;
+		log_warning("%zu %s cannot be looked at by this user: a GPU drawn on there (the host's display) is not seen; "
+			    "run 'vfio-hook groups' as root to see it",
+			    u.n_closed, u.n_closed == 1 ? "process of another user" : "processes of other users");
+	}
 	if (r < 0) {
 		char a[PCI_ADDR_LEN];
 

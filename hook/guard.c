@@ -261,6 +261,11 @@ static char *kernel_use(const struct blockdev *b, char **unchecked)
 		return xasprintf("/dev/%s did not answer an exclusive open within %d s: its disk or driver may be stuck "
 				 "(see dmesg); refusing rather than guessing",
 				 b->name, GUARD_PROBE_MS / 1000);
+	/* Root refused too (a security module, a device cgroup): the hook does not guess either. */
+	if (r == -EACCES && geteuid() == 0)
+		return xasprintf("/dev/%s cannot be opened even by root (a security module or device cgroup confines "
+				 "vfio-hook): whether the kernel holds it is unknown; refusing rather than guessing",
+				 b->name);
 	if (r == -EACCES && !*unchecked)
 		*unchecked = xasprintf("whether the kernel holds /dev/%s (a ZFS pool, or another exclusive user) is not "
 				       "checked: opening it needs root; run it as root to know",

@@ -278,6 +278,11 @@ static void check_display(const struct config *c, struct plan *p, const struct p
 
 	pci_addr_format(&f->addr, a, sizeof(a));
 	r = display_detect(f, h, now_ms() + (long)c->opt.timeout * 1000L, &u);
+	if (r == 0 && u.n_closed)
+		plan_unchecked(p,
+			       "%s (%s): %zu %s cannot be looked at by this user: whether one has its nodes open (the host's "
+			       "display) is not checked; run it as root to know",
+			       a, pci_func_name(f), u.n_closed, u.n_closed == 1 ? "process of another user" : "processes of other users");
 	if (r == 0)
 		return;
 	if (r < 0) {
@@ -349,11 +354,11 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 		    "none of the PCI devices mapped to it is on this machine (check the ids in %s with 'vfio-hook config')",
 		    c->path);
 
-	if (h && h->n_closed)
+	if (h && h->closed)
 		plan_unchecked(&p,
-			       "%zu running VM%s status file%s in %s cannot be read by this user: which devices running VMs use is "
-			       "not checked; run it as root to know",
-			       h->n_closed, h->n_closed > 1 ? "s'" : "'s", h->n_closed > 1 ? "s" : "", holders_dir());
+			       "libvirt's status files of running VMs in %s cannot be read by this user: which devices running VMs "
+			       "use is not checked; run it as root to know",
+			       holders_dir());
 	for (size_t i = 0; i < p.n_funcs; i++) {
 		const struct pci_func *f = p.funcs[i].f;
 
