@@ -505,8 +505,7 @@ int action_check(const char *cfg_path, const char *vm_name, const char *xml_file
 	if (r < 0)
 		goto out;
 	if (closed)
-		plan_unchecked(&p, "%s cannot be read by this user: what vfio-hook holds now (its moves, the host's display) "
-				   "is not checked; run it as root to know",
+		plan_unchecked(&p, "%s cannot be read: what vfio-hook holds now (its moves, the host's display) is not checked",
 			       ledger_path());
 	plan_print(&p, stdout);
 	r = p.n_refusals ? -EPERM : 0;
@@ -535,13 +534,13 @@ int action_status(const char *cfg_path)
 	closed = r == -EACCES;
 	r = 0;
 	if (closed)
-		log_warning("%s cannot be read by this user: what vfio-hook holds is not known (owner=?); run 'vfio-hook "
-			    "status' as root to see it",
+		log_warning("%s cannot be read: what vfio-hook holds is not known (owner=?); run 'vfio-hook status' as root to "
+			    "see it",
 			    ledger_path());
 	if (w.h.closed)
-		log_warning("libvirt's status files of running VMs in %s cannot be read by this user: which running VM uses "
-			    "what is not known (in-use-by=?); run 'vfio-hook status' as root to see it",
-			    holders_dir());
+		log_warning("libvirt's status files of running VMs in %s cannot be read: which running VM uses what is not "
+			    "known (in-use-by=?); %s",
+			    holders_dir(), closed_fix());
 	for (size_t i = 0; i < w.m->n_funcs; i++) {
 		const struct pci_func *f = &w.m->funcs[i];
 		const char *holder = holders_find(&w.h, &f->addr, NULL), *owner = ledger_owner(&w.l, &f->addr);

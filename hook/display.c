@@ -395,10 +395,21 @@ static void proc_fds_clear(struct proc_fds *p)
 	*p = (struct proc_fds){ 0 };
 }
 
+/* A kernel thread (PF_KTHREAD in the flags of /proc/PID/stat, which anyone may read) has no files. */
+static bool kernel_thread(const char *root, const char *pid)
+{
+	_cleanup_free_ char *path = xasprintf("%s/proc/%s/stat", root, pid), *stat = read_file(path);
+	const char *p = stat ? strrchr(stat, ')') : NULL;
+	unsigned long flags;
+
+	/* ") STATE PPID PGRP SESSION TTY_NR TPGID FLAGS": the comm before may hold anything. */
+	return p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) == 1 && (flags & 0x00200000UL);
+}
+
 /*
  * The device nodes PID has open. A readlink per fd, relative to the directory (a desktop's
  * processes have thousands of fds); a process whose fds we may not read is left at the first,
- * and said to be closed.
+ * and said to be closed (but for a kernel thread, which has none).
  */
 static void read_fds(const char *root, const char *pid, struct proc_fds *ret)
 {
@@ -406,7 +417,8 @@ static void read_fds(const char *root, const char *pid, struct proc_fds *ret)
 	DIR *d = opendir(fddir);
 	const struct dirent *e;
 
-	*ret = (struct proc_fds){ .pid = atol(pid), .closed = !d && (errno == EACCES || errno == EPERM) };
+	*ret = (struct proc_fds){ .pid = atol(pid) };
+	ret->closed = !d && (errno == EACCES || errno == EPERM) && !kernel_thread(root, pid);
 	while (d && (e = readdir(d))) {
 		char target[256];
 		ssize_t n;

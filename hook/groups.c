@@ -92,15 +92,16 @@ static bool drives_display(const struct pci_func *f)
 	display_snapshot();
 	if (!warned && display_iomem_blind()) {
 		warned = true;
-		log_warning("/proc/iomem shows its addresses only to root: a firmware framebuffer in a GPU's BARs (the host's "
-			    "display) is not seen; run 'vfio-hook groups' as root to see it");
+		log_warning("/proc/iomem does not show its addresses to this process: a firmware framebuffer in a GPU's BARs "
+			    "(the host's display) is not seen; %s",
+			    closed_fix());
 	}
 	r = display_detect(f, NULL, now_ms() + CONFIG_DEFAULT_TIMEOUT * 1000L, &u);
 	if (r == 0 && u.n_closed && !warned_procs) {
 		warned_procs = true;
-		log_warning("%zu %s cannot be looked at by this user: a GPU drawn on there (the host's display) is not seen; "
-			    "run 'vfio-hook groups' as root to see it",
-			    u.n_closed, u.n_closed == 1 ? "process of another user" : "processes of other users");
+		log_warning("the open files of %zu %s cannot be looked at: a GPU drawn on there (the host's display) is not "
+			    "seen; %s",
+			    u.n_closed, u.n_closed == 1 ? "process" : "processes", closed_fix());
 	}
 	if (r < 0) {
 		char a[PCI_ADDR_LEN];

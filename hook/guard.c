@@ -231,8 +231,8 @@ static char *known_use(const struct blockdev *b)
 /*
  * The kernel's own answer: an exclusive open fails with EBUSY while a filesystem (a ZFS pool
  * names no device in mountinfo), md/dm, swap or any other exclusive holder has the device.
- * A node that does not exist (none in a container) says nothing either way; one this user may
- * not open (--check as an ordinary user) leaves the question open (-EACCES).
+ * A node that does not exist (none in a container) says nothing either way; one we may not open
+ * (--check as an ordinary user, or a confined root) leaves the question open (-EACCES).
  */
 static int probe_exclusive(const void *arg, FILE *out)
 {
@@ -249,7 +249,7 @@ static int probe_exclusive(const void *arg, FILE *out)
 /* The open can block behind a disk whose driver is stuck: it runs in a child, with a deadline. */
 #define GUARD_PROBE_MS 5000
 
-/* *UNCHECKED: set (once) when this user may not open B, which the kernel may still hold. */
+/* *UNCHECKED: set (once) when B may not be opened here, and the kernel may still hold it. */
 static char *kernel_use(const struct blockdev *b, char **unchecked)
 {
 	int r = child_run(probe_exclusive, b->name, GUARD_PROBE_MS, NULL);
@@ -261,14 +261,9 @@ static char *kernel_use(const struct blockdev *b, char **unchecked)
 		return xasprintf("/dev/%s did not answer an exclusive open within %d s: its disk or driver may be stuck "
 				 "(see dmesg); refusing rather than guessing",
 				 b->name, GUARD_PROBE_MS / 1000);
-	/* Root refused too (a security module, a device cgroup): the hook does not guess either. */
-	if (r == -EACCES && geteuid() == 0)
-		return xasprintf("/dev/%s cannot be opened even by root (a security module or device cgroup confines "
-				 "vfio-hook): whether the kernel holds it is unknown; refusing rather than guessing",
-				 b->name);
 	if (r == -EACCES && !*unchecked)
-		*unchecked = xasprintf("whether the kernel holds /dev/%s (a ZFS pool, or another exclusive user) is not "
-				       "checked: opening it needs root; run it as root to know",
+		*unchecked = xasprintf("/dev/%s cannot be opened: whether the kernel holds it (a ZFS pool, or another exclusive "
+				       "user) is not checked",
 				       b->name);
 	return NULL;
 }

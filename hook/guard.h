@@ -11,8 +11,8 @@
  * (by device number or mount source), active swap, an md/dm/LVM device, a loop device, or the
  * raw disk of a running domain of H, or the kernel refuses an exclusive open of it (a ZFS pool,
  * anything else that holds it). The host's display on F is display.h's. The caller frees the
- * string. *UNCHECKED (also the caller's to free, else NULL) says what this user could not check:
- * a disk it may not open, which the kernel may hold.
+ * string. *UNCHECKED (also the caller's to free, else NULL) says what could not be checked: a
+ * disk that may not be opened here, which the kernel may hold (plan_unchecked() decides).
  */
 char *guard_check(const struct pci_func *f, const struct holders *h, char **unchecked);
 

@@ -37,11 +37,20 @@ static void add(char ***arr, size_t *n, const char *fmt, ...)
 
 void plan_unchecked(struct plan *p, const char *fmt, ...)
 {
+	_cleanup_free_ char *what = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vadd(&p->warnings, &p->n_warnings, fmt, ap);
+	if (vasprintf(&what, fmt, ap) < 0)
+		what = NULL;
 	va_end(ap);
+	/* Root (the hook, or --check as root) reads everything unless confined: it does not guess. */
+	if (geteuid() == 0) {
+		add(&p->refusals, &p->n_refusals, "%s; refusing rather than guessing (%s)", what ? what : "out of memory",
+		    closed_fix());
+		return;
+	}
+	add(&p->warnings, &p->n_warnings, "%s; %s", what ? what : "out of memory", closed_fix());
 	p->unsure = true;
 }
 
@@ -278,11 +287,11 @@ static void check_display(const struct config *c, struct plan *p, const struct p
 
 	pci_addr_format(&f->addr, a, sizeof(a));
 	r = display_detect(f, h, now_ms() + (long)c->opt.timeout * 1000L, &u);
-	if (r == 0 && u.n_closed)
-		plan_unchecked(p,
-			       "%s (%s): %zu %s cannot be looked at by this user: whether one has its nodes open (the host's "
-			       "display) is not checked; run it as root to know",
-			       a, pci_func_name(f), u.n_closed, u.n_closed == 1 ? "process of another user" : "processes of other users");
+	/* Drives the display or not: one of them may be a running VM's QEMU, or the one to wait for. */
+	if (r >= 0 && u.n_closed)
+		plan_unchecked(p, "%s (%s): the open files of %zu %s cannot be looked at: which of them use its nodes (the host's "
+				  "display, a running VM's QEMU) is not checked",
+			       a, pci_func_name(f), u.n_closed, u.n_closed == 1 ? "process" : "processes");
 	if (r == 0)
 		return;
 	if (r < 0) {
@@ -355,9 +364,8 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 		    c->path);
 
 	if (h && h->closed)
-		plan_unchecked(&p,
-			       "libvirt's status files of running VMs in %s cannot be read by this user: which devices running VMs "
-			       "use is not checked; run it as root to know",
+		plan_unchecked(&p, "libvirt's status files of running VMs in %s cannot be read: which devices running VMs use is not "
+				   "checked",
 			       holders_dir());
 	for (size_t i = 0; i < p.n_funcs; i++) {
 		const struct pci_func *f = p.funcs[i].f;
@@ -369,8 +377,8 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 
 			pci_addr_format(&f->addr, a, sizeof(a));
 			plan_unchecked(&p,
-				       "/proc/iomem shows its addresses only to root: whether a firmware framebuffer lies in %s's BARs "
-				       "(the host's display) is not checked; run it as root to know",
+				       "/proc/iomem does not show its addresses to this process: whether a firmware framebuffer lies in "
+				       "%s's BARs (the host's display) is not checked",
 				       a);
 		}
 		break;

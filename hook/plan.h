@@ -47,7 +47,11 @@ struct plan {
 /* L (may be NULL): the ledger, for who owns what vfio-hook moved. */
 int plan_build(const struct config *c, const struct vm *vm, enum evict_policy policy, const struct machine *m,
 	       const struct holders *h, const struct ledger *l, const struct domain *dom, struct plan *ret);
-/* A check this user cannot make (--check run as a user): a warning says so, and P promises no start. */
+/*
+ * A check that could not be made, "WHAT cannot be read: WHICH is not checked": for a user (a
+ * --check run by hand) a warning, and P promises no start; for root, who is closed out only
+ * when confined, a refusal.
+ */
 void plan_unchecked(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* How long applying P may take at most: what a lock holder tells waiters (state_lock_hold). */
 long plan_hold_ms(const struct plan *p, unsigned timeout_s);

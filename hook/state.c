@@ -124,8 +124,9 @@ int state_read(const char *path, char **ret, size_t *ret_len)
 	if (r < 0)
 		return r;
 	fd = state_open(path, O_RDONLY);
+	/* -EACCES is a user's who may not read root's records; root's own, closed to root, is logged. */
 	if (fd < 0)
-		return fd;
+		return fd == -EACCES && geteuid() == 0 ? -EIO : fd;
 	r = read_fd(fd, ret, ret_len);
 	close(fd);
 	if (r < 0) {

@@ -189,6 +189,12 @@ const char *file_error(int err)
 	return err == ENOTREGULAR ? "not a regular file (a FIFO, socket or device)" : strerror(err);
 }
 
+const char *closed_fix(void)
+{
+	return geteuid() == 0 ? "something confines vfio-hook even as root (a security module or a cgroup: see the audit log)"
+			      : "run it as root to know";
+}
+
 char *escape_text(const char *s)
 {
 	char *out = xmalloc(strlen(s) * 4 + 1), *o = out;

@@ -53,6 +53,11 @@ int read_fd(int fd, char **ret, size_t *ret_len);
 /* A regular file's text (FLAGS: e.g. O_NOFOLLOW); NULL with errno set, ENOTREGULAR for others. */
 char *read_regular(int dirfd, const char *path, int flags);
 const char *file_error(int err);
+/*
+ * What to do about something vfio-hook could not read: a user is told to run it as root; root
+ * itself is closed out only by a security module or a cgroup confining it.
+ */
+const char *closed_fix(void);
 
 /*
  * S with every byte that is not printable ASCII, and the backslash, written as \xNN: a path

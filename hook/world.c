@@ -37,6 +37,8 @@ int world_discover(struct world *w)
 	if (r < 0) {
 		errno = -r;
 		log_warning("cannot read running domains from %s: %m", holders_dir());
+		/* Which VMs run is unknown: the plan refuses (root), or promises nothing (a user). */
+		w->h.closed = true;
 	}
 	return 0;
 }

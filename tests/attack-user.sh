@@ -45,12 +45,12 @@ out=$(on desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --x
 check "other_users_fds: root refuses, Xorg holds card0 (the premise)" "the hook would refuse to start this VM" "$out"
 out=$(as_user desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml 2>&1 | grep -cx "the hook would start this VM"' | tail -n 1)
 check "other_users_fds: --check as a user does not promise a start (Xorg's fds are closed to it)" "0" "$out"
-out=$(as_user desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml 2>&1 | grep -c "warning: .*812\|warning: .*of another user\|warning: .*of other users"' | tail -n 1)
+out=$(as_user desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml 2>&1 | grep -c "warning: .*the open files of 1 process cannot be looked at"' | tail -n 1)
 check "other_users_fds: --check as a user warns that other users' processes were not checked" "1" "$out"
-out=$(as_user desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml 2>&1 | grep "warning: .*of another user"; $H groups 2>&1 >/dev/null' | tail -n 2)
+out=$(as_user desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml 2>&1 | grep "warning: .*the open files of"; $H groups 2>&1 >/dev/null' | tail -n 2)
 check "other_users_fds: the warnings of --check and groups, in one line each" "$(printf '%s\n' \
-	"  warning: 0000:0b:00.0 (Ellesmere [Radeon RX 470/480/570/570X/580/580X/590]): 1 process of another user cannot be looked at by this user: whether one has its nodes open (the host's display) is not checked; run it as root to know" \
-	"vfio-hook: 1 process of another user cannot be looked at by this user: a GPU drawn on there (the host's display) is not seen; run 'vfio-hook groups' as root to see it")" "$out"
+	"  warning: 0000:0b:00.0 (Ellesmere [Radeon RX 470/480/570/570X/580/580X/590]): the open files of 1 process cannot be looked at: which of them use its nodes (the host's display, a running VM's QEMU) is not checked; run it as root to know" \
+	"vfio-hook: the open files of 1 process cannot be looked at: a GPU drawn on there (the host's display) is not seen; run it as root to know")" "$out"
 
 ## FINDING iomem_closed: /proc/iomem that the user may not read at all (mode 0400, as hardened
 ## kernels and some containers make it): display_iomem_blind() sees no line and says "not
@@ -64,7 +64,7 @@ out=$(as_user desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win1
 check "iomem_closed: --check as a user does not promise a start (/proc/iomem closed to it)" "0" "$out"
 out=$(as_user desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml 2>&1 | grep -e "warning: /proc/iomem" -e "the hook"' | tail -n 2)
 check "iomem_closed: --check as a user names /proc/iomem and says the hook may start it" "$(printf '%s\n' \
-	"  warning: /proc/iomem shows its addresses only to root: whether a firmware framebuffer lies in 0000:0b:00.0's BARs (the host's display) is not checked; run it as root to know" \
+	"  warning: /proc/iomem does not show its addresses to this process: whether a firmware framebuffer lies in 0000:0b:00.0's BARs (the host's display) is not checked; run it as root to know" \
 	"the hook may start this VM: what the warnings above say was not checked")" "$out"
 
 ## FINDING root_unchecked_disk_moved: the guard now knows when an exclusive open was refused
@@ -79,7 +79,7 @@ d=none; [ -e /sys/bus/pci/devices/0000:01:00.0/driver ] && d=$(basename $(readli
 check "root_unchecked_disk_moved: a disk root could not check is not taken from the host" "$(printf 'rc=1\nnvme=nvme')" "$out"
 check "root_unchecked_disk_moved: a disk root could not check is not taken from the host" "$(printf 'rc=1\nnvme=nvme')" "$out"
 out=$(on desktop 'FAKEKERNEL_BUSY=nvme0n1p1:denied,nvme0n1:denied $H store prepare begin - <$W/store.xml 2>&1 >/dev/null')
-check "root_unchecked_disk_moved: the line says why" "vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p1 cannot be opened even by root (a security module or device cgroup confines vfio-hook): whether the kernel holds it is unknown; refusing rather than guessing" "$out"
+check "root_unchecked_disk_moved: the line says why" "vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p1 cannot be opened: whether the kernel holds it (a ZFS pool, or another exclusive user) is not checked; refusing rather than guessing (something confines vfio-hook even as root (a security module or a cgroup: see the audit log))" "$out"
 
 chmod 700 "$work"
 tap_done

@@ -86,7 +86,7 @@ out=$(on desktop '$H --check win10 --xml $W/win10.xml | tail -n 1')
 check "handoff_closed_vm_qemu: root refuses, linux's QEMU renders on the GPU (the premise)" "the hook would refuse to start this VM" "$out"
 out=$(as_user desktop '$H --check win10 --xml $W/win10.xml 2>&1 | grep -cx "the hook would start this VM"' | tail -n 1)
 check "handoff_closed_vm_qemu: --check as a user does not promise a start (a process on the GPU was closed to it)" "0" "$out"
-out=$(as_user desktop '$H --check win10 --xml $W/win10.xml 2>&1 | grep -c "warning: .*of another user"' | tail -n 1)
+out=$(as_user desktop '$H --check win10 --xml $W/win10.xml 2>&1 | grep -c "warning: .*the open files of 1 process cannot be looked at"' | tail -n 1)
 check "handoff_closed_vm_qemu: --check as a user warns that another user's process was not checked" "1" "$out"
 
 ## FINDING kthread_counted_closed: read_fds() counts every /proc/PID/fd it may not open, and a

@@ -205,12 +205,12 @@ if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
 	status linux 0000:01:00.0; chmod 600 "$work/run/linux.xml"
 	chmod 755 "$work"; chmod 644 "$work/store.xml" "$work/win10.xml" "$work/map.ini"
 	as_user() { (cd / && runuser -u nobody -- "$here/fakesys" desktop -- env H="$bin" W="$work" sh -c "$1" 2>&1); }
-	closed_ledger="  warning: $work/state/ledger cannot be read by this user: what vfio-hook holds now (its moves, the host's display) is not checked; run it as root to know"
-	closed_run="  warning: libvirt's status files of running VMs in $work/run cannot be read by this user: which devices running VMs use is not checked; run it as root to know"
+	closed_ledger="  warning: $work/state/ledger cannot be read: what vfio-hook holds now (its moves, the host's display) is not checked; run it as root to know"
+	closed_run="  warning: libvirt's status files of running VMs in $work/run cannot be read: which devices running VMs use is not checked; run it as root to know"
 	out=$(as_user 'FAKEKERNEL_BUSY=nvme0n1p1:denied $H --check store --xml $W/store.xml; echo "rc=$?"')
 	check "as a user: --check names what it cannot see and promises no start" "$(printf '%s\n' "store: 1 PCI function" \
 		"  move 0000:01:00.0 (SSD 660P Series): nvme -> vfio-pci, IOMMU group 15" "$closed_run" \
-		"  warning: 0000:01:00.0 (SSD 660P Series): whether the kernel holds /dev/nvme0n1p1 (a ZFS pool, or another exclusive user) is not checked: opening it needs root; run it as root to know" \
+		"  warning: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p1 cannot be opened: whether the kernel holds it (a ZFS pool, or another exclusive user) is not checked; run it as root to know" \
 		"$closed_ledger" "the hook may start this VM: what the warnings above say was not checked" "rc=0")" "$out"
 	out=$(on desktop '$H --check store --xml $W/store.xml | tail -n 2; echo "rc=$?"')
 	check "as root the same --check sees the running VM" "$(printf '%s\n' \
@@ -218,8 +218,8 @@ if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
 		"the hook would start this VM" "rc=0")" "$out"
 	out=$(as_user '$H status; echo "rc=$?"')
 	check "as a user: status says what it cannot know, and shows ? there" "$(printf '%s\n' \
-		"vfio-hook: $work/state/ledger cannot be read by this user: what vfio-hook holds is not known (owner=?); run 'vfio-hook status' as root to see it" \
-		"vfio-hook: libvirt's status files of running VMs in $work/run cannot be read by this user: which running VM uses what is not known (in-use-by=?); run 'vfio-hook status' as root to see it" \
+		"vfio-hook: $work/state/ledger cannot be read: what vfio-hook holds is not known (owner=?); run 'vfio-hook status' as root to see it" \
+		"vfio-hook: libvirt's status files of running VMs in $work/run cannot be read: which running VM uses what is not known (in-use-by=?); run it as root to know" \
 		"01:00.0 Non-Volatile memory controller [0108]: Intel Corporation SSD 660P Series [8086:f1a8] (rev 03)  driver=nvme  vm=store  in-use-by=?  owner=?")" \
 		"$(printf '%s\n' "$out" | head -n 3)"
 	check "as a user: status exits 0, and does not say nothing is recorded" "rc=0" "$(printf '%s\n' "$out" | grep -e "^rc=" -e "no devices recorded")"

@@ -61,7 +61,7 @@ suites() { # VARIANT SUITE...: the shell suites, each with what it needs
 # The slowest first, for every variant, so that the last to start are short.
 for v in ${VARIANTS:-plain}; do suites "$v" evict hook attack2 cli display; done
 for v in ${VARIANTS:-plain}; do
-	suites "$v" attack-display attack-writer attack-stuck attack-user ledger attack doctor setup dl attack-speed attack-setup guard completion
+	suites "$v" attack-display attack-writer attack-stuck attack-user attack-user2 ledger attack doctor setup dl attack-speed attack-setup guard completion
 	for t in build/$v/test-*; do
 		add "$v/$(basename "$t")" "$t"
 	done
