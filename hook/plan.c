@@ -15,24 +15,17 @@
 #include <unistd.h>
 #include <string.h>
 
-static void vadd(char ***arr, size_t *n, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
-static void vadd(char ***arr, size_t *n, const char *fmt, va_list ap)
-{
-	char *s;
-
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = xstrdup("out of memory");
-	*(char **)array_push(arr, n, sizeof(char *)) = s;
-}
-
 static void add(char ***arr, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void add(char ***arr, size_t *n, const char *fmt, ...)
 {
 	va_list ap;
+	char *s;
 
 	va_start(ap, fmt);
-	vadd(arr, n, fmt, ap);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = xstrdup("out of memory");
 	va_end(ap);
+	*(char **)array_push(arr, n, sizeof(char *)) = s;
 }
 
 void plan_unchecked(struct plan *p, const char *fmt, ...)

@@ -191,7 +191,7 @@ const char *file_error(int err)
 
 const char *closed_fix(void)
 {
-	return geteuid() == 0 ? "something confines vfio-hook even as root (a security module or a cgroup: see the audit log)"
+	return geteuid() == 0 ? "something confines vfio-hook even as root: a security module or a cgroup, see the audit log"
 			      : "run it as root to know";
 }
 

@@ -172,8 +172,8 @@ check "check_blind_without_root: --check does not promise a start it cannot judg
 blind="/proc/iomem does not show its addresses to this process: whether a firmware framebuffer lies in 0000:0b:00.0's BARs (the host's display) is not checked"
 out=$(on desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml 2>&1 | grep "/proc/iomem"; $H groups 2>&1 >/dev/null')
 check "check_blind_without_root: as root (confined) --check refuses and groups warns, naming what confines it" \
-	"$(printf '%s\n' "  refuse: $blind; refusing rather than guessing (something confines vfio-hook even as root (a security module or a cgroup: see the audit log))" \
-		"vfio-hook: /proc/iomem does not show its addresses to this process: a firmware framebuffer in a GPU's BARs (the host's display) is not seen; something confines vfio-hook even as root (a security module or a cgroup: see the audit log)")" "$out"
+	"$(printf '%s\n' "  refuse: $blind; refusing rather than guessing (something confines vfio-hook even as root: a security module or a cgroup, see the audit log)" \
+		"vfio-hook: /proc/iomem does not show its addresses to this process: a firmware framebuffer in a GPU's BARs (the host's display) is not seen; something confines vfio-hook even as root: a security module or a cgroup, see the audit log")" "$out"
 if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
 	chmod -R a+rX "$R"; chmod 755 "$work"; chmod 644 "$work"/*.xml "$work/map.ini"
 	out=$(cd / && runuser -u nobody -- "$here/fakesys" desktop -- env H="$bin" W="$work" sh -c 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml 2>&1 | grep -e "/proc/iomem" -e "the hook"; $H groups 2>&1 >/dev/null')

@@ -79,7 +79,7 @@ d=none; [ -e /sys/bus/pci/devices/0000:01:00.0/driver ] && d=$(basename $(readli
 check "root_unchecked_disk_moved: a disk root could not check is not taken from the host" "$(printf 'rc=1\nnvme=nvme')" "$out"
 check "root_unchecked_disk_moved: a disk root could not check is not taken from the host" "$(printf 'rc=1\nnvme=nvme')" "$out"
 out=$(on desktop 'FAKEKERNEL_BUSY=nvme0n1p1:denied,nvme0n1:denied $H store prepare begin - <$W/store.xml 2>&1 >/dev/null')
-check "root_unchecked_disk_moved: the line says why" "vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p1 cannot be opened: whether the kernel holds it (a ZFS pool, or another exclusive user) is not checked; refusing rather than guessing (something confines vfio-hook even as root (a security module or a cgroup: see the audit log))" "$out"
+check "root_unchecked_disk_moved: the line says why" "vfio-hook: store: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p1 cannot be opened: whether the kernel holds it (a ZFS pool, or another exclusive user) is not checked; refusing rather than guessing (something confines vfio-hook even as root: a security module or a cgroup, see the audit log)" "$out"
 
 chmod 700 "$work"
 tap_done
