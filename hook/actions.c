@@ -505,7 +505,7 @@ int action_check(const char *cfg_path, const char *vm_name, const char *xml_file
 	if (r < 0)
 		goto out;
 	if (closed)
-		plan_unchecked(&p, "%s cannot be read: what vfio-hook holds now (its moves, the host's display) is not checked",
+		plan_unchecked(&p, UNCHECKED_ROOT_REFUSES, "%s cannot be read: what vfio-hook holds now (its moves, the host's display) is not checked",
 			       ledger_path());
 	plan_print(&p, stdout);
 	r = p.n_refusals ? -EPERM : 0;

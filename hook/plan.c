@@ -28,7 +28,7 @@ static void add(char ***arr, size_t *n, const char *fmt, ...)
 	*(char **)array_push(arr, n, sizeof(char *)) = s;
 }
 
-void plan_unchecked(struct plan *p, const char *fmt, ...)
+void plan_unchecked(struct plan *p, enum unchecked how, const char *fmt, ...)
 {
 	_cleanup_free_ char *what = NULL;
 	va_list ap;
@@ -37,14 +37,15 @@ void plan_unchecked(struct plan *p, const char *fmt, ...)
 	if (vasprintf(&what, fmt, ap) < 0)
 		what = NULL;
 	va_end(ap);
-	/* Root (the hook, or --check as root) reads everything unless confined: it does not guess. */
-	if (geteuid() == 0) {
+	if (geteuid() != 0) {
+		add(&p->warnings, &p->n_warnings, "%s; %s", what ? what : "out of memory", closed_fix());
+		p->unsure = true;
+	} else if (how == UNCHECKED_ROOT_REFUSES) {
 		add(&p->refusals, &p->n_refusals, "%s; refusing rather than guessing (%s)", what ? what : "out of memory",
 		    closed_fix());
-		return;
+	} else {
+		add(&p->warnings, &p->n_warnings, "%s (%s)", what ? what : "out of memory", closed_fix());
 	}
-	add(&p->warnings, &p->n_warnings, "%s; %s", what ? what : "out of memory", closed_fix());
-	p->unsure = true;
 }
 
 static bool harmless_driver(const char *d)
@@ -282,7 +283,7 @@ static void check_display(const struct config *c, struct plan *p, const struct p
 	r = display_detect(f, h, now_ms() + (long)c->opt.timeout * 1000L, &u);
 	/* Drives the display or not: one of them may be a running VM's QEMU, or the one to wait for. */
 	if (r >= 0 && u.n_closed)
-		plan_unchecked(p, "%s (%s): the open files of %zu %s cannot be looked at: which of them use its nodes (the host's "
+		plan_unchecked(p, UNCHECKED_ROOT_WARNS, "%s (%s): the open files of %zu %s cannot be looked at: which of them use its nodes (the host's "
 				  "display, a running VM's QEMU) is not checked",
 			       a, pci_func_name(f), u.n_closed, u.n_closed == 1 ? "process" : "processes");
 	if (r == 0)
@@ -357,7 +358,7 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 		    c->path);
 
 	if (h && h->closed)
-		plan_unchecked(&p, "libvirt's status files of running VMs in %s cannot be read: which devices running VMs use is not "
+		plan_unchecked(&p, UNCHECKED_ROOT_REFUSES, "libvirt's status files of running VMs in %s cannot be read: which devices running VMs use is not "
 				   "checked",
 			       holders_dir());
 	for (size_t i = 0; i < p.n_funcs; i++) {
@@ -369,7 +370,7 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 			char a[PCI_ADDR_LEN];
 
 			pci_addr_format(&f->addr, a, sizeof(a));
-			plan_unchecked(&p,
+			plan_unchecked(&p, UNCHECKED_ROOT_WARNS,
 				       "/proc/iomem does not show its addresses to this process: whether a firmware framebuffer lies in "
 				       "%s's BARs (the host's display) is not checked",
 				       a);
@@ -399,7 +400,7 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 			check_display(c, &p, f, h);
 		why = p.funcs[i].already ? NULL : guard_check(f, h, &unchecked);
 		if (!why && unchecked)
-			plan_unchecked(&p, "%s (%s): %s", a, pci_func_name(f), unchecked);
+			plan_unchecked(&p, UNCHECKED_ROOT_REFUSES, "%s (%s): %s", a, pci_func_name(f), unchecked);
 		if (!why)
 			why = used_through(f, h, vm->name);
 		if (why)

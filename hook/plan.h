@@ -48,11 +48,22 @@ struct plan {
 int plan_build(const struct config *c, const struct vm *vm, enum evict_policy policy, const struct machine *m,
 	       const struct holders *h, const struct ledger *l, const struct domain *dom, struct plan *ret);
 /*
- * A check that could not be made, "WHAT cannot be read: WHICH is not checked": for a user (a
- * --check run by hand) a warning, and P promises no start; for root, who is closed out only
- * when confined, a refusal.
+ * Root reads everything unless a security module or a cgroup confines it. What a confined root
+ * could not read decides: the host's data or a running VM's devices (a disk's exclusive open,
+ * libvirt's status files) are refused rather than guessed; the display's signs (/proc/iomem,
+ * other processes' open files: libvirtd's AppArmor profile denies reading those of processes
+ * under other profiles, snaps for one) are a warning, or every GPU start there would fail,
+ * and a GPU still in use costs its unbind's deadline and is rolled back.
  */
-void plan_unchecked(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+enum unchecked {
+	UNCHECKED_ROOT_REFUSES,
+	UNCHECKED_ROOT_WARNS,
+};
+/*
+ * A check that could not be made, "WHAT cannot be read: WHICH is not checked": for a user (a
+ * --check run by hand) a warning, and P promises no start; for root, as HOW says.
+ */
+void plan_unchecked(struct plan *p, enum unchecked how, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* How long applying P may take at most: what a lock holder tells waiters (state_lock_hold). */
 long plan_hold_ms(const struct plan *p, unsigned timeout_s);
 void plan_print(const struct plan *p, FILE *out);

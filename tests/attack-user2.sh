@@ -105,27 +105,30 @@ check "kthread_counted_closed: --check as a user does not count a kernel thread 
 out=$(as_user desktop '$H groups 2>&1 >/dev/null')
 check "kthread_counted_closed: groups as a user does not warn for a kernel thread" "" "$out"
 
-## FINDING root_closed_display_taken: root denied /proc/iomem or another user's /proc/PID/fd
-## (an LSM; emulated without CAP_DAC_OVERRIDE) gets display_iomem_blind() == true and
-## n_closed > 0, both only warnings (plan_unchecked, logged as NOTICE by the hook): the hook
-## moves the GPU under the firmware framebuffer in its BAR 0 (efifb still bound) or under
-## Xorg, where the root that can read refuses. --check as root tells root to "run it as root".
+## root_closed_display_taken (first a finding; now a decision): root denied /proc/iomem or
+## another process's /proc/PID/fd (an LSM; emulated without CAP_DAC_OVERRIDE). libvirtd's own
+## AppArmor profile, which its hooks run under, denies reading the open files of processes
+## under other profiles (snaps): refusing there would fail every GPU start on such a desktop.
+## So root warns, naming what confines it, and --check as root says what the hook will do:
+## start. (A GPU a hidden process still uses costs its unbind's deadline, and is rolled back.)
 DGPU='for a in 0000:0b:00.0 0000:0b:00.1; do d=none; [ -e /sys/bus/pci/devices/$a/driver ] && d=$(basename $(readlink /sys/bus/pci/devices/$a/driver)); printf "%s=%s " $a $d; done; echo'
 export DGPU
+confined="something confines vfio-hook even as root: a security module or a cgroup, see the audit log"
 desktop; map "[vm win10]" "pci = 0b:00.0 0b:00.1"; rm -rf "$R/proc/812" "$R/proc/1403"; chmod 000 "$R/proc/iomem"
 out=$(on desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml | tail -n 1')
 check "root_closed_display_taken (iomem): root that reads it refuses (the premise)" "the hook would refuse to start this VM" "$out"
-out=$(as_confined_root desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H win10 prepare begin - <$W/win10.xml >/dev/null 2>&1; echo "rc=$?"; eval "$DGPU"')
-check "root_closed_display_taken (iomem): the hook (root) does not move a GPU whose BARs it could not check" \
-	"$(printf 'rc=1\n0000:0b:00.0=amdgpu 0000:0b:00.1=snd_hda_intel ')" "$out"
-out=$(as_confined_root desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml 2>&1 | grep -c "run it as root"')
-check "root_closed_display_taken (iomem): --check as root does not tell root to run it as root" "0" "$out"
+out=$(as_confined_root desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml 2>&1 | grep -e "/proc/iomem" -e "the hook"
+$H win10 prepare begin - <$W/win10.xml 2>/dev/null; echo "rc=$?"')
+check "root_closed_display_taken (iomem): confined root warns naming what confines it, and --check says what the hook does" \
+	"$(printf '%s\n' "  warning: /proc/iomem does not show its addresses to this process: whether a firmware framebuffer lies in 0000:0b:00.0's BARs (the host's display) is not checked ($confined)" \
+		"the hook would start this VM" "rc=0")" "$out"
 desktop; map "[vm win10]" "pci = 0b:00.0 0b:00.1"; iomem 90000000; rm -rf "$R/proc/1403"; chown -R nobody "$R/proc/812"; chmod 500 "$R/proc/812/fd"
 out=$(on desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml | tail -n 1')
 check "root_closed_display_taken (Xorg): root that reads it refuses (the premise)" "the hook would refuse to start this VM" "$out"
-out=$(as_confined_root desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H win10 prepare begin - <$W/win10.xml >/dev/null 2>&1; echo "rc=$?"; eval "$DGPU"')
-check "root_closed_display_taken (Xorg): the hook (root) does not move a GPU under a process it could not look at" \
-	"$(printf 'rc=1\n0000:0b:00.0=amdgpu 0000:0b:00.1=snd_hda_intel ')" "$out"
+out=$(as_confined_root desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml 2>&1 | grep -e "open files" -e "the hook"')
+check "root_closed_display_taken (Xorg): confined root warns naming what confines it, and --check says what the hook does" \
+	"$(printf '%s\n' "  warning: 0000:0b:00.0 (Ellesmere [Radeon RX 470/480/570/570X/580/580X/590]): the open files of 1 process cannot be looked at: which of them use its nodes (the host's display, a running VM's QEMU) is not checked ($confined)" \
+		"the hook would start this VM")" "$out"
 
 chmod 700 "$work"
 tap_done
