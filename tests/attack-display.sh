@@ -176,7 +176,7 @@ check "check_blind_without_root: as root (confined) --check and groups warn, nam
 		"vfio-hook: /proc/iomem does not show its addresses to this process: a firmware framebuffer in a GPU's BARs (the host's display) is not seen; something confines vfio-hook even as root: a security module or a cgroup, see the audit log")" "$out"
 if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
 	chmod -R a+rX "$R"; chmod 755 "$work"; chmod 644 "$work"/*.xml "$work/map.ini"
-	out=$(cd / && runuser -u nobody -- "$here/fakesys" desktop -- env H="$bin" W="$work" sh -c 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml 2>&1 | grep -e "/proc/iomem" -e "the hook"; $H groups 2>&1 >/dev/null')
+	out=$(as_user desktop 'echo 0 >/sys/class/vtconsole/vtcon1/bind; $H --check win10 --xml $W/win10.xml 2>&1 | grep -e "/proc/iomem" -e "the hook"; $H groups 2>&1 >/dev/null')
 	chmod 700 "$work"
 	check "check_blind_without_root: as a user --check warns and promises nothing, groups warns" \
 		"$(printf '%s\n' "  warning: $blind; run it as root to know" "the hook may start this VM: what the warnings above say was not checked" \

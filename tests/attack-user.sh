@@ -15,7 +15,6 @@ if [ "$(id -u)" != 0 ] || ! command -v runuser >/dev/null; then
 	tap_done
 	exit 0
 fi
-as_user() { (cd / && runuser -u nobody -- "$here/fakesys" "$1" -- env H="$bin" W="$work" sh -c "$2" 2>&1); }
 chmod 755 "$work"
 domxml store 0000:01:00.0 >"$work/store.xml"
 chmod 644 "$work/store.xml" "$work/win10.xml"

@@ -16,7 +16,6 @@ if [ "$(id -u)" != 0 ] || ! command -v runuser >/dev/null || ! command -v setpri
 	tap_done
 	exit 0
 fi
-as_user() { (cd / && runuser -u nobody -- "$here/fakesys" "$1" -- env H="$bin" W="$work" sh -c "$2" 2>&1); }
 # Root, denied what it does not own (as under an LSM or in a confined service): euid 0 still.
 as_confined_root() { (cd / && setpriv --bounding-set -dac_override,-dac_read_search -- "$here/fakesys" "$1" -- env H="$bin" W="$work" sh -c "$2" 2>&1); }
 chmod 755 "$work"

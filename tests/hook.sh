@@ -204,10 +204,9 @@ if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
 	check "as a user: root's start recorded first" "rc=0" "$out"
 	status linux 0000:01:00.0; chmod 600 "$work/run/linux.xml"
 	chmod 755 "$work"; chmod 644 "$work/store.xml" "$work/win10.xml" "$work/map.ini"
-	as_user() { (cd / && runuser -u nobody -- "$here/fakesys" desktop -- env H="$bin" W="$work" sh -c "$1" 2>&1); }
 	closed_ledger="  warning: $work/state/ledger cannot be read: what vfio-hook holds now (its moves, the host's display) is not checked; run it as root to know"
 	closed_run="  warning: libvirt's status files of running VMs in $work/run cannot be read: which devices running VMs use is not checked; run it as root to know"
-	out=$(as_user 'FAKEKERNEL_BUSY=nvme0n1p1:denied $H --check store --xml $W/store.xml; echo "rc=$?"')
+	out=$(as_user desktop 'FAKEKERNEL_BUSY=nvme0n1p1:denied $H --check store --xml $W/store.xml; echo "rc=$?"')
 	check "as a user: --check names what it cannot see and promises no start" "$(printf '%s\n' "store: 1 PCI function" \
 		"  move 0000:01:00.0 (SSD 660P Series): nvme -> vfio-pci, IOMMU group 15" "$closed_run" \
 		"  warning: 0000:01:00.0 (SSD 660P Series): /dev/nvme0n1p1 cannot be opened: whether the kernel holds it (a ZFS pool, or another exclusive user) is not checked; run it as root to know" \
@@ -216,7 +215,7 @@ if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
 	check "as root the same --check sees the running VM" "$(printf '%s\n' \
 		"  evict 0000:01:00.0 (SSD 660P Series) from the running VM linux: hot-unplug it (evict = detach)" \
 		"the hook would start this VM" "rc=0")" "$out"
-	out=$(as_user '$H status; echo "rc=$?"')
+	out=$(as_user desktop '$H status; echo "rc=$?"')
 	check "as a user: status says what it cannot know, and shows ? there" "$(printf '%s\n' \
 		"vfio-hook: $work/state/ledger cannot be read: what vfio-hook holds is not known (owner=?); run 'vfio-hook status' as root to see it" \
 		"vfio-hook: libvirt's status files of running VMs in $work/run cannot be read: which running VM uses what is not known (in-use-by=?); run it as root to know" \
@@ -225,7 +224,7 @@ if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
 	check "as a user: status exits 0, and does not say nothing is recorded" "rc=0" "$(printf '%s\n' "$out" | grep -e "^rc=" -e "no devices recorded")"
 	# No state directory at all (no VM started since boot): nothing recorded, nothing created.
 	rm -rf "$work/state"; chmod 644 "$work/run/linux.xml"
-	out=$(as_user '$H --check win10 --xml $W/win10.xml | tail -n 1; echo "rc=$?"; $H status | tail -n 1
+	out=$(as_user desktop '$H --check win10 --xml $W/win10.xml | tail -n 1; echo "rc=$?"; $H status | tail -n 1
 	[ -e $W/state ] || echo "no state directory"')
 	check "as a user, no state directory: the start is promised, nothing is created" "$(printf '%s\n' \
 		"the hook would start this VM" "rc=0" "no devices recorded" "no state directory")" "$out"

@@ -29,6 +29,11 @@ reset() { rm -rf "$work/state" "$work/run"; mkdir -p "$work/run"; }
 on() { # MACHINE SCRIPT
 	"$here/fakesys" "$1" -- env H="$bin" W="$work" sh -c "$2" 2>&1
 }
+# The same as the ordinary user nobody (runuser, from root): $work and what the script reads
+# in it must be open to that user.
+as_user() { # MACHINE SCRIPT
+	(cd / && runuser -u nobody -- "$here/fakesys" "$1" -- env H="$bin" W="$work" sh -c "$2" 2>&1)
+}
 # Prints "ADDR=DRIVER" for the GPU's functions, plus their overrides.
 STATE='for a in $GPU; do d=none; [ -e /sys/bus/pci/devices/$a/driver ] && d=$(basename $(readlink /sys/bus/pci/devices/$a/driver)); o=$(cat /sys/bus/pci/devices/$a/driver_override); printf "%s=%s/%s " $a $d $o; done; echo'
 export GPU STATE
