@@ -28,14 +28,15 @@ ALL_CFLAGS  = -std=gnu11 $(WARN) $(CFLAGS) $(PKG_CFLAGS)
 
 SRCS := $(wildcard hook/*.c)
 LIB_SRCS := $(filter-out hook/main.c,$(SRCS))
-OBJS := $(SRCS:.c=.o)
+HDRS := $(wildcard hook/*.h)
+# Every source is compiled once per variant, into build/VARIANT/obj/ (tests/tests.mk): the
+# program here, and each variant's test program, unit tests and fuzz replays, link from them.
+variant_objs = $(patsubst hook/%.c,build/$(1)/obj/%.o,$(2))
+OBJS := $(call variant_objs,plain,$(SRCS))
 
 .PHONY: all clean install uninstall check check-asan check-fast lint vm-check
 
 all: hook/vfio-hook
-
-hook/%.o: hook/%.c $(wildcard hook/*.h)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 hook/vfio-hook: $(OBJS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
@@ -55,5 +56,5 @@ include tests/fuzz/fuzz.mk
 include bench/bench.mk
 
 clean:
-	rm -f hook/*.o hook/vfio-hook
+	rm -f hook/vfio-hook
 	rm -rf build

@@ -16,8 +16,7 @@ FUZZ_CFLAGS  := -std=gnu11 $(WARN) -O1 -g $(PKG_CFLAGS) -Ihook
 FUZZ_OBJS    := $(patsubst hook/%.c,build/fuzz/obj/%.o,$(LIB_SRCS))
 
 .PHONY: fuzz
-# Kept between runs: relinking a target must not recompile every module.
-.SECONDARY: $(FUZZ_OBJS)
+# Kept between runs (.SECONDARY, tests/tests.mk): relinking a target recompiles nothing.
 
 build/fuzz/obj/%.o: hook/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -29,15 +28,22 @@ build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_OBJS)
 fuzz: $(addprefix build/fuzz/fuzz-,$(FUZZ_TARGETS))
 	FUZZ_TARGETS='$(FUZZ_TARGETS)' FUZZ_RUNS='$(FUZZ_RUNS)' FUZZ_SECONDS='$(FUZZ_SECONDS)' tests/fuzz/run.sh
 
-# The same targets without libFuzzer, for make check: every seed and regression once.
+# The same targets without libFuzzer, for make check: every seed and regression once, linked
+# from each variant's objects (tests/tests.mk).
 define fuzz_replay_rule
-build/%/test-fuzz-$(1): tests/fuzz/fuzz-$(1).c tests/fuzz/replay.c $$(LIB_SRCS) $$(HDRS)
+build/$(2)/obj/fuzz-$(1).o: tests/fuzz/fuzz-$(1).c $$(HDRS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(CPPFLAGS) $$(ALL_CFLAGS) -Ihook $$(SAN_$$*) -DFUZZ_DIR='"tests/fuzz/$(1)"' $$(LDFLAGS) \
-		-o $$@ tests/fuzz/replay.c $$< $$(LIB_SRCS) $$(PKG_LIBS)
+	$$(CC) $$(CPPFLAGS) $$(ALL_CFLAGS) -Ihook $$(SAN_$(2)) -c -o $$@ $$<
+
+build/$(2)/obj/replay-$(1).o: tests/fuzz/replay.c
+	@mkdir -p $$(@D)
+	$$(CC) $$(CPPFLAGS) $$(ALL_CFLAGS) -Ihook $$(SAN_$(2)) -DFUZZ_DIR='"tests/fuzz/$(1)"' -c -o $$@ $$<
+
+build/$(2)/test-fuzz-$(1): build/$(2)/obj/replay-$(1).o build/$(2)/obj/fuzz-$(1).o $$(call variant_objs,$(2),$$(LIB_SRCS))
+	$$(CC) $$(ALL_CFLAGS) $$(SAN_$(2)) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) $$(SANLIBS_$(2))
 endef
-$(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_replay_rule,$(t))))
+$(foreach t,$(FUZZ_TARGETS),$(foreach v,$(VARIANTS),$(eval $(call fuzz_replay_rule,$(t),$(v)))))
 
 FUZZ_REPLAYS := $(addprefix test-fuzz-,$(FUZZ_TARGETS))
-check: $(foreach v,$(VARIANTS),$(addprefix build/$(v)/,$(FUZZ_REPLAYS)))
-check-fast: $(addprefix build/plain/,$(FUZZ_REPLAYS))
+check-build: $(foreach v,$(VARIANTS),$(addprefix build/$(v)/,$(FUZZ_REPLAYS)))
+check-fast-build: $(addprefix build/plain/,$(FUZZ_REPLAYS))
