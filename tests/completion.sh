@@ -1,8 +1,9 @@
 #!/bin/bash
-# Bash completion (etc/bash-completion/vfio-hook) as bash runs it: COMP_WORDS and COMP_CWORD
-# set as for a line typed at the prompt, the function called, COMPREPLY compared. The names
-# come from the built program's "config --names" on fixture maps: the one -c/--config names on
-# the line being completed, else $VFIO_HOOK_CONFIG.
+# Bash completion (etc/bash-completion/vfio-hook) as bash runs it, for a line typed at the prompt.
+# sources: main config
+# COMP_WORDS and COMP_CWORD set as for that line, the function called, COMPREPLY compared. The
+# names come from the built program's "config --names" on fixture maps: the one -c/--config
+# names on the line being completed, else $VFIO_HOOK_CONFIG.
 # Environment (from tests/run-tests.sh): VFIO_HOOK_BIN.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)

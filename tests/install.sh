@@ -1,7 +1,8 @@
 #!/bin/sh
-# make install / uninstall into a DESTDIR: the hook goes where libvirt runs it, a foreign
-# hook is never overwritten, an existing map is kept, and uninstall removes exactly what
-# install added.
+# make install / uninstall into a DESTDIR, as a packager or a user runs them.
+# sources: (none: run-tests.sh --changed runs it for scripts/install.sh and etc/)
+# The hook goes where libvirt runs it, a foreign hook is never overwritten, an existing map is
+# kept, and uninstall removes exactly what install added.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)

@@ -49,9 +49,10 @@ if [ "${1:-}" = --one ]; then
 	exit 0
 fi
 
-# The shell suites, slowest first so that the last to start are short. Each opens with a line
-# on what it covers.
-SHELL_SUITES="hook display evict attack-display cli attack ledger attack-writer attack2 doctor attack-stuck attack-user2 attack-speed attack-user dl attack-setup setup guard completion"
+# The shell suites, named by subject, slowest first so that the last to start are short. Each
+# opens with a line on what it covers, then a "# sources:" line naming the hook/ modules whose
+# change should run it again (--changed).
+SHELL_SUITES="stuck ledger evict deadlines ledger-takes handoff-stuck writer display handoff guard map as-user libraries handoff-nvidia handoff-faults doctor hook swap setup groups cli completion"
 
 # --changed: the shell suites whose own file, or one of the sources its "# sources:" line names,
 # the uncommitted change (against HEAD, untracked files included) touches; a unit test when its

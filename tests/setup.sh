@@ -1,14 +1,21 @@
 #!/bin/sh
-# vfio-hook setup into temporary roots (--root), the way an image builder or a user runs it:
-# the files it writes, the diff --dry-run prints, re-runs that change nothing, --undo, and the
-# rollback of a run that fails half way. Nothing outside the roots is written: the suite runs
-# with VFIO_HOOK_TEST=1, under which setup refuses to run without --root (tested below). The
-# early = yes scenario runs on a umockdev fixture machine (tests/fakesys) for its PCI devices.
-# Environment (from tests/tests.mk): VFIO_HOOK_BIN, VFIO_HOOK_TEST_HWDB, VFIO_HOOK_TEST_PRELOAD.
+# vfio-hook setup into temporary roots (--root), the way an image builder or a user runs it.
+# sources: setup hostconf accounts sha256
+# The files it writes, the diff --dry-run prints, re-runs that change nothing, --undo, and the
+# rollback of a run that fails half way; then the states of a root directory, of a crash or of
+# a second run that could break a promise (nothing written outside --root; every read has a
+# deadline; recorded before the write; a failed run leaves what was there; the output says
+# what was done). Nothing outside the roots is written: the suite runs with VFIO_HOOK_TEST=1,
+# under which setup refuses to run without --root (tested below); the --root / case is a
+# --dry-run, which writes nothing (checked with strace as well). The early = yes scenario runs
+# on a umockdev fixture machine (tests/fakesys) for its PCI devices. doctor's checks of the
+# session users are in tests/doctor.sh.
+# Environment (from tests/run-tests.sh): VFIO_HOOK_BIN, VFIO_HOOK_TEST_HWDB, VFIO_HOOK_TEST_PRELOAD.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/tap.sh"
 . "$here/lib/setup-env.sh"
+have_strace=$(command -v strace || true)
 HEAD="# Written by vfio-hook setup from $map.
 # Change the map and run \"vfio-hook setup\" again rather than editing this file;
 # \"vfio-hook setup --undo\" removes it."
@@ -39,6 +46,19 @@ file() {
 $3" "$(cat "$root$2")"; else not_ok "$1" "no $root$2"; fi
 }
 absent() { if [ -e "$root$2" ]; then not_ok "$1" "$root$2 exists"; else ok "$1"; fi; }
+# crash N ARGS...: setup killed (SIGKILL) on entry to its Nth renameat(2) (setup renames relative
+# to the root's directories), the step that makes a written file visible: the moment between one
+# file and the next (a power cut, the OOM killer). The record comes first: rename 1 is the
+# manifest, then modules-load.d, the udev rule, limits.d, /etc/group, /etc/gshadow.
+crash() {
+	n=$1; shift
+	strace -f -qq -o /dev/null -e trace=renameat -e inject=renameat:signal=KILL:when="$n" \
+		"$bin" setup "$@" >/dev/null 2>&1 </dev/null
+}
+DESKTOP="[host]
+users = alice
+memlock = unlimited
+iommu = intel"
 
 DESKTOP_MAP='[host]
 users   = alice bob ; may use VFIO devices and the mapped USB devices from qemu:///session
@@ -451,5 +471,220 @@ check "early = yes, an address not on this machine: exit 2" 2 "$?"
 check "early = yes, an address not on this machine: the line and the fix" \
 	"$map:4: early = yes needs the vendor:device of 0000:42:00.0, which is not on this machine (write its id instead)" \
 	"$(cat "$work/stderr")"
+
+## The states of a root, of a crash or of a second run that could break a promise
+# (a root whose accounts are alice, bob and carol, group kvm with carol, an Intel CPU: mkroot_intel)
+
+## A directory of the root that is a symlink is not followed out of --root. An image's
+## /etc/security/limits.d (or /etc/udev/rules.d, or /etc itself) that is an absolute symlink
+## means a path inside the image; resolved on the machine setup runs on, it would have setup
+## write (and --undo remove) files outside DIR: with a symlink to /etc/..., this machine's /etc.
+## (hook/setup.c write_atomic(), mkdir_parents(), remove_file(): O_NOFOLLOW covers only the last
+## component of a path.)
+mkroot_intel
+mkdir -p "$work/outside/limits.d" "$root/etc/security"
+ln -s "$work/outside/limits.d" "$root/etc/security/limits.d"
+mkmap "$DESKTOP"
+setup --root "$root"
+check "symlink_out_of_root_is_not_followed: nothing written outside --root" "" "$(ls -A "$work/outside/limits.d")"
+check "symlink_out_of_root_is_not_followed: refused, exit 1" 1 "$rc"
+case $err in
+*"$root/etc/security/limits.d"*) ok "symlink_out_of_root_is_not_followed: the error names the symlink" ;;
+*) not_ok "symlink_out_of_root_is_not_followed: the error names the symlink" "stderr: $err" ;;
+esac
+
+## setup's reads have a deadline. A FIFO (or a stalled network file) at any path setup reads in
+## the root, its own file, the manifest, /etc/passwd, /proc/cpuinfo, would block a plain open(2)
+## forever: even --dry-run and --undo would hang. (hook/setup.c read_at(), hook/accounts.c
+## find_line(), hook/hostconf.c cpu_vendor_params(): util.c read_file() is a blocking fopen()
+## with no deadline and no regular-file check.)
+for where in /etc/modules-load.d/vfio-hook.conf /var/lib/vfio-hook/setup.manifest /etc/passwd /proc/cpuinfo; do
+	mkroot_intel
+	mkmap "[host]" "users = alice" "iommu = auto"
+	mkdir -p "$root${where%/*}"
+	rm -f "$root$where"
+	mkfifo "$root$where"
+	s=$(date +%s)
+	timeout -s KILL 10 "$bin" setup --dry-run --root "$root" >/dev/null 2>"$work/stderr" </dev/null
+	r=$?
+	t=$(($(date +%s) - s))
+	if [ $r -ne 137 ] && [ $t -le 5 ]; then ok "fifo_in_root_does_not_hang_setup: $where answered in ${t}s"; else
+		not_ok "fifo_in_root_does_not_hang_setup: $where answered in ${t}s" "killed after 10 s (exit $r)"; fi
+	check "fifo_in_root_does_not_hang_setup: $where refused, exit 1" 1 "$r"
+done
+
+## A crash between a file and the manifest: what setup writes is recorded before the write. Were
+## every file written first and the manifest last, after a SIGKILL there (a) --undo would say "no
+## file of vfio-hook setup is left" and leave the files it wrote; (b) a re-run would find alice
+## already in group kvm and not record her, so --undo would never take her out again, and
+## /etc/gshadow, never edited, would disagree with /etc/group; (c) once the map changed, the file
+## it wrote would be "not written by vfio-hook setup" for good. (hook/setup.c setup_run(),
+## plan_manifest(): apply() runs the steps in order.)
+if [ -n "$have_strace" ]; then
+	mkroot_intel
+	mkmap "$DESKTOP"
+	crash 3 --root "$root" # killed making the udev rule visible: the modules-load.d file is there
+	setup --undo --root "$root"
+	if [ -e "$root/etc/modules-load.d/vfio-hook.conf" ]; then
+		not_ok "crash_before_manifest_undo_removes_what_was_written: modules-load.d file removed" "undo said: $out"
+	else ok "crash_before_manifest_undo_removes_what_was_written: modules-load.d file removed"; fi
+
+	mkroot_intel
+	mkmap "$DESKTOP"
+	crash 6 --root "$root" # killed making the gshadow edit visible: /etc/group has alice
+	setup --root "$root"
+	check "crash_after_group_edit: the re-run completes, exit 0" 0 "$rc"
+	check "crash_after_group_edit: gshadow's kvm members as group's" "carol,alice" \
+		"$(sed -n 's/^kvm:[^:]*:[^:]*:\(.*\)$/\1/p' "$root/etc/gshadow")"
+	setup --undo --root "$root"
+	check "crash_after_group_edit: --undo takes alice out of kvm again (setup added her)" "kvm:x:992:carol" \
+		"$(grep '^kvm:' "$root/etc/group")"
+
+	mkroot_intel
+	mkmap "$DESKTOP"
+	crash 4 --root "$root" # killed making the limits.d file visible: the udev rule is there
+	mkmap "[host]" "users = alice bob" "memlock = unlimited" "iommu = intel"
+	setup --root "$root"
+	check "crash_then_map_changed: the file setup wrote is not foreign, exit 0" 0 "$rc"
+	check "crash_then_map_changed: nothing on stderr" "" "$err"
+else
+	skip "crash_before_manifest" "needs strace to kill setup between two steps"
+fi
+
+## Two setup runs at once (an image build script and the admin, a package's postinst and a retry)
+## are serialised. Unserialised, both using the same FILE.vfio-hook-tmp, one run would unlink the
+## other's temporary file and fail, and its rollback would remove the files the other run wrote
+## and recorded: the run that exited 0 would leave the host half-configured, its manifest listing
+## files that are gone. Here run A is slowed (strace delays its 2nd rename 1.5 s) and run B runs
+## whole in between. (hook/setup.c setup_run(), write_atomic().)
+if [ -n "$have_strace" ]; then
+	mkroot_intel
+	mkmap "$DESKTOP"
+	strace -f -qq -o /dev/null -e trace=renameat -e inject=renameat:delay_enter=1500000:when=2 \
+		"$bin" setup --root "$root" >"$work/a.out" 2>"$work/a.err" </dev/null &
+	pa=$!
+	sleep 0.5
+	setup --root "$root"
+	rb=$rc
+	wait "$pa"
+	setup --dry-run --root "$root"
+	if [ "$rb" -eq 0 ]; then
+		check "concurrent_setup_runs_are_serialised: after a run that exited 0, nothing is left to do" \
+			"nothing to do: this host already has what $map asks for" "$out"
+	else
+		ok "concurrent_setup_runs_are_serialised: the second run was refused (exit $rb)"
+	fi
+else
+	skip "concurrent_setup_runs_are_serialised" "needs strace to slow one run down"
+fi
+
+## On Fedora/RHEL (a root with /boot/grub2, which setup itself recognises: it tells to run
+## grub2-mkconfig) the IOMMU parameters reach the kernel. Their grub2-mkconfig (rhboot/grub2
+## util/grub-mkconfig.in) sources /etc/default/grub only; the /etc/default/grub.d/*.cfg drop-in
+## is a Debian/Ubuntu patch (Arch's grub-mkconfig lacks it too), and with BLS entries the options
+## live in /boot/loader/entries/*.conf (grubby). Writing grub.d/vfio-hook.cfg there and printing
+## "grub2-mkconfig", every re-run would say "nothing to do" while intel_iommu=on is never on the
+## command line. Expected: the grubby command (as for systemd-boot and kernelstub), or a change
+## the generator reads. (hook/hostconf.c want_grub().)
+mkroot_intel
+mkdir -p "$root/boot/grub2" "$root/boot/loader/entries" "$root/etc/default"
+printf 'GRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX="rhgb quiet"\nGRUB_ENABLE_BLSCFG=true\n' >"$root/etc/default/grub"
+printf 'title Fedora\nlinux /vmlinuz\noptions root=UUID=x ro rhgb quiet\n' >"$root/boot/loader/entries/fedora.conf"
+mkmap "[host]" "iommu = intel"
+setup --root "$root"
+# What Fedora's grub2-mkconfig reads, sourced as it does; and any command setup leaves to do.
+fedora=$(sh -c '. "$1/etc/default/grub"; echo "$GRUB_CMDLINE_LINUX $GRUB_CMDLINE_LINUX_DEFAULT"' fedora "$root")
+case "$fedora|$out" in
+*intel_iommu=on*"|"* | *"|"*grubby*intel_iommu=on*) ok "fedora_grub_gets_the_iommu_parameters" ;;
+*) not_ok "fedora_grub_gets_the_iommu_parameters" \
+	"$(printf 'grub2-mkconfig would read: %s\nsetup printed:\n%s' "$fedora" "$out")" ;;
+esac
+
+## --root / (or --root //, or "$DIR/" with DIR empty in a script) is this machine, and is refused
+## under VFIO_HOOK_TEST, whose whole point is that a test cannot touch the machine ("without
+## --root there is nothing to write to"): with the root stripped to "", setup would write /etc
+## and run usermod/gpasswd. Shown with --dry-run, which writes nothing (strace confirms it).
+## (hook/setup.c check_root(), setup_run().)
+mkmap "[host]" "iommu = off"
+for r in / //; do
+	if [ -n "$have_strace" ]; then
+		strace -f -qq -e trace=%file -o "$work/trace" "$bin" setup --dry-run --root "$r" >"$work/stdout" 2>"$work/stderr" </dev/null
+		rc=$?
+		check "root_slash_under_test_writes_nothing: --dry-run --root $r opened nothing for writing" "" \
+			"$(grep -E 'O_WRONLY|O_RDWR|O_CREAT|unlink|rename|mkdir|chmod|chown' "$work/trace")"
+	else
+		"$bin" setup --dry-run --root "$r" >"$work/stdout" 2>"$work/stderr" </dev/null
+		rc=$?
+	fi
+	check "root_slash_is_refused_under_VFIO_HOOK_TEST: --root $r, exit 1" 1 "$rc"
+	check "root_slash_is_refused_under_VFIO_HOOK_TEST: --root $r, no plan for /etc printed" "" "$(cat "$work/stdout")"
+done
+
+## A kvm line of /etc/group without its fourth field ("kvm:x:992", as a hand edit or a minimal
+## image leaves it) is edited, or refused naming /etc/group: left unedited, setup would still say
+## "added alice to group kvm", record her in the manifest and exit 0, and say it again on every
+## re-run. (hook/accounts.c edit_line(), accounts_edit_members().)
+mkroot_intel
+printf 'root:x:0:\nkvm:x:992\nalice:x:1000:\n' >"$root/etc/group"
+mkmap "[host]" "users = alice" "iommu = off"
+setup --root "$root"
+if [ "$rc" -eq 0 ]; then
+	check "group_line_without_members_field: when setup says it added alice, she is in kvm" "kvm:x:992:alice" \
+		"$(grep '^kvm' "$root/etc/group")"
+else
+	case $err in
+	*"$root/etc/group"*) ok "group_line_without_members_field: refused, naming /etc/group" ;;
+	*) not_ok "group_line_without_members_field: refused, naming /etc/group" "stderr: $err" ;;
+	esac
+fi
+
+## The map's path cannot break out of the header comment of the files setup writes, nor of the
+## manifest. Printed raw, a directory name with a newline (sudo vfio-hook setup -c on a map in a
+## directory another user named) would write a udev rule line that makes every USB device
+## world-writable, a line of shell that grub-mkconfig runs as root when it sources
+## grub.d/vfio-hook.cfg, and a manifest setup itself then calls damaged. (hook/hostconf.c
+## header(), hook/setup.c manifest_text().)
+mkroot_intel
+echo 12.5 >"$root/etc/debian_version" # a Debian root: the grub.d file is written, and sourced below
+evil="$work/maps
+SUBSYSTEM==\"usb\", MODE=\"0666\"
+GRUB_CMDLINE_LINUX_DEFAULT=\$(:>injected)
+#"
+mkdir -p "$evil"
+printf '[host]\nusers = alice\niommu = intel\n' >"$evil/map.ini"
+chmod 644 "$evil/map.ini"
+setup -c "$evil/map.ini" --root "$root"
+if [ -f "$root/etc/udev/rules.d/70-vfio-hook.rules" ]; then
+	check "map_path_cannot_inject_udev_rules: every rule line is setup's own (group kvm, 0660)" "" \
+		"$(grep -v '^#' "$root/etc/udev/rules.d/70-vfio-hook.rules" | grep -v 'GROUP="kvm", MODE="0660"$')"
+else
+	check "map_path_cannot_inject_udev_rules: refused, exit 2" 2 "$rc"
+fi
+if [ -f "$root/etc/default/grub.d/vfio-hook.cfg" ]; then
+	(cd "$work" && sh -c '. "$1"' grub "$root/etc/default/grub.d/vfio-hook.cfg")
+	if [ -e "$work/injected" ]; then not_ok "map_path_cannot_inject_grub_shell: sourcing the cfg runs no code of the path"
+	else ok "map_path_cannot_inject_grub_shell: sourcing the cfg runs no code of the path"; fi
+else
+	not_ok "map_path_cannot_inject_grub_shell: the cfg of a Debian root is written" "exit $rc: $err"
+fi
+
+## A damaged manifest line that still starts like one of setup's ("member kvm alice bob", two
+## records run together) is reported, not taken as "alice": the next run would rewrite the
+## manifest without bob, whom setup added, so --undo would never take him out of kvm again: an
+## unreadable record silently rewritten. The same for "file SHA PATH trailing-words".
+## (hook/setup.c manifest_read(): sscanf() ignores whatever follows the last field.)
+mkroot_intel
+mkmap "[host]" "users = alice bob" "iommu = off"
+setup --root "$root"
+man=$root/var/lib/vfio-hook/setup.manifest
+sed -i '/^member kvm alice$/d; s/^member kvm bob$/member kvm alice bob/' "$man"
+before=$(cat "$man")
+setup --root "$root"
+check "damaged_manifest_line_is_reported: exit 1" 1 "$rc"
+check "damaged_manifest_line_is_reported: the manifest is not rewritten" "$before" "$(cat "$man")"
+case $err in
+*"$man:"*) ok "damaged_manifest_line_is_reported: FILE:LINE on stderr" ;;
+*) not_ok "damaged_manifest_line_is_reported: FILE:LINE on stderr" "stderr: $err" ;;
+esac
 
 tap_done

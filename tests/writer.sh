@@ -1,19 +1,21 @@
 #!/bin/sh
-# Adversarial scenarios for the one writer child a run keeps for its sysfs writes (hook/child.c
-# child_srv_call, hook/sysfs.c serve_writes): the writer killed, stopped or stuck between and
-# during writes, the hook's stdout/stderr as libvirt's pipes, what the writer holds. Every check
-# says what must happen; a failing one is a finding.
-#
-# A moment between two writes of a run: at release, a function whose native driver is not
-# loaded gets "modprobe DRIVER" after its unbind and before its probe. The modprobe stand-in
-# used here ($work/bin) first does $DO to every other child of the hook (the writer), then runs
-# the suite's own stand-in.
+# The writer child a run keeps for its sysfs writes: killed, stopped or stuck, holding nothing.
+# sources: child sysfs bind step-bind engine start stop
+# The one writer child (hook/child.c child_srv_call, hook/sysfs.c serve_writes): what it
+# holds, the hook's stdout/stderr as libvirt's pipes, the next run after a write stuck in the
+# kernel. A driver step that hangs is in tests/deadlines.sh, a driver operation stuck in the
+# kernel in tests/stuck.sh.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/tap.sh"
 . "$here/lib/hook-env.sh"
 
 domxml win10 $GPU >"$work/win10.xml"
+
+# A moment between two writes of a run: at release, a function whose native driver is not
+# loaded gets "modprobe DRIVER" after its unbind and before its probe. The modprobe stand-in
+# used here ($work/bin) first does $DO to every other child of the hook (the writer), then runs
+# the suite's own stand-in.
 mkdir -p "$work/bin"
 cp "$here/lib/bin/"* "$work/bin/"
 mv "$work/bin/modprobe" "$work/bin/modprobe.real"
