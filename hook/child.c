@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,13 +80,25 @@ static int child_fds(int out, int in)
 	return 0;
 }
 
-static void child_main(int (*fn)(const void *, FILE *), const void *arg, int wfd, bool lines)
+void child_die_with(pid_t parent)
+{
+	/*
+	 * Killed when the run that started it dies (libvirt killing a hung hook, a SIGKILL by hand):
+	 * a command of a run nobody waits for any more is not left running. A write the kernel
+	 * holds cannot die until it lets go, whatever the signal.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
+}
+
+static void child_main(int (*fn)(const void *, FILE *), const void *arg, int wfd, bool lines, pid_t parent)
 {
 	FILE *out;
 	int r;
 
 	/* Its own process group, so that a timeout kills what it started too. */
 	setpgid(0, 0);
+	child_die_with(parent);
 	if (child_fds(wfd, -1) < 0)
 		_exit(127);
 	out = fdopen(3, "w");
@@ -178,12 +191,13 @@ static int child_wait(int (*fn)(const void *, FILE *), const void *arg, long tim
 {
 	long deadline = now_ms() + timeout_ms;
 	int pfd[2], r, status;
-	pid_t pid;
+	pid_t pid, parent;
 
 	reap_abandoned();
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
 	fflush(NULL);
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
@@ -192,7 +206,7 @@ static int child_wait(int (*fn)(const void *, FILE *), const void *arg, long tim
 		return r;
 	}
 	if (pid == 0)
-		child_main(fn, arg, pfd[1], s->on_line != NULL);
+		child_main(fn, arg, pfd[1], s->on_line != NULL, parent);
 	/* Also here: the group must exist before a kill that may come first. */
 	setpgid(pid, pid);
 	close(pfd[1]);
@@ -286,7 +300,7 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
 static int srv_start(struct child_srv *s)
 {
 	int in[2], out[2];
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	reap_abandoned();
 	if (pipe2(in, O_CLOEXEC) < 0)
@@ -313,6 +327,7 @@ static int srv_start(struct child_srv *s)
 		FILE *f;
 
 		setpgid(0, 0);
+		child_die_with(parent);
 		/* Requests on 4, answers on 3: nothing else of ours, least of all libvirt's pipes. */
 		if (child_fds(out[1], in[0]) < 0)
 			_exit(127);

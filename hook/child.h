@@ -3,6 +3,7 @@
 #define VH_CHILD_H
 
 #include <stdio.h>
+#include <sys/types.h>
 
 /*
  * Runs fn(arg, out) in a forked child and waits at most timeout_ms. The child keeps nothing of
@@ -41,6 +42,12 @@ struct child_srv {
 int child_srv_call(struct child_srv *s, const void *req, size_t len, long timeout_ms, char *reply, size_t n);
 /* Ends the server: its input closed, it exits by itself (not waited for). */
 void child_srv_stop(struct child_srv *s);
+
+/*
+ * In a child just forked from PARENT: it dies when PARENT does (a run killed by libvirt or by
+ * hand leaves no command of its running). Exits at once when PARENT is gone already.
+ */
+void child_die_with(pid_t parent);
 
 /* Milliseconds on the monotonic clock. */
 long now_ms(void);

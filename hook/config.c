@@ -6,47 +6,22 @@
  */
 #define _GNU_SOURCE
 #include "config.h"
+#include "config-parser.h"
 
-#include "ledger.h"
 
 #include "log.h"
 #include "util.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum section_kind { SEC_NONE, SEC_OPTIONS, SEC_HOST, SEC_PCI, SEC_USB, SEC_VM };
 
-struct parser {
-	struct config *c;
-	FILE *f;
-	int line;           /* line the reader is on */
-	bool line_done;     /* the last chunk read ended a line */
-	size_t line_len;    /* bytes of that line read so far */
-	int header_line;    /* line of the last [section] header */
-	char *header;       /* what that header names, as inih takes it */
-	char *err;          /* first mistake, reported once */
-	int err_line;
-	char *section;      /* raw name of the section being filled */
-	int section_line;   /* the header line it began at */
-	enum section_kind kind;
-	size_t idx;         /* index of that section in its array */
-	int opt_lines[4];   /* where each option was set, to catch repeats */
-	int options_line;   /* where [options] began */
-};
-
-static const char *const option_keys[] = { "uri", "timeout", "evict", "giveback" };
-static const char *const host_keys[] = { "users", "memlock", "iommu", "early" };
-
-static int fail(struct parser *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(struct parser *p, int line, const char *fmt, ...)
+int config_fail(struct parser *p, int line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -64,7 +39,7 @@ static int fail(struct parser *p, int line, const char *fmt, ...)
  * What a header line names, as inih takes it (the text between '[' and ']'); NULL when the
  * line is no header. An unclosed header gives the rest of the line: the name its author meant.
  */
-static char *header_of(const char *line, bool *ret_closed)
+static char *header_of(const char *line, bool *ret_closed, const char **ret_tail)
 {
 	size_t n;
 
@@ -74,6 +49,8 @@ static char *header_of(const char *line, bool *ret_closed)
 		return NULL;
 	n = strcspn(line, "]\r\n");
 	*ret_closed = line[n] == ']';
+	*ret_tail = line + n + (line[n] == ']');
+	*ret_tail += strspn(*ret_tail, " \t\r\n");
 	return xasprintf("%.*s", (int)n, line);
 }
 
@@ -84,6 +61,7 @@ static char *reader(char *buf, int size, void *stream)
 	bool starts_line = p->line_done;
 	int n = 0, ch = 0;
 	char *header;
+	const char *tail = "";
 	bool closed = false;
 
 	if (p->err)
@@ -93,7 +71,7 @@ static char *reader(char *buf, int size, void *stream)
 		if (ch == '\0') {
 			/* inih goes on with what BUF continued, so leave that terminated. */
 			buf[0] = '\0';
-			fail(p, p->line_done ? p->line + 1 : p->line,
+			config_fail(p, p->line_done ? p->line + 1 : p->line,
 			     "NUL byte in the map (it is a text file: save it as plain text)");
 			return NULL;
 		}
@@ -110,16 +88,23 @@ static char *reader(char *buf, int size, void *stream)
 	p->line_done = buf[n - 1] == '\n';
 	/* inih would read the rest of a longer line as a line of its own: a comment's tail as a key. */
 	if (!p->line_done && p->line_len >= (size_t)ini_max_line - 1) {
-		fail(p, p->line, "line longer than %d bytes (shorten it)", ini_max_line - 2);
+		config_fail(p, p->line, "line longer than %d bytes (shorten it)", ini_max_line - 2);
 		return NULL;
 	}
 	/* inih skips a UTF-8 byte order mark at the start of the file. */
-	header = starts_line ? header_of(p->line == 1 && startswith(buf, "\xEF\xBB\xBF") ? buf + 3 : buf, &closed) : NULL;
+	header = starts_line ? header_of(p->line == 1 && startswith(buf, "\xEF\xBB\xBF") ? buf + 3 : buf, &closed, &tail) : NULL;
 	if (!header)
 		return buf;
+	/* inih drops what follows a header's ']': a key there, or a second header, would vanish unsaid. */
+	if (closed && *tail && *tail != ';' && *tail != '#') {
+		config_fail(p, p->line, "text after [%s] on the same line (\"%.*s\"): put it on a line of its own", strip(header),
+		     (int)strcspn(tail, "\r\n"), tail);
+		free(header);
+		return NULL;
+	}
 	/* inih sees no section change when a header repeats the current one: the two would merge. */
 	if (closed && p->header && streq(p->header, header))
-		fail(p, p->line, "duplicate section [%s] (first at line %d; merge the two)", strip(header), p->header_line);
+		config_fail(p, p->line, "duplicate section [%s] (first at line %d; merge the two)", strip(header), p->header_line);
 	free(p->header);
 	p->header = header;
 	p->header_line = p->line;
@@ -181,9 +166,9 @@ static int begin_section(struct parser *p, const char *section)
 
 	if (streq(kind_s, "options")) {
 		if (*name)
-			return fail(p, line, "[%s]: [options] takes no name (write [options])", section);
+			return config_fail(p, line, "[%s]: [options] takes no name (write [options])", section);
 		if (p->options_line)
-			return fail(p, line, "duplicate section [options] (first at line %d; merge the two)",
+			return config_fail(p, line, "duplicate section [options] (first at line %d; merge the two)",
 				    p->options_line);
 		p->options_line = line;
 		p->kind = SEC_OPTIONS;
@@ -191,9 +176,9 @@ static int begin_section(struct parser *p, const char *section)
 	}
 	if (streq(kind_s, "host")) {
 		if (*name)
-			return fail(p, line, "[%s]: [host] takes no name (write [host])", section);
+			return config_fail(p, line, "[%s]: [host] takes no name (write [host])", section);
 		if (p->c->host.line)
-			return fail(p, line, "duplicate section [host] (first at line %d; merge the two)", p->c->host.line);
+			return config_fail(p, line, "duplicate section [host] (first at line %d; merge the two)", p->c->host.line);
 		p->c->host.line = line;
 		p->kind = SEC_HOST;
 		return 1;
@@ -202,20 +187,20 @@ static int begin_section(struct parser *p, const char *section)
 		if (streq(kind_s, kinds[i]))
 			kind = (enum section_kind)(SEC_PCI + i);
 	if (kind == SEC_NONE)
-		return fail(p, line, "unknown section [%s] (sections are [options], [host], [pci NAME], [usb NAME] and [vm NAME])",
+		return config_fail(p, line, "unknown section [%s] (sections are [options], [host], [pci NAME], [usb NAME] and [vm NAME])",
 			    section);
 	if (!*name)
-		return fail(p, line, "[%s] needs a name, as in [%s my-%s]", kind_s, kind_s,
+		return config_fail(p, line, "[%s] needs a name, as in [%s my-%s]", kind_s, kind_s,
 			    kind == SEC_VM ? "vm" : "device");
 	if (strpbrk(name, " \t"))
-		return fail(p, line, "section name \"%s\" has a space (write [%s NAME] with NAME one word)", name,
+		return config_fail(p, line, "section name \"%s\" has a space (write [%s NAME] with NAME one word)", name,
 			    kind_s);
 	if (kind == SEC_VM ? !valid_vm_name(name) : !valid_set_name(name))
-		return fail(p, line, "bad name \"%s\" in [%s] (use letters, digits, '-', '_', '.' and '+')", name,
+		return config_fail(p, line, "bad name \"%s\" in [%s] (use letters, digits, '-', '_', '.' and '+')", name,
 			    section);
 	first = find_set(p, kind, name);
 	if (first)
-		return fail(p, line, "duplicate section [%s %s] (first at line %d; merge the two)", kind_s, name,
+		return config_fail(p, line, "duplicate section [%s %s] (first at line %d; merge the two)", kind_s, name,
 			    first);
 
 	p->kind = kind;
@@ -239,320 +224,16 @@ static int begin_section(struct parser *p, const char *section)
 }
 
 /* evict = and giveback =, in [options] and in a [vm] section. */
-static int parse_evict(struct parser *p, const char *value, enum evict_policy *ret)
-{
-	if (streq(value, "detach"))
-		*ret = EVICT_DETACH;
-	else if (streq(value, "shutdown"))
-		*ret = EVICT_SHUTDOWN;
-	else if (streq(value, "refuse"))
-		*ret = EVICT_REFUSE;
-	else
-		return fail(p, p->line, "evict must be detach, shutdown or refuse, not \"%s\"", value);
-	return 1;
-}
-
-static int parse_yes_no(struct parser *p, const char *key, const char *value, bool *ret)
-{
-	if (streq(value, "yes") || streq(value, "true") || streq(value, "on") || streq(value, "1"))
-		*ret = true;
-	else if (streq(value, "no") || streq(value, "false") || streq(value, "off") || streq(value, "0"))
-		*ret = false;
-	else
-		return fail(p, p->line, "%s must be yes or no, not \"%s\"", key, value);
-	return 1;
-}
-
-static int parse_giveback(struct parser *p, const char *value, bool *ret)
-{
-	return parse_yes_no(p, "giveback", value, ret);
-}
-
-static bool display_key(const char *key)
-{
-	return streq(key, "host-display") || streq(key, "display-manager") || streq(key, "host-display-kill") ||
-	       streq(key, "host-display-timeout");
-}
-
-/* host-display =, display-manager =, host-display-kill =, host-display-timeout =, in [options] or [vm]. */
-static int set_display(struct parser *p, const char *key, const char *value, struct display_cfg *d, const char *where)
-{
-	int *line = streq(key, "host-display") ? &d->handoff_line
-		    : streq(key, "display-manager") ? &d->manager_line
-		    : streq(key, "host-display-kill") ? &d->kill_line : &d->timeout_line;
-	char *end;
-	long v;
-
-	if (*line)
-		return fail(p, p->line, "%s is set twice in %s (first at line %d; keep one)", key, where, *line);
-	*line = p->line;
-	if (line == &d->handoff_line) {
-		if (!streq(value, "refuse") && !streq(value, "handoff"))
-			return fail(p, p->line, "host-display must be refuse or handoff, not \"%s\"", value);
-		d->handoff = streq(value, "handoff");
-	} else if (line == &d->manager_line) {
-		if (!display_what_valid(DSTEP_DM, value))
-			return fail(p, p->line, "display-manager must be a systemd unit name (e.g. gdm.service), not \"%s\"",
-				    value);
-		d->manager = strchr(value, '.') ? xstrdup(value) : xasprintf("%s.service", value);
-	} else if (line == &d->kill_line) {
-		return parse_yes_no(p, key, value, &d->kill);
-	} else {
-		errno = 0;
-		v = strtol(value, &end, 10);
-		if (!isdigit((unsigned char)*value) || *end || errno || v < 1 || v > 3600)
-			return fail(p, p->line,
-				    "host-display-timeout must be a whole number of seconds from 1 to 3600, not \"%s\"", value);
-		d->timeout = (unsigned)v;
-	}
-	return 1;
-}
-
-static int set_option(struct parser *p, const char *key, const char *value)
-{
-	struct options *o = &p->c->opt;
-	size_t k;
-
-	if (display_key(key))
-		return set_display(p, key, value, &o->display, "[options]");
-	for (k = 0; k < ARRAY_SIZE(option_keys); k++)
-		if (streq(key, option_keys[k]))
-			break;
-	if (k == ARRAY_SIZE(option_keys))
-		return fail(p, p->line,
-			    "unknown key \"%s\" in [options] (valid keys: uri, timeout, evict, giveback, host-display, "
-			    "display-manager, host-display-kill, host-display-timeout)",
-			    key);
-	if (p->opt_lines[k])
-		return fail(p, p->line, "%s is set twice in [options] (first at line %d; keep one)", key,
-			    p->opt_lines[k]);
-	p->opt_lines[k] = p->line;
-
-	if (streq(key, "uri")) {
-		if (!*value)
-			return fail(p, p->line, "uri is empty (write a libvirt URI, e.g. uri = qemu:///system)");
-		free(o->uri);
-		o->uri = xstrdup(value);
-	} else if (streq(key, "timeout")) {
-		char *end;
-		long v;
-
-		errno = 0;
-		v = strtol(value, &end, 10);
-		if (!isdigit((unsigned char)*value) || *end || errno || v < 1 || v > 3600)
-			return fail(p, p->line, "timeout must be a whole number of seconds from 1 to 3600, not \"%s\"",
-				    value);
-		o->timeout = (unsigned)v;
-	} else if (streq(key, "evict")) {
-		return parse_evict(p, value, &o->evict);
-	} else {
-		return parse_giveback(p, value, &o->giveback);
-	}
-	return 1;
-}
-
-/* A login name as useradd takes it on every distribution: what a group or limits file can hold. */
-static bool valid_user_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 32 || !(isalpha((unsigned char)*s) || *s == '_'))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]) && !(s[i] == '$' && i == n - 1))
-			return false;
-	return true;
-}
-
-static int set_users(struct parser *p, const char *value)
-{
-	struct host *h = &p->c->host;
-	_cleanup_free_ char *copy = xstrdup(value);
-	char *save = NULL, *tok;
-
-	if (!*value)
-		return fail(p, p->line, "users = is empty in [host] (list user names, e.g. users = alice bob, or remove the line)");
-	for (tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
-		if (!valid_user_name(tok))
-			return fail(p, p->line,
-				    "bad user name \"%s\" in [host] users (names start with a letter or '_', then letters, digits, '.', '_' or '-'; separate names with spaces)",
-				    tok);
-		for (size_t i = 0; i < h->n_users; i++)
-			if (streq(h->users[i], tok))
-				return fail(p, p->line, "user %s is listed twice in [host] users (remove one)", tok);
-		*(char **)array_push(&h->users, &h->n_users, sizeof(char *)) = xstrdup(tok);
-	}
-	return 1;
-}
-
-static int set_memlock(struct parser *p, const char *value)
-{
-	struct host *h = &p->c->host;
-	unsigned long long v;
-	char *end;
-
-	h->memlock_set = true;
-	if (streq(value, "unlimited")) {
-		h->memlock_unlimited = true;
-		return 1;
-	}
-	errno = 0;
-	v = strtoull(value, &end, 10);
-	/* pam_limits takes a signed long of KiB. */
-	if (!isdigit((unsigned char)*value) || *end || errno || v < 1 || v > (unsigned long long)LONG_MAX / 1024)
-		return fail(p, p->line, "memlock must be a number of KiB (e.g. 16777216 for 16 GiB) or unlimited, not \"%s\"",
-			    value);
-	h->memlock_kib = v;
-	return 1;
-}
-
-static int set_host(struct parser *p, const char *key, const char *value)
-{
-	struct host *h = &p->c->host;
-	static const char *const modes[] = { "auto", "intel", "amd", "off" };
-	size_t k;
-
-	for (k = 0; k < ARRAY_SIZE(host_keys); k++)
-		if (streq(key, host_keys[k]))
-			break;
-	if (k == ARRAY_SIZE(host_keys))
-		return fail(p, p->line, "unknown key \"%s\" in [host] (valid keys: users, memlock, iommu, early)", key);
-	if (h->lines[k])
-		return fail(p, p->line, "%s is set twice in [host] (first at line %d; keep one)", key, h->lines[k]);
-	h->lines[k] = p->line;
-
-	if (k == 0)
-		return set_users(p, value);
-	if (k == 1)
-		return set_memlock(p, value);
-	if (k == 3)
-		return parse_yes_no(p, "early", value, &h->early);
-	for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
-		if (streq(value, modes[i])) {
-			h->iommu = (enum iommu_mode)i;
-			return 1;
-		}
-	return fail(p, p->line, "iommu must be auto, intel, amd or off, not \"%s\"", value);
-}
-
-/* Splits "ID  free description" into its id and (possibly NULL) description. */
-static char *split_desc(char *value, char **ret_desc)
-{
-	char *rest = value + strcspn(value, " \t");
-
-	if (*rest)
-		*rest++ = '\0';
-	rest = strip(rest);
-	*ret_desc = *rest ? xstrdup(rest) : NULL;
-	return value;
-}
-
-static int add_device(struct parser *p, const char *key, const char *value)
-{
-	bool pci = p->kind == SEC_PCI;
-	const char *kind_s = pci ? "pci" : "usb";
-	const char *set_name = pci ? p->c->pci_sets[p->idx].name : p->c->usb_sets[p->idx].name;
-	_cleanup_free_ char *copy = xstrdup(value);
-	char *desc, *id;
-
-	if (!streq(key, "device"))
-		return fail(p, p->line, "unknown key \"%s\" in [%s %s] (the only key here is device)", key, kind_s,
-			    set_name);
-	id = split_desc(copy, &desc);
-	if (!*id)
-		return fail(p, p->line, "device needs %s, as in \"device = %s\"",
-			    pci ? "a PCI id or address" : "a USB id",
-			    pci ? "10de:1e84  VGA controller" : "046d:c539  Receiver");
-	if (pci) {
-		struct pci_set *s = &p->c->pci_sets[p->idx];
-		struct pci_sel sel;
-
-		if (pci_sel_parse(id, &sel) < 0) {
-			free(desc);
-			return fail(p, p->line,
-				    "malformed PCI id or address \"%s\" (write vendor:device in hex, e.g. 10de:1e84, or an address, e.g. 0000:09:00.0)",
-				    id);
-		}
-		for (size_t i = 0; i < s->n_entries; i++)
-			if (pci_sel_eq(&s->entries[i].sel, &sel)) {
-				char canon[PCI_ADDR_LEN];
-
-				free(desc);
-				pci_sel_format(&sel, canon, sizeof(canon));
-				return fail(p, p->line, "%s is listed twice in [pci %s] (first at line %d; remove one)",
-					    canon, s->name, s->entries[i].line);
-			}
-		struct pci_entry *e = array_push(&s->entries, &s->n_entries, sizeof(*e));
-		*e = (struct pci_entry){ .sel = sel, .desc = desc, .line = p->line };
-	} else {
-		struct usb_set *s = &p->c->usb_sets[p->idx];
-		struct usb_sel sel;
-
-		if (usb_sel_parse(id, &sel) < 0) {
-			free(desc);
-			return fail(p, p->line,
-				    "malformed USB id \"%s\" (write vendor:product or just vendor in hex, e.g. 046d:c539 or 046d)",
-				    id);
-		}
-		for (size_t i = 0; i < s->n_entries; i++)
-			if (usb_sel_eq(&s->entries[i].sel, &sel)) {
-				char canon[16];
-
-				free(desc);
-				usb_sel_format(&sel, canon, sizeof(canon));
-				return fail(p, p->line, "%s is listed twice in [usb %s] (first at line %d; remove one)",
-					    canon, s->name, s->entries[i].line);
-			}
-		struct usb_entry *e = array_push(&s->entries, &s->n_entries, sizeof(*e));
-		*e = (struct usb_entry){ .sel = sel, .desc = desc, .line = p->line };
-	}
-	return 1;
-}
-
-static int add_vm_tokens(struct parser *p, const char *key, const char *value)
-{
-	struct vm *v = &p->c->vms[p->idx];
-	_cleanup_free_ char *copy = xstrdup(value);
-	char *save = NULL, *tok;
-	struct vm_token **toks;
-	size_t *n;
-
-	if (streq(key, "pci")) {
-		toks = &v->pci_tokens;
-		n = &v->n_pci_tokens;
-	} else if (streq(key, "usb")) {
-		toks = &v->usb_tokens;
-		n = &v->n_usb_tokens;
-	} else if (streq(key, "evict") || streq(key, "giveback")) {
-		int *line = streq(key, "evict") ? &v->evict_line : &v->giveback_line;
-
-		if (*line)
-			return fail(p, p->line, "%s is set twice in [vm %s] (first at line %d; keep one)", key, v->name,
-				    *line);
-		*line = p->line;
-		return *key == 'e' ? parse_evict(p, value, &v->evict) : parse_giveback(p, value, &v->giveback);
-	} else if (display_key(key)) {
-		_cleanup_free_ char *where = xasprintf("[vm %s]", v->name);
-
-		return set_display(p, key, value, &v->display, where);
-	} else {
-		return fail(p, p->line,
-			    "unknown key \"%s\" in [vm %s] (valid keys: pci, usb, evict, giveback, host-display, "
-			    "display-manager, host-display-kill, host-display-timeout)",
-			    key, v->name);
-	}
-	if (!*value)
-		return fail(p, p->line, "%s = is empty in [vm %s] (list [%s] names or ids, or remove the line)", key,
-			    v->name, key);
-	for (tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
-		struct vm_token *t = array_push(toks, n, sizeof(*t));
-		t->text = xstrdup(tok);
-		t->line = p->line;
-	}
-	return 1;
-}
-
 #define SYNTAX_ERROR "not a [section], a \"key = value\" line or a comment (fix or remove this line)"
+
+/* What each kind of section does with its keys (config-keys.c). */
+static int (*const key_handlers[])(struct parser *p, const char *key, const char *value) = {
+	[SEC_OPTIONS] = config_key_option,
+	[SEC_HOST] = config_key_host,
+	[SEC_PCI] = config_key_device,
+	[SEC_USB] = config_key_device,
+	[SEC_VM] = config_key_vm,
+};
 
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
@@ -562,7 +243,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 		return 0;
 	/* inih also splits at ':', so "device 10de:10f8" arrives as key "device 10de". */
 	if (strpbrk(key, " \t"))
-		return fail(p, p->line, SYNTAX_ERROR);
+		return config_fail(p, p->line, SYNTAX_ERROR);
 
 	/*
 	 * inih sees no change when a section repeats the one before an empty section in
@@ -570,25 +251,12 @@ static int handler(void *user, const char *section, const char *key, const char 
 	 */
 	if (!p->section || !streq(p->section, section) || p->section_line != p->header_line) {
 		if (!*section)
-			return fail(p, p->line, "\"%s\" is outside any section (put it under [options], [host], [pci NAME], [usb NAME] or [vm NAME])",
+			return config_fail(p, p->line, "\"%s\" is outside any section (put it under [options], [host], [pci NAME], [usb NAME] or [vm NAME])",
 				    key);
 		if (!begin_section(p, section))
 			return 0;
 	}
-	switch (p->kind) {
-	case SEC_OPTIONS:
-		return set_option(p, key, value);
-	case SEC_HOST:
-		return set_host(p, key, value);
-	case SEC_PCI:
-	case SEC_USB:
-		return add_device(p, key, value);
-	case SEC_VM:
-		return add_vm_tokens(p, key, value);
-	case SEC_NONE:
-		break;
-	}
-	return 0;
+	return p->kind == SEC_NONE ? 0 : key_handlers[p->kind](p, key, value);
 }
 
 static int resolve_pci(struct parser *p, struct vm *v, const struct vm_token *t)
@@ -598,7 +266,7 @@ static int resolve_pci(struct parser *p, struct vm *v, const struct vm_token *t)
 
 	if (strchr(t->text, ':')) {
 		if (pci_sel_parse(t->text, &sel) < 0)
-			return fail(p, t->line,
+			return config_fail(p, t->line,
 				    "malformed PCI id or address \"%s\" in [vm %s] (write vendor:device in hex, e.g. 10de:1e84, or an address, e.g. 0000:09:00.0)",
 				    t->text, v->name);
 		struct pci_entry *e = array_push(&v->bare_pci, &v->n_bare_pci, sizeof(*e));
@@ -608,10 +276,10 @@ static int resolve_pci(struct parser *p, struct vm *v, const struct vm_token *t)
 	if (!config_find_pci_set(c, t->text)) {
 		for (size_t i = 0; i < c->n_usb_sets; i++)
 			if (streq(c->usb_sets[i].name, t->text))
-				return fail(p, t->line,
+				return config_fail(p, t->line,
 					    "[vm %s] lists \"%s\" under pci =, but it is a [usb] section (move it to usb =)",
 					    v->name, t->text);
-		return fail(p, t->line, "[vm %s] uses \"%s\" but there is no [pci %s] (define it, or fix the name)",
+		return config_fail(p, t->line, "[vm %s] uses \"%s\" but there is no [pci %s] (define it, or fix the name)",
 			    v->name, t->text, t->text);
 	}
 	return 1;
@@ -627,7 +295,7 @@ static int resolve_usb(struct parser *p, struct vm *v, const struct vm_token *t)
 			return 1;
 	if (strchr(t->text, ':') || (strlen(t->text) == 4 && strspn(t->text, "0123456789abcdefABCDEF") == 4)) {
 		if (usb_sel_parse(t->text, &sel) < 0)
-			return fail(p, t->line,
+			return config_fail(p, t->line,
 				    "malformed USB id \"%s\" in [vm %s] (write vendor:product or just vendor in hex, e.g. 046d:c539 or 046d)",
 				    t->text, v->name);
 		struct usb_entry *e = array_push(&v->bare_usb, &v->n_bare_usb, sizeof(*e));
@@ -635,9 +303,9 @@ static int resolve_usb(struct parser *p, struct vm *v, const struct vm_token *t)
 		return 1;
 	}
 	if (config_find_pci_set(c, t->text))
-		return fail(p, t->line, "[vm %s] lists \"%s\" under usb =, but it is a [pci] section (move it to pci =)",
+		return config_fail(p, t->line, "[vm %s] lists \"%s\" under usb =, but it is a [pci] section (move it to pci =)",
 			    v->name, t->text);
-	return fail(p, t->line, "[vm %s] uses \"%s\" but there is no [usb %s] (define it, or fix the name)", v->name,
+	return config_fail(p, t->line, "[vm %s] uses \"%s\" but there is no [usb %s] (define it, or fix the name)", v->name,
 		    t->text, t->text);
 }
 
@@ -650,9 +318,9 @@ static int vm_add_pci(struct parser *p, struct vm *v, const struct pci_entry *e,
 			continue;
 		pci_sel_format(&e->sel, id, sizeof(id));
 		if (v->pci[i].set)
-			return fail(p, line, "[vm %s] gets %s twice (already from [pci %s] at line %d; list each device once)",
+			return config_fail(p, line, "[vm %s] gets %s twice (already from [pci %s] at line %d; list each device once)",
 				    v->name, id, v->pci[i].set->name, v->pci[i].line);
-		return fail(p, line, "[vm %s] gets %s twice (already at line %d; list each device once)", v->name, id,
+		return config_fail(p, line, "[vm %s] gets %s twice (already at line %d; list each device once)", v->name, id,
 			    v->pci[i].line);
 	}
 	struct vm_pci *vp = array_push(&v->pci, &v->n_pci, sizeof(*vp));
@@ -668,7 +336,7 @@ static int vm_add_usb(struct parser *p, struct vm *v, const struct usb_entry *e,
 		if (!usb_sel_eq(&v->usb[i].entry->sel, &e->sel))
 			continue;
 		usb_sel_format(&e->sel, id, sizeof(id));
-		return fail(p, line, "[vm %s] gets USB %s twice (already at line %d; list each device once)", v->name,
+		return config_fail(p, line, "[vm %s] gets USB %s twice (already at line %d; list each device once)", v->name,
 			    id, v->usb[i].line);
 	}
 	struct vm_usb *vu = array_push(&v->usb, &v->n_usb, sizeof(*vu));
@@ -683,7 +351,7 @@ static int finish(struct parser *p)
 
 	/* pam_limits needs a name to give the limit to; a limit for everyone is not what the map means. */
 	if (c->host.memlock_set && !c->host.n_users)
-		return fail(p, c->host.lines[1],
+		return config_fail(p, c->host.lines[1],
 			    "memlock is set in [host] but users is not (list the users it is for: users = alice bob)");
 	for (size_t i = 0; i < c->n_vms; i++) {
 		struct vm *v = &c->vms[i];
@@ -765,6 +433,15 @@ static void ini_setup(bool stop_on_first_error)
 	ini_max_line = 64 * 1024;
 }
 
+struct config *config_defaults(const char *path)
+{
+	struct config *c = xcalloc(1, sizeof(*c));
+
+	c->path = xstrdup(path);
+	c->opt = (struct options){ .uri = xstrdup(CONFIG_DEFAULT_URI), .timeout = CONFIG_DEFAULT_TIMEOUT, .evict = EVICT_DETACH };
+	return c;
+}
+
 int config_load(const char *path, struct config **ret)
 {
 	struct parser p = { .line_done = true };
@@ -791,9 +468,7 @@ int config_load(const char *path, struct config **ret)
 		return r;
 	}
 
-	c = xcalloc(1, sizeof(*c));
-	c->path = xstrdup(path);
-	c->opt = (struct options){ .uri = xstrdup(CONFIG_DEFAULT_URI), .timeout = CONFIG_DEFAULT_TIMEOUT, .evict = EVICT_DETACH };
+	c = config_defaults(path);
 	p.c = c;
 
 	ini_setup(true);
@@ -803,7 +478,7 @@ int config_load(const char *path, struct config **ret)
 		p.err_line = 0;
 	}
 	if (r > 0 && !p.err)
-		fail(&p, r, SYNTAX_ERROR);
+		config_fail(&p, r, SYNTAX_ERROR);
 	if (!p.err)
 		finish(&p);
 	fclose(p.f);
@@ -843,13 +518,14 @@ static char *names_reader(char *buf, int size, void *stream)
 	struct name_search *n = stream;
 	_cleanup_free_ char *header = NULL;
 	bool starts_line = n->line_done, closed = false;
+	const char *tail;
 	char *r = fgets(buf, size, n->f);
 
 	if (!r)
 		return NULL;
 	n->line_done = strchr(buf, '\n') != NULL;
 	/* inih names only sections that have a valid key; a header whose every line is broken counts too. */
-	header = starts_line ? header_of(startswith(buf, "\xEF\xBB\xBF") ? buf + 3 : buf, &closed) : NULL; /* a BOM, as inih skips it */
+	header = starts_line ? header_of(startswith(buf, "\xEF\xBB\xBF") ? buf + 3 : buf, &closed, &tail) : NULL; /* a BOM, as inih skips it */
 	if (header && section_is_vm(header, n->vm))
 		n->found = true;
 	return r;

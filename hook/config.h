@@ -2,7 +2,7 @@
 #ifndef VH_CONFIG_H
 #define VH_CONFIG_H
 
-#include "pciid.h"
+#include "pciaddr.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -127,6 +127,8 @@ struct config {
  */
 int config_load(const char *path, struct config **ret);
 void config_free(struct config *c);
+/* A map with nothing in it but the default options, for PATH. */
+struct config *config_defaults(const char *path);
 
 /*
  * Whether the map at PATH has a [vm VM] header, read tolerantly (broken lines, any owner):

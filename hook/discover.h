@@ -2,7 +2,7 @@
 #ifndef VH_DISCOVER_H
 #define VH_DISCOVER_H
 
-#include "pciid.h"
+#include "pciaddr.h"
 
 #include <stdbool.h>
 #include <stdint.h>

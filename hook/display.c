@@ -440,6 +440,42 @@ static void read_fds(const char *root, const char *pid, struct proc_fds *ret)
 		closedir(d);
 }
 
+/*
+ * A QEMU that libvirt's system instance does not run (a qemu:///session VM, one started by
+ * hand): its command name, or the program it runs (readable where its fds are).
+ */
+static bool is_qemu(const char *root, long pid, const char *comm)
+{
+	_cleanup_free_ char *exe = xasprintf("%s/proc/%ld/exe", root, pid);
+	char target[256];
+	ssize_t n = readlink(exe, target, sizeof(target) - 1);
+	const char *base;
+
+	if (comm && (startswith(comm, "qemu-system") || startswith(comm, "qemu-kvm")))
+		return true;
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	base = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+	return startswith(base, "qemu-system") || startswith(base, "qemu-kvm");
+}
+
+const struct display_proc *display_qemu_user(const struct display_use *u)
+{
+	for (size_t i = 0; i < u->n_procs; i++)
+		if (u->procs[i].vm >= 0 || u->procs[i].qemu)
+			return &u->procs[i];
+	return NULL;
+}
+
+char *display_qemu_text(const struct display_use *u, const struct display_proc *q)
+{
+	if (q->vm >= 0)
+		return xasprintf("the running VM %s (its QEMU, pid %ld, uses %s)", u->vms[q->vm].name, q->pid, q->node);
+	return xasprintf("a QEMU that is no VM of libvirt's system instance (pid %ld, uses %s: a qemu:///session VM, or "
+			 "one started by hand)", q->pid, q->node);
+}
+
 /* One process: does it have one of U's nodes open? */
 static void match_proc(struct display_use *u, const char *root, const struct proc_fds *f)
 {
@@ -466,6 +502,7 @@ static void match_proc(struct display_use *u, const char *root, const struct pro
 
 		p.pid = f->pid;
 		p.vm = vm_of(u, p.pid);
+		p.qemu = p.vm < 0 && is_qemu(root, p.pid, comm ? strip(comm) : NULL);
 		snprintf(p.comm, sizeof(p.comm), "%s", safe);
 		*(struct display_proc *)array_push(&u->procs, &u->n_procs, sizeof(p)) = p;
 	}

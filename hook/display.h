@@ -4,7 +4,7 @@
 
 #include "config.h"
 #include "discover.h"
-#include "domxml.h"
+#include "holders.h"
 #include "ledger.h"
 
 #include <stdio.h>
@@ -26,6 +26,7 @@ struct display_proc {
 	char comm[64]; /* percent-encoded: one line, whatever name the process gave itself */
 	char node[64]; /* the node it has open */
 	int vm;        /* index into the use's vms: a running VM's QEMU, never signalled; -1: none */
+	bool qemu;     /* a QEMU that is no VM of libvirt's system instance (qemu:///session, by hand): never signalled */
 	bool unsure;   /* a /dev/nvidiaN that may be another GPU's (this one's minor unknown): never signalled */
 };
 
@@ -83,6 +84,10 @@ void display_use_clear(struct display_use *u);
 void display_rescan(struct display_use *u, long deadline_ms);
 /* For a listing: /proc is read once, and every later detection uses what it showed. */
 void display_snapshot(void);
+/* A running VM's QEMU, or another QEMU, among U's users (never signalled), or NULL. */
+const struct display_proc *display_qemu_user(const struct display_use *u);
+/* "the running VM win10 (its QEMU, pid 812, uses /dev/dri/card0)", or the same for another QEMU. */
+char *display_qemu_text(const struct display_use *u, const struct display_proc *q);
 /* "Xorg pid 812 and gnome-shell pid 1403 use /dev/dri/card0". */
 char *display_procs_text(const struct display_use *u);
 /* "fbcon on tty1; Xorg pid 812 and gnome-shell pid 1403 use /dev/dri/card0". */
@@ -108,19 +113,21 @@ void display_plan_print(const struct display_plan *dp, FILE *out);
 long display_plan_hold_ms(const struct display_plan *dp, unsigned timeout_s);
 
 /*
- * Steps 1–6 of the hand-over for VM (7 is apply_prepare), each in L (saved) before it runs. On
- * failure everything done is undone in reverse and one line is logged: -errno.
+ * Steps 1–6 of the hand-over for VM (the engine's bind step is the 7th), each in L (saved)
+ * before it runs. On failure -errno, with the line in WHY (and what to add after what its
+ * undo achieved in HINT); the engine undoes what was done (display_hand_back).
  */
-int display_handoff(struct display_plan *dp, const char *vm, struct ledger *l, unsigned timeout_s);
+int display_handoff(struct display_plan *dp, const char *vm, struct ledger *l, unsigned timeout_s, char *why, size_t n,
+		    char *hint, size_t hint_n);
 
 /*
- * Gives the host back what OWNER's hand-overs took, in reverse, for every GPU no longer in L
- * (back on the host; one a running VM still uses is that VM's now). A step that fails stays in L
- * for 'vfio-hook restore', logged at PRIO. A step whose own write was stuck in the kernel gets
- * STUCK_S seconds (0: it is left as it is): undoing it waits for the lock the stuck write holds.
- * L is saved. 0 or -EIO.
+ * Gives the host back what OWNER's hand-overs took (OWNER NULL: anybody's), in reverse, for
+ * every GPU no longer in L (back on the host; one a running VM still uses is that VM's now). A
+ * step that fails stays in L for 'vfio-hook restore', logged at PRIO. A step whose own write
+ * was stuck in the kernel gets STUCK_S seconds (0: it is left as it is): undoing it waits for
+ * the lock the stuck write holds. L is saved. 0 or -EIO.
  */
-int display_give_back(struct ledger *l, const char *owner, unsigned timeout_s, unsigned stuck_s, int prio);
+int display_hand_back(struct ledger *l, const char *owner, unsigned timeout_s, unsigned stuck_s, int prio);
 
 /* Undoes one recorded step (restore --all of a damaged line): 0, or -errno with what failed in WHY. */
 int display_undo_step(const struct ledger_display *d, unsigned timeout_s, char *why, size_t n);

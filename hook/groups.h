@@ -8,7 +8,4 @@
 /* `vfio-hook groups [--json]`; c may be NULL (no map). Returns the exit status. */
 int groups_print(const struct machine *m, const struct config *c, bool json);
 
-/* `vfio-hook config`: what each VM of the map gets on this machine. */
-int config_print(const struct machine *m, const struct config *c);
-
 #endif

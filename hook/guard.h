@@ -3,7 +3,7 @@
 #define VH_GUARD_H
 
 #include "discover.h"
-#include "domxml.h"
+#include "holders.h"
 
 /*
  * Why taking F from the host would break the host, or NULL: a disk on it (an NVMe multipath

@@ -19,14 +19,22 @@ static const char *const hook_ops[] = {
 	"prepare", "start", "started", "stopped", "release", "migrate", "restore", "reconnect", "attach",
 };
 
-bool hook_argv(int argc, char **argv)
+/* libvirt's SUBOP: "begin", "end", or "-" when there is none. */
+static const char *const hook_subops[] = { "begin", "end", "-" };
+
+static bool among(const char *s, const char *const *set, size_t n)
 {
-	if (argc != 5)
-		return false;
-	for (size_t i = 0; i < ARRAY_SIZE(hook_ops); i++)
-		if (streq(argv[2], hook_ops[i]))
+	for (size_t i = 0; i < n; i++)
+		if (streq(s, set[i]))
 			return true;
 	return false;
+}
+
+bool hook_argv(int argc, char **argv)
+{
+	/* The SUBOP too: "--check start --xml FILE" (a VM named like an operation) is the command line. */
+	return argc == 5 && among(argv[2], hook_ops, ARRAY_SIZE(hook_ops)) &&
+	       among(argv[3], hook_subops, ARRAY_SIZE(hook_subops));
 }
 
 /* The whole domain XML: libvirt's write fails if we leave it unread. */
@@ -66,7 +74,8 @@ int hook_main(int argc, char **argv)
 	log_info("libvirt hook call: %s %s %s %s", vm, op, sub, argv[4]);
 	if (streq(op, "prepare") && streq(sub, "begin"))
 		return action_prepare(NULL, vm, xml, len) < 0 ? 1 : 0;
-	if (streq(op, "started") && streq(sub, "begin"))
+	/* Started, or found running by a restarted daemon: either way its start did not fail. */
+	if ((streq(op, "started") || streq(op, "reconnect")) && streq(sub, "begin"))
 		action_started(vm);
 	if (streq(op, "release"))
 		action_release(NULL, vm, argv[4]);

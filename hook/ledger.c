@@ -37,18 +37,6 @@ const char *ledger_path(void)
 	return path;
 }
 
-bool driver_name_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 63)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
-			return false;
-	return true;
-}
-
 /* Bytes that would split a field or a line, and '%' itself, as %XX (a value may hold '='). */
 static char *escape(const char *s)
 {
@@ -122,8 +110,9 @@ static bool copy_driver(char *dst, size_t n, const char *v)
 	return true;
 }
 
-static bool parse_vm(struct ledger *l, char **f)
+static bool parse_vm(struct ledger *l, char **f, int bad)
 {
+	(void)bad;
 	_cleanup_free_ char *name = f[1] ? unescape(f[1]) : NULL;
 	const char *uuid = field(f + 2, "uuid"), *state = field(f + 2, "state");
 	struct ledger_vm *v;
@@ -161,8 +150,9 @@ static bool parse_func(struct ledger *l, char **f, int bad)
 	return true;
 }
 
-static bool parse_took(struct ledger *l, char **f)
+static bool parse_took(struct ledger *l, char **f, int bad)
 {
+	(void)bad;
 	const char *owner = field(f + 2, "owner"), *from = field(f + 2, "from"), *uuid = field(f + 2, "from-uuid");
 	const char *id = field(f + 2, "from-id"), *state = field(f + 2, "state"), *xml = field(f + 2, "xml");
 	_cleanup_free_ char *o = NULL, *fr = NULL, *x = NULL;
@@ -191,50 +181,9 @@ static bool parse_took(struct ledger *l, char **f)
 	return true;
 }
 
-static const char *const step_names[DSTEP_N] = { "display-manager", "wait", "nvidia-persistenced", "vtcon",
-						   "framebuffer", "module" };
-
-const char *display_step_name(enum display_step s)
+static bool parse_display(struct ledger *l, char **f, int bad)
 {
-	return s < DSTEP_N ? step_names[s] : "?";
-}
-
-static bool chars_in(const char *s, size_t max, const char *extra)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
-			return false;
-	return true;
-}
-
-bool display_what_valid(enum display_step step, const char *s)
-{
-	switch (step) {
-	case DSTEP_DM:
-	case DSTEP_PERSISTENCED:
-		/* A unit name, never an option: systemctl gets it as an argument. */
-		return *s != '-' && chars_in(s, 255, "@_.:-\\");
-	case DSTEP_WAIT:
-		return streq(s, "-");
-	case DSTEP_VTCON:
-		return startswith(s, "vtcon") && chars_in(s + 5, 8, "") && strspn(s + 5, "0123456789") == strlen(s + 5);
-	case DSTEP_FB:
-		return *s != '.' && chars_in(s, 63, "_.:-");
-	case DSTEP_MODULE:
-		/* vfio's own modules are never ours to unload. */
-		return *s != '-' && driver_name_valid(s) && !startswith(s, "vfio");
-	case DSTEP_N:
-		break;
-	}
-	return false;
-}
-
-static bool parse_display(struct ledger *l, char **f)
-{
+	(void)bad;
 	const char *owner = field(f + 2, "owner"), *step = field(f + 2, "step"), *what = field(f + 2, "what");
 	const char *drv = field(f + 2, "driver"), *state = field(f + 2, "state");
 	_cleanup_free_ char *o = NULL, *w = NULL;
@@ -245,8 +194,7 @@ static bool parse_display(struct ledger *l, char **f)
 	if (!f[1] || pci_addr_parse(f[1], &a) < 0 || !owner || !step || !what || !drv || !state ||
 	    (!streq(state, "doing") && !streq(state, "done") && !streq(state, "stuck")))
 		return false;
-	for (k = 0; k < DSTEP_N && !streq(step, step_names[k]); k++)
-		;
+	k = (int)display_step_parse(step);
 	o = unescape(owner);
 	w = unescape(what);
 	if (k == DSTEP_N || !o || !w || !display_what_valid((enum display_step)k, w) ||
@@ -257,6 +205,149 @@ static bool parse_display(struct ledger *l, char **f)
 	d->stuck = streq(state, "stuck");
 	return true;
 }
+
+/* ---- the record kinds, one table ---- */
+
+/* Appends to a growing string. */
+static void put(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void put(char **buf, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		abort();
+	*buf = xrealloc(*buf, *len + (size_t)n + 1);
+	memcpy(*buf + *len, s, (size_t)n + 1);
+	*len += (size_t)n;
+	free(s);
+}
+
+static void format_vms(const struct ledger *l, bool prune, char **buf, size_t *len)
+{
+	for (size_t i = 0; i < l->n_vms; i++) {
+		_cleanup_free_ char *name = NULL;
+
+		if (prune && !ledger_has_vm(l, l->vms[i].name))
+			continue;
+		name = escape(l->vms[i].name);
+		put(buf, len, "vm %s uuid=%s state=%s\n", name, l->vms[i].uuid, l->vms[i].started ? "started" : "starting");
+	}
+}
+
+static void format_funcs(const struct ledger *l, bool prune, char **buf, size_t *len)
+{
+	(void)prune;
+	for (size_t i = 0; i < l->n_funcs; i++) {
+		const struct ledger_func *f = &l->funcs[i];
+		_cleanup_free_ char *owner = NULL;
+		char a[PCI_ADDR_LEN];
+
+		if (f->bad)
+			continue; /* its line is written as it was */
+		owner = escape(f->owner);
+		pci_addr_format(&f->addr, a, sizeof(a));
+		put(buf, len, "func %s owner=%s driver=%s override=%s state=%s\n", a, owner,
+		    f->known ? f->driver : DRIVER_UNKNOWN, f->known ? f->override : DRIVER_UNKNOWN, f->moved ? "moved" : "moving");
+	}
+}
+
+static void format_took(const struct ledger *l, bool prune, char **buf, size_t *len)
+{
+	(void)prune;
+	for (size_t i = 0; i < l->n_took; i++) {
+		const struct ledger_took *t = &l->took[i];
+		_cleanup_free_ char *owner = escape(t->owner), *from = escape(t->from), *xml = escape(t->xml);
+		char a[PCI_ADDR_LEN];
+
+		pci_addr_format(&t->addr, a, sizeof(a));
+		put(buf, len, "took %s owner=%s from=%s from-uuid=%s from-id=%d state=%s xml=%s\n", a, owner, from,
+		    t->from_uuid, t->from_id, t->pending ? "pending" : "done", xml);
+	}
+}
+
+static void format_display(const struct ledger *l, bool prune, char **buf, size_t *len)
+{
+	(void)prune;
+	for (size_t i = 0; i < l->n_display; i++) {
+		const struct ledger_display *d = &l->display[i];
+		_cleanup_free_ char *owner = escape(d->owner), *what = escape(d->what);
+		char a[PCI_ADDR_LEN];
+
+		pci_addr_format(&d->gpu, a, sizeof(a));
+		put(buf, len, "display %s owner=%s step=%s what=%s driver=%s state=%s\n", a, owner,
+		    display_step_name(d->step), what, *d->driver ? d->driver : "-", d->done ? "done" : d->stuck ? "stuck" : "doing");
+	}
+}
+
+static void clear_vms(struct ledger *l)
+{
+	for (size_t i = 0; i < l->n_vms; i++)
+		free(l->vms[i].name);
+	free(l->vms);
+}
+
+static void clear_funcs(struct ledger *l)
+{
+	for (size_t i = 0; i < l->n_funcs; i++)
+		free(l->funcs[i].owner);
+	free(l->funcs);
+}
+
+static void clear_took(struct ledger *l)
+{
+	for (size_t i = 0; i < l->n_took; i++) {
+		free(l->took[i].owner);
+		free(l->took[i].from);
+		free(l->took[i].xml);
+	}
+	free(l->took);
+}
+
+static void clear_display(struct ledger *l)
+{
+	for (size_t i = 0; i < l->n_display; i++) {
+		free(l->display[i].owner);
+		free(l->display[i].what);
+	}
+	free(l->display);
+}
+
+static size_t count_vms(const struct ledger *l) { return l->n_vms; }
+static size_t count_funcs(const struct ledger *l) { return l->n_funcs; }
+static size_t count_took(const struct ledger *l) { return l->n_took; }
+static size_t count_display(const struct ledger *l) { return l->n_display; }
+
+static const char *owner_of_vm(const struct ledger *l, size_t i) { return l->vms[i].name; }
+static const char *owner_of_func(const struct ledger *l, size_t i) { return l->funcs[i].owner; }
+static const char *owner_of_took(const struct ledger *l, size_t i) { return l->took[i].owner; }
+static const char *owner_of_display(const struct ledger *l, size_t i) { return l->display[i].owner; }
+
+/*
+ * What the ledger records, one entry a kind: a line starts with the kind's name and has exactly
+ * its number of fields (the name, the key, then key=value fields); anything else is a damaged
+ * line. A new kind of record is one more entry here (and its functions above).
+ */
+static const struct record_kind {
+	const char *name;
+	size_t n_fields;
+	bool holds;    /* a VM holds something by it (a VM line alone holds nothing) */
+	bool salvages; /* a damaged line of this kind is still read for its key (release gives its function back) */
+	bool (*parse)(struct ledger *l, char **f, int bad);
+	void (*format)(const struct ledger *l, bool prune, char **buf, size_t *len);
+	size_t (*count)(const struct ledger *l);
+	const char *(*owner)(const struct ledger *l, size_t i); /* NULL: unreadable */
+	void (*clear)(struct ledger *l);
+} kinds[] = {
+	{ "vm", 4, false, false, parse_vm, format_vms, count_vms, owner_of_vm, clear_vms },
+	{ "func", 6, true, true, parse_func, format_funcs, count_funcs, owner_of_func, clear_funcs },
+	{ "took", 8, true, false, parse_took, format_took, count_took, owner_of_took, clear_took },
+	{ "display", 7, true, false, parse_display, format_display, count_display, owner_of_display, clear_display },
+};
 
 /* Splits LINE at single spaces into a NULL-terminated array (pointers into LINE). */
 static char **split(char *line)
@@ -279,7 +370,7 @@ static size_t count(char **f)
 	return n;
 }
 
-/* Exactly the fields the kind has: anything else (a stray or repeated field) is a damaged line. */
+/* A line of one kind, read; BAD (a damaged line's index+1): only a kind that salvages reads it, for its key. */
 static bool parse_line(struct ledger *l, const char *line, int bad)
 {
 	_cleanup_free_ char *copy = xstrdup(line);
@@ -288,14 +379,10 @@ static bool parse_line(struct ledger *l, const char *line, int bad)
 
 	if (n < 2)
 		return false; /* the kind and the key (name or address) at least */
-	if (streq(f[0], "vm"))
-		return !bad && n == 4 && parse_vm(l, f);
-	if (streq(f[0], "func"))
-		return (bad || n == 6) && parse_func(l, f, bad);
-	if (streq(f[0], "took"))
-		return !bad && n == 8 && parse_took(l, f);
-	if (streq(f[0], "display"))
-		return !bad && n == 7 && parse_display(l, f);
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
+		if (streq(f[0], kinds[k].name))
+			return bad ? kinds[k].salvages && kinds[k].parse(l, f, bad)
+				   : n == kinds[k].n_fields && kinds[k].parse(l, f, 0);
 	return false;
 }
 
@@ -354,25 +441,6 @@ int ledger_parse(const char *text, size_t len, const char *path, struct ledger *
 	return 0;
 }
 
-/* Appends to a growing string. */
-static void put(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void put(char **buf, size_t *len, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		abort();
-	*buf = xrealloc(*buf, *len + (size_t)n + 1);
-	memcpy(*buf + *len, s, (size_t)n + 1);
-	*len += (size_t)n;
-	free(s);
-}
-
 /* PRUNE: leave out VM lines with nothing left to say (saved, not parsed-and-formatted). */
 static char *format(const struct ledger *l, bool prune)
 {
@@ -381,45 +449,8 @@ static char *format(const struct ledger *l, bool prune)
 
 	put(&buf, &len, "# vfio-hook: who owns each PCI device vfio-hook moved ('vfio-hook status' shows it)\n");
 	put(&buf, &len, "%s\n", LEDGER_MAGIC);
-	for (size_t i = 0; i < l->n_vms; i++) {
-		_cleanup_free_ char *name = NULL;
-
-		if (prune && !ledger_has_vm(l, l->vms[i].name))
-			continue;
-		name = escape(l->vms[i].name);
-
-		put(&buf, &len, "vm %s uuid=%s state=%s\n", name, l->vms[i].uuid, l->vms[i].started ? "started" : "starting");
-	}
-	for (size_t i = 0; i < l->n_funcs; i++) {
-		const struct ledger_func *f = &l->funcs[i];
-		_cleanup_free_ char *owner = NULL;
-		char a[PCI_ADDR_LEN];
-
-		if (f->bad)
-			continue; /* its line is written as it was */
-		owner = escape(f->owner);
-		pci_addr_format(&f->addr, a, sizeof(a));
-		put(&buf, &len, "func %s owner=%s driver=%s override=%s state=%s\n", a, owner,
-		    f->known ? f->driver : DRIVER_UNKNOWN, f->known ? f->override : DRIVER_UNKNOWN, f->moved ? "moved" : "moving");
-	}
-	for (size_t i = 0; i < l->n_took; i++) {
-		const struct ledger_took *t = &l->took[i];
-		_cleanup_free_ char *owner = escape(t->owner), *from = escape(t->from), *xml = escape(t->xml);
-		char a[PCI_ADDR_LEN];
-
-		pci_addr_format(&t->addr, a, sizeof(a));
-		put(&buf, &len, "took %s owner=%s from=%s from-uuid=%s from-id=%d state=%s xml=%s\n", a, owner, from,
-		    t->from_uuid, t->from_id, t->pending ? "pending" : "done", xml);
-	}
-	for (size_t i = 0; i < l->n_display; i++) {
-		const struct ledger_display *d = &l->display[i];
-		_cleanup_free_ char *owner = escape(d->owner), *what = escape(d->what);
-		char a[PCI_ADDR_LEN];
-
-		pci_addr_format(&d->gpu, a, sizeof(a));
-		put(&buf, &len, "display %s owner=%s step=%s what=%s driver=%s state=%s\n", a, owner,
-		    display_step_name(d->step), what, *d->driver ? d->driver : "-", d->done ? "done" : d->stuck ? "stuck" : "doing");
-	}
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
+		kinds[k].format(l, prune, &buf, &len);
 	for (size_t i = 0; i < l->n_bad; i++)
 		if (l->bad[i].text)
 			put(&buf, &len, DAMAGED "%s\n", l->bad[i].text);
@@ -433,36 +464,23 @@ char *ledger_format(const struct ledger *l)
 
 void ledger_clear(struct ledger *l)
 {
-	for (size_t i = 0; i < l->n_vms; i++)
-		free(l->vms[i].name);
-	for (size_t i = 0; i < l->n_funcs; i++)
-		free(l->funcs[i].owner);
-	for (size_t i = 0; i < l->n_took; i++) {
-		free(l->took[i].owner);
-		free(l->took[i].from);
-		free(l->took[i].xml);
-	}
-	for (size_t i = 0; i < l->n_display; i++) {
-		free(l->display[i].owner);
-		free(l->display[i].what);
-	}
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
+		kinds[k].clear(l);
 	for (size_t i = 0; i < l->n_bad; i++)
 		free(l->bad[i].text);
-	free(l->display);
-	free(l->vms);
-	free(l->funcs);
-	free(l->took);
 	free(l->bad);
 	*l = (struct ledger){ 0 };
 }
 
 static bool ledger_empty(const struct ledger *l)
 {
-	size_t bad = 0;
-
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
+		if (kinds[k].holds && kinds[k].count(l))
+			return false;
 	for (size_t i = 0; i < l->n_bad; i++)
-		bad += l->bad[i].text != NULL;
-	return l->n_funcs == 0 && l->n_took == 0 && l->n_display == 0 && bad == 0;
+		if (l->bad[i].text)
+			return false;
+	return true;
 }
 
 int ledger_load(struct ledger *ret)
@@ -582,15 +600,10 @@ struct ledger_vm *ledger_vm_add(struct ledger *l, const char *name, const char *
 
 bool ledger_has_vm(const struct ledger *l, const char *name)
 {
-	for (size_t i = 0; i < l->n_funcs; i++)
-		if (l->funcs[i].owner && streq(l->funcs[i].owner, name))
-			return true;
-	for (size_t i = 0; i < l->n_took; i++)
-		if (streq(l->took[i].owner, name))
-			return true;
-	for (size_t i = 0; i < l->n_display; i++)
-		if (streq(l->display[i].owner, name))
-			return true;
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
+		for (size_t i = 0; kinds[k].holds && i < kinds[k].count(l); i++)
+			if (kinds[k].owner(l, i) && streq(kinds[k].owner(l, i), name))
+				return true;
 	return false;
 }
 
@@ -664,8 +677,7 @@ int ledger_display_salvage(const char *text, struct ledger_display *ret)
 	step = field(f + 2, "step");
 	what = field(f + 2, "what");
 	drv = field(f + 2, "driver");
-	for (k = 0; step && k < DSTEP_N && !streq(step, step_names[k]); k++)
-		;
+	k = step ? (int)display_step_parse(step) : DSTEP_N;
 	if (!step || k == DSTEP_N || !what || !drv)
 		return -EINVAL;
 	d.step = (enum display_step)k;
@@ -736,4 +748,31 @@ void ledger_display_drop(struct ledger *l, size_t i)
 	free(l->display[i].what);
 	memmove(&l->display[i], &l->display[i + 1], (l->n_display - i - 1) * sizeof(*l->display));
 	l->n_display--;
+}
+
+static void add_owner(char ***names, size_t *n, const char *o)
+{
+	for (size_t k = 0; k < *n; k++)
+		if (streq((*names)[k], o))
+			return;
+	*(char **)array_push(names, n, sizeof(char *)) = xstrdup(o);
+}
+
+size_t ledger_names(const struct ledger *l, char ***ret, bool *ret_damaged)
+{
+	char **names = NULL;
+	size_t n = 0;
+
+	*ret_damaged = false;
+	/* What VMs hold first, in the table's order, then the VMs that only have a line. */
+	for (size_t pass = 0; pass < 2; pass++)
+		for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
+			for (size_t i = 0; kinds[k].holds == (pass == 0) && i < kinds[k].count(l); i++) {
+				if (kinds[k].owner(l, i))
+					add_owner(&names, &n, kinds[k].owner(l, i));
+				else
+					*ret_damaged = true;
+			}
+	*ret = names;
+	return n;
 }

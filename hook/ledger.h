@@ -2,7 +2,8 @@
 #ifndef VH_LEDGER_H
 #define VH_LEDGER_H
 
-#include "pciid.h"
+#include "handoff.h"
+#include "pciaddr.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,16 +46,7 @@ struct ledger_took {
 	char *xml;    /* its <hostdev> (or <interface>) element in FROM, on one line */
 };
 
-/*
- * One step of handing the host's display over to OWNER (display.h), recorded before it runs and
- * undone in reverse: the display manager or nvidia-persistenced stopped (WHAT: the unit), the
- * wait for the GPU's users (nothing to undo), fbcon unbound from a vtconsole (WHAT: vtconN), a
- * firmware framebuffer unbound from its platform driver (WHAT: the device, DRIVER: its driver),
- * an NVIDIA module unloaded (WHAT: the module). It belongs with GPU: whoever owns that function
- * owns its steps, and they are undone once the function is back on the host.
- */
-enum display_step { DSTEP_DM, DSTEP_WAIT, DSTEP_PERSISTENCED, DSTEP_VTCON, DSTEP_FB, DSTEP_MODULE, DSTEP_N };
-
+/* One step of handing the host's display over to OWNER (handoff.h), recorded before it runs. */
 struct ledger_display {
 	struct pci_addr gpu;
 	char *owner;
@@ -127,12 +119,11 @@ void ledger_took_drop(struct ledger *l, size_t i);
 struct ledger_display *ledger_display_add(struct ledger *l, const struct pci_addr *gpu, const char *owner,
 					  enum display_step step, const char *what, const char *driver);
 void ledger_display_drop(struct ledger *l, size_t i);
-const char *display_step_name(enum display_step s);
-/* Is S fit to be WHAT of a STEP (a unit, vtconN, a device or module name)? Nothing else reaches sysfs or argv. */
-bool display_what_valid(enum display_step step, const char *s);
 
 /* Did a start take anything from NAME? */
 bool ledger_took_from(const struct ledger *l, const char *name);
+/* Every VM L names, each once (caller frees each and the array); whether a function's owner is unreadable. */
+size_t ledger_names(const struct ledger *l, char ***ret, bool *ret_damaged);
 /* Does anything in L belong to NAME? */
 bool ledger_has_vm(const struct ledger *l, const char *name);
 
@@ -151,7 +142,5 @@ bool ledger_bad_is_display(const struct ledger_bad *b);
 int ledger_display_salvage(const char *text, struct ledger_display *ret);
 void ledger_display_free(struct ledger_display *d);
 
-/* A driver name fit for driver_override: [A-Za-z0-9_.-]{1,63}. */
-bool driver_name_valid(const char *s);
 
 #endif

@@ -7,6 +7,7 @@
 #include "groups.h"
 #include "hook.h"
 #include "log.h"
+#include "resolve.h"
 #include "setup.h"
 #include "util.h"
 

@@ -198,13 +198,14 @@ static char *used_through(const struct pci_func *f, const struct holders *h, con
 }
 
 static void check_owner(struct plan *p, const struct machine *m, const struct holders *h, const struct ledger *l,
-			const struct pci_func *o)
+			const char *giver, const struct pci_func *o)
 {
 	const struct ledger_func *e = l ? ledger_func(l, &o->addr) : NULL;
 	const struct ledger_vm *v;
 	char a[PCI_ADDR_LEN];
 
-	if (!e || (e->owner && streq(e->owner, p->vm->name)))
+	/* Its own, or the VM's that is letting go of it (a give-back at that VM's release). */
+	if (!e || (e->owner && (streq(e->owner, p->vm->name) || (giver && streq(e->owner, giver)))))
 		return;
 	/* A damaged line about a function that is on its host driver now describes nothing that holds. */
 	if (e->bad && !streq(o->driver, "vfio-pci"))
@@ -261,15 +262,6 @@ static void check_stuck(struct plan *p, const struct machine *m, int group)
 	}
 }
 
-/* A running VM's QEMU among F's users: never signalled, so F cannot be handed over while it runs. */
-static const struct display_proc *vm_user(const struct display_use *u)
-{
-	for (size_t i = 0; i < u->n_procs; i++)
-		if (u->procs[i].vm >= 0)
-			return &u->procs[i];
-	return NULL;
-}
-
 /* The host's display on F: refused, or handed over first (host-display = handoff). */
 static void check_display(const struct config *c, struct plan *p, const struct pci_func *f, const struct holders *h)
 {
@@ -296,11 +288,18 @@ static void check_display(const struct config *c, struct plan *p, const struct p
 		display_use_clear(&u);
 		return;
 	}
-	if ((q = vm_user(&u))) {
-		add(&p->refusals, &p->n_refusals,
-		    "%s (%s) is used by the running VM %s (its QEMU, pid %ld, has %s open): shut %s down first, or give it "
-		    "another GPU to render on",
-		    a, pci_func_name(f), u.vms[q->vm].name, q->pid, q->node, u.vms[q->vm].name);
+	/* A QEMU among its users: never signalled, so F cannot be handed over while it runs. */
+	if ((q = display_qemu_user(&u))) {
+		if (q->vm >= 0)
+			add(&p->refusals, &p->n_refusals,
+			    "%s (%s) is used by the running VM %s (its QEMU, pid %ld, has %s open): shut %s down first, or give it "
+			    "another GPU to render on",
+			    a, pci_func_name(f), u.vms[q->vm].name, q->pid, q->node, u.vms[q->vm].name);
+		else
+			add(&p->refusals, &p->n_refusals,
+			    "%s (%s) is used by a QEMU that is no VM of libvirt's system instance (pid %ld, has %s open: a "
+			    "qemu:///session VM, or one started by hand): shut it down first, or give it another GPU to render on",
+			    a, pci_func_name(f), q->pid, q->node);
 		display_use_clear(&u);
 		return;
 	}
@@ -322,10 +321,15 @@ static void check_display(const struct config *c, struct plan *p, const struct p
 	*(struct display_use *)array_push(&p->display->uses, &p->display->n_uses, sizeof(u)) = u;
 }
 
-int plan_build(const struct config *c, const struct vm *vm, enum evict_policy policy, const struct machine *m,
-	       const struct holders *h, const struct ledger *l, const struct domain *dom, struct plan *ret)
+int plan_build(const struct plan_in *in, struct plan *ret)
 {
-	struct plan p = { .vm = vm, .policy = policy };
+	const struct config *c = in->c;
+	const struct vm *vm = in->vm;
+	const struct machine *m = in->m;
+	const struct holders *h = in->h;
+	const struct ledger *l = in->l;
+	const struct domain *dom = in->dom;
+	struct plan p = { .vm = vm, .policy = in->policy };
 	int *groups = NULL;
 	size_t n_groups = 0;
 
@@ -429,7 +433,7 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 
 			if (o->iommu_group != groups[g])
 				continue;
-			check_owner(&p, m, h, l, o);
+			check_owner(&p, m, h, l, in->giver, o);
 			holder = holders_find(h, &o->addr, vm->name);
 			if (!holder)
 				continue;
@@ -459,46 +463,20 @@ int plan_build(const struct config *c, const struct vm *vm, enum evict_policy po
 	return 0;
 }
 
+void plan_problem_line(const struct plan *p, char *buf, size_t n)
+{
+	if (p->n_refusals > 1)
+		snprintf(buf, n, "%s (and %zu more problems: run 'vfio-hook --check %s')", p->refusals[0], p->n_refusals - 1,
+			 p->vm->name);
+	else
+		snprintf(buf, n, "%s", p->n_refusals ? p->refusals[0] : "");
+}
+
 long plan_hold_ms(const struct plan *p, unsigned timeout_s)
 {
 	/* The eviction's wait, then per function its three writes, and as many again to roll back. */
 	return (long)timeout_s * 1000L * (long)(2 + 4 * p->n_evictions + 6 * p->n_funcs) +
 	       display_plan_hold_ms(p->display, timeout_s);
-}
-
-void plan_print(const struct plan *p, FILE *out)
-{
-	fprintf(out, "%s: %zu PCI function%s\n", p->vm->name, p->n_funcs, p->n_funcs == 1 ? "" : "s");
-	if (p->display)
-		display_plan_print(p->display, out);
-	for (size_t i = 0; i < p->n_funcs; i++) {
-		const struct pci_func *f = p->funcs[i].f;
-		char a[PCI_ADDR_LEN];
-
-		pci_addr_format(&f->addr, a, sizeof(a));
-		if (p->funcs[i].already)
-			fprintf(out, "  keep %s (%s): already on vfio-pci, IOMMU group %d\n", a, pci_func_name(f),
-				f->iommu_group);
-		else
-			fprintf(out, "  move %s (%s): %s -> vfio-pci, IOMMU group %d\n", a, pci_func_name(f),
-				f->driver ? f->driver : "no driver", f->iommu_group);
-	}
-	for (size_t i = 0; i < p->n_evictions; i++) {
-		const struct eviction *e = &p->evictions[i];
-		char a[PCI_ADDR_LEN];
-
-		pci_addr_format(&e->f->addr, a, sizeof(a));
-		fprintf(out, "  evict %s (%s) from the running VM %s: %s (evict = %s)\n", a, pci_func_name(e->f),
-			e->holder, p->policy == EVICT_SHUTDOWN ? "shut it down" : "hot-unplug it",
-			evict_policy_name(p->policy));
-	}
-	for (size_t i = 0; i < p->n_warnings; i++)
-		fprintf(out, "  warning: %s\n", p->warnings[i]);
-	for (size_t i = 0; i < p->n_refusals; i++)
-		fprintf(out, "  refuse: %s\n", p->refusals[i]);
-	fprintf(out, "%s\n", p->n_refusals ? "the hook would refuse to start this VM"
-			      : p->unsure ? "the hook may start this VM: what the warnings above say was not checked"
-					  : "the hook would start this VM");
 }
 
 void plan_clear(struct plan *p)

@@ -5,7 +5,7 @@
 #include "config.h"
 #include "display.h"
 #include "discover.h"
-#include "domxml.h"
+#include "holders.h"
 #include "ledger.h"
 
 #include <stdio.h>
@@ -14,6 +14,7 @@ struct plan_func {
 	const struct pci_func *f;
 	const struct vm_pci *ref; /* the map entry that gives it */
 	bool already;             /* on vfio-pci before we start */
+	bool managed;             /* a give-back of a managed='yes' <hostdev>: libvirt binds it, from its host driver */
 };
 
 /* A function of the needed groups that another running VM holds: taken from it first. */
@@ -43,10 +44,21 @@ struct plan {
 	struct display_plan *display; /* the host's display to hand over first (host-display = handoff); NULL: none */
 };
 
-/* policy: what to do with a needed function another running VM holds. */
-/* L (may be NULL): the ledger, for who owns what vfio-hook moved. */
-int plan_build(const struct config *c, const struct vm *vm, enum evict_policy policy, const struct machine *m,
-	       const struct holders *h, const struct ledger *l, const struct domain *dom, struct plan *ret);
+/* What a plan is made of. */
+struct plan_in {
+	const struct config *c;
+	const struct vm *vm;         /* the map entries to plan for, named after the VM that gets them */
+	enum evict_policy policy;    /* what to do with a needed function another running VM holds */
+	const struct machine *m;
+	const struct holders *h;     /* may be NULL: no running VM */
+	const struct ledger *l;      /* may be NULL: who owns what vfio-hook moved is not known */
+	const struct domain *dom;    /* may be NULL: the VM's domain XML */
+	const char *giver;           /* a VM that lets go of what it owns (its release): free to take */
+};
+
+int plan_build(const struct plan_in *in, struct plan *ret);
+/* The one line a refusal gives (its first problem, and how many more), without the VM's name. */
+void plan_problem_line(const struct plan *p, char *buf, size_t n);
 /*
  * Root reads everything unless a security module or a cgroup confines it. What a confined root
  * could not read decides: the host's data or a running VM's devices (a disk's exclusive open,
@@ -66,7 +78,6 @@ enum unchecked {
 void plan_unchecked(struct plan *p, enum unchecked how, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* How long applying P may take at most: what a lock holder tells waiters (state_lock_hold). */
 long plan_hold_ms(const struct plan *p, unsigned timeout_s);
-void plan_print(const struct plan *p, FILE *out);
 void plan_clear(struct plan *p);
 
 #endif

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
+/* The map against this machine: which functions each entry matches, and `vfio-hook config`. */
 #include "resolve.h"
 
 #include "log.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <string.h>
 
 bool pci_sel_matches(const struct pci_sel *s, const struct pci_func *f)
@@ -96,4 +98,46 @@ size_t resolve_report(const struct config *c, const struct machine *m)
 		found += report_twice(c, m, &c->vms[i]);
 	}
 	return found;
+}
+
+int config_print(const struct machine *m, const struct config *c)
+{
+	printf("%s: uri=%s timeout=%u evict=%s giveback=%s\n", c->path, c->opt.uri, c->opt.timeout,
+	       evict_policy_name(c->opt.evict), c->opt.giveback ? "yes" : "no");
+	for (size_t i = 0; i < c->n_vms; i++) {
+		const struct vm *v = &c->vms[i];
+
+		printf("[vm %s]", v->name);
+		if (v->evict_line || v->giveback_line)
+			printf(" evict=%s giveback=%s", evict_policy_name(vm_evict(c, v)), vm_giveback(c, v) ? "yes" : "no");
+		putchar('\n');
+		for (size_t f = 0; f < m->n_funcs; f++) {
+			const struct pci_func *fn = &m->funcs[f];
+			const struct vm_pci *vp = vm_gets(v, fn);
+			char line[1024];
+
+			if (!vp)
+				continue;
+			pci_func_lspci(fn, line, sizeof(line));
+			printf("  pci %s  group=%d driver=%s  from ", line, fn->iommu_group,
+			       fn->driver ? fn->driver : "none");
+			if (vp->set)
+				printf("[pci %s]\n", vp->set->name);
+			else
+				printf("line %d\n", vp->line);
+		}
+		for (size_t u = 0; u < v->n_usb; u++) {
+			const struct vm_usb *vu = &v->usb[u];
+			char id[16];
+
+			usb_sel_format(&vu->entry->sel, id, sizeof(id));
+			printf("  usb %s%s%s  from ", id, vu->entry->desc ? "  " : "",
+			       vu->entry->desc ? vu->entry->desc : "");
+			if (vu->set)
+				printf("[usb %s]\n", vu->set->name);
+			else
+				printf("line %d\n", vu->line);
+		}
+	}
+	return resolve_report(c, m) ? 1 : 0;
 }

@@ -17,4 +17,7 @@ size_t resolve_report(const struct config *c, const struct machine *m);
 /* Does VM v get function f? Returns the first map entry that gives it, or NULL. */
 const struct vm_pci *vm_gets(const struct vm *v, const struct pci_func *f);
 
+/* `vfio-hook config`: what each VM of the map gets on this machine; 1 when an entry needs a word. */
+int config_print(const struct machine *m, const struct config *c);
+
 #endif

@@ -198,21 +198,31 @@ static void lock_describe(int fd, long until, const char *what)
 	}
 }
 
+unsigned state_lock_timeout(unsigned step_timeout_s)
+{
+	return 3 * step_timeout_s;
+}
+
 void state_lock_hold(int fd, long ms)
 {
 	char buf[512];
 	ssize_t n;
 	int off = 0;
-	long pid, until;
+	long pid = 0, until = 0;
 
 	if (fd < 0)
 		return;
 	n = pread(fd, buf, sizeof(buf) - 1, 0);
 	buf[n > 0 ? n : 0] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
-	if (sscanf(buf, "pid %ld until %ld %n", &pid, &until, &off) != 2 || off == 0)
+	if (sscanf(buf, "pid %ld until %ld %n", &pid, &until, &off) != 2 || off == 0) {
 		off = (int)strlen(buf);
-	lock_describe(fd, now_ms() + ms, buf + off);
+		until = 0;
+	}
+	/* A step inside a longer one (a give-back within a release) never shortens what was said. */
+	if (pid != (long)getpid() || until < now_ms() + ms)
+		until = now_ms() + ms;
+	lock_describe(fd, until, buf + off);
 }
 
 /* What the holder wrote: its description, and until when it may hold the lock (0: unknown). */

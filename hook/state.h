@@ -27,6 +27,8 @@ int state_remove(const char *path);
  * does). Returns the lock fd, or -errno (logged).
  */
 int state_lock(const char *what, unsigned timeout_s);
+/* How long a run waits for the lock at least: another VM's prepare of a few steps, short of hanging libvirt. */
+unsigned state_lock_timeout(unsigned step_timeout_s);
 /* Tells waiters this run may hold the lock for up to MS milliseconds from now. */
 void state_lock_hold(int fd, long ms);
 void state_unlock(int fd);

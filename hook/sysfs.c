@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <libudev.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -108,6 +109,11 @@ static int serve_writes(int in, FILE *out)
 /* One writer for the whole run: a start forks once, not for each of its writes. */
 static struct child_srv writer = { .serve = serve_writes };
 
+void sysfs_end(void)
+{
+	child_srv_stop(&writer);
+}
+
 int sysfs_write(const char *path, const char *value, unsigned timeout_s)
 {
 	size_t path_len = strlen(path) + 1, value_len = strlen(value);
@@ -136,7 +142,7 @@ int sysfs_write(const char *path, const char *value, unsigned timeout_s)
 
 static int do_exec(const void *p, FILE *out)
 {
-	pid_t pid = fork();
+	pid_t parent = getpid(), pid = fork();
 	int status;
 
 	(void)out;
@@ -145,6 +151,7 @@ static int do_exec(const void *p, FILE *out)
 	if (pid == 0) {
 		char *const *argv = p;
 
+		child_die_with(parent);
 		execvp(argv[0], argv);
 		/* libvirt may run the hook without sbin in PATH. */
 		if (!strchr(argv[0], '/')) {
@@ -202,6 +209,42 @@ int run_with_deadline(char *const argv[], unsigned timeout_s)
 	args[0] = prog;
 	r = child_run(do_exec, args, (long)timeout_s * 1000L, NULL);
 	return r == -ETIMEDOUT || r == -EIO ? r : -r;
+}
+
+static unsigned long attr_hex(struct udev_device *d, const char *name)
+{
+	const char *v = udev_device_get_sysattr_value(d, name);
+
+	return v ? strtoul(v, NULL, 16) : 0;
+}
+
+int sysfs_modalias(const struct pci_addr *a, char *buf, size_t n)
+{
+	struct udev *udev = udev_new();
+	struct udev_device *d;
+	char name[PCI_ADDR_LEN];
+	const char *alias;
+	unsigned long class;
+
+	if (!udev)
+		return -ENOMEM;
+	pci_addr_format(a, name, sizeof(name));
+	d = udev_device_new_from_subsystem_sysname(udev, "pci", name);
+	if (!d) {
+		udev_unref(udev);
+		return -ENODEV;
+	}
+	alias = udev_device_get_sysattr_value(d, "modalias");
+	class = attr_hex(d, "class");
+	if (alias)
+		snprintf(buf, n, "%s", alias);
+	else /* the kernel's own format (drivers/pci/pci-sysfs.c) */
+		snprintf(buf, n, "pci:v%08lXd%08lXsv%08lXsd%08lXbc%02lXsc%02lXi%02lX", attr_hex(d, "vendor"),
+			 attr_hex(d, "device"), attr_hex(d, "subsystem_vendor"), attr_hex(d, "subsystem_device"),
+			 class >> 16 & 0xff, class >> 8 & 0xff, class & 0xff);
+	udev_device_unref(d);
+	udev_unref(udev);
+	return 0;
 }
 
 int sysfs_driver(const struct pci_addr *a, char *buf, size_t n)

@@ -2,7 +2,7 @@
 #ifndef VH_SYSFS_H
 #define VH_SYSFS_H
 
-#include "pciid.h"
+#include "pciaddr.h"
 
 /*
  * Writes VALUE to the sysfs file PATH in a child process and waits at most TIMEOUT_S seconds.
@@ -11,6 +11,8 @@
  * write, or -ETIMEDOUT. Logs nothing: the caller knows what the step means.
  */
 int sysfs_write(const char *path, const char *value, unsigned timeout_s);
+/* Ends this run's writer: the next sysfs_write() starts a fresh one (with the environment as it is then). */
+void sysfs_end(void);
 /* Milliseconds this run's sysfs_write() calls spent in the kernel (the rest is vfio-hook's own). */
 long sysfs_kernel_ms(void);
 
@@ -20,7 +22,13 @@ long sysfs_kernel_ms(void);
  */
 int run_with_deadline(char *const argv[], unsigned timeout_s);
 
-/* The driver bound to ADDR now ("" when none), read fresh from sysfs. */
+/*
+ * ADDR's modalias, as the kernel writes it for udev ("pci:v…d…sv…sd…bc…sc…i…"): its own
+ * attribute, or made from its ids where the attribute is missing. 0 or -errno.
+ */
+int sysfs_modalias(const struct pci_addr *a, char *buf, size_t n);
+
+/* The driver bound to ADDR now ("" when none), read fresh from sysfs; -ENODEV: no such function. */
 int sysfs_driver(const struct pci_addr *a, char *buf, size_t n);
 
 /*

@@ -8,7 +8,7 @@
 
 #include "config.h"
 #include "discover.h"
-#include "domxml.h"
+#include "holders.h"
 #include "log.h"
 #include "util.h"
 #include "virt.h"

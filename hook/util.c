@@ -226,3 +226,15 @@ char *pct_encode(const char *s, bool space)
 	*w = '\0';
 	return r;
 }
+
+bool driver_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+			return false;
+	return true;
+}

@@ -65,4 +65,7 @@ const char *closed_fix(void);
  */
 char *escape_text(const char *s);
 
+/* A driver name fit for driver_override (and a module name for modprobe): [A-Za-z0-9_.-]{1,63}. */
+bool driver_name_valid(const char *s);
+
 #endif

@@ -4,11 +4,10 @@
 
 #include "config.h"
 #include "discover.h"
-#include "domxml.h"
-#include "plan.h"
+#include "holders.h"
 #include "ledger.h"
 
-/* Everything a plan needs. */
+/* What every action looks at: the map, the machine, the running VMs, the ledger. */
 struct world {
 	struct config *cfg;
 	struct machine *m;
@@ -18,25 +17,27 @@ struct world {
 };
 
 void world_clear(struct world *w);
-/* The machine and its running domains, for a map already loaded into w->cfg. */
+/*
+ * The machine and the running VMs, for the map C (NULL: its defaults): what a plan needs.
+ * Without libxml2 (logged) nothing can be known of them: -ENOPKG. Running VMs that cannot be
+ * read are logged and marked (h->closed): a plan refuses (root) or promises nothing (a user).
+ */
+int world_look(const struct config *c, struct machine **ret_m, struct holders *ret_h);
+/* world_look into w, for the map already in w->cfg. */
 int world_discover(struct world *w);
 /* The map at config_path(cfg_path), then the machine: -EINVAL (logged) for a broken map. */
 int world_load(const char *cfg_path, struct world *w);
-/* The plan for VM on the machine as it is now (after an eviction, the machine has changed). */
-int plan_now(struct world *w, const struct vm *vm, enum evict_policy policy, const struct domain *dom, struct plan *p);
-
-/* plan_now, with its refusals logged: -EPERM when there is one. */
-int plan_or_refuse(struct world *w, const struct vm *vm, enum evict_policy policy, const struct domain *dom,
-		   struct plan *p);
 /*
- * Takes the plan's functions from the VMs that hold them (evict.h), plans again on the changed
- * machine, and moves them to vfio-pci (apply.h), all recorded in w->l. RETRY ends the line of a
- * failed eviction. When anything fails after an eviction, what was taken goes back to its VM.
+ * The map for a path that gives back (release, restore): a broken map must not keep devices,
+ * so one that cannot be used gives its defaults (the timeout, the URI) instead.
  */
-int evict_and_apply(struct world *w, const struct vm *vm, const struct domain *dom, const char *retry, struct plan *p);
+struct config *world_map_or_defaults(const char *cfg_path);
 
-/* Shared by the actions (actions.c). */
-unsigned lock_timeout(unsigned step_timeout);
-void log_plan_problems(const struct plan *p);
+/*
+ * The lock (WHAT says who holds it), then the ledger under it: an unreadable ledger stops
+ * everything (it is reported, never rewritten). 0, or -errno with nothing held.
+ */
+int world_lock(struct world *w, const char *what, unsigned timeout_s);
+void world_unlock(struct world *w);
 
 #endif

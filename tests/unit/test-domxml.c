@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "domxml.h"
+#include "holders.h"
 
 /* A status file as libvirt 9.0 writes it for a running domain with a GPU and a USB keyboard. */
 static const char status_xml[] =

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vfio-hook doctor, the map and what it names: the map loads; each mapped device is on this
+ * machine, resets, is not the host's display; each mapped VM's start as the planner sees it;
+ * each [usb] device is plugged in.
+ */
+#define _GNU_SOURCE
+#include "doctor-check.h"
+
+#include "plan.h"
+#include "resolve.h"
+#include "util.h"
+
+#include <libudev.h>
+#include <unistd.h>
+
+/* ---- The map ---- */
+
+void doctor_map(struct doctor *d)
+{
+	const char *path = config_path(d->cfg_path);
+	_cleanup_free_ char *fix = NULL;
+
+	if (access(path, F_OK) < 0) {
+		fix = xasprintf("cp etc/vfio-hook.ini %s, then describe your devices in it (see vfio-hook groups)", path);
+		doctor_report(d, ST_WARN, fix, "no device map at %s", path);
+		return;
+	}
+	if (access(path, R_OK) < 0 && errno == EACCES) {
+		doctor_report(d, ST_SKIP, "run as root (sudo vfio-hook doctor)",
+		       "cannot read %s as this user: the map and device checks need root", path);
+		return;
+	}
+	if (config_load(path, &d->c) < 0) {
+		doctor_report(d, ST_FAIL, "fix what the line above says", "%s is refused (parse error, owner or mode)", path);
+		return;
+	}
+	doctor_report(d, ST_PASS, NULL, "%s parses (%zu VM%s) and only its owner can write it", path, d->c->n_vms,
+	       d->c->n_vms == 1 ? "" : "s");
+}
+
+/* ---- Each mapped device ---- */
+
+/* GPUs whose reset does not work without vendor-reset: Vega 10, Vega 20, Navi 10 (its device table). */
+static const char *reset_bug(const struct pci_func *f)
+{
+	static const struct {
+		uint16_t device;
+		const char *family;
+	} bugs[] = {
+		{ 0x6860, "Vega 10" }, { 0x6861, "Vega 10" }, { 0x6862, "Vega 10" }, { 0x6863, "Vega 10" },
+		{ 0x6864, "Vega 10" }, { 0x6867, "Vega 10" }, { 0x6868, "Vega 10" }, { 0x6869, "Vega 10" },
+		{ 0x686a, "Vega 10" }, { 0x686b, "Vega 10" }, { 0x686c, "Vega 10" }, { 0x686d, "Vega 10" },
+		{ 0x686e, "Vega 10" }, { 0x686f, "Vega 10" }, { 0x687f, "Vega 10" }, { 0x66a0, "Vega 20" },
+		{ 0x66a1, "Vega 20" }, { 0x66a2, "Vega 20" }, { 0x66a3, "Vega 20" }, { 0x66a4, "Vega 20" },
+		{ 0x66a7, "Vega 20" }, { 0x66af, "Vega 20" }, { 0x7310, "Navi 10" }, { 0x7312, "Navi 10" },
+		{ 0x7318, "Navi 10" }, { 0x7319, "Navi 10" }, { 0x731a, "Navi 10" }, { 0x731b, "Navi 10" },
+		{ 0x731e, "Navi 10" }, { 0x731f, "Navi 10" },
+	};
+
+	if (f->vendor != 0x1002)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(bugs); i++)
+		if (bugs[i].device == f->device)
+			return bugs[i].family;
+	return NULL;
+}
+
+static void check_reset(struct doctor *d, const struct pci_func *f, const char *a)
+{
+	_cleanup_free_ char *path = xasprintf("%s/reset_method", f->syspath);
+	_cleanup_free_ char *rm = read_file(path);
+	const char *family = reset_bug(f);
+	_cleanup_free_ char *vr = xasprintf("install vendor-reset (https://github.com/gnif/vendor-reset) and load it at "
+					    "boot; on kernels from 5.15 on also: echo device_specific > "
+					    "/sys/bus/pci/devices/%s/reset_method", a);
+
+	if (!rm)
+		doctor_report(d, ST_WARN, "check dmesg for reset errors after a VM stops; a kernel from 5.15 on tells",
+		       "%s (%s): the kernel does not say how it can be reset (no reset_method)", a, pci_func_name(f));
+	else if (!*strip(rm))
+		doctor_report(d, ST_WARN,
+		       "it keeps its state from one VM to the next: pass the whole card (every function) so a bus reset "
+		       "can work, and expect to reboot the host after a guest crash",
+		       "%s (%s) has no reset method", a, pci_func_name(f));
+	else
+		doctor_report(d, ST_PASS, NULL, "%s (%s) can be reset: %s", a, pci_func_name(f), rm);
+	if (family)
+		doctor_report(d, ST_WARN, vr, "%s (%s) is an AMD %s GPU: it does not come back after a reset without vendor-reset", a,
+		       pci_func_name(f), family);
+}
+
+static void check_display(struct doctor *d, const struct pci_func *f, const char *a)
+{
+	if ((f->class >> 16) != 0x03)
+		return;
+	if (f->boot_vga == 1)
+		doctor_report(d, ST_WARN,
+		       "give the host another GPU: make that one primary in the firmware setup, or set host-display = "
+		       "handoff in the [vm] that gets it (the hook refuses it while the host's display is on it)",
+		       "%s (%s) is the boot GPU: the host's console and display start on it", a, pci_func_name(f));
+	else
+		doctor_report(d, ST_PASS, NULL, "%s (%s) is not the host's boot GPU", a, pci_func_name(f));
+}
+
+static bool mapped(const struct config *c, const struct pci_func *f)
+{
+	for (size_t i = 0; i < c->n_vms; i++)
+		if (vm_gets(&c->vms[i], f))
+			return true;
+	return false;
+}
+
+/* What the hook would refuse for each VM, from the planner itself (no running VM, no ledger). */
+static void check_vms(struct doctor *d)
+{
+	const struct holders none = { 0 };
+
+	for (size_t i = 0; i < d->c->n_vms; i++) {
+		const struct vm *v = &d->c->vms[i];
+		const struct plan_in in = { d->c, v, vm_evict(d->c, v), d->m, &none, NULL, NULL, NULL };
+		struct plan p;
+
+		if (!v->n_pci)
+			continue;
+		plan_build(&in, &p);
+		for (size_t k = 0; k < p.n_warnings; k++)
+			doctor_report(d, ST_WARN, NULL, "[vm %s] %s", v->name, p.warnings[k]);
+		for (size_t k = 0; k < p.n_refusals; k++)
+			doctor_report(d, ST_FAIL, NULL, "[vm %s] the hook would refuse to start it: %s", v->name, p.refusals[k]);
+		if (!p.n_refusals)
+			doctor_report(d, ST_PASS, NULL, "[vm %s] %zu PCI function%s, IOMMU groups viable", v->name, p.n_funcs,
+			       p.n_funcs == 1 ? "" : "s");
+		plan_clear(&p);
+	}
+}
+
+static void check_usb_entry(struct doctor *d, struct udev *udev, const char *name, const struct usb_entry *e)
+{
+	struct udev_enumerate *en = udev ? udev_enumerate_new(udev) : NULL;
+	char vid[8], pid[8], id[16];
+	bool plugged = false;
+
+	usb_sel_format(&e->sel, id, sizeof(id));
+	snprintf(vid, sizeof(vid), "%04x", e->sel.vendor);
+	snprintf(pid, sizeof(pid), "%04x", e->sel.product);
+	if (en && udev_enumerate_add_match_subsystem(en, "usb") >= 0 &&
+	    udev_enumerate_add_match_sysattr(en, "idVendor", vid) >= 0 &&
+	    (e->sel.any_product || udev_enumerate_add_match_sysattr(en, "idProduct", pid) >= 0) &&
+	    udev_enumerate_scan_devices(en) >= 0)
+		plugged = udev_enumerate_get_list_entry(en) != NULL;
+	if (en)
+		udev_enumerate_unref(en);
+	if (plugged)
+		doctor_report(d, ST_PASS, NULL, "[usb %s] %s is plugged in", name, id);
+	else
+		doctor_report(d, ST_WARN, "plug it in before starting a VM that uses it, or check the id with lsusb",
+		       "[usb %s] %s is not plugged in", name, id);
+}
+
+static void check_devices(struct doctor *d)
+{
+	struct udev *udev;
+
+	if (geteuid() != 0)
+		doctor_report(d, ST_SKIP, "run as root (sudo vfio-hook doctor)",
+		       "whether a disk on a mapped function is in use by the host: needs root to open it");
+	check_vms(d);
+	for (size_t i = 0; i < d->m->n_funcs; i++) {
+		const struct pci_func *f = &d->m->funcs[i];
+		char a[PCI_ADDR_LEN];
+
+		if (!mapped(d->c, f))
+			continue;
+		pci_addr_format(&f->addr, a, sizeof(a));
+		check_reset(d, f, a);
+		check_display(d, f, a);
+	}
+	udev = udev_new();
+	for (size_t i = 0; i < d->c->n_usb_sets; i++)
+		for (size_t k = 0; k < d->c->usb_sets[i].n_entries; k++)
+			check_usb_entry(d, udev, d->c->usb_sets[i].name, &d->c->usb_sets[i].entries[k]);
+	for (size_t i = 0; i < d->c->n_vms; i++)
+		for (size_t k = 0; k < d->c->vms[i].n_bare_usb; k++) {
+			_cleanup_free_ char *where = xasprintf("vm %s", d->c->vms[i].name);
+
+			check_usb_entry(d, udev, where, &d->c->vms[i].bare_usb[k]);
+		}
+	if (udev)
+		udev_unref(udev);
+}
+
+
+void doctor_devices(struct doctor *d)
+{
+	if (d->c && d->m)
+		check_devices(d);
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine's plug step, for a take into a VM that runs (swap, a give-back): each function it
+ * does not have yet is hot-plugged with the <hostdev> it should have; the undo unplugs them
+ * again and waits, at most the map's timeout, for the VM to let go. What the VM keeps (a guest
+ * that does not acknowledge the unplug) is never unbound under it: the bind step's give sees
+ * it in the VM's status file.
+ */
+#define _GNU_SOURCE
+#include "evict.h"
+#include "child.h"
+#include "domxml.h"
+#include "log.h"
+#include "step.h"
+#include "util.h"
+#include "virt.h"
+
+static bool plug_needed(const struct take *t)
+{
+	return t->q->plug;
+}
+
+static int plug_run(struct take *t)
+{
+	const struct options *o = &t->w->cfg->opt;
+
+	for (size_t i = 0; i < t->p.n_funcs; i++) {
+		const struct pci_func *f = t->p.funcs[i].f;
+		const char *given = selection_xml(t->q->sel, &f->addr);
+		_cleanup_free_ char *made = given ? NULL : pci_hostdev_xml(&f->addr, false), *out = NULL;
+		const struct virt_req q = { o->uri, t->q->vm, VIRT_ATTACH, given ? given : made, VIR_DOMAIN_AFFECT_LIVE };
+		char a[PCI_ADDR_LEN];
+		int r;
+
+		if (domain_has(&t->live, &f->addr))
+			continue;
+		pci_addr_format(&f->addr, a, sizeof(a));
+		r = virt_call(&q, (long)o->timeout * 1000L, &out);
+		if (r < 0) {
+			char why[512];
+
+			virt_why(r, out, o->uri, (long)o->timeout * 1000L, why, sizeof(why));
+			snprintf(t->what, sizeof(t->what), "cannot hot-plug %s (%s): %s", a, pci_func_name(f), why);
+			snprintf(t->reason, sizeof(t->reason), "%s", why);
+			return r;
+		}
+		*(struct pci_addr *)array_push(&t->plugged, &t->n_plugged, sizeof(f->addr)) = f->addr;
+	}
+	return 0;
+}
+
+/* Unplugs what this take plugged in, waiting at most the timeout for each to go. */
+static bool plug_undo(struct take *t)
+{
+	const struct options *o = &t->w->cfg->opt;
+	long deadline = now_ms() + (long)o->timeout * 1000L;
+
+	for (size_t i = 0; i < t->n_plugged; i++) {
+		struct domain d = { 0 };
+		const struct hostdev *hd;
+		_cleanup_free_ char *out = NULL;
+
+		if (domain_load_running(t->q->vm, &d) == 0 && (hd = domain_hostdev(&d, &t->plugged[i])) && hd->alias) {
+			const struct virt_req q = { o->uri, t->q->vm, VIRT_DETACH_ALIAS, hd->alias, VIR_DOMAIN_AFFECT_LIVE };
+
+			virt_call(&q, deadline - now_ms(), &out);
+		}
+		domain_clear(&d);
+	}
+	for (;;) {
+		struct domain d = { 0 };
+		bool left = false;
+
+		if (domain_load_running(t->q->vm, &d) == 0)
+			for (size_t i = 0; i < t->n_plugged; i++)
+				left = left || domain_has(&d, &t->plugged[i]);
+		domain_clear(&d);
+		if (!left)
+			return true;
+		if (now_ms() >= deadline)
+			return false;
+		evict_nap();
+	}
+}
+
+const struct step step_plug = {
+	.name = "plug",
+	.needed = plug_needed,
+	.run = plug_run,
+	.undo = plug_undo,
+	.undone = "; everything was put back",
+	.left = "; some devices could not be put back: run 'vfio-hook restore %s' when the cause is gone",
+};
