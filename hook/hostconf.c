@@ -255,8 +255,18 @@ static void want_grub(struct hostconf *s)
 				mkconfig);
 }
 
-/* The ids of the map's PCI entries, addresses turned into the ids of what is there. */
-static int early_ids(struct hostconf *s, const struct machine *m, struct pci_sel **ret, size_t *ret_n)
+/*
+ * What early binding binds: the ids the map names (every function with them), and the
+ * functions it pins by address (that one only: an identical card the host keeps has the same
+ * ids). A pinned function must be on this machine.
+ */
+struct pinned {
+	const struct pci_func *f;
+	char *mods; /* " MOD MOD ": the modules of its host drivers */
+};
+
+static int early_entries(struct hostconf *s, const struct machine *m, struct pci_sel **ret_ids, size_t *ret_n_ids,
+			 struct pinned **ret_pinned, size_t *ret_n_pinned)
 {
 	const struct config *c = s->c;
 
@@ -265,7 +275,7 @@ static int early_ids(struct hostconf *s, const struct machine *m, struct pci_sel
 		size_t n = i < c->n_pci_sets ? c->pci_sets[i].n_entries : c->vms[i - c->n_pci_sets].n_bare_pci;
 
 		for (size_t k = 0; k < n; k++) {
-			struct pci_sel id = es[k].sel;
+			const struct pci_sel id = es[k].sel;
 			bool dup = false;
 
 			if (id.is_addr) {
@@ -276,16 +286,21 @@ static int early_ids(struct hostconf *s, const struct machine *m, struct pci_sel
 
 					pci_addr_format(&id.addr, a, sizeof(a));
 					log_at(LOG_ERR, c->path, es[k].line,
-					       "early = yes needs the vendor:device of %s, which is not on this machine (write its id instead)",
+					       "early = yes cannot bind %s at boot: it is not on this machine (fix the address, or remove it)",
 					       a);
 					return -EINVAL;
 				}
-				id = (struct pci_sel){ .vendor = f->vendor, .device = f->device };
+				for (size_t j = 0; j < *ret_n_pinned; j++)
+					dup |= (*ret_pinned)[j].f == f;
+				if (!dup)
+					*(struct pinned *)array_push(ret_pinned, ret_n_pinned, sizeof(struct pinned)) =
+						(struct pinned){ f, NULL };
+				continue;
 			}
-			for (size_t j = 0; j < *ret_n; j++)
-				dup |= (*ret)[j].vendor == id.vendor && (*ret)[j].device == id.device;
+			for (size_t j = 0; j < *ret_n_ids; j++)
+				dup |= (*ret_ids)[j].vendor == id.vendor && (*ret_ids)[j].device == id.device;
 			if (!dup)
-				*(struct pci_sel *)array_push(ret, ret_n, sizeof(id)) = id;
+				*(struct pci_sel *)array_push(ret_ids, ret_n_ids, sizeof(id)) = id;
 		}
 	}
 	return 0;
@@ -347,15 +362,53 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static char *append(char *body, char *more)
+{
+	char *next = xasprintf("%s%s", body, more);
+
+	free(body);
+	free(more);
+	return next;
+}
+
+/*
+ * A pinned function's host drivers, each loaded only after the function is given to vfio-pci:
+ * modprobe runs the install command instead of loading the module, so whenever (initramfs,
+ * coldplug, by hand) and for whichever identical card the module comes, the pinned one is
+ * vfio-pci's first. The one probe binds it to vfio-pci, loaded just before.
+ */
+static char *install_lines(char *const *mods, size_t n_mods, const struct pinned *pinned, size_t n_pinned)
+{
+	char *body = xstrdup("");
+
+	for (size_t k = 0; k < n_mods; k++) {
+		char *line = xasprintf("install %s /sbin/modprobe vfio-pci;", mods[k]);
+
+		for (size_t i = 0; i < n_pinned; i++) {
+			_cleanup_free_ char *word = xasprintf(" %s ", mods[k]);
+			char a[PCI_ADDR_LEN];
+
+			if (!strstr(pinned[i].mods, word))
+				continue;
+			pci_addr_format(&pinned[i].f->addr, a, sizeof(a));
+			line = append(line, xasprintf(" echo vfio-pci >/sys/bus/pci/devices/%s/driver_override; echo %s "
+						      ">/sys/bus/pci/drivers_probe;", a, a));
+		}
+		body = append(body, xasprintf("%s exec /sbin/modprobe --ignore-install %s $CMDLINE_OPTS\n", line, mods[k]));
+		free(line);
+	}
+	return body;
+}
+
 static int want_modprobe(struct hostconf *s)
 {
 	struct machine *m = NULL;
 	struct pci_sel *ids = NULL;
-	size_t n_ids = 0, n_mods = 0;
-	char **mods = NULL;
+	struct pinned *pinned = NULL;
+	size_t n_ids = 0, n_pinned = 0, n_mods = 0, n_pmods = 0;
+	char **mods = NULL, **pmods = NULL;
 	struct utsname u;
 	_cleanup_free_ char *aliases = NULL, *apath = NULL;
-	char *body, *next;
 	struct udev *udev;
 	int r;
 
@@ -363,13 +416,14 @@ static int want_modprobe(struct hostconf *s)
 		return 0;
 	if (machine_discover(&m) < 0)
 		return -EIO;
-	r = early_ids(s, m, &ids, &n_ids);
-	if (r < 0 || !n_ids) {
+	r = early_entries(s, m, &ids, &n_ids, &pinned, &n_pinned);
+	if (r < 0 || (!n_ids && !n_pinned)) {
 		if (!r)
 			log_at(LOG_ERR, s->c->path, s->c->host.lines[3],
 			       "early = yes but the map lists no PCI device (add [pci] sections, or set early = no)");
 		machine_free(m);
 		free(ids);
+		free(pinned);
 		return -EINVAL;
 	}
 	apath = xasprintf("%s/lib/modules/%s/modules.alias", s->root, uname(&u) == 0 ? u.release : "");
@@ -381,31 +435,65 @@ static int want_modprobe(struct hostconf *s)
 				driver_module(&m->funcs[i], &mods, &n_mods);
 				alias_modules(aliases, udev, &m->funcs[i], &mods, &n_mods);
 			}
+	for (size_t i = 0; i < n_pinned && r == 0; i++) {
+		char **own = NULL;
+		size_t n_own = 0;
+		char a[PCI_ADDR_LEN];
+
+		driver_module(pinned[i].f, &own, &n_own);
+		alias_modules(aliases, udev, pinned[i].f, &own, &n_own);
+		pinned[i].mods = xstrdup(" ");
+		for (size_t k = 0; k < n_own; k++) {
+			pinned[i].mods = append(pinned[i].mods, xasprintf("%s ", own[k]));
+			add_module(&pmods, &n_pmods, own[k]);
+			free(own[k]);
+		}
+		free(own);
+		if (n_own)
+			continue;
+		pci_addr_format(&pinned[i].f->addr, a, sizeof(a));
+		log_at(LOG_ERR, s->c->path, s->c->host.lines[3],
+		       "early = yes cannot bind %s at boot by its address: no module of a driver for it is known (it has no "
+		       "driver now, or its driver is built into the kernel): name it by its id instead, or set early = no",
+		       a);
+		r = -EINVAL;
+	}
 	if (udev)
 		udev_unref(udev);
-	machine_free(m);
-	if (n_mods)
-		qsort(mods, n_mods, sizeof(*mods), cmp_str);
+	if (r == 0) {
+		char *body = xstrdup("");
 
-	body = xstrdup("# Bind these ids to vfio-pci at boot, before any host driver can take them.\noptions vfio-pci ids=");
-	for (size_t k = 0; k < n_ids; k++) {
-		next = xasprintf("%s%s%04x:%04x", body, k ? "," : "", ids[k].vendor, ids[k].device);
-		free(body);
-		body = next;
+		if (n_mods)
+			qsort(mods, n_mods, sizeof(*mods), cmp_str);
+		if (n_pmods)
+			qsort(pmods, n_pmods, sizeof(*pmods), cmp_str);
+		if (n_ids) {
+			body = append(body, xstrdup("# Bind these ids to vfio-pci at boot, before any host driver can take them.\n"
+						    "options vfio-pci ids="));
+			for (size_t k = 0; k < n_ids; k++)
+				body = append(body, xasprintf("%s%04x:%04x", k ? "," : "", ids[k].vendor, ids[k].device));
+			body = append(body, xstrdup("\n"));
+		}
+		for (size_t k = 0; k < n_mods; k++)
+			body = append(body, xasprintf("softdep %s pre: vfio-pci\n", mods[k]));
+		if (n_pinned)
+			body = append(append(body, xstrdup("# These functions by their address (an identical card the host keeps has "
+							   "their ids): to vfio-pci before their driver loads.\n")),
+				      install_lines(pmods, n_pmods, pinned, n_pinned));
+		want_add(s, HOSTCONF_MODPROBE, body);
 	}
-	next = xasprintf("%s\n", body);
-	free(body);
-	body = next;
-	for (size_t k = 0; k < n_mods; k++) {
-		next = xasprintf("%ssoftdep %s pre: vfio-pci\n", body, mods[k]);
-		free(body);
-		body = next;
+	for (size_t k = 0; k < n_mods; k++)
 		free(mods[k]);
-	}
+	for (size_t k = 0; k < n_pmods; k++)
+		free(pmods[k]);
+	for (size_t i = 0; i < n_pinned; i++)
+		free(pinned[i].mods);
+	free(pmods);
 	free(mods);
 	free(ids);
-	want_add(s, HOSTCONF_MODPROBE, body);
-	return 0;
+	free(pinned);
+	machine_free(m);
+	return r;
 }
 
 /* One rule per mapped USB device: by vendor and product where the map gives both. */
