@@ -1,6 +1,7 @@
 #!/bin/sh
 # make install / make uninstall. Installs the program, hooks it into libvirt without ever
-# overwriting a foreign hook, installs the example map only where none exists, and records
+# overwriting a foreign hook, installs the example map (its [vm] sections commented out) only
+# where none exists, and records
 # what it created so uninstall removes exactly that. The manual pages and the bash completion
 # go under DATADIR (MANDIR, BASHCOMPDIR).
 #   scripts/install.sh install|uninstall   (SBINDIR, HOOKDIR, SYSCONFDIR, DATADIR, MANDIR,
@@ -22,15 +23,27 @@ say() { echo "vfio-hook install: $*"; }
 # Is PATH (inside DESTDIR) a link to our program?
 is_ours() { [ -L "$DESTDIR$1" ] && [ "$(basename "$(readlink "$DESTDIR$1")")" = vfio-hook ]; }
 
-mkdirs() { # records each directory it creates
+mkdirs() { # records each directory it creates (under DESTDIR: DESTDIR itself is the packager's)
 	d=$1; missing=""
-	while [ ! -d "$DESTDIR$d" ]; do missing="$d $missing"; d=$(dirname "$d"); done
+	while [ "$d" != / ] && [ "$d" != . ] && [ ! -d "$DESTDIR$d" ]; do missing="$d $missing"; d=$(dirname "$d"); done
 	for d in $missing; do mkdir -m 755 "$DESTDIR$d"; echo "dir $d" >>"$new"; done
+}
+
+# The map as installed: the example with its [vm] sections commented out. A VM of the same name
+# (win10 is virt-manager's default) must not have its devices moved before the user says so.
+starter_map() {
+	awk 'BEGIN { print "; Installed by make install from the example: every [vm] section is commented out, so this map"
+		print "; changes nothing until you write your own (remove the \";\" in front of one, and adapt it)."
+		print ";" }
+	/^\[/ { vm = /^\[vm[ \t]/ }
+	{ print (vm && $0 != "" && $0 !~ /^;/ ? ";" $0 : $0) }' "$top/etc/vfio-hook.ini"
 }
 
 install_all() {
 	new=$(mktemp)
 	trap 'rm -f "$new"' EXIT
+	# A packager's DESTDIR (dpkg, rpm, Nix) need not exist yet.
+	[ -z "$DESTDIR" ] || mkdir -p "$DESTDIR"
 	mkdirs "$SYSCONFDIR"
 	mkdirs "$SBINDIR"
 	install -m 755 "$top/hook/vfio-hook" "$DESTDIR$bin"
@@ -59,9 +72,10 @@ install_all() {
 	if [ -e "$DESTDIR$map" ]; then
 		say "$map exists, left as it is (the example is $top/etc/vfio-hook.ini)"
 	else
-		install -m 644 "$top/etc/vfio-hook.ini" "$DESTDIR$map"
+		starter_map >"$DESTDIR$map"
+		chmod 644 "$DESTDIR$map"
 		echo "map $map" >>"$new"
-		say "installed the example map $map: edit it for your devices"
+		say "installed the example map $map with its [vm] sections commented out: nothing changes until you give a VM its devices there"
 	fi
 	# A reinstall keeps what the first install created, so uninstall still finds it.
 	mkdirs "$(dirname "$manifest")"
@@ -77,7 +91,7 @@ uninstall_all() {
 		case $kind in
 		file) rm -f "$DESTDIR$path" ;;
 		link) if is_ours "$path"; then rm -f "$DESTDIR$path"; else say "$path is no longer ours, left as it is"; fi ;;
-		map) if cmp -s "$DESTDIR$path" "$top/etc/vfio-hook.ini"; then rm -f "$DESTDIR$path"
+		map) if starter_map | cmp -s "$DESTDIR$path" -; then rm -f "$DESTDIR$path"
 		     else say "$path was edited, left as it is (remove it by hand if you no longer need it)"; fi ;;
 		esac
 	done <"$DESTDIR$manifest"
