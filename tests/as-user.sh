@@ -1,6 +1,6 @@
 #!/bin/sh
 # --check, status and groups run by an ordinary user, and by root whose reads are denied.
-# sources: report plan world state ledger domxml display guard groups start
+# sources: report plan world state ledger domxml display guard groups start holders
 # Whatever root's files, libvirt's and other users' processes hide from a user must be named (a
 # warning, "the hook may start this VM", "?" in status), never taken for "nothing there". Root
 # whose reads are denied (a security module, a device cgroup: emulated by dropping

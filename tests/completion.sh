@@ -1,6 +1,6 @@
 #!/bin/bash
 # Bash completion (etc/bash-completion/vfio-hook) as bash runs it, for a line typed at the prompt.
-# sources: main config
+# sources: main config config-keys
 # COMP_WORDS and COMP_CWORD set as for that line, the function called, COMPREPLY compared. The
 # names come from the built program's "config --names" on fixture maps: the one -c/--config
 # names on the line being completed, else $VFIO_HOOK_CONFIG.

@@ -1,6 +1,6 @@
 #!/bin/sh
 # vfio-hook doctor on fixture machines, the way a user runs it.
-# sources: doctor accounts hostconf config
+# sources: doctor doctor-devices doctor-host doctor-libvirt doctor-users accounts hostconf config
 # /sys, /dev and /proc/cpuinfo come from umockdev (tests/fakesys), every other file of the
 # system (/proc/cmdline, the kernel config and modules, the ACPI tables, libvirt's hooks and
 # daemon, OVMF) from a root directory this script builds per scenario (VFIO_HOOK_TEST_ROOT).

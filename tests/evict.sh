@@ -1,6 +1,6 @@
 #!/bin/sh
 # Eviction and give-back: devices taken from a running VM at prepare, and given back at release.
-# sources: step-evict step-plug step-claim virt domxml plan engine start stop ledger report
+# sources: step-evict step-plug step-claim virt domxml holders plan engine start stop ledger report
 # evict = detach | shutdown | refuse, on fixture machines. libvirt is the in-process test driver
 # (test:///default, where the domain "test" runs), a socket that is missing, or one that accepts
 # and never answers (a daemon busy autostarting VMs): every wait must end within timeout, that

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Discovery and groups on the fixture machines: each listing, --json, lspci's own lines, IOMMU off.
-# sources: groups discover pciid world
+# sources: groups discover pciaddr world
 # A fixture (tests/fixtures/machines) is a real layout written as umockdev data; names come from
 # the suite's hwdb, so the expected outputs (tests/expected) never drift with the host's. What an
 # ordinary user's groups shows is in tests/as-user.sh; groups on a map of identical GPUs, with

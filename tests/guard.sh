@@ -1,6 +1,6 @@
 #!/bin/sh
 # What the host needs stays with it: disks, a VF's PF, a vGPU's parent, the console's GPU.
-# sources: guard plan world domxml display
+# sources: guard plan world domxml display holders
 # Each start that would take it is refused and the device stays on its host driver: a disk
 # mounted, swap, held by md/dm/LVM or ZFS, or open exclusively by the kernel; a disk in use in a
 # way no mount of the disk itself shows (a loop device over a partition, a running VM's raw

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The display hand-over when a step fails or the run is cut short: everything put back.
-# sources: step-display display engine start stop ledger sysfs
+# sources: handoff step-display display engine start stop ledger sysfs
 # On the desktop fixture and the root directory of tests/lib/display-env.sh (see
 # tests/display.sh): a failure at every step puts everything back as it was; an undo step that
 # fails and a run killed mid-way stay recorded for restore, or for libvirt's release; a damaged

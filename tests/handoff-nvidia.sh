@@ -1,6 +1,6 @@
 #!/bin/sh
 # The display hand-over on NVIDIA's driver: persistenced, the modules, and the nodes of other GPUs.
-# sources: step-display display engine start stop plan
+# sources: handoff step-display display engine start stop plan
 # 09:00.0 (nvidia) drives the host's display: Xorg (gdm's) has /dev/nvidia0 open. On the
 # desktop fixture and the root directory of tests/lib/display-env.sh (see tests/display.sh):
 # nvidia-persistenced stopped and started again, the modules unloaded in order and loaded back

@@ -1,6 +1,6 @@
 #!/bin/sh
 # A hand-over step stuck in the kernel: one deadline, the rest put back, the step kept for restore.
-# sources: step-display display ledger engine start stop sysfs report
+# sources: handoff step-display display ledger engine start stop sysfs report
 # fbcon's vtconsole unbind or the firmware framebuffer's platform unbind that never finishes,
 # on the desktop fixture and the root directory of tests/lib/display-env.sh (see
 # tests/display.sh): the failed start leaves the step recorded; status shows it; libvirt's

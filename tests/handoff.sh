@@ -1,6 +1,6 @@
 #!/bin/sh
 # The display hand-over (host-display = handoff): its steps in order, recorded, and all given back.
-# sources: step-display display engine start stop plan ledger report
+# sources: handoff step-display display engine start stop plan ledger report
 # On the desktop fixture and the root directory of tests/lib/display-env.sh (see
 # tests/display.sh): the display manager stopped and started again, the processes that do not
 # let go, the display following the GPU to the VM still using it, and what the hand-over must

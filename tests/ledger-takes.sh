@@ -1,6 +1,6 @@
 #!/bin/sh
 # What an eviction took, as the ledger records it: given back, handed over, never taken twice.
-# sources: ledger engine start stop step-evict step-claim step-bind swap
+# sources: ledger engine start stop step-evict step-claim step-bind swap holders
 # On fixture machines whose fake kernel moves devices, libvirt played by its test driver
 # (test:///default, where the domain "test" runs and accepts a shutdown request): a failed
 # start gives back what it took, give-back goes to the same VM only, a holder's late release

@@ -1,6 +1,6 @@
 #!/bin/sh
 # libvirt and libxml2 loaded only where used (hook/dl.c), and a host without them.
-# sources: dl virt domxml start stop usb step-evict engine
+# sources: dl virt domxml holders start stop usb step-evict engine
 # The hook calls for the many VMs the map does not name load neither library, and a host
 # without them gets one line saying what to install, with nothing moved (NOLIB_BIN: a build
 # whose sonames do not exist). A host whose libxml2 cannot be loaded while libvirt can (a

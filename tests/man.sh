@@ -1,6 +1,6 @@
 #!/bin/sh
 # The manual pages: man(1) formats both without a warning, and they document what the program has.
-# sources: main config
+# sources: main config config-keys
 # Every command of --help and every option it parses (man/vfio-hook.8), every section and key
 # the map's parser names in its messages (man/vfio-hook.ini.5), and the version it is.
 # Environment: VFIO_HOOK_BIN (default: the tree's hook/vfio-hook).

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The device map: every mistake one FILE:LINE line, config, and the hook on a broken map.
-# sources: config resolve hook main world start report
+# sources: config config-keys resolve hook main world start report
 # The map resolved against the fixture machines (config), each broken map of
 # tests/fixtures/maps/bad (whose first line carries its expected message), how the map is
 # chosen, its owner and mode; then the hook as libvirt runs it on a map it cannot use: it stops

@@ -1,6 +1,6 @@
 #!/bin/sh
 # vfio-hook setup into temporary roots (--root), the way an image builder or a user runs it.
-# sources: setup hostconf accounts sha256
+# sources: setup setup-manifest setup-root hostconf accounts sha256
 # The files it writes, the diff --dry-run prints, re-runs that change nothing, --undo, and the
 # rollback of a run that fails half way; then the states of a root directory, of a crash or of
 # a second run that could break a promise (nothing written outside --root; every read has a

@@ -1,6 +1,6 @@
 #!/bin/sh
 # swap and usb as users run them: every error a user can hit, one line each, nothing changed.
-# sources: swap usb step-plug step-evict step-claim virt engine plan
+# sources: swap usb step-plug step-evict step-claim virt engine plan holders
 # On the desktop fixture, libvirt played by its in-process test driver (test:///default, whose
 # domain "test" runs, accepts a shutdown request but no hot-plug): unknown devices and VMs, a
 # VM not running, a group not viable, a refused hot-plug putting everything back, and swap
