@@ -124,4 +124,24 @@ for how in "win10 release end -" "restore win10"; do
 	esac
 done
 
+## a give-back runs a start's guards: the NVMe came back to the host and was mounted since
+## (a ran with it; b took it; c took it from b and gave it to the host at its stop; the host
+## mounted /home from it); b's stop must not unbind nvme under the mount to give it back to a
+NV=0000:01:00.0
+reset; map "[options]" "timeout = 2" "uri = test:///default" "giveback = yes" "[vm a]" "pci = $NV" "[vm b]" "pci = $NV"
+printf "<domstatus state='running' pid='4242'><domain type='kvm' id='3'><name>a</name><uuid>c7a5fdbd-cdaf-9455-926a-d65c16db1809</uuid><devices/></domain></domstatus>\n" >"$work/run/a.xml"
+mkdir -p "$work/state"; chmod 700 "$work/state"
+printf '%s\n' "vfio-hook-ledger 1" "vm b uuid= state=started" \
+	"took $NV owner=b from=a from-uuid=c7a5fdbd-cdaf-9455-926a-d65c16db1809 from-id=3 state=done xml=<hostdev%20mode='subsystem'%20type='pci'%20managed='no'><source><address%20domain='0x0000'%20bus='0x01'%20slot='0x00'%20function='0x0'/></source></hostdev>" >"$work/state/ledger"
+chmod 600 "$work/state/ledger"
+out=$(FAKEKERNEL_FAULT="unbind:$NV:fail,override:$NV:fail" on desktop '
+echo "40 22 259:1 / /home rw - ext4 /dev/nvme0n1p1 rw" >>$UMOCKDEV_DIR/proc/self/mountinfo
+$H b release end - </dev/null 2>$W/err; echo "rc=$?"; basename $(readlink /sys/bus/pci/devices/'$NV'/driver); echo "$(cat /sys/bus/pci/devices/'$NV'/driver_override)"
+ls $UMOCKDEV_DIR/fakekernel/ | grep -c "^count-"; ls $W/state')
+check "give-back to a running VM of a disk the host mounted since: refused, not one write to it" \
+	"$(printf 'rc=0\nnvme\n(null)\n0\nlock')" "$out"
+check "give-back refused by the guard: the line names the mount" \
+	"vfio-hook: b: could not give $NV back to a: $NV (SSD 660P Series): /dev/nvme0n1p1 is mounted on /home: the host needs it (unmount or stop using it first, or remove the device from the map); it goes back to the host" \
+	"$(grep 'could not give' "$work/err")"
+
 tap_done

@@ -93,4 +93,48 @@ case $(grep -v "cannot read this entry" "$work/err") in
 *) not_ok "damaged_display_line_dropped: the line names the entry and what to do by hand" "$(cat "$work/err")" ;;
 esac
 
+NAME="0000:0b:00.0 (Ellesmere [Radeon RX 470/480/570/570X/580/580X/590])"
+GIVEN="0000:0b:00.0=vfio-pci 0000:0b:00.1=vfio-pci vtcon1=0 efifb=none gdm=inactive"
+
+## a swap whose hot-plug libvirt refuses gives the host's display back with the GPU
+desktop; map "[options]" "timeout = 2" "uri = test:///default" "host-display = handoff" "[pci rx]" "device = 0b:00.0" "device = 0b:00.1" "[vm test]" "pci = rx"
+printf "<domstatus state='running' pid='4242'><domain type='kvm' id='3'><name>test</name><devices/></domain></domstatus>\n" >"$work/run/test.xml"
+out=$(on desktop '$H swap test rx 2>$W/err; echo "rc=$?"; eval "$DSTATE"; ls $W/state; tail -n 3 $VFIO_HOOK_TEST_ROOT/calls')
+check "swap refused by libvirt under handoff: the display is back with the GPU, nothing recorded" \
+	"$(printf '%s\n' "rc=1" "$DORIG" "lock" "systemctl is-active gdm.service" "systemctl stop gdm.service" "systemctl start gdm.service")" "$out"
+check "swap refused by libvirt under handoff: the line says all was put back, and it was" \
+	"vfio-hook: test: cannot hot-plug $NAME: this function is not supported by the connection driver: virDomainAttachDeviceFlags; everything was put back" \
+	"$(grep 'cannot hot-plug' "$work/err")"
+
+## a give-back of the display's GPU refused: the host gets its display back with the GPU
+## (x ran with it and its hand-over; y took it; at y's stop x refuses the hot-plug)
+desktop; map "[options]" "timeout = 2" "uri = test:///default" "giveback = yes" "host-display = handoff" "[vm x]" "pci = 0b:00.0 0b:00.1" "[vm y]" "pci = 0b:00.0 0b:00.1"
+domxml x 0000:0b:00.0 0000:0b:00.1 >"$work/x.xml"
+out=$(on desktop '$H x prepare begin - <$W/x.xml; echo "rc=$?"; eval "$DSTATE"
+echo "<domstatus state=\"running\" pid=\"4242\"><domain type=\"kvm\" id=\"3\"><name>x</name><devices/></domain></domstatus>" >$W/run/x.xml
+sed -i "s/owner=x /owner=y /; s/^vm x /vm y /" $W/state/ledger
+echo "took 0000:0b:00.0 owner=y from=x from-uuid= from-id=3 state=done xml=$(sed -n "s/.*\(<hostdev.*<\/hostdev>\).*/\1/p" $W/x.xml | cut -d">" -f1-3 | sed "s/ /%20/g")></hostdev>" >>$W/state/ledger
+$H y release end - </dev/null 2>$W/err; echo "rc=$?"; eval "$DSTATE"; cat $W/state/ledger 2>/dev/null | grep -c "^display"')
+check "a refused give-back of the display's GPU: the GPU and the display both back with the host" \
+	"$(printf '%s\n' "rc=0" "$GIVEN" "rc=0" "$DORIG" "0")" "$out"
+
+## restore --all, the display's GPU with a damaged record (its owner unreadable): the display comes back too
+desktop; map "[options]" "timeout = 2" "[vm x]" "pci = 0b:00.0 0b:00.1" "host-display = handoff"
+domxml x 0000:0b:00.0 0000:0b:00.1 >"$work/x.xml"
+out=$(on desktop '$H x prepare begin - <$W/x.xml; echo "rc=$?"
+sed -i "s/^func 0000:0b:00.0 owner=x /func 0000:0b:00.0 owner=%zz /" $W/state/ledger
+$H restore --all >/dev/null 2>&1; echo "rc=$?"; eval "$DSTATE"; ls $W/state')
+check "restore --all with the GPU's line damaged: the display is given back as well" \
+	"$(printf '%s\n' "rc=0" "rc=0" "$DORIG" "lock")" "$out"
+
+## the hook killed while a command of its runs (systemctl stop that does not return): the command goes too
+desktop; handoff_map "host-display-timeout = 30" "timeout = 30"
+handoff_map
+out=$(FAKE_SYSTEMCTL_HANG=stop:gdm.service on desktop '$H win10 prepare begin - <$W/win10.xml >/dev/null 2>&1 & pid=$!
+i=0; while [ $i -lt 100 ] && ! grep -q "systemctl stop gdm.service" $VFIO_HOOK_TEST_ROOT/calls; do sleep 0.1; i=$((i+1)); done
+sleep 0.3; kill -9 $pid; wait $pid 2>/dev/null; sleep 0.5
+left=none; for p in $(pgrep -x sleep); do grep -qa "VFIO_HOOK_TEST_ROOT=$VFIO_HOOK_TEST_ROOT" /proc/$p/environ 2>/dev/null && left="pid $p"; done
+echo "left: $left"; [ "$left" = none ] || kill $(echo $left | cut -d" " -f2)')
+check "the hook killed mid-step: no command of its is left running" "left: none" "$out"
+
 tap_done

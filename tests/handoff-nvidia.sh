@@ -28,14 +28,15 @@ NVSTATE='for m in nvidia nvidia_modeset nvidia_drm nvidia_uvm; do [ -d /sys/modu
 NV2='ln -s ../../../devices/pci0000:00/0000:00:03.2/0000:0b:00.0 $UMOCKDEV_DIR/sys/bus/pci/drivers/nvidia/0000:0b:00.0'
 export NVMODS NVSTATE NV2
 
-## NVIDIA's driver: persistenced and the modules, only when nothing else uses them
+## NVIDIA's driver: persistenced and the modules, only when nothing else uses them; the GPU's
+## driver loaded again by its modalias (as udev loads drivers) before its probe, the rest after
 nv_desktop
 out=$(on desktop "$NVMODS"'; $H win10 prepare begin - <$W/nv.xml; echo "rc=$?"; eval "$NVSTATE"; $H win10 release end - </dev/null; echo "rc=$?"; eval "$NVSTATE"; cat $VFIO_HOOK_TEST_ROOT/calls')
 check "nvidia: persistenced stopped, modules unloaded in order, and all back in reverse" "$(printf '%s\n' "rc=0" \
 	"persistenced=inactive gdm=inactive" "$VFIO" "rc=0" "nvidia nvidia_modeset nvidia_drm nvidia_uvm persistenced=active gdm=active" "$ORIG" \
 	"systemctl is-active gdm.service" "systemctl stop gdm.service" "systemctl is-active nvidia-persistenced.service" \
 	"systemctl stop nvidia-persistenced.service" "modprobe -r nvidia_drm" "modprobe -r nvidia_modeset" "modprobe -r nvidia_uvm" \
-	"modprobe -r nvidia" "modprobe nvidia" "modprobe nvidia" "modprobe nvidia_uvm" "modprobe nvidia_modeset" "modprobe nvidia_drm" \
+	"modprobe -r nvidia" "modprobe -b pci:v000010DEd00001E84sv00001043sd00008707bc03sc00i00" "modprobe nvidia" "modprobe nvidia_uvm" "modprobe nvidia_modeset" "modprobe nvidia_drm" \
 	"systemctl start nvidia-persistenced.service" "systemctl start gdm.service")" "$out"
 nv_desktop
 out=$(FAKE_MODPROBE_FAIL=-r:nvidia_uvm on desktop "$NVMODS"'; $H win10 prepare begin - <$W/nv.xml 2>$W/err; echo "rc=$?"; eval "$NVSTATE"; ls $W/state')

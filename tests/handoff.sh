@@ -97,4 +97,25 @@ check "vm_started_during_wait: a VM's QEMU that appears during the wait is never
 	"$(printf '%s\n' "rc=1" "$DORIG" 0)" "$out"
 check "vm_started_during_wait: the line names the VM" "yes" "$(grep -q "running VM linux (its QEMU, pid 4242" "$work/err" && echo yes || cat "$work/err")"
 
+## the display manager another VM's record says it stopped, started again by hand since: stopped and recorded again
+desktop; map "[options]" "timeout = 2" "[vm win10]" "pci = 0b:00.0 0b:00.1" "host-display = handoff"
+mkdir -p "$work/state"; chmod 700 "$work/state"
+printf '%s\n' "vfio-hook-ledger 1" "display 0000:09:00.0 owner=other step=display-manager what=gdm.service driver=- state=done" \
+	"func 0000:09:00.0 owner=other driver=nvidia override= state=moved" >"$work/state/ledger"
+chmod 600 "$work/state/ledger"
+printf "<domstatus state='running' pid='4343'><domain type='kvm' id='4'><name>other</name><devices><hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x09' slot='0x00' function='0x0'/></source></hostdev></devices></domain></domstatus>\n" >"$work/run/other.xml"
+out=$(on desktop 'echo 0000:09:00.0 >/sys/bus/pci/devices/0000:09:00.0/driver/unbind
+$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$DSTATE"; grep -c "owner=win10 step=display-manager what=gdm.service" $W/state/ledger')
+check "a display manager started by hand after another VM stopped it: this start stops it again, and records it" \
+	"$(printf '%s\n' "rc=0" "$DGIVEN" "1")" "$out"
+
+## a QEMU that is no VM of libvirt's system instance (qemu:///session) on the GPU: never signalled, named
+desktop; handoff_map "host-display-kill = yes"
+proc 2222 qemu-system-x86 /dev/dri/renderD128
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml 2>$W/err; echo "rc=$?"; eval "$DSTATE"; grep -c "kill.* 2222" $VFIO_HOOK_TEST_ROOT/calls')
+check "a session VM's QEMU on the GPU: refused, never signalled" "$(printf '%s\n' "rc=1" "$DORIG" "0")" "$out"
+check "a session VM's QEMU on the GPU: the line names it" \
+	"vfio-hook: win10: $NAME is used by a QEMU that is no VM of libvirt's system instance (pid 2222, has /dev/dri/renderD128 open: a qemu:///session VM, or one started by hand): shut it down first, or give it another GPU to render on" \
+	"$(head -n1 "$work/err")"
+
 tap_done

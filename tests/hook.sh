@@ -98,4 +98,41 @@ FAKEKERNEL_FAULT= $H restore win10 2>/dev/null; echo "rc=$?"; eval "$STATE"; ls 
 check "failed rollback keeps the record; restore puts everything back" "$(printf 'rc=1\nledger\nlock\n1\nwin10: restored\nrc=0\n%s\nlock' "$ORIG")" "$out"
 check "failed rollback: the line says so" "vfio-hook: win10: 0000:09:00.2 (TU104 USB 3.1 Host Controller): probing for vfio-pci Input/output error; some devices could not be put back: run 'vfio-hook restore win10' when the cause is gone" "$(head -n1 "$work/err")"
 
+## at release, never on no driver: a probe that fails once at release: the function is tried again and ends on its driver
+reset; full_map
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"
+FAKEKERNEL_FAULT=probe:0000:09:00.2:fail1 $H win10 release end - </dev/null; echo "rc=$?"; eval "$STATE"; ls $W/state')
+check "a probe failing once at release: every function back on its driver, nothing recorded" \
+	"$(printf 'rc=0\nrc=0\n%s\nlock' "$ORIG")" "$out"
+
+## a driver that will not take its function back at release: on vfio-pci, recorded, never on no driver
+reset; full_map
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"
+rm -rf $UMOCKDEV_DIR/sys/bus/pci/drivers/xhci_hcd
+FAKEKERNEL_MODPROBE_FAIL=1 $H win10 release end - </dev/null 2>$W/err; echo "rc=$?"; eval "$STATE"; grep -c "^func 0000:09:00.2 owner=win10 " $W/state/ledger
+mkdir -p $UMOCKDEV_DIR/sys/bus/pci/drivers/xhci_hcd; $H restore win10 2>/dev/null; echo "rc=$?"; eval "$STATE"; ls $W/state')
+check "its driver gone at release: on vfio-pci again and recorded; restore finishes once it is back" \
+	"$(printf 'rc=0\nrc=0\n%s\n1\nwin10: restored\nrc=0\n%s\nlock' \
+	"0000:09:00.0=nvidia/(null) 0000:09:00.1=snd_hda_intel/(null) 0000:09:00.2=vfio-pci/vfio-pci 0000:09:00.3=nvidia-gpu/(null) " "$ORIG")" "$out"
+check "its driver gone at release: the line says where it is" \
+	"vfio-hook: win10: 0000:09:00.2 could not go back to xhci_hcd: xhci_hcd did not bind (driver now: none; see dmesg); it is on vfio-pci again (it stays recorded: run 'vfio-hook restore win10' once the cause is gone)" \
+	"$(cat "$work/err")"
+
+## a driver named otherwise than its module (xhci_hcd is xhci_pci's) unloaded meanwhile: loaded by the device's modalias
+reset; full_map
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; rm -rf $UMOCKDEV_DIR/sys/bus/pci/drivers/xhci_hcd
+$H win10 release end - </dev/null; echo "rc=$?"; eval "$STATE"')
+check "a host driver unloaded meanwhile is loaded by the device's modalias" "$(printf 'rc=0\n%s' "$ORIG")" "$out"
+
+## vfio-pci cannot be loaded: what an earlier, cut-short start of the VM recorded is kept
+reset; full_map
+mkdir -p "$work/state"; chmod 700 "$work/state"
+printf '%s\n' "vfio-hook-ledger 1" "vm win10 uuid= state=starting" "func 0000:09:00.0 owner=win10 driver=nvidia override= state=moving" >"$work/state/ledger"
+chmod 600 "$work/state/ledger"
+out=$(FAKESYS_VFIO_UNLOADED=1 on desktop 'echo vfio-pci >/sys/bus/pci/devices/0000:09:00.0/driver_override; echo 0000:09:00.0 >/sys/bus/pci/devices/0000:09:00.0/driver/unbind
+FAKEKERNEL_MODPROBE_FAIL=1 $H win10 prepare begin - <$W/win10.xml >/dev/null 2>&1; echo "rc=$?"; grep "^func" $W/state/ledger
+$H restore win10 2>/dev/null; echo "rc=$?"; eval "$STATE"; ls $W/state')
+check "vfio-pci not loadable: the earlier start's record stays; restore gives the function back" \
+	"$(printf 'rc=1\nfunc 0000:09:00.0 owner=win10 driver=nvidia override= state=moving\nwin10: restored\nrc=0\n%s\nlock' "$ORIG")" "$out"
+
 tap_done

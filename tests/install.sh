@@ -19,7 +19,14 @@ mkdir -p "$d"
 inst install "$d"; check "fresh: install succeeds" 0 $?
 check "fresh: program installed" yes "$([ -x "$d/usr/local/sbin/vfio-hook" ] && echo yes)"
 check "fresh: hook links to the program" /usr/local/sbin/vfio-hook "$(readlink "$d/etc/libvirt/hooks/qemu")"
-check "fresh: example map installed" yes "$(cmp -s "$d/etc/vfio-hook.ini" "$top/etc/vfio-hook.ini" && echo yes)"
+# The example with its [vm] sections commented out: an existing VM named win10 (virt-manager's
+# default) must not have its devices moved before the user writes their own [vm].
+check "fresh: example map installed with every [vm] section commented out" \
+	"$(sed -n 's/^\[vm /;[vm /p' "$top/etc/vfio-hook.ini")" "$(grep '^;\[vm ' "$d/etc/vfio-hook.ini")"
+check "fresh: the installed map gives no VM anything" "" \
+	"$(VFIO_HOOK_TEST= "$top/hook/vfio-hook" -c "$d/etc/vfio-hook.ini" config --names vm 2>&1)"
+check "fresh: with those lines uncommented (and its three opening lines gone) it is the example" \
+	"$(cat "$top/etc/vfio-hook.ini")" "$(sed '1,3d; s/^;\(\[vm \|pci \|usb \|evict \)/\1/' "$d/etc/vfio-hook.ini")"
 check "fresh: map mode 644" 644 "$(stat -c %a "$d/etc/vfio-hook.ini")"
 check "fresh: vfio-hook(8) installed" yes "$(cmp -s "$d/usr/local/share/man/man8/vfio-hook.8" "$top/man/vfio-hook.8" && echo yes)"
 check "fresh: vfio-hook.ini(5) installed" yes "$(cmp -s "$d/usr/local/share/man/man5/vfio-hook.ini.5" "$top/man/vfio-hook.ini.5" && echo yes)"
@@ -58,6 +65,14 @@ case $(cat "$work/log") in *"qemu.d/vfio-hook instead"*) ok "foreign: install sa
 check "foreign: existing map kept" "$(printf '[vm mine]\npci = 09:00.0')" "$(cat "$d/etc/vfio-hook.ini")"
 inst uninstall "$d"
 check "foreign: uninstall restores the tree exactly" "$before" "$(tree "$d")"
+
+# 2b. a DESTDIR that does not exist yet, as dpkg, rpm and Nix builds give it
+d=$work/pkg/not/yet
+timeout 20 make -s -C "$top" install DESTDIR="$d" PREFIX=/usr >"$work/log" 2>&1
+check "DESTDIR not there yet: install succeeds, in time" 0 $?
+check "DESTDIR not there yet: the program is there" yes "$([ -x "$d/usr/sbin/vfio-hook" ] && echo yes)"
+timeout 20 make -s -C "$top" uninstall DESTDIR="$d" PREFIX=/usr >"$work/log" 2>&1
+check "DESTDIR not there yet: uninstall leaves the directory itself, empty" "." "$(tree "$d")"
 
 # 3. an edited map survives uninstall
 d=$work/edited

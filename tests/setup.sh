@@ -178,14 +178,24 @@ check "written files are 0644" "0644 0644 0644 0644 0644" \
 	"$(stat -c %04a "$root/etc/modules-load.d/vfio-hook.conf" "$root/etc/udev/rules.d/70-vfio-hook.rules" \
 		"$root/etc/security/limits.d/vfio-hook.conf" "$root/etc/default/grub.d/vfio-hook.cfg" \
 		"$root/var/lib/vfio-hook/setup.manifest" | tr '\n' ' ' | sed 's/ $//')"
-check "the manifest: each file with its sha256, and the members setup added (not carol)" \
+check "the manifest: each file with its sha256, the members setup added (not carol), the directories it made" \
 	"# vfio-hook setup: what it wrote from $map, with SHA-256 checksums.
-# \"vfio-hook setup --undo\" removes each file that is unchanged, then this one.
+# \"vfio-hook setup --undo\" removes each file that is unchanged, then this one and the empty directories it made.
 $(cd "$root" && for f in /etc/modules-load.d/vfio-hook.conf /etc/udev/rules.d/70-vfio-hook.rules \
 	/etc/security/limits.d/vfio-hook.conf /etc/default/grub.d/vfio-hook.cfg; do
 	echo "file $(sha256sum <".$f" | cut -d' ' -f1) $f"; done)
 member kvm alice
-member kvm bob" "$(cat "$root/var/lib/vfio-hook/setup.manifest")"
+member kvm bob
+dir /var
+dir /var/lib
+dir /var/lib/vfio-hook
+dir /etc/modules-load.d
+dir /etc/udev
+dir /etc/udev/rules.d
+dir /etc/security
+dir /etc/security/limits.d
+dir /etc/default
+dir /etc/default/grub.d" "$(cat "$root/var/lib/vfio-hook/setup.manifest")"
 check "no temporary file left" "" "$(find "$root" -name '*.vfio-hook-tmp*')"
 
 ## A re-run changes nothing
@@ -228,9 +238,11 @@ Left to do:
   update-grub
   alice bob: log out and in again $RELOGIN
   reboot" "$out"
+# The directories setup made went with its last file: only the kept file's are left.
+check "undo: the directories setup made are gone, but for the kept file's" "./etc/security
+./etc/security/limits.d" "$(cd "$root" && find . -mindepth 1 -type d ! -path ./etc ! -path ./proc | LC_ALL=C sort)"
 mv "$root/etc/security/limits.d/vfio-hook.conf" "$work/kept"
-rmdir "$root/etc/modules-load.d" "$root/etc/udev/rules.d" "$root/etc/udev" "$root/etc/security/limits.d" \
-	"$root/etc/security" "$root/etc/default/grub.d" "$root/etc/default" "$root/var/lib/vfio-hook" "$root/var/lib" "$root/var"
+rmdir "$root/etc/security/limits.d" "$root/etc/security"
 after=$(snapshot)
 mkroot none
 check "undo: the root is as before setup, but for the kept file (and empty directories)" "$(snapshot)" "$after"
@@ -238,6 +250,7 @@ check "undo: the kept file has the user's edit" "alice - nofile 4096" "$(tail -n
 setup --undo --root "$root"
 check "undo again: nothing to undo" "nothing to undo: no file of vfio-hook setup is left" "$out"
 check "undo again: exit 0" 0 "$rc"
+absent "undo with nothing to undo: it makes no directory for a record it has none of" /var/lib/vfio-hook
 
 ## A manifest naming a file setup never writes is reported, not followed
 mkroot none
@@ -247,7 +260,7 @@ before=$(snapshot)
 setup --undo --root "$root"
 check "a manifest naming /etc/passwd: exit 1" 1 "$rc"
 check "a manifest naming /etc/passwd: the line, and what to do" \
-	"$root/var/lib/vfio-hook/setup.manifest:1: not a line vfio-hook setup writes (edit it back to \"file SHA256 PATH\" or \"member kvm USER\", or remove the line; nothing was changed)" "$err"
+	"$root/var/lib/vfio-hook/setup.manifest:1: not a line vfio-hook setup writes (edit it back to \"file SHA256 PATH\", \"member kvm USER\" or \"dir PATH\", or remove the line; nothing was changed)" "$err"
 check "a manifest naming /etc/passwd: nothing removed" "$before" "$(snapshot)"
 
 ## A file setup did not write is never overwritten
@@ -450,13 +463,14 @@ exec "$@"'
 rc=$?; out=$(cat "$work/stdout"); err=$(cat "$work/stderr")
 check "early = yes: nothing on stderr" "" "$err"
 check "early = yes: exit 0" 0 "$rc"
-file "early = yes: options vfio-pci ids= (addresses as their ids) and a softdep per host driver" \
+file "early = yes: ids= for what the map names by id, a softdep per host driver; a pinned function by its address only" \
 	/etc/modprobe.d/vfio-hook.conf "# Bind these ids to vfio-pci at boot, before any host driver can take them.
-options vfio-pci ids=10de:1e84,10de:10f8,10de:1ad8
+options vfio-pci ids=10de:1e84,10de:1ad8
 softdep nouveau pre: vfio-pci
 softdep nvidia pre: vfio-pci
-softdep snd_hda_intel pre: vfio-pci
-softdep xhci_pci pre: vfio-pci"
+softdep xhci_pci pre: vfio-pci
+# These functions by their address (an identical card the host keeps has their ids): to vfio-pci before their driver loads.
+install snd_hda_intel /sbin/modprobe vfio-pci; echo vfio-pci >/sys/bus/pci/devices/0000:09:00.1/driver_override; echo 0000:09:00.1 >/sys/bus/pci/drivers_probe; exec /sbin/modprobe --ignore-install snd_hda_intel \$CMDLINE_OPTS"
 check "early = yes: the initramfs and reboot left" "wrote $root/etc/modules-load.d/vfio-hook.conf
 wrote $root/etc/modprobe.d/vfio-hook.conf
 wrote $root/etc/default/grub.d/vfio-hook.cfg
@@ -465,11 +479,21 @@ Left to do:
   update-grub
   update-initramfs -u
   reboot" "$out"
+# Two identical cards (10de:1c03 at 0a:00.0 and 0b:00.0): the second one pinned by address. Its
+# ids in ids= would give vfio-pci the host's own card at boot too.
+mkmap "[host]" "early = yes" "[pci second]" "device = 0000:0b:00.0" "device = 0000:0b:00.1" "[vm a]" "pci = second"
+"$here/fakesys" two-gpus -- sh -c "$SESSION" early "$bin" setup --root "$root" >"$work/stdout" 2>"$work/stderr"
+check "early = yes, the second of two identical GPUs pinned: exit 0" "0 " "$? $(cat "$work/stderr")"
+file "early = yes, the second of two identical GPUs pinned: no ids=, each of its drivers loaded after it is vfio-pci's" \
+	/etc/modprobe.d/vfio-hook.conf "# These functions by their address (an identical card the host keeps has their ids): to vfio-pci before their driver loads.
+install nouveau /sbin/modprobe vfio-pci; echo vfio-pci >/sys/bus/pci/devices/0000:0b:00.0/driver_override; echo 0000:0b:00.0 >/sys/bus/pci/drivers_probe; exec /sbin/modprobe --ignore-install nouveau \$CMDLINE_OPTS
+install nvidia /sbin/modprobe vfio-pci; echo vfio-pci >/sys/bus/pci/devices/0000:0b:00.0/driver_override; echo 0000:0b:00.0 >/sys/bus/pci/drivers_probe; exec /sbin/modprobe --ignore-install nvidia \$CMDLINE_OPTS
+install snd_hda_intel /sbin/modprobe vfio-pci; echo vfio-pci >/sys/bus/pci/devices/0000:0b:00.1/driver_override; echo 0000:0b:00.1 >/sys/bus/pci/drivers_probe; exec /sbin/modprobe --ignore-install snd_hda_intel \$CMDLINE_OPTS"
 mkmap "[host]" "early = yes" "[vm a]" "pci = 0000:42:00.0"
 "$here/fakesys" desktop -- "$bin" setup --root "$root" >"$work/stdout" 2>"$work/stderr"
 check "early = yes, an address not on this machine: exit 2" 2 "$?"
 check "early = yes, an address not on this machine: the line and the fix" \
-	"$map:4: early = yes needs the vendor:device of 0000:42:00.0, which is not on this machine (write its id instead)" \
+	"$map:4: early = yes cannot bind 0000:42:00.0 at boot: it is not on this machine (fix the address, or remove it)" \
 	"$(cat "$work/stderr")"
 
 ## The states of a root, of a crash or of a second run that could break a promise

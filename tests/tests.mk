@@ -35,7 +35,7 @@ build/$(1)/test-%: build/$(1)/obj/test-%.o $$(call variant_objs,$(1),$$(LIB_SRCS
 endef
 $(foreach v,$(VARIANTS),$(eval $(call variant_rules,$(v))))
 
-# The program on a host where libvirt's and libxml2's libraries are missing (tests/dl.sh): the
+# The program on a host where libvirt's and libxml2's libraries are missing (tests/libraries.sh): the
 # plain objects, with hook/dl.c built for sonames that do not exist.
 build/nolib/obj/dl.o: hook/dl.c $(HDRS)
 	@mkdir -p $(@D)
