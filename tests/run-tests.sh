@@ -72,10 +72,16 @@ changed_suites() {
 			case " tests/$s.sh $srcs " in *" $f "* | *" $m "*) echo "$s"; break ;; esac
 		done
 	done
+	# A unit test goes with its module, and with those its "sources:" line names.
+	for u in tests/unit/test-*.c; do
+		srcs="$(basename "$u" .c | sed 's/^test-//') $(sed -n 's/.*sources: *\([^*]*\).*/\1/p' "$u")"
+		for f in $files; do
+			m=${f#hook/}; m=${m%.c}
+			case " $u $srcs " in *" $f "* | *" $m "*) basename "$u" .c; break ;; esac
+		done
+	done
 	for f in $files; do
 		case $f in
-		hook/*.c) [ -x "build/plain/test-$(basename "$f" .c)" ] && echo "test-$(basename "$f" .c)" ;;
-		tests/unit/test-*.c) echo "$(basename "$f" .c)" ;;
 		tests/fuzz/*) ls build/plain/ | grep '^test-fuzz-' ;;
 		man/* | etc/bash-completion/*) echo man completion ;;
 		scripts/install.sh | etc/*) echo install ;;

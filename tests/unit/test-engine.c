@@ -4,6 +4,7 @@
  * and reattach: takes and gives on the desktop fixture machine, with the fake kernel, and after
  * each call the drivers and the ledger. The test runs itself under tests/fakesys: nothing here
  * touches the real /sys.
+ * sources: engine step-bind step-claim step-display step-evict step-plug bind plan ledger world sysfs
  */
 #include <setjmp.h>
 #include <stdarg.h>
