@@ -47,11 +47,19 @@ static void free_strs(char **arr, size_t n)
 	free(arr);
 }
 
-void display_use_clear(struct display_use *u)
+/* The running VMs' QEMU pids U knows, forgotten. */
+static void clear_vms(struct display_use *u)
 {
 	for (size_t i = 0; i < u->n_vms; i++)
 		free(u->vms[i].name);
 	free(u->vms);
+	u->vms = NULL;
+	u->n_vms = 0;
+}
+
+void display_use_clear(struct display_use *u)
+{
+	clear_vms(u);
 	free(u->stuck);
 	free(u->tty);
 	free_strs(u->vtcons, u->n_vtcons);
@@ -576,11 +584,7 @@ static void scan_procs(struct display_use *u, long deadline_ms)
 /* The running VMs' QEMU pids, which are never signalled and make the hand-over fail. */
 static void set_vms(struct display_use *u, const struct holders *h)
 {
-	for (size_t i = 0; i < u->n_vms; i++)
-		free(u->vms[i].name);
-	free(u->vms);
-	u->vms = NULL;
-	u->n_vms = 0;
+	clear_vms(u);
 	for (size_t i = 0; h && i < h->n; i++)
 		if (h->doms[i].pid > 1) {
 			struct display_vm v = { h->doms[i].pid, xstrdup(h->doms[i].name) };

@@ -195,36 +195,29 @@ const char *closed_fix(void)
 			      : "run it as root to know";
 }
 
-char *escape_text(const char *s)
+/* The one escaper: each byte outside printable ASCII, and the style's own marker, as MARKER + two hex digits. */
+static char *escape_bytes(const char *s, bool percent, bool space)
 {
-	char *out = xmalloc(strlen(s) * 4 + 1), *o = out;
+	char *r = xmalloc(strlen(s) * 4 + 1), *w = r;
 
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p < 0x20 || *p >= 0x7f || *p == '\\')
-			o += sprintf(o, "\\x%02x", *p);
+		if (*p < 0x20 || *p >= 0x7f || *p == (percent ? '%' : '\\') || (*p == 0x20 && space))
+			w += sprintf(w, percent ? "%%%02X" : "\\x%02x", *p);
 		else
-			*o++ = (char)*p;
+			*w++ = (char)*p;
 	}
-	*o = '\0';
-	return out;
+	*w = '\0';
+	return r;
+}
+
+char *escape_text(const char *s)
+{
+	return escape_bytes(s, false, false);
 }
 
 char *pct_encode(const char *s, bool space)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	char *r = xmalloc(strlen(s) * 3 + 1), *w = r;
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p < 0x20 || (*p == 0x20 && space) || *p >= 0x7f || *p == '%') {
-			*w++ = '%';
-			*w++ = hex[*p >> 4];
-			*w++ = hex[*p & 15];
-		} else {
-			*w++ = (char)*p;
-		}
-	}
-	*w = '\0';
-	return r;
+	return escape_bytes(s, true, space);
 }
 
 bool driver_name_valid(const char *s)
