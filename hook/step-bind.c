@@ -286,5 +286,5 @@ const struct step step_bind = {
 	.give = bind_give,
 	.describe = bind_describe,
 	.undone = "; every device was put back on its driver",
-	.left = "; some devices could not be put back: run 'vfio-hook restore %s' when the cause is gone",
+	.left = STEP_LEFT,
 };

@@ -103,6 +103,6 @@ const struct step step_claim = {
 	.needed = claim_needed,
 	.run = claim_run,
 	.undo = claim_undo,
-	.undone = "; everything was put back",
-	.left = "; some devices could not be put back: run 'vfio-hook restore %s' when the cause is gone",
+	.undone = STEP_UNDONE,
+	.left = STEP_LEFT,
 };

@@ -88,6 +88,6 @@ const struct step step_plug = {
 	.needed = plug_needed,
 	.run = plug_run,
 	.undo = plug_undo,
-	.undone = "; everything was put back",
-	.left = "; some devices could not be put back: run 'vfio-hook restore %s' when the cause is gone",
+	.undone = STEP_UNDONE,
+	.left = STEP_LEFT,
 };

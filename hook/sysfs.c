@@ -218,22 +218,34 @@ static unsigned long attr_hex(struct udev_device *d, const char *name)
 	return v ? strtoul(v, NULL, 16) : 0;
 }
 
-int sysfs_modalias(const struct pci_addr *a, char *buf, size_t n)
+/* A's udev device, read fresh from sysfs (unref it and *ret_udev): 0, -ENOMEM or -ENODEV (no such function). */
+static int pci_device(const struct pci_addr *a, struct udev **ret_udev, struct udev_device **ret)
 {
 	struct udev *udev = udev_new();
-	struct udev_device *d;
 	char name[PCI_ADDR_LEN];
-	const char *alias;
-	unsigned long class;
 
 	if (!udev)
 		return -ENOMEM;
 	pci_addr_format(a, name, sizeof(name));
-	d = udev_device_new_from_subsystem_sysname(udev, "pci", name);
-	if (!d) {
+	*ret = udev_device_new_from_subsystem_sysname(udev, "pci", name);
+	if (!*ret) {
 		udev_unref(udev);
 		return -ENODEV;
 	}
+	*ret_udev = udev;
+	return 0;
+}
+
+int sysfs_modalias(const struct pci_addr *a, char *buf, size_t n)
+{
+	struct udev *udev;
+	struct udev_device *d;
+	const char *alias;
+	unsigned long class;
+	int r = pci_device(a, &udev, &d);
+
+	if (r < 0)
+		return r;
 	alias = udev_device_get_sysattr_value(d, "modalias");
 	class = attr_hex(d, "class");
 	if (alias)
@@ -249,19 +261,13 @@ int sysfs_modalias(const struct pci_addr *a, char *buf, size_t n)
 
 int sysfs_driver(const struct pci_addr *a, char *buf, size_t n)
 {
-	struct udev *udev = udev_new();
+	struct udev *udev;
 	struct udev_device *d;
-	char name[PCI_ADDR_LEN];
 	const char *drv;
+	int r = pci_device(a, &udev, &d);
 
-	if (!udev)
-		return -ENOMEM;
-	pci_addr_format(a, name, sizeof(name));
-	d = udev_device_new_from_subsystem_sysname(udev, "pci", name);
-	if (!d) {
-		udev_unref(udev);
-		return -ENODEV;
-	}
+	if (r < 0)
+		return r;
 	drv = udev_device_get_driver(d);
 	snprintf(buf, n, "%s", drv ? drv : "");
 	udev_device_unref(d);
