@@ -3,21 +3,27 @@
 # two-function device, two NICs, an xHCI and an NVMe under QEMU, with a real libvirtd inside and this
 # tree's vfio-hook installed by `make install DESTDIR=`, runs the scenarios of
 # tests/vm/guest/scenarios in it, and prints one PASS/FAIL line per check and a final
-# "N passed, N failed". Nothing on the host's PCI devices is touched. The same image is booted
-# once per boot profile (see profile() below) that the chosen scenarios name.
+# "N passed, N failed", always the last line; before it, each scenario's wall time (slowest
+# first) and each boot's. Nothing on the host's PCI devices is touched. The same image is booted
+# once per boot profile (see profile() below) that the chosen scenarios name; a scenario may
+# name several ("# vm-boot: noiommu novtd") and runs in each.
 #
 # The NVMe sits on a fifth root port, after the others so their bus numbers stay (it gets bus
 # 05); its medium is a scratch image made on every run.
 # Kernel, initramfs and root image are cached in $VFIO_HOOK_VM_CACHE (default
 # /var/cache/vfio-hook-vm), keyed by package versions; only the small payload disk (this
 # tree's install and the scenarios) is made on every run.
-# Environment: VFIO_HOOK_VM_SCENARIOS=a,b (default all), VFIO_HOOK_VM_ACCEL=tcg|kvm|auto,
-# VFIO_HOOK_VM_TIMEOUT (seconds for all boots, default 2400).
+# Environment: VFIO_HOOK_VM_SCENARIOS=a,b (default all; names with or without their number),
+# VFIO_HOOK_VM_ACCEL=tcg|kvm|auto, VFIO_HOOK_VM_TIMEOUT: each boot has a budget of its own,
+# derived from what its scenarios need (see "budget" below); "3x" multiplies those budgets by 3
+# instead of the default 2, a plain number gives every boot that many seconds.
 set -euo pipefail
+# The whole script is one compound command, read before it runs: a run takes most of an hour,
+# and an edit of this file meanwhile must not change what the running one does.
+{
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cache=${VFIO_HOOK_VM_CACHE:-/var/cache/vfio-hook-vm}
-timeout_s=${VFIO_HOOK_VM_TIMEOUT:-2400}
 log() { echo "# vm-check: $*"; }
 die() { echo "FAIL vm-check: $*"; echo "0 passed, 1 failed"; exit 1; }
 
@@ -93,6 +99,9 @@ mkdir -p "$run/payload/root/boot" && cp "$kdir/x/boot/config-$kver" "$run/payloa
 # display manager's stand-in: a program that holds /dev/dri/card0 like a compositor.
 mkdir -p "$run/payload/root/etc/systemd/system" && cp -a "$here/systemd/." "$run/payload/root/etc/systemd/system/"
 cc -O2 -Wall -Wextra -Werror -o "$run/payload/root/usr/local/lib/vfio-hook-vm/fakedm" "$here/fakedm.c" || die "cannot build tests/vm/fakedm.c"
+# A probe that fails once, for the give-back's retry (scenario probe-retry): an LD_PRELOAD.
+cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$run/payload/root/usr/local/lib/vfio-hook-vm/failprobe.so" "$here/failprobe.c" -ldl ||
+	die "cannot build tests/vm/failprobe.c"
 mke2fs -q -t ext4 -L payload -d "$run/payload" "$run/payload.img" 64M >/dev/null
 
 # --- accelerator: KVM only if it really boots this kernel ---------------------------------
@@ -109,26 +118,28 @@ if [ "$accel" = kvm ]; then machine=q35,accel=kvm,kernel-irqchip=split cpu=host
 else machine=q35,accel=tcg cpu=max,vendor=GenuineIntel; fi
 
 # --- boots: the same kernel, initramfs and root image, each with its own command line, init
-# or firmware, running the scenarios that name it ("# vm-boot: NAME"; default: default) -------
+# or firmware, running the scenarios that name it ("# vm-boot: NAME..."; none: default) -------
 # The CPU says GenuineIntel, as on the Intel desktop the rest mimics (TCG's "max" says AMD).
 boots="default noiommu novtd systemd ovmf"
-profile() { # NAME: sets p_append (kernel command line), p_fw (firmware) and p_iommu (the IOMMU device)
-	p_fw=() p_iommu=(-device intel-iommu,intremap=on,caching-mode=on)
+# profile NAME: sets p_append (kernel command line), p_fw (firmware), p_iommu (the IOMMU device)
+# and p_base (the budget's part for booting to libvirtd and powering off, in seconds: see below).
+profile() {
+	p_fw=() p_iommu=(-device intel-iommu,intremap=on,caching-mode=on) p_base=240
 	case $1 in
 	# A host whose GPU-like device is a second GPU: no framebuffer console on it (fbcon maps
 	# the consoles to an fb1 there is not), so the hook may take it without a hand-over.
 	default) p_append="console=ttyS0 intel_iommu=on iommu=pt fbcon=map:1" ;;
 	# The IOMMU off on the command line (Debian 12's kernel turns it on without intel_iommu=on).
-	noiommu) p_append="console=ttyS0 intel_iommu=off" ;;
+	noiommu) p_append="console=ttyS0 intel_iommu=off" p_base=180 ;;
 	# VT-d off in the firmware: no DMAR table, no intel_iommu=on either.
-	novtd) p_append="console=ttyS0" p_iommu=() ;;
+	novtd) p_append="console=ttyS0" p_iommu=() p_base=180 ;;
 	# A desktop: systemd as PID 1 (udev, journald, libvirtd and display-manager.service as units),
 	# bochs-drm with the framebuffer console on the GPU-like device; the console on tty1 too.
-	systemd) p_append="console=tty0 console=ttyS0 intel_iommu=on iommu=pt init=/lib/systemd/systemd systemd.show_status=0" ;;
+	systemd) p_append="console=tty0 console=ttyS0 intel_iommu=on iommu=pt init=/lib/systemd/systemd systemd.show_status=0" p_base=300 ;;
 	# The same through UEFI (OVMF) with bochs-drm kept out: the firmware's framebuffer (efifb)
 	# holds the GPU-like device's BAR and fbcon sits on it; no display manager (no DRM device).
 	ovmf) p_append="console=tty0 console=ttyS0 intel_iommu=on iommu=pt init=/lib/systemd/systemd systemd.show_status=0 modprobe.blacklist=bochs systemd.mask=fakedm.service"
-		p_fw=(-bios /usr/share/ovmf/OVMF.fd) ;;
+		p_fw=(-bios /usr/share/ovmf/OVMF.fd) p_base=420 ;;
 	*) return 1 ;;
 	esac
 }
@@ -138,26 +149,56 @@ selected() { # SCENARIO-FILE: chosen by VFIO_HOOK_VM_SCENARIOS (the guest's init
 	case ",$scen," in *",all,"* | *",$n,"* | *",${n#*-},"*) return 0 ;; esac
 	return 1
 }
-boot_of() { b=$(sed -n 's/^# vm-boot: *\([a-z0-9_-]*\).*/\1/p' "$1" | head -n1); echo "${b:-default}"; }
-want=""
+header() { sed -n "s/^# $2: *//p" "$1" | head -n1; } # SCENARIO-FILE KEY: the value of its "# KEY:" line
+boots_of() { b=$(header "$1" vm-boot); echo "${b:-default}"; }
+# Each boot's budget, its own: p_base, plus each of its scenarios' allowance ("# vm-time:
+# SECONDS", default 60: what it takes on a busy 2-core machine under TCG, its reboot included),
+# plus L2_POOL_S if one of them needs the shared Linux L2s ("# vm-needs: linux-l2": they boot
+# once, in the background), times VFIO_HOOK_VM_TIMEOUT when that is a factor ("3x"; default
+# 2x); a plain number of seconds there is every boot's budget instead. A boot that runs out
+# fails with its line, and the next boot still gets its own budget.
+L2_POOL_S=300
+mult=2 fixed=""
+vmt=${VFIO_HOOK_VM_TIMEOUT:-2x}
+case $vmt in
+*x) mult=${vmt%x} ;;
+x*) mult=${vmt#x} ;;
+*) fixed=$vmt ;;
+esac
+case ${fixed:-$mult} in '' | *[!0-9.]* | .*) die "VFIO_HOOK_VM_TIMEOUT=$vmt: give a factor (3x) or seconds per boot (3600)" ;; esac
+declare -A allow=() pool=() reboot=() nscen=()
 for s in "$here"/guest/scenarios/*.sh; do
 	selected "$s" || continue
-	b=$(boot_of "$s")
-	profile "$b" || die "$(basename "$s") names boot profile '$b', which run.sh does not define"
-	case " $want " in *" $b "*) ;; *) want="$want $b" ;; esac
+	t=$(header "$s" vm-time)
+	case $t in '' | *[!0-9]*) t=60 ;; esac
+	for b in $(boots_of "$s"); do
+		profile "$b" || die "$(basename "$s") names boot profile '$b', which run.sh does not define"
+		allow[$b]=$(( ${allow[$b]:-0} + t )) nscen[$b]=$(( ${nscen[$b]:-0} + 1 ))
+		case $(header "$s" vm-needs) in *linux-l2*) pool[$b]=$L2_POOL_S ;; esac
+		[ "$(header "$s" vm-reboot)" != yes ] || reboot[$b]=1
+	done
 done
-[ -n "$want" ] || die "VFIO_HOOK_VM_SCENARIOS=$scen matches no scenario in tests/vm/guest/scenarios"
+[ ${#allow[@]} -gt 0 ] || die "VFIO_HOOK_VM_SCENARIOS=$scen matches no scenario in tests/vm/guest/scenarios"
+budget_of() { # BOOT
+	profile "$1"
+	if [ -n "$fixed" ]; then echo "$fixed"
+	else awk -v s=$(( p_base + ${allow[$1]} + ${pool[$1]:-0} )) -v m="$mult" 'BEGIN { printf "%d\n", s * m }'; fi
+}
 
 start=$(date +%s)
-deadline=$((start + timeout_s))
 failed_boots=0
+ran=""
 for b in $boots; do
-	case " $want " in *" $b "*) ;; *) continue ;; esac
+	[ -n "${allow[$b]:-}" ] || continue
 	profile "$b"
+	budget=$(budget_of "$b")
 	con=$run/console-$b.log
-	log "boot $b ($accel; console log in $con)"
+	log "boot $b ($accel; ${nscen[$b]} scenarios; budget $budget s; console log in $con)"
 	t0=$(date +%s)
-	qemu=(qemu-system-x86_64 -machine "$machine" -cpu "$cpu" -smp 2 -m 2048 -nodefaults -no-reboot
+	# A boot whose scenario reboots the guest keeps QEMU running across the reboot.
+	noreboot=(-no-reboot)
+	[ -z "${reboot[$b]:-}" ] || noreboot=()
+	qemu=(qemu-system-x86_64 -machine "$machine" -cpu "$cpu" -smp 2 -m 2048 -nodefaults "${noreboot[@]}"
 		-display none -serial stdio -monitor none "${p_fw[@]}"
 		-kernel "$vmlinuz" -initrd "$initrd"
 		-append "$p_append panic=-1 quiet loglevel=3 vfio_hook.boot=$b vfio_hook.scenarios=$scen"
@@ -175,27 +216,38 @@ for b in $boots; do
 		-device qemu-xhci,bus=rp4,id=xhci -device usb-kbd,bus=xhci.0 -device usb-tablet,bus=xhci.0
 		-device pcie-root-port,id=rp5,bus=pcie.0,chassis=5,slot=5,addr=0x2.0x4
 		-drive "file=$run/nvme.img,if=none,id=nvme,format=raw" -device nvme,serial=vfio-hook-nvme,drive=nvme,bus=rp5)
-	left=$((deadline - t0))
-	[ "$left" -gt 60 ] || left=60
 	# A fresh scratch medium for the NVMe on every boot.
 	rm -f "$run/nvme.img" && truncate -s 256M "$run/nvme.img"
 	set +e
 	# OVMF paints the serial line with terminal escapes: drop them with the carriage returns.
-	timeout "$left" "${qemu[@]}" </dev/null 2>"$run/qemu-$b.err" | sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' | tee "$con" |
-		grep --line-buffered -E '^(PASS|FAIL|INFO|VFIO-HOOK-VM-DONE)'
+	timeout "$budget" "${qemu[@]}" </dev/null 2>"$run/qemu-$b.err" | sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' | tee "$con" |
+		grep --line-buffered -E '^(PASS|FAIL|INFO|TIME|VFIO-HOOK-VM-DONE)'
 	qrc=${PIPESTATUS[0]}
 	set -e
 	if ! grep -q '^VFIO-HOOK-VM-DONE' "$con"; then
-		if [ "$qrc" = 124 ]; then echo "FAIL vm-check: boot $b did not finish within $left s"
+		if [ "$qrc" = 124 ]; then echo "FAIL vm-check: boot $b did not finish within its budget of $budget s"
 		else echo "FAIL vm-check: boot $b stopped early (qemu status $qrc: $(tail -n3 "$run/qemu-$b.err" | tr '\n' ' '))"; fi
 		tail -n 30 "$con" | sed 's/^/# console: /'
 		failed_boots=$((failed_boots + 1))
 	fi
-	log "boot $b ran $(( $(date +%s) - t0 )) s"
+	took=$(( $(date +%s) - t0 ))
+	log "boot $b ran $took s (budget $budget s)"
+	ran="$ran$b $took $budget"$'\n'
 done
 cat "$run"/console-*.log >"$run/console.log"
+# The figures: each scenario's wall time in the guest (its TIME line), slowest first; one that
+# did not finish (its boot ran out or stopped) is named; then each boot's time.
+log "scenario times, slowest first:"
+for b in $boots; do
+	[ -f "$run/console-$b.log" ] && [ -n "${allow[$b]:-}" ] || continue
+	awk -v b="$b" '$1 == "TIME" { done[$3] = 1; print $4, $3, b } $1 == "INFO" && $2 == "scenario" && NF == 3 { last = $3 }
+		END { if (last != "" && !(last in done)) print -1, last, b }' "$run/console-$b.log"
+done | sort -k1,1nr | awk '{ printf "# vm-check: %6s  %s (%s)\n", $1 < 0 ? "unfinished" : $1 " s", $2, $3 }'
+printf '%s' "$ran" | while read -r b took budget; do log "boot $b: $took s of its $budget s budget"; done
+log "guests ran $(( $(date +%s) - start )) s"
 passed=$(grep -c '^PASS ' "$run/console.log" || true)
 failed=$(( $(grep -c '^FAIL ' "$run/console.log" || true) + failed_boots ))
-log "guests ran $(( $(date +%s) - start )) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+exit
+}
