@@ -9,14 +9,27 @@ info() { echo "INFO $*"; }
 # expect NAME WANT GOT
 expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
 
-wait_libvirtd() { # SECONDS
-	i=0
-	while [ "$i" -lt "$1" ]; do
-		virsh version >/dev/null 2>&1 && return 0
-		sleep 1; i=$((i + 1))
+# wait_for SECONDS CMD...: runs CMD every 0.2 s until it succeeds (status 0) or SECONDS have
+# passed (status 1): a wait on the condition itself, with a deadline, instead of a fixed sleep.
+wait_for() {
+	wf_end=$(( $(date +%s) + $1 )); shift
+	while :; do
+		"$@" && return 0
+		[ "$(date +%s)" -lt "$wf_end" ] || return 1
+		sleep 0.2
 	done
-	return 1
 }
+# now_s: seconds since the guest booted (for the figures: the wall clock may be stepped).
+now_s() { cut -d' ' -f1 /proc/uptime; }
+
+# clock_past T: the wall clock has reached second T. proc_started PID: when PID started (whole
+# seconds of the wall clock, from its start in clock ticks after the boot time).
+clock_past() { [ "$(date +%s)" -ge "$1" ]; }
+proc_started() {
+	echo $(( $(awk '/^btime/ {print $2}' /proc/stat) + $(cut -d')' -f2 "/proc/$1/stat" | awk '{print $20}') / $(getconf CLK_TCK) ))
+}
+libvirtd_answers() { virsh version >/dev/null 2>&1; }
+wait_libvirtd() { wait_for "$1" libvirtd_answers; } # SECONDS
 
 driver_of() { # ADDR -> driver name or "none"
 	if [ -e "/sys/bus/pci/devices/$1/driver" ]; then basename "$(readlink "/sys/bus/pci/devices/$1/driver")"
@@ -47,7 +60,8 @@ host_driver_works() {
 
 # define_l2 NAME OS [MANAGED ADDR...]: OS is "none" (boots nothing, starts in seconds, never
 # acknowledges hot-unplug) or "linux" (the guest's kernel with a busybox init that answers
-# PCI hot-unplug; takes a minute or two to boot under TCG-in-TCG). MANAGED is yes or no.
+# PCI hot-unplug; takes a minute or two to boot under TCG-in-TCG: see the pool below). MANAGED
+# is yes or no.
 define_l2() {
 	name=$1 os=$2; shift 2
 	xml=/tmp/$name.xml
@@ -64,11 +78,18 @@ define_l2() {
 		echo "<emulator>/usr/bin/qemu-system-x86_64</emulator>"
 		echo "<serial type='file'><source path='/tmp/$name.console'/></serial>"
 		echo "<memballoon model='none'/>"
-		# Free PCIe ports: hot-plug (give-back, swap) needs an empty slot.
+		# Free PCIe ports: hot-plug (give-back, swap) needs an empty slot. L2_SLOTS=none: no
+		# slot that takes a hot-plug (no USB controller, and the ports libvirt would add for
+		# anything else made hotplug='off'), so libvirt refuses any hot-plug into the domain.
 		echo "<controller type='pci' index='0' model='pcie-root'/>"
-		for i in 1 2 3 4 5 6; do echo "<controller type='pci' index='$i' model='pcie-root-port'/>"; done
-		# The GPU's audio function is conventional PCI: it needs a PCI slot to be hot-plugged into.
-		echo "<controller type='pci' index='7' model='pcie-to-pci-bridge'/>"
+		if [ "${L2_SLOTS:-free}" != none ]; then
+			for i in 1 2 3 4 5 6; do echo "<controller type='pci' index='$i' model='pcie-root-port'/>"; done
+			# The GPU's audio function is conventional PCI: it needs a PCI slot to be hot-plugged into.
+			echo "<controller type='pci' index='7' model='pcie-to-pci-bridge'/>"
+		else
+			echo "<controller type='usb' model='none'/>"
+			for i in 1 2; do echo "<controller type='pci' index='$i' model='pcie-root-port'><target hotplug='off'/></controller>"; done
+		fi
 		managed=${1:-no}; [ $# -gt 0 ] && shift
 		for a in "$@"; do
 			bus=${a#*:}; slot=${bus#*:}
@@ -86,14 +107,8 @@ define_l2() {
 domstate() { timeout 30 virsh domstate "$1" 2>/dev/null | head -n1; }
 
 # wait_l2_up NAME SECONDS: a Linux L2 has booted to its init.
-wait_l2_up() {
-	i=0
-	while [ "$i" -lt "$2" ]; do
-		grep -q L2-UP "/tmp/$1.console" 2>/dev/null && return 0
-		sleep 1; i=$((i + 1))
-	done
-	return 1
-}
+l2_up() { grep -q L2-UP "/tmp/$1.console" 2>/dev/null; }
+wait_l2_up() { wait_for "$2" l2_up "$1"; }
 
 # The hook's own log lines (syslog) since MARK was set with log_mark: busybox syslogd's file,
 # or the journal when systemd is PID 1 (journald owns /dev/log there).
@@ -126,6 +141,15 @@ records() { awk '$1 == "func" || $1 == "took" { for (i = 3; i <= NF; i++) if ($i
 doctor_has() {
 	grep -Fqx -- "$2" /tmp/doctor.out && pass "$1" || { fail "$1" "no line '$2'"; sed 's/^/INFO doctor: /' /tmp/doctor.out; }
 }
+# doctor_iommu_off TAG: vfio-hook doctor on a machine without IOMMU groups (its output in
+# /tmp/doctor.out, the IOMMU lines shown): no groups, and doctor exits 1.
+doctor_iommu_off() {
+	vfio-hook doctor >/tmp/doctor.out 2>&1
+	di_rc=$?
+	grep -E '^(PASS|WARN|FAIL)  .*(IOMMU|iommu|DMAR)' /tmp/doctor.out | sed 's/^/INFO doctor: /'
+	expect "$1: the machine has no IOMMU groups" 0 "$(ls /sys/kernel/iommu_groups | wc -l)"
+	expect "$1: exits 1" 1 "$di_rc"
+}
 # The host's display on the GPU-like device (the systemd and ovmf profiles: fakedm, as
 # display-manager.service, holds /dev/dri/card0). fbcon_vtcon: the vtconsole fbcon draws on.
 fbcon_vtcon() { for v in /sys/class/vtconsole/vtcon*; do grep -q 'frame buffer' "$v/name" && echo "$v"; done | tail -n1; }
@@ -133,6 +157,10 @@ fbcon_vtcon() { for v in /sys/class/vtconsole/vtcon*; do grep -q 'frame buffer' 
 fbcon_bound() { for v in /sys/class/vtconsole/vtcon*; do grep -q 'frame buffer' "$v/name" 2>/dev/null && [ "$(cat "$v/bind")" = 1 ] && echo "${v##*/}"; done; }
 vtcons() { for v in /sys/class/vtconsole/vtcon*; do echo "$v: $(cat "$v/name") bind=$(cat "$v/bind")"; done; }
 dm_pid() { systemctl show -p MainPID --value display-manager.service; }
+# gpu_fb ADDR: the framebuffer (fbN) whose device is the PCI function ADDR.
+gpu_fb() { for f in /sys/class/graphics/fb*; do [ "$(basename "$(readlink -f "$f/device")")" = "$1" ] && echo "${f##*/}"; done | head -n1; }
+# holds_card PID: the process has /dev/dri/card0 open.
+holds_card() { ls -l /proc/"$1"/fd 2>/dev/null | grep -q ' -> /dev/dri/card0$'; }
 dm_holds() { ls -l /proc/"$(dm_pid)"/fd 2>/dev/null | grep -c ' -> /dev/dri/card0$'; }
 # display_back NAME VTCON: the host's display as it was: bochs-drm, fbcon bound on VTCON,
 # /dev/fb0, the unit active holding card0 (given a few seconds to open it again).
@@ -172,14 +200,8 @@ usb_hostdevs() { timeout 30 virsh dumpxml "$1" 2>/dev/null | grep -c "<hostdev m
 # record_lines VM PATTERN: how many of the ledger's lines owned by VM match PATTERN.
 record_lines() { ledger_lines "$1" | grep -c "$2"; }
 # wait_state NAME STATE SECONDS
-wait_state() {
-	i=0
-	while [ "$i" -lt "$3" ]; do
-		[ "$(domstate "$1")" = "$2" ] && return 0
-		sleep 1; i=$((i + 1))
-	done
-	return 1
-}
+state_is() { [ "$(domstate "$1")" = "$2" ]; }
+wait_state() { wait_for "$3" state_is "$1" "$2"; }
 # in_time NAME SECONDS RC: after `within SECONDS … ; RC=$?`, PASS if the command ended (whatever
 # its status), FAIL if it had to be left behind.
 in_time() {
@@ -233,3 +255,90 @@ nvme_disk() {
 
 # cleanup NAME...: destroyed and undefined, whatever state they are in.
 cleanup() { for d in "$@"; do timeout 60 virsh destroy "$d" >/dev/null 2>&1; timeout 30 virsh undefine "$d" >/dev/null 2>&1; done; }
+
+# --- The Linux L2s, shared ---------------------------------------------------------------
+# A Linux L2 takes 90-110 s to boot under TCG-in-TCG (minutes on a busy machine), so a guest
+# boot whose scenarios say "# vm-needs: linux-l2" boots two, "la" and "lb", once (names no other
+# scenario uses for its own VMs): the guest's init
+# starts them in the background as soon as libvirtd answers (l2_pool_start), and the scenarios
+# share them. Between scenarios each is in a known state: running, booted (L2-UP on its
+# console), with no PCI hostdev, owning nothing in the ledger. A scenario waits for the ones it
+# uses with l2_ready, gives one devices with l2_give (vfio-hook swap: the hook moves them to
+# vfio-pci, hot-plugs them and makes the L2 their owner, as its start would have), and leaves it
+# as it found it with l2_reset (a live unplug the L2 acknowledges, then vfio-hook restore gives
+# back what it owned). One that ends switched off (evict = shutdown) is booted again by the next
+# l2_ready that needs it.
+L2_POOL="la lb"
+l2_boot() { # NAME: defined with no hostdev and started; not waited for
+	rm -f "/tmp/$1.console" "/tmp/$1.up"
+	define_l2 "$1" linux no
+	date +%s >"/tmp/$1.t0"
+	timeout 180 virsh start "$1" >"/tmp/$1.start" 2>&1 || info "L2 $1: virsh start failed: $(tr '\n' ' ' <"/tmp/$1.start")"
+}
+l2_pool_start() { for n in $L2_POOL; do l2_boot "$n" & done; wait; }
+# l2_boot_s NAME: seconds from its start to L2-UP (or until now, if not up yet).
+l2_boot_s() {
+	t1=$(stat -c %Y "/tmp/$1.up" 2>/dev/null || date +%s)
+	echo $(( t1 - $(cat "/tmp/$1.t0" 2>/dev/null || date +%s) ))
+}
+# l2_ready NAME...: each running, booted and in the known state; waits for its boot (at most
+# L2_BOOT_S, default 900 s). Says why not (FAIL, naming the scenario) and returns 1 if one is not.
+l2_ready() {
+	lr_rc=0
+	for n in "$@"; do
+		if ! state_is "$n" running; then
+			info "L2 $n is $(domstate "$n"): booting it again"
+			l2_boot "$n"
+		fi
+		if ! wait_l2_up "$n" "${L2_BOOT_S:-900}"; then
+			fail "$VM_SCENARIO: the Linux L2 $n boots" "no L2-UP within ${L2_BOOT_S:-900} s ($(domstate "$n")): $(tail -c 300 "/tmp/$n.console" 2>&1 | tr -cd '[:print:]\n')"
+			lr_rc=1; continue
+		fi
+		[ -e "/tmp/$n.up" ] || { touch -r "/tmp/$n.console" "/tmp/$n.up"; info "L2 $n booted in $(l2_boot_s "$n") s"; }
+		if [ "$(hostdevs "$n")" != 0 ] || [ -n "$(ledger_lines "$n")" ]; then
+			info "L2 $n was not left as found: $(hostdevs "$n") hostdevs, ledger: $(ledger_lines "$n" | tr '\n' ';')"
+			l2_reset "$n" || { fail "$VM_SCENARIO: the Linux L2 $n in its known state" "$(hostdevs "$n") hostdevs, ledger: $(ledger_lines "$n" | tr '\n' ';')"; lr_rc=1; }
+		fi
+	done
+	return $lr_rc
+}
+# l2_give NAME DEVICE: DEVICE (a [pci] name of the map, an id or an address) into the running
+# L2 NAME with vfio-hook swap; its output in /tmp/give.out. Returns swap's status.
+l2_give() {
+	within 300 /tmp/give.out vfio-hook swap "$1" "$2"; lg_rc=$?
+	[ $lg_rc = 0 ] || info "l2_give $1 $2: exit $lg_rc: $(tr '\n' ' ' </tmp/give.out)"
+	return $lg_rc
+}
+# l2_reset NAME...: back to the known state: every PCI hostdev unplugged live (the L2
+# acknowledges) and what the ledger says it owns given back (vfio-hook restore). A shut-off
+# one is left for l2_ready. Returns 1 if one is not in the known state.
+l2_reset() {
+	lx_rc=0
+	for n in "$@"; do
+		state_is "$n" running || continue
+		for alias in $(timeout 30 virsh dumpxml "$n" 2>/dev/null | awk '/<hostdev mode=.subsystem. type=.pci./ {h = 1} h && /<alias name=/ {sub(/.*<alias name=./, ""); sub(/[^a-z0-9].*/, ""); print; h = 0}'); do
+			timeout 60 virsh detach-device-alias "$n" "$alias" --live >/tmp/reset.out 2>&1 || info "l2_reset $n: detach $alias: $(tr '\n' ' ' </tmp/reset.out)"
+		done
+		no_hostdevs() { [ "$(hostdevs "$1")" = 0 ]; }
+		wait_for 60 no_hostdevs "$n" || { info "l2_reset $n: still $(hostdevs "$n") hostdevs after 60 s"; lx_rc=1; }
+		if [ -n "$(ledger_lines "$n")" ]; then
+			within 120 /tmp/reset.out vfio-hook restore "$n" || info "l2_reset $n: restore: $(tr '\n' ' ' </tmp/reset.out)"
+		fi
+		[ -z "$(ledger_lines "$n")" ] || lx_rc=1
+	done
+	return $lx_rc
+}
+
+# vm_reboot: reboots the guest; the guest's init runs this scenario again after the reboot with
+# VM_RESUMED=1 (its second stage), then the ones after it. Only in a boot profile that lets the
+# guest reboot (run.sh: a scenario with a "# vm-reboot: yes" line). Never returns.
+vm_reboot() {
+	echo "$VM_SCENARIO $VM_T0" >/var/lib/vfio-hook-vm/resume
+	sync
+	info "$VM_SCENARIO: rebooting the guest"
+	# systemctl asks logind first, which this guest has not (no D-Bus), then systemd itself.
+	if [ -d /run/systemd/system ]; then systemctl reboot 2>/dev/null; else busybox reboot -f; fi
+	sleep 600
+	fail "$VM_SCENARIO: the guest reboots" "still running 600 s after the reboot request"
+	exit 1
+}
