@@ -117,7 +117,8 @@ static int rebind(const struct pci_addr *addr, const char *override, const char 
 			return r;
 		}
 	}
-	if (sysfs_driver(addr, cur, sizeof(cur)) < 0 || (want ? !streq(cur, want) : streq(cur, "vfio-pci"))) {
+	/* WANT NULL (whatever the kernel picks) still means a driver: none bound is not given back. */
+	if (sysfs_driver(addr, cur, sizeof(cur)) < 0 || (want ? !streq(cur, want) : !*cur || streq(cur, "vfio-pci"))) {
 		snprintf(why, n, "%s did not bind (driver now: %s; see dmesg)", !want ? "its driver" : *want ? want : "no driver",
 			 *cur ? cur : "none");
 		return -EIO;
@@ -184,11 +185,16 @@ enum bind_end bind_host(const struct ledger_func *e, unsigned timeout_s, char *w
 	if (r == -ETIMEDOUT)
 		return BIND_STUCK;
 	/* Its driver will not take it: on vfio-pci, where nothing uses it, rather than on no driver. */
-	if (rebind(&e->addr, "vfio-pci", "vfio-pci", timeout_s, cur, sizeof(cur)) == 0) {
-		snprintf(why, n, "%s", first);
+	r = rebind(&e->addr, "vfio-pci", "vfio-pci", timeout_s, cur, sizeof(cur));
+	snprintf(why, n, "%s", first);
+	if (r == 0)
 		return BIND_VFIO;
-	}
-	snprintf(why, n, "%s; vfio-pci did not take it either", first);
+	/* Said as it is: a write of the way back that failed may have left it where it was. */
+	if (sysfs_driver(&e->addr, cur, sizeof(cur)) < 0)
+		cur[0] = '\0';
+	if (streq(cur, "vfio-pci"))
+		return BIND_VFIO;
+	snprintf(why, n, "%s; vfio-pci did not take it either (driver now: %s)", first, *cur ? cur : "none");
 	return BIND_NONE;
 }
 

@@ -24,7 +24,7 @@ enum bind_end {
 	BIND_HOST,  /* on what its entry recorded (or, unknown, what the kernel picks) */
 	BIND_GONE,  /* not on this machine any more (hot-removed): nothing to give back */
 	BIND_VFIO,  /* its driver did not take it back: on vfio-pci again, still vfio-hook's */
-	BIND_NONE,  /* not even vfio-pci took it: no driver; WHY says which write failed */
+	BIND_NONE,  /* not even vfio-pci took it; WHY says which write failed, and what it is on now */
 	BIND_STUCK, /* a write did not finish in time: the kernel holds it; leave it alone */
 };
 

@@ -262,10 +262,11 @@ static void find_fw(struct display_use *u)
 		snprintf(fw.dev, sizeof(fw.dev), "%s", e->d_name);
 		link = xasprintf("/sys/bus/platform/devices/%s/driver", e->d_name);
 		n = readlink(link, target, sizeof(target) - 1);
-		if (n > 0) {
-			target[n] = '\0';
-			snprintf(fw.driver, sizeof(fw.driver), "%.63s", strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
-		}
+		/* Unbound (a hand-over did it, or nothing ever bound it), it holds nothing of the BAR. */
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		snprintf(fw.driver, sizeof(fw.driver), "%.63s", strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
 		*(struct display_fw *)array_push(&u->fw, &u->n_fw, sizeof(fw)) = fw;
 	}
 	if (d)

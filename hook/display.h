@@ -122,12 +122,14 @@ int display_handoff(struct display_plan *dp, const char *vm, struct ledger *l, u
 
 /*
  * Gives the host back what OWNER's hand-overs took (OWNER NULL: anybody's), in reverse, for
- * every GPU no longer in L (back on the host; one a running VM still uses is that VM's now). A
+ * every GPU no longer in L and that no running VM of H has (H NULL: not known; those steps
+ * become that VM's), back on the host (one a running VM still uses is that VM's now). A
  * step that fails stays in L for 'vfio-hook restore', logged at PRIO. A step whose own write
  * was stuck in the kernel gets STUCK_S seconds (0: it is left as it is): undoing it waits for
  * the lock the stuck write holds. L is saved. 0 or -EIO.
  */
-int display_hand_back(struct ledger *l, const char *owner, unsigned timeout_s, unsigned stuck_s, int prio);
+int display_hand_back(struct ledger *l, const char *owner, const struct holders *h, unsigned timeout_s, unsigned stuck_s,
+		      int prio);
 
 /* Undoes one recorded step (restore --all of a damaged line): 0, or -errno with what failed in WHY. */
 int display_undo_step(const struct ledger_display *d, unsigned timeout_s, char *why, size_t n);

@@ -110,20 +110,12 @@ void selection_clear(struct selection *s)
 
 /* ---- planning ---- */
 
-static bool is_managed(const char *xml)
-{
-	return xml && (strstr(xml, "managed=\"yes\"") || strstr(xml, "managed='yes'"));
-}
-
 static int plan_with(const struct world *w, const struct take_req *q, enum evict_policy policy, const struct machine *m,
 		     const struct holders *h, struct plan *p)
 {
 	const struct plan_in in = { w->cfg, q->sel->vm, policy, m, h, &w->l, q->dom, q->giver };
-	int r = plan_build(&in, p);
 
-	for (size_t i = 0; r == 0 && i < p->n_funcs; i++)
-		p->funcs[i].managed = is_managed(selection_xml(q->sel, &p->funcs[i].f->addr));
-	return r;
+	return plan_build(&in, p);
 }
 
 int engine_plan(const struct world *w, const struct take_req *q, struct plan *ret)
@@ -265,10 +257,15 @@ int engine_take(struct world *w, const struct take_req *q)
 	if (r < 0) {
 		char line[1536], left[256];
 
-		/* Step i failed: it and every step before it are undone, in reverse. */
-		for (size_t k = i + 1; k-- > 0;)
-			if (ran[k] && ladder[k]->undo)
-				all = ladder[k]->undo(&t) && all;
+		/*
+		 * Step i failed: it and every step before it are undone, in reverse; the display's last,
+		 * once what was taken is back where it came from (a GPU given back to the VM it was
+		 * taken from keeps the hand-over that VM's; the host gets its display only with the GPU).
+		 */
+		for (size_t pass = 0; pass < 2; pass++)
+			for (size_t k = i + 1; k-- > 0;)
+				if (ran[k] && ladder[k]->undo && ladder[k]->undo_last == (pass == 1))
+					all = ladder[k]->undo(&t) && all;
 		if (r == -EPERM && !*t.what)
 			plan_problem_line(&t.p, t.what, sizeof(t.what));
 		fill_in(left, sizeof(left), ladder[i]->left, q->vm);
@@ -318,12 +315,26 @@ void take_undo_give_end(struct give *g)
 	holders_clear(&g->h);
 }
 
-int engine_give(struct world *w, const struct give_req *q, const struct holders *h)
+int engine_give(struct world *w, const struct give_req *q)
 {
-	struct give g = { .w = w, .q = q, .h = *h };
+	struct give g = { .w = w, .q = q };
 
-	for (size_t i = 0; i < ARRAY_SIZE(give_order); i++)
+	/*
+	 * Which VMs run is read again before each step: a give-back just plugged functions into
+	 * one, and what that VM has now (in its IOMMU group, too) is never unbound.
+	 */
+	for (size_t i = 0; i < ARRAY_SIZE(give_order); i++) {
+		holders_clear(&g.h);
+		if (holders_load(&g.h) < 0) {
+			log_msg(q->prio, "%s: nothing more given back: which VMs are running cannot be read (see above); fix "
+				"that, then run 'vfio-hook restore %s'", q->owner ? q->owner : "restore",
+				q->owner ? q->owner : "--all");
+			g.left = true;
+			break;
+		}
 		give_order[i]->give(&g);
+	}
+	holders_clear(&g.h);
 	if (ledger_save(&w->l) < 0)
 		g.left = true;
 	return g.left ? -EIO : 0;

@@ -91,9 +91,10 @@ struct give_req {
 
 /*
  * Gives back. 0, or -EIO when something stayed (each logged, at q->prio, with what to do); the
- * ledger is saved. H: the running VMs (nothing they use is unbound; it becomes theirs).
+ * ledger is saved. Nothing a running VM uses is unbound (it becomes that VM's), nor anything in
+ * its IOMMU group.
  */
-int engine_give(struct world *w, const struct give_req *q, const struct holders *h);
+int engine_give(struct world *w, const struct give_req *q);
 
 /*
  * What OWNER took from running VMs, back into them (OWNER NULL: the takes of VMs that neither

@@ -32,9 +32,12 @@ static bool among(const char *s, const char *const *set, size_t n)
 
 bool hook_argv(int argc, char **argv)
 {
-	/* The SUBOP too: "--check start --xml FILE" (a VM named like an operation) is the command line. */
+	/*
+	 * The SUBOP too, and an EXTRA that is no option: "--check start --xml FILE" and "swap start
+	 * end --force" (a VM named like an operation, a device like a SUBOP) are the command line.
+	 */
 	return argc == 5 && among(argv[2], hook_ops, ARRAY_SIZE(hook_ops)) &&
-	       among(argv[3], hook_subops, ARRAY_SIZE(hook_subops));
+	       among(argv[3], hook_subops, ARRAY_SIZE(hook_subops)) && !startswith(argv[4], "--");
 }
 
 /* The whole domain XML: libvirt's write fails if we leave it unread. */

@@ -14,7 +14,6 @@ struct plan_func {
 	const struct pci_func *f;
 	const struct vm_pci *ref; /* the map entry that gives it */
 	bool already;             /* on vfio-pci before we start */
-	bool managed;             /* a give-back of a managed='yes' <hostdev>: libvirt binds it, from its host driver */
 };
 
 /* A function of the needed groups that another running VM holds: taken from it first. */

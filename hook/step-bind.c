@@ -18,37 +18,9 @@
 static bool bind_needed(const struct take *t)
 {
 	for (size_t i = 0; i < t->p.n_funcs; i++)
-		if (!t->p.funcs[i].already || t->p.funcs[i].managed)
+		if (!t->p.funcs[i].already)
 			return true;
 	return false;
-}
-
-/*
- * A managed='yes' <hostdev> given back: libvirt binds it itself, from the host driver it
- * expects, so what the giver has of it on vfio-pci goes to its host driver first.
- */
-static int unbind_for_libvirt(struct take *t, const struct plan_func *pf)
-{
-	struct ledger *l = &t->w->l;
-	const struct ledger_func *e = ledger_func(l, &pf->f->addr);
-	char why[256];
-
-	if (!pf->already)
-		return 0;
-	if (!e || !e->owner || !t->q->giver || !streq(e->owner, t->q->giver)) {
-		char a[PCI_ADDR_LEN];
-
-		pci_addr_format(&pf->f->addr, a, sizeof(a));
-		snprintf(t->what, sizeof(t->what), "%s (%s) is on vfio-pci and not %s's to give back to its host driver", a,
-			 pci_func_name(pf->f), t->q->giver ? t->q->giver : "anybody");
-		return -EBUSY;
-	}
-	if (bind_host(e, t->w->cfg->opt.timeout, why, sizeof(why)) != BIND_HOST) {
-		snprintf(t->what, sizeof(t->what), "%s: %s", pci_func_name(pf->f), why);
-		return -EIO;
-	}
-	ledger_drop(l, &pf->f->addr);
-	return ledger_save(l);
 }
 
 /* Records every function to move (an entry this VM's cut-short start left keeps what it was on before). */
@@ -63,7 +35,7 @@ static void record(struct take *t)
 		bool fresh = false;
 		size_t n;
 
-		if (t->p.funcs[i].already || t->p.funcs[i].managed)
+		if (t->p.funcs[i].already)
 			continue;
 		/* Any other entry (damaged, or another VM's about a function not on vfio-pci) is stale: what is there now counts. */
 		e = ledger_func(l, &f->addr);
@@ -87,11 +59,8 @@ static int bind_run(struct take *t)
 	size_t total;
 	int r;
 
-	for (size_t i = 0; i < t->p.n_funcs; i++)
-		if (t->p.funcs[i].managed && (r = unbind_for_libvirt(t, &t->p.funcs[i])) < 0)
-			return r;
 	for (size_t i = total = 0; i < t->p.n_funcs; i++)
-		total += !t->p.funcs[i].already && !t->p.funcs[i].managed;
+		total += !t->p.funcs[i].already;
 	if (!total)
 		return 0;
 	/* Before anything is recorded: what an earlier start of this VM left stays as it was. */
@@ -110,7 +79,7 @@ static int bind_run(struct take *t)
 		const struct pci_func *f = t->p.funcs[i].f;
 		char a[PCI_ADDR_LEN], why[256];
 
-		if (t->p.funcs[i].already || t->p.funcs[i].managed)
+		if (t->p.funcs[i].already)
 			continue;
 		pci_addr_format(&f->addr, a, sizeof(a));
 		r = bind_vfio(f, timeout_s, why, sizeof(why));
@@ -185,6 +154,36 @@ static const struct domain *group_user(const struct holders *h, const struct pci
 	return NULL;
 }
 
+/*
+ * A VM the ledger says owns another function of A's IOMMU group and that is still there: it
+ * runs, or it is starting (between its prepare and libvirt's status file; a VM that took the
+ * group from OWNER by shutting OWNER down, whose late release this is). Its name, or NULL.
+ */
+static const char *group_owner(const struct ledger *l, const struct holders *h, const struct ledger_func *e,
+			       int *ret_group)
+{
+	int g = -1;
+
+	*ret_group = -1;
+	for (size_t i = 0; i < l->n_funcs; i++) {
+		const struct ledger_func *o = &l->funcs[i];
+		const struct ledger_vm *v;
+
+		if (o == e || !o->owner || (e->owner && streq(o->owner, e->owner)))
+			continue;
+		v = ledger_vm(l, o->owner);
+		if (!holders_get(h, o->owner) && !(v && !v->started))
+			continue;
+		if (g < 0 && (g = bind_group_of(&e->addr)) < 0)
+			return NULL;
+		if (bind_group_of(&o->addr) == g) {
+			*ret_group = g;
+			return o->owner;
+		}
+	}
+	return NULL;
+}
+
 /* What E was on, for the lines. */
 static const char *was(const struct ledger_func *e)
 {
@@ -206,6 +205,7 @@ static void bind_give(struct give *g)
 		struct ledger_func *e = &l->funcs[i];
 		const char *who = e->owner ? e->owner : "(unreadable owner)";
 		const struct domain *user;
+		const char *owner;
 		char a[PCI_ADDR_LEN], why[512];
 		int group;
 
@@ -229,6 +229,14 @@ static void bind_give(struct give *g)
 			hand_to_user(l, e, user);
 			continue;
 		}
+		if ((owner = group_owner(l, &g->h, e, &group))) {
+			_cleanup_free_ char *to = xstrdup(owner);
+
+			log_info("%s: %s stays on vfio-pci: %s owns IOMMU group %d, and runs or is starting; it is %s's to give "
+				 "back now", who, a, to, group, to);
+			ledger_claim(l, &e->addr, to);
+			continue;
+		}
 		switch (bind_host(e, timeout_s, why, sizeof(why))) {
 		case BIND_HOST:
 			log_info("%s: gave %s back to %s", who, a,
@@ -245,9 +253,6 @@ static void bind_give(struct give *g)
 				"'vfio-hook restore %s' once the cause is gone)", who, a, was(e), why, e->owner ? e->owner : "--all");
 			break;
 		case BIND_NONE:
-			log_msg(prio, "%s: %s could not go back to %s: %s; it has no driver now (it stays recorded: run "
-				"'vfio-hook restore %s' once the cause is gone)", who, a, was(e), why, e->owner ? e->owner : "--all");
-			break;
 		case BIND_STUCK:
 			log_msg(prio, "%s: %s could not go back to %s: %s (it stays recorded: run 'vfio-hook restore %s' once "
 				"the cause is gone)", who, a, was(e), why, e->owner ? e->owner : "--all");
@@ -266,10 +271,7 @@ static void bind_describe(const struct plan *p, FILE *out)
 		char a[PCI_ADDR_LEN];
 
 		pci_addr_format(&f->addr, a, sizeof(a));
-		if (p->funcs[i].managed)
-			fprintf(out, "  leave %s (%s) on %s: libvirt binds it (managed='yes'), IOMMU group %d\n", a,
-				pci_func_name(f), f->driver ? f->driver : "no driver", f->iommu_group);
-		else if (p->funcs[i].already)
+		if (p->funcs[i].already)
 			fprintf(out, "  keep %s (%s): already on vfio-pci, IOMMU group %d\n", a, pci_func_name(f),
 				f->iommu_group);
 		else

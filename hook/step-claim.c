@@ -17,7 +17,7 @@ static bool claim_needed(const struct take *t)
 	for (size_t i = 0; i < t->p.n_funcs; i++) {
 		const char *owner = ledger_owner(&t->w->l, &t->p.funcs[i].f->addr);
 
-		if (t->p.funcs[i].already && !t->p.funcs[i].managed && owner && *owner && !streq(owner, t->q->vm))
+		if (t->p.funcs[i].already && owner && *owner && !streq(owner, t->q->vm))
 			return true;
 	}
 	return false;
@@ -32,7 +32,7 @@ static int claim_run(struct take *t)
 		const char *owner = ledger_owner(l, a);
 		struct claim *c;
 
-		if (!t->p.funcs[i].already || t->p.funcs[i].managed || !owner || !*owner || streq(owner, t->q->vm))
+		if (!t->p.funcs[i].already || !owner || !*owner || streq(owner, t->q->vm))
 			continue;
 		c = array_push(&t->claims, &t->n_claims, sizeof(*c));
 		c->addr = *a;

@@ -172,18 +172,31 @@ int display_undo_step(const struct ledger_display *d, unsigned timeout_s, char *
 	return r == 0 ? 0 : r < 0 ? r : -EIO;
 }
 
-int display_hand_back(struct ledger *l, const char *owner, unsigned timeout_s, unsigned stuck_s, int prio)
+int display_hand_back(struct ledger *l, const char *owner, const struct holders *h, unsigned timeout_s, unsigned stuck_s,
+		      int prio)
 {
 	int ret = 0;
 
 	/* In reverse: modules first, then framebuffers, consoles, nvidia-persistenced, the display manager. */
 	for (size_t i = l->n_display; i-- > 0;) {
-		const struct ledger_display *d = &l->display[i];
+		struct ledger_display *d = &l->display[i];
+		const char *user = h ? holders_find(h, &d->gpu, NULL) : NULL;
 		char a[PCI_ADDR_LEN], why[256] = "";
 		bool leave = d->stuck && !stuck_s;
 
 		if ((owner && !streq(d->owner, owner)) || ledger_func(l, &d->gpu))
 			continue;
+		/*
+		 * Not recorded, but a running VM has the GPU (libvirt moved it for a managed='yes'
+		 * <hostdev>): the display stays handed over, that VM's, until it stops.
+		 */
+		if (user) {
+			if (!streq(d->owner, user)) {
+				free(d->owner);
+				d->owner = xstrdup(user);
+			}
+			continue;
+		}
 		pci_addr_format(&d->gpu, a, sizeof(a));
 		if (leave)
 			snprintf(why, sizeof(why), "its own step is still stuck in the kernel");
@@ -534,12 +547,20 @@ static int display_run(struct take *t)
 /* The lock a stuck step's write waits for is still held: a second deadline would not help. */
 static bool display_undo(struct take *t)
 {
-	return display_hand_back(&t->w->l, t->q->vm, t->w->cfg->opt.timeout, 0, LOG_NOTICE) == 0;
+	struct holders h = { 0 };
+	int r;
+
+	/* Which VMs run cannot be read: the display stays handed over, recorded (it may be a VM's GPU). */
+	if (holders_load(&h) < 0)
+		return false;
+	r = display_hand_back(&t->w->l, t->q->vm, &h, t->w->cfg->opt.timeout, 0, LOG_NOTICE);
+	holders_clear(&h);
+	return r == 0;
 }
 
 static void display_give(struct give *g)
 {
-	if (display_hand_back(&g->w->l, g->q->owner, g->w->cfg->opt.timeout, g->q->stuck_s, g->q->prio) < 0)
+	if (display_hand_back(&g->w->l, g->q->owner, &g->h, g->w->cfg->opt.timeout, g->q->stuck_s, g->q->prio) < 0)
 		g->left = true;
 }
 
@@ -556,6 +577,7 @@ const struct step step_display = {
 	.undo = display_undo,
 	.give = display_give,
 	.describe = display_step_describe,
+	.undo_last = true,
 	.undone = "; everything was put back as it was",
 	.left = "; some steps could not be undone: run 'vfio-hook restore %s' when the cause is gone",
 };

@@ -211,30 +211,39 @@ static const struct domain *same_holder(const struct holders *h, const struct le
 }
 
 /*
- * T back into the VM it came from, as a take of that VM's with the same guards as its start:
- * plugged in on vfio-pci (managed='no'), or from its host driver (managed='yes': libvirt binds
- * it), with the <hostdev> it had. What OWNER (being released) owns of it is free to take.
+ * What was taken from one VM, back into it, as a take of that VM's with the same guards as its
+ * start: all of it in one take, so that an IOMMU group goes back whole (the plan judges the
+ * group with every function of it it gives back), plugged in with the <hostdev> each had. What
+ * the VM that took them (being released, or whose start failed) owns of them is free to take.
  */
-static bool return_one(struct world *w, const struct ledger_took *t)
+static bool return_to(struct world *w, const struct ledger_took *t, size_t n)
 {
-	const struct pci_addr only = t->addr;
-	char *const xml[] = { t->xml };
+	_cleanup_free_ struct pci_addr *addrs = xcalloc(n, sizeof(*addrs));
+	_cleanup_free_ char **xml = xcalloc(n, sizeof(*xml));
 	struct selection s;
-	char a[PCI_ADDR_LEN], why[1024] = "";
-	const struct take_req q = { .vm = t->from, .sel = &s, .policy = EVICT_REFUSE, .retry = "", .giver = t->owner,
+	char why[1024] = "";
+	const struct take_req q = { .vm = t[0].from, .sel = &s, .policy = EVICT_REFUSE, .retry = "", .giver = t[0].owner,
 				    .plug = true, .why = why, .why_n = sizeof(why) };
 	int r;
 
-	pci_addr_format(&t->addr, a, sizeof(a));
-	selection_addrs(w->cfg, t->from, &only, xml, 1, &s);
+	for (size_t i = 0; i < n; i++) {
+		addrs[i] = t[i].addr;
+		xml[i] = t[i].xml;
+	}
+	selection_addrs(w->cfg, t[0].from, addrs, xml, n, &s);
 	r = engine_take(w, &q);
 	selection_clear(&s);
-	if (r == 0) {
-		log_info("%s: gave %s back to the running VM %s", t->owner, a, t->from);
-		return true;
+	for (size_t i = 0; i < n; i++) {
+		char a[PCI_ADDR_LEN];
+
+		pci_addr_format(&t[i].addr, a, sizeof(a));
+		if (r >= 0)
+			log_info("%s: gave %s back to the running VM %s", t[i].owner, a, t[i].from);
+		else
+			log_warning("%s: could not give %s back to %s: %s; it goes back to the host", t[i].owner, a, t[i].from,
+				    why);
 	}
-	log_warning("%s: could not give %s back to %s: %s; it goes back to the host", t->owner, a, t->from, why);
-	return false;
+	return r >= 0;
 }
 
 /* Does anyone still run as, or start as, VM NAME? */
@@ -301,8 +310,21 @@ bool engine_return(struct world *w, const char *owner, bool force, bool final, c
 	}
 	holders_clear(&h);
 	ledger_save(l);
+	/* One take per VM they go back to (and per VM that took them), in the order they were taken. */
+	for (size_t i = 0; i < n_todo;) {
+		size_t k = i + 1;
+
+		for (size_t j = i + 1; j < n_todo; j++)
+			if (streq(todo[j].from, todo[i].from) && streq(todo[j].owner, todo[i].owner)) {
+				struct ledger_took x = todo[j];
+
+				memmove(&todo[k + 1], &todo[k], (j - k) * sizeof(x));
+				todo[k++] = x;
+			}
+		all = return_to(w, &todo[i], k - i) && all;
+		i = k;
+	}
 	for (size_t i = 0; i < n_todo; i++) {
-		all = return_one(w, &todo[i]) && all;
 		free(todo[i].owner);
 		free(todo[i].from);
 		free(todo[i].xml);

@@ -20,6 +20,24 @@ static bool plug_needed(const struct take *t)
 	return t->q->plug;
 }
 
+/* Waits at most WAIT_MS for the VM's status file to list A: a plug libvirt did not answer in time. */
+static bool plugged_late(const struct take *t, const struct pci_addr *a, long wait_ms)
+{
+	long deadline = now_ms() + wait_ms;
+
+	for (;;) {
+		struct domain d = { 0 };
+		bool there = domain_load_running(t->q->vm, &d) == 0 && domain_has(&d, a);
+
+		domain_clear(&d);
+		if (there)
+			return true;
+		if (now_ms() >= deadline)
+			return false;
+		evict_nap();
+	}
+}
+
 static int plug_run(struct take *t)
 {
 	const struct options *o = &t->w->cfg->opt;
@@ -36,6 +54,15 @@ static int plug_run(struct take *t)
 			continue;
 		pci_addr_format(&f->addr, a, sizeof(a));
 		r = virt_call(&q, (long)o->timeout * 1000L, &out);
+		/*
+		 * No answer in time is no refusal: libvirt may plug it still (pinning the guest's memory
+		 * for its first device takes long). Plugged after all, it is; not yet, it is unplugged
+		 * again with the rest, and what the VM keeps is never unbound under it.
+		 */
+		if (r == -ETIMEDOUT && plugged_late(t, &f->addr, (long)o->timeout * 1000L))
+			r = 0;
+		if (r == -ETIMEDOUT)
+			*(struct pci_addr *)array_push(&t->plugged, &t->n_plugged, sizeof(f->addr)) = f->addr;
 		if (r < 0) {
 			char why[512];
 

@@ -62,6 +62,7 @@ struct step {
 	bool (*undo)(struct take *t);
 	void (*give)(struct give *g);
 	void (*describe)(const struct plan *p, FILE *out);
+	bool undo_last; /* its undo waits until every other step's is done (the display: once the GPU is back where it was) */
 	const char *undone; /* what the failing step's line ends with when every undo succeeded */
 	const char *left;   /* ... when one did not (%s: the VM, for 'vfio-hook restore %s') */
 };

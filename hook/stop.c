@@ -27,18 +27,19 @@
  */
 #define STUCK_RETRY_S 1
 
-/* How long giving back what NAME owns and took may take at most. */
+/* How long giving back what NAME owns and took (NAME NULL: everybody's) may take at most. */
 static long release_hold_ms(const struct ledger *l, const char *name, unsigned timeout_s)
 {
 	long n = 2; /* waiting for late unplugs, and the rest */
 
+	/* Each function: its writes, tried twice, and the way back to vfio-pci when its driver will not take it. */
 	for (size_t i = 0; i < l->n_funcs; i++)
-		n += l->funcs[i].owner && streq(l->funcs[i].owner, name) ? 3L : 0L;
+		n += !name || (l->funcs[i].owner && streq(l->funcs[i].owner, name)) ? 3L * 3L : 0L;
 	for (size_t i = 0; i < l->n_took; i++)
-		n += streq(l->took[i].owner, name) ? 5L : 0L;
+		n += !name || streq(l->took[i].owner, name) ? 5L : 0L;
 	/* Each step of the host's display to give back: one command or write. */
 	for (size_t i = 0; i < l->n_display; i++)
-		n += streq(l->display[i].owner, name) ? 1L : 0L;
+		n += !name || streq(l->display[i].owner, name) ? 1L : 0L;
 	return n * (long)timeout_s * 1000L;
 }
 
@@ -99,7 +100,7 @@ int action_release(const char *cfg_path, const char *vm_name, const char *reason
 		const struct give_req q = { .owner = vm_name, .returns = true, .forced = failed || (vm && vm_giveback(w.cfg, vm)),
 					    .stuck_s = failed ? STUCK_RETRY_S : t, .prio = LOG_ERR };
 
-		r = engine_give(&w, &q, &w.h);
+		r = engine_give(&w, &q);
 	}
 	/* What it still took (an unplug still pending) is given back by a later run. */
 	ledger_vm_drop(&w.l, vm_name);
@@ -142,7 +143,7 @@ static int restore_one(struct world *w, const char *name)
 
 	if (!running && v && !v->started && maybe_starting(w->cfg->opt.uri, w->cfg->opt.timeout, name))
 		return -EBUSY;
-	r = engine_give(w, &q, &w->h);
+	r = engine_give(w, &q);
 	if (!running)
 		ledger_vm_tidy(&w->l, name);
 	return r;
@@ -200,7 +201,7 @@ static int restore_damaged(struct world *w)
 	{
 		const struct give_req q = { .only = addrs, .n_only = n, .stuck_s = w->cfg->opt.timeout, .prio = LOG_ERR };
 
-		r = engine_give(w, &q, &w->h);
+		r = engine_give(w, &q);
 	}
 	free(addrs);
 	if (r == 0)
@@ -220,6 +221,8 @@ int action_restore(const char *cfg_path, const char *vm)
 	r = world_lock(&w, "restore", w.cfg->opt.timeout);
 	if (r < 0)
 		goto out;
+	/* Those who wait for the lock wait as long as the restore may take, and no longer. */
+	state_lock_hold(w.lock, release_hold_ms(&w.l, vm, w.cfg->opt.timeout));
 	r = holders_load(&w.h);
 	if (r < 0) {
 		log_error("restore: nothing given back: which VMs are running cannot be read (see above); fix that, then run it again");

@@ -137,4 +137,29 @@ left=none; for p in $(pgrep -x sleep); do grep -qa "VFIO_HOOK_TEST_ROOT=$VFIO_HO
 echo "left: $left"; [ "$left" = none ] || kill $(echo $left | cut -d" " -f2)')
 check "the hook killed mid-step: no command of its is left running" "left: none" "$out"
 
+## a failed start that took the display's GPU from a running VM (managed='yes': libvirt gave it
+## to the host's drivers as it left) gives it back to that VM before the host gets its display:
+## the VM has its GPU again, and the hand-over waits, that VM's, until it stops
+desktop; map "[options]" "timeout = 2" "uri = standin:///" "evict = detach" "[vm win10]" "pci = 0b:00.0 0b:00.1 05:00.0" "host-display = handoff"
+domxml test 0000:0b:00.0 0000:0b:00.1 | sed "s/managed='no'/managed='yes'/g" >"$work/test.xml"
+domxml win10 0000:0b:00.0 0000:0b:00.1 0000:05:00.0 >"$work/win10-nic.xml"
+out=$(on desktop 'for a in 0000:0b:00.0 0000:0b:00.1; do echo vfio-pci >/sys/bus/pci/devices/$a/driver_override; echo $a >/sys/bus/pci/devices/$a/driver/unbind; echo $a >/sys/bus/pci/drivers_probe; done
+sed "s|<domain|<domstatus state=\"running\" pid=\"4242\"><domain|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
+FAKEKERNEL_FAULT=probe:0000:05:00.0:nobind1 $H win10 prepare begin - <$W/win10-nic.xml >/dev/null 2>$W/err; echo "rc=$?"
+grep -o "bus=.0x0b." $W/run/test.xml | wc -l; eval "$DSTATE"; grep -c "^display .* owner=test " $W/state/ledger')
+check "a failed start: the display's GPU back in the VM it came from first, the hand-over that VM's now" \
+	"$(printf '%s\n' "rc=1" "2" "$GIVEN" "4")" "$out"
+check "a failed start: no give-back refused" 0 "$(grep -c "could not give" "$work/err")"
+
+## a give-back of the display's GPU to a managed='yes' VM keeps the hand-over with the GPU: the
+## host's console and framebuffer are not bound into a BAR of a GPU that a VM runs
+desktop; map "[options]" "timeout = 2" "uri = standin:///" "evict = detach" "giveback = yes" "[vm win10]" "pci = 0b:00.0 0b:00.1" "host-display = handoff"
+out=$(on desktop 'sed "s|<domain|<domstatus state=\"running\" pid=\"4242\"><domain|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
+for a in 0000:0b:00.0 0000:0b:00.1; do echo vfio-pci >/sys/bus/pci/devices/$a/driver_override; echo $a >/sys/bus/pci/devices/$a/driver/unbind; echo $a >/sys/bus/pci/drivers_probe; done
+$H win10 prepare begin - <$W/win10.xml >/dev/null 2>&1; echo "rc=$?"; $H win10 started begin - </dev/null
+$H win10 release end - </dev/null 2>$W/err; echo "rc=$?"
+grep -o "bus=.0x0b." $W/run/test.xml | wc -l; eval "$DSTATE"; grep -c "^display .* owner=test " $W/state/ledger')
+check "a managed='yes' give-back of the display's GPU: the VM has it, and the display stays handed over, its" \
+	"$(printf '%s\n' "rc=0" "rc=0" "2" "$GIVEN" "4")" "$out"
+
 tap_done

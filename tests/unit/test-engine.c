@@ -114,14 +114,9 @@ static int take(const char *vm)
 
 static int give(const char *vm)
 {
-	struct holders h = { 0 };
 	const struct give_req q = { .owner = vm, .stuck_s = 1, .prio = LOG_NOTICE };
-	int r;
 
-	assert_int_equal(holders_load(&h), 0);
-	r = engine_give(&w, &q, &h);
-	holders_clear(&h);
-	return r;
+	return engine_give(&w, &q);
 }
 
 static void assert_gpu_home(void)

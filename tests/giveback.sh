@@ -1,0 +1,139 @@
+#!/bin/sh
+# Give-back: what a start took from a running VM goes back into it, whole, with a start's guards.
+# sources: step-evict step-plug step-claim step-bind step-display engine stop start bind virt holders plan
+# libvirt here is the suite's stand-in (uri = standin:///, tests/lib/bin/libvirt), which plugs,
+# unplugs and shuts down by editing the status files as libvirt does, so that a give-back can
+# succeed, come late or be refused at will. Eviction itself, and give-back against libvirt's
+# own test driver, which refuses every hot-plug, are in tests/evict.sh.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/tap.sh"
+. "$here/lib/hook-env.sh"
+
+domxml win10 $GPU >"$work/win10.xml"
+domxml test $GPU >"$work/test.xml"
+domxml test $GPU | sed "s/managed='no'/managed='yes'/g" >"$work/test-managed.xml"
+# In a fixture session: the PCI addresses a running VM's status file lists ("off": not running).
+HAS='has() { [ -f $W/run/$1.xml ] || { echo "$1: off"; return; }; echo "$1: $(grep -o "bus=.0x... slot=.0x... function=.0x.." $W/run/$1.xml | sed "s/bus=.0x\(..\). slot=.0x\(..\). function=.0x\(.\)./\1:\2.\3/" | tr "\n" " ")"; }'
+OWNERS='sed -n "s/^func \([^ ]*\) owner=\([^ ]*\) .*/\1 \2/p" $W/state/ledger 2>/dev/null | tr "\n" " "; echo'
+export HAS OWNERS
+STANDIN=$work/run/standin
+gb_map() { # [KEY = VALUE]... for [vm win10]
+	map "[options]" "timeout = 2" "uri = standin:///" "giveback = yes" "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" \
+		"device = 10de:1ad8" "device = 10de:1ad9" "[vm win10]" "pci = gpu" "$@" "[vm test]" "pci = gpu"
+}
+
+## the give-back that works: the VM it came from has it all again, owns it, and nothing says otherwise
+reset; gb_map
+out=$(on desktop "$HAS"'
+$H test prepare begin - <$W/test.xml
+sed "s|<domain|<domstatus state=\"running\" pid=\"4242\"><domain|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
+$H test started begin - </dev/null
+$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; has test
+$H win10 release end - </dev/null 2>$W/err; echo "rc=$?"; has test; eval "$STATE"; '"$OWNERS")
+check "a give-back that works: test has the GPU again, on vfio-pci, and owns it" "$(printf '%s\n' "rc=0" "test: " "rc=0" \
+	"test: 09:00.0 09:00.1 09:00.2 09:00.3 " "$VFIO" \
+	"0000:09:00.0 test 0000:09:00.1 test 0000:09:00.2 test 0000:09:00.3 test ")" "$out"
+check "a give-back that works: nothing said about it failing" "" "$(cat "$work/err")"
+
+## a hot-plug that libvirt does not answer in time but does (pinning the VM's memory takes long):
+## the function is the VM's, on vfio-pci, never unbound under it
+reset; gb_map
+out=$(on desktop "$HAS"'
+$H test prepare begin - <$W/test.xml
+sed "s|<domain|<domstatus state=\"running\" pid=\"4242\"><domain|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
+$H test started begin - </dev/null
+$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"
+mkdir -p $W/run/standin; : >$W/run/standin/attach-late
+$H win10 release end - </dev/null 2>$W/err; echo "rc=$?"; has test; eval "$STATE"; '"$OWNERS")
+check "a late hot-plug: the VM keeps what libvirt plugged, on vfio-pci, and owns it" "$(printf '%s\n' "rc=0" "rc=0" \
+	"test: 09:00.0 09:00.1 09:00.2 09:00.3 " "$VFIO" \
+	"0000:09:00.0 test 0000:09:00.1 test 0000:09:00.2 test 0000:09:00.3 test ")" "$out"
+
+## a failed start gives back, whole, a managed='yes' group the VM had: libvirt gave it to the host
+## drivers when it left the VM, so the give-back is a start of test's with the same guards, and
+## the group goes back in one take (one function at a time, its siblings on host drivers would
+## make it refused as not viable)
+reset; gb_map
+out=$(on desktop "$HAS"'
+for a in $GPU; do echo vfio-pci >/sys/bus/pci/devices/$a/driver_override; echo $a >/sys/bus/pci/devices/$a/driver/unbind; echo $a >/sys/bus/pci/drivers_probe; done
+sed "s|<domain|<domstatus state=\"running\" pid=\"4242\"><domain|; s|</domain>|</domain></domstatus>|" $W/test-managed.xml >$W/run/test.xml
+FAKEKERNEL_FAULT=probe:0000:09:00.2:fail1 $H win10 prepare begin - <$W/win10.xml >/dev/null 2>$W/err; echo "rc=$?"; has test; eval "$STATE"; '"$OWNERS")
+check "a failed start: test gets its managed='yes' group back whole" "$(printf '%s\n' "rc=1" \
+	"test: 09:00.0 09:00.1 09:00.2 09:00.3 " "$VFIO" \
+	"0000:09:00.0 test 0000:09:00.1 test 0000:09:00.2 test 0000:09:00.3 test ")" "$out"
+check "a failed start: no give-back said to fail" 0 "$(grep -c "could not give" "$work/err")"
+
+## after a give-back, what the released VM still owns of the group stays on vfio-pci: test runs
+## with the group (a host driver bound into it would break its isolation)
+reset; map "[options]" "timeout = 2" "uri = standin:///" "giveback = yes" "[vm win10]" "pci = $GPU" "[vm test]" "pci = 09:00.0 09:00.1"
+domxml test 0000:09:00.0 0000:09:00.1 >"$work/test2.xml"
+out=$(on desktop "$HAS"'
+$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"
+echo "took 0000:09:00.0 owner=win10 from=test from-uuid= from-id=-1 state=done xml=$(sed -n "s/.*<devices>\(<hostdev.*function=.0x0.\/><\/source>\)<alias[^>]*>\(<\/hostdev>\).*/\1\2/p" $W/win10.xml | sed "s/ /%20/g")" >>$W/state/ledger
+echo "<domstatus state=\"running\" pid=\"4242\"><domain type=\"kvm\"><name>test</name><devices></devices></domain></domstatus>" >$W/run/test.xml
+$H win10 release end - </dev/null 2>$W/err; echo "rc=$?"; has test; eval "$STATE"; '"$OWNERS")
+check "a give-back of one function: the rest of its IOMMU group stays on vfio-pci, test's" "$(printf '%s\n' "rc=0" "rc=0" \
+	"test: 09:00.0 " "$VFIO" "0000:09:00.0 test 0000:09:00.1 test 0000:09:00.2 test 0000:09:00.3 test ")" "$out"
+
+## a release while the VM that took the group is starting (before libvirt writes its status
+## file): what the released VM still owns of that group stays on vfio-pci, the starting VM's
+reset; map "[options]" "timeout = 2" "uri = standin:///" "evict = shutdown" "[pci gpu]" "device = 10de:1e84" \
+	"device = 10de:10f8" "device = 10de:1ad8" "device = 10de:1ad9" "[vm win10]" "pci = 0000:09:00.0" "[vm test]" "pci = gpu"
+domxml win10 0000:09:00.0 >"$work/win10-video.xml"
+out=$(on desktop '
+$H test prepare begin - <$W/test.xml; sed "s|<domain|<domstatus state=\"running\" pid=\"4242\"><domain|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
+$H test started begin - </dev/null
+$H win10 prepare begin - <$W/win10-video.xml; echo "rc=$?"
+$H test release end - </dev/null; echo "rc=$?"; eval "$STATE"; '"$OWNERS")
+check "a release in the taker's status-file gap: the group stays on vfio-pci, the starting VM's" "$(printf '%s\n' "rc=0" "rc=0" \
+	"$VFIO" "0000:09:00.0 win10 0000:09:00.1 win10 0000:09:00.2 win10 0000:09:00.3 win10 ")" "$out"
+
+## a function recorded with its driver unknown ('?') that no driver takes (its module gone): never left on no driver
+reset; full_map
+mkdir -p "$work/state"; chmod 700 "$work/state"
+printf '%s\n' "vfio-hook-ledger 1" "func 0000:09:00.3 owner=win10 driver=? override=? state=moved" >"$work/state/ledger"
+chmod 600 "$work/state/ledger"
+out=$(on desktop 'a=0000:09:00.3; echo vfio-pci >/sys/bus/pci/devices/$a/driver_override; echo $a >/sys/bus/pci/devices/$a/driver/unbind; echo $a >/sys/bus/pci/drivers_probe
+rm -rf $UMOCKDEV_DIR/sys/bus/pci/drivers/nvidia-gpu
+FAKEKERNEL_MODPROBE_FAIL=1 $H restore win10 >/dev/null 2>$W/err; echo "rc=$?"; basename $(readlink /sys/bus/pci/devices/$a/driver); grep -c "^func $a owner=win10" $W/state/ledger')
+check "its driver unknown, its probe binding nothing: on vfio-pci again, recorded, never on no driver" \
+	"$(printf '%s\n' "rc=1" "vfio-pci" "1")" "$out"
+
+## restore tells those waiting for the lock how long it may hold it: a start behind a restore
+## whose unbinds are stuck in the kernel (a deadline each, 1 s here, 4 s in all) waits for it,
+## rather than giving up after the 3 s a lock holder is trusted for unless it says more
+reset; map "[options]" "timeout = 1" "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" "device = 10de:1ad8" \
+	"device = 10de:1ad9" "[vm win10]" "pci = gpu" "[vm linux]" "pci = gpu"
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"
+FAKEKERNEL_FAULT=unbind:0000:09:00.0:hang,unbind:0000:09:00.1:hang,unbind:0000:09:00.2:hang,unbind:0000:09:00.3:hang \
+	$H restore win10 >/dev/null 2>&1 &
+sleep 0.5; $H linux prepare begin - <$W/win10.xml 2>$W/err; wait
+grep -c "past the time it said it would need" $W/err')
+check "a start behind a restore stuck in the kernel waits for it, as long as the restore said" "$(printf 'rc=0\n0')" "$out"
+
+## five words that are not libvirt's call: swap of a device named like a SUBOP into a VM named like an operation
+reset; full_map
+out=$(on desktop 'timeout 5 $H swap start end --force </dev/null; echo "rc=$?"')
+check "swap start end --force is the command line, not the hook (which would wait for stdin and do nothing)" \
+	"$(printf '%s\n' 'vfio-hook: unknown device "end": not a [pci] name in '"$work"'/map.ini, nor a vendor:device id or an address (see '"'"'vfio-hook groups'"'"')' "rc=2")" "$out"
+
+## a swap whose hot-plug libvirt refuses: what it took goes back into the VM it came from, and the
+## lines say so, not that it went to the host
+reset; gb_map
+domxml win10 >"$work/win10-empty.xml"
+out=$(on desktop "$HAS"'
+$H test prepare begin - <$W/test.xml
+sed "s|<domain|<domstatus state=\"running\" pid=\"4242\"><domain|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
+$H test started begin - </dev/null
+sed "s|<domain|<domstatus state=\"running\" pid=\"4343\"><domain|; s|</domain>|</domain></domstatus>|" $W/win10-empty.xml >$W/run/win10.xml
+mkdir -p $W/run/standin; : >$W/run/standin/attach-fail-win10
+$H swap win10 gpu >/dev/null 2>$W/err; echo "rc=$?"; has test; has win10; eval "$STATE"; '"$OWNERS")
+check "a swap libvirt refuses: test has the GPU back, owns it; win10 has nothing" "$(printf '%s\n' "rc=1" \
+	"test: 09:00.0 09:00.1 09:00.2 09:00.3 " "win10: " "$VFIO" \
+	"0000:09:00.0 test 0000:09:00.1 test 0000:09:00.2 test 0000:09:00.3 test ")" "$out"
+check "a swap libvirt refuses: the line says all was put back, and nothing says it went to the host" \
+	"vfio-hook: win10: cannot hot-plug $G0: internal error: unable to execute QEMU command 'device_add': the guest refused 0000:09:00.0; everything was put back
+0" "$(grep "cannot hot-plug" "$work/err"; grep -c "to the host\|could not give\|restore" "$work/err")"
+
+tap_done
