@@ -22,6 +22,14 @@ static const char *const hook_ops[] = {
 /* libvirt's SUBOP: "begin", "end", or "-" when there is none. */
 static const char *const hook_subops[] = { "begin", "end", "-" };
 
+/*
+ * libvirt's EXTRA: "-" (what it passes for every QEMU call), or a domain's shut-off reason as
+ * libvirt words it (virDomainShutoffReason), which a release may be given.
+ */
+static const char *const hook_extras[] = {
+	"-", "unknown", "shutdown", "destroyed", "crashed", "migrated", "saved", "failed", "from-snapshot", "daemon",
+};
+
 static bool among(const char *s, const char *const *set, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -30,14 +38,29 @@ static bool among(const char *s, const char *const *set, size_t n)
 	return false;
 }
 
+/* Called by the name libvirt runs hooks by: /etc/libvirt/hooks/qemu, or a file in hooks/qemu.d/. */
+static bool libvirt_name(const char *argv0)
+{
+	const char *base = strrchr(argv0, '/'), *dir;
+
+	if (!base)
+		return streq(argv0, "qemu");
+	for (dir = base; dir > argv0 && dir[-1] != '/'; dir--)
+		;
+	return streq(base + 1, "qemu") || (base - dir == 6 && strncmp(dir, "qemu.d", 6) == 0);
+}
+
 bool hook_argv(int argc, char **argv)
 {
 	/*
-	 * The SUBOP too, and an EXTRA that is no option: "--check start --xml FILE" and "swap start
-	 * end --force" (a VM named like an operation, a device like a SUBOP) are the command line.
+	 * Exactly libvirt's four words, each from its own set but the VM's name: "--check start --xml
+	 * FILE", "swap start end -cFILE" and "swap start - -cFILE" (a VM named like an operation, a
+	 * device like a SUBOP) are the command line. A first word that looks like an option is an
+	 * option, unless libvirt calls us by its hook's name (a domain may be named "-x").
 	 */
 	return argc == 5 && among(argv[2], hook_ops, ARRAY_SIZE(hook_ops)) &&
-	       among(argv[3], hook_subops, ARRAY_SIZE(hook_subops)) && !startswith(argv[4], "--");
+	       among(argv[3], hook_subops, ARRAY_SIZE(hook_subops)) && among(argv[4], hook_extras, ARRAY_SIZE(hook_extras)) &&
+	       (argv[1][0] != '-' || libvirt_name(argv[0]));
 }
 
 /* The whole domain XML: libvirt's write fails if we leave it unread. */

@@ -1,8 +1,9 @@
 #!/bin/sh
-# The command line itself: an argument too many, an unknown command, --version and --help.
-# sources: main
+# The command line itself: an argument too many, an unknown command, --version and --help, and
+# which argv is libvirt's hook call and which the command line.
+# sources: main hook
 # The map's own errors are in tests/map.sh, discovery and groups in tests/groups.sh, the hook's
-# argv in tests/hook.sh, what an ordinary user sees in tests/as-user.sh.
+# calls in tests/hook.sh, what an ordinary user sees in tests/as-user.sh.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/tap.sh"
@@ -25,5 +26,30 @@ printf '[vm start]\npci = nvidia-rtx-2070-super\n' >>maps/start.ini
 printf "<domain><name>start</name></domain>\n" >start.xml
 run desktop -c maps/start.ini --check start --xml start.xml
 check "--check of a VM named start, with --xml: the command line, not the hook" "0 start: 4 PCI functions" "$rc $(echo "$out" | head -n1)"
+
+# The hook's call is exactly libvirt's four words, EXTRA "-" or a shut-off reason: an option
+# anywhere makes it the command line, which says what is wrong, never a hook that waits for stdin.
+unknown_dev() { echo "vfio-hook: unknown device \"$1\": not a [pci] name in maps/example.ini, nor a vendor:device id or an address (see 'vfio-hook groups')"; }
+run desktop swap start end -cmaps/example.ini
+check "swap start end -cMAP: the command line (swap), not the hook" "2 $(unknown_dev end)" "$rc $err"
+run desktop swap start - -cmaps/example.ini
+check "swap start - -cMAP: the command line (swap), not the hook" "2 $(unknown_dev -)" "$rc $err"
+mkfifo "$work/never"; sleep 30 >"$work/never" & never=$!
+out=$(timeout 10 "$here/fakesys" desktop -- "$bin" swap start end -cmaps/example.ini <"$work/never" 2>&1); rc=$?
+kill "$never"
+check "swap start end -cMAP with a stdin that never ends: answers at once" "2 $(unknown_dev end)" "$rc $out"
+run desktop -cmaps/example.ini prepare begin -
+check "an option first, four words: the command line" "2 vfio-hook: prepare: unexpected argument \"begin\" (see vfio-hook --help)" "$rc $err"
+run desktop win10 prepare begin whatever
+check "an EXTRA libvirt never passes: the command line" "2 vfio-hook: win10: unexpected argument \"prepare\" (see vfio-hook --help)" "$rc $err"
+# libvirt's own words: EXTRA a shut-off reason; a domain named like an option when called by the hook's name.
+ln -s "$bin" "$work/qemu"
+for args in "nosuchvm release end destroyed" "nosuchvm release end failed" "nosuchvm stopped end -" "-x release end -"; do
+	# shellcheck disable=SC2086
+	out=$(VFIO_HOOK_CONFIG=maps/example.ini "$here/fakesys" desktop -- "$work/qemu" $args </dev/null 2>&1); rc=$?
+	check "hook qemu $args: the hook (exit 0, silent)" "0 " "$rc $out"
+done
+out=$(VFIO_HOOK_CONFIG=maps/example.ini "$here/fakesys" desktop -- "$bin" -x release end - </dev/null 2>&1); rc=$?
+check "vfio-hook -x release end -, not by the hook's name: the command line" "2" "$rc"
 
 tap_done
