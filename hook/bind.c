@@ -158,7 +158,7 @@ enum bind_end bind_host(const struct ledger_func *e, unsigned timeout_s, char *w
 	const char *want = e->known ? e->driver : NULL, *ovr = e->known ? e->override : "";
 	/* An override naming another driver than the one that was bound had not taken effect yet. */
 	bool later = *ovr && want && !streq(ovr, want);
-	char cur[64], first[256] = "";
+	char cur[64], first[256] = "", back[256] = "";
 	int r = -EIO;
 
 	if (sysfs_driver(&e->addr, cur, sizeof(cur)) == -ENODEV) {
@@ -185,16 +185,24 @@ enum bind_end bind_host(const struct ledger_func *e, unsigned timeout_s, char *w
 	if (r == -ETIMEDOUT)
 		return BIND_STUCK;
 	/* Its driver will not take it: on vfio-pci, where nothing uses it, rather than on no driver. */
-	r = rebind(&e->addr, "vfio-pci", "vfio-pci", timeout_s, cur, sizeof(cur));
+	r = rebind(&e->addr, "vfio-pci", "vfio-pci", timeout_s, back, sizeof(back));
 	snprintf(why, n, "%s", first);
 	if (r == 0)
 		return BIND_VFIO;
+	/* A write of the way back that did not finish: the kernel holds the function; nothing more is tried. */
+	if (r == -ETIMEDOUT) {
+		snprintf(why, n, "%s; the way back to vfio-pci is stuck in the kernel: %s", first, back);
+		return BIND_STUCK;
+	}
 	/* Said as it is: a write of the way back that failed may have left it where it was. */
 	if (sysfs_driver(&e->addr, cur, sizeof(cur)) < 0)
 		cur[0] = '\0';
 	if (streq(cur, "vfio-pci"))
 		return BIND_VFIO;
-	snprintf(why, n, "%s; vfio-pci did not take it either (driver now: %s)", first, *cur ? cur : "none");
+	if (strstr(back, "driver now:"))
+		snprintf(why, n, "%s; vfio-pci did not take it either: %s", first, back);
+	else
+		snprintf(why, n, "%s; vfio-pci did not take it either: %s (driver now: %s)", first, back, *cur ? cur : "none");
 	return BIND_NONE;
 }
 

@@ -118,6 +118,27 @@ check "its driver gone at release: the line says where it is" \
 	"vfio-hook: win10: 0000:09:00.2 could not go back to xhci_hcd: xhci_hcd did not bind (driver now: none; see dmesg); it is on vfio-pci again (it stays recorded: run 'vfio-hook restore win10' once the cause is gone)" \
 	"$(cat "$work/err")"
 
+## its driver gone at release, and the way back to vfio-pci fails or sticks in the kernel: the
+## line keeps both reasons, and one stuck is said to be stuck, recorded for restore
+reset; full_map 1
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"
+rm -rf $UMOCKDEV_DIR/sys/bus/pci/drivers/xhci_hcd
+FAKEKERNEL_FAULT=probe:0000:09:00.2:nobind FAKEKERNEL_MODPROBE_FAIL=1 $H win10 release end - </dev/null 2>$W/err; echo "rc=$?"
+grep -c "^func 0000:09:00.2 owner=win10 " $W/state/ledger')
+check "its driver gone, vfio-pci binding nothing: recorded" "$(printf 'rc=0\nrc=0\n1')" "$out"
+check "its driver gone, vfio-pci binding nothing: the line gives both reasons" \
+	"vfio-hook: win10: 0000:09:00.2 could not go back to xhci_hcd: xhci_hcd did not bind (driver now: none; see dmesg); vfio-pci did not take it either: vfio-pci did not bind (driver now: none; see dmesg) (it stays recorded: run 'vfio-hook restore win10' once the cause is gone)" \
+	"$(cat "$work/err")"
+reset; full_map 1
+out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"
+rm -rf $UMOCKDEV_DIR/sys/bus/pci/drivers/xhci_hcd
+FAKEKERNEL_FAULT=override:0000:09:00.2:hang3 FAKEKERNEL_MODPROBE_FAIL=1 $H win10 release end - </dev/null 2>$W/err; echo "rc=$?"
+kill $(cat $UMOCKDEV_DIR/fakekernel/hung.pid); grep -c "^func 0000:09:00.2 owner=win10 " $W/state/ledger')
+check "its driver gone, the way back to vfio-pci stuck: recorded" "$(printf 'rc=0\nrc=0\n1')" "$out"
+check "its driver gone, the way back to vfio-pci stuck: the line says stuck in the kernel" \
+	"vfio-hook: win10: 0000:09:00.2 could not go back to xhci_hcd: xhci_hcd did not bind (driver now: none; see dmesg); the way back to vfio-pci is stuck in the kernel: writing driver_override did not finish in time (it stays recorded: run 'vfio-hook restore win10' once the cause is gone)" \
+	"$(cat "$work/err")"
+
 ## a driver named otherwise than its module (xhci_hcd is xhci_pci's) unloaded meanwhile: loaded by the device's modalias
 reset; full_map
 out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; rm -rf $UMOCKDEV_DIR/sys/bus/pci/drivers/xhci_hcd

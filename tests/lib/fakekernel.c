@@ -495,7 +495,11 @@ static int do_override(const char *dev, const char *val)
 	return 0;
 }
 
-/* The fault for this step and device, if any; counts occurrences for the "…1" forms. */
+/*
+ * The fault for this step and device, if any; counts occurrences for the "…N" forms: a trailing
+ * digit N (fail1, hang3) makes it happen on the Nth such write only (counted while a fault is
+ * set for that step and device, from the first process that has it).
+ */
 static const char *fault(const char *step, const char *dev)
 {
 	const char *spec = getenv("FAKEKERNEL_FAULT");
@@ -519,8 +523,8 @@ static const char *fault(const char *step, const char *dev)
 		read_small(cnt, n, sizeof(n));
 		snprintf(n, sizeof(n), "%d", atoi(n) + 1);
 		write_small(cnt, n);
-		if (action[strlen(action) - 1] == '1') {
-			if (atoi(n) > 1)
+		if (action[strlen(action) - 1] >= '1' && action[strlen(action) - 1] <= '9') {
+			if (atoi(n) != action[strlen(action) - 1] - '0')
 				return NULL;
 			action[strlen(action) - 1] = '\0';
 		}
