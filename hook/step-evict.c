@@ -51,7 +51,9 @@ static bool all_gone(const struct plan *p)
 
 /*
  * Sends the requests: one unplug per hostdev, or one shutdown per holder. *ret_sent[i] says
- * whether eviction i was asked for (a holder may act on it later).
+ * whether eviction i was asked for (a holder may act on it later): a request libvirt did not
+ * answer in time was sent all the same (its call may be waiting for the domain's job, or for
+ * the guest), and libvirt may carry it out after the take gave up.
  */
 static int request(const struct config *c, const struct plan *p, long deadline, const char *retry, bool *ret_sent)
 {
@@ -74,7 +76,7 @@ static int request(const struct config *c, const struct plan *p, long deadline, 
 			q.flags = VIR_DOMAIN_AFFECT_LIVE;
 		}
 		r = virt_call(&q, deadline - now_ms(), &msg);
-		ret_sent[i] = r == 0;
+		ret_sent[i] = r == 0 || r == -ETIMEDOUT;
 		if (r == 0)
 			continue;
 		pci_addr_format(&e->f->addr, a, sizeof(a));
@@ -183,7 +185,7 @@ static int evict_run(struct take *t)
 	if (requested)
 		log_not_released(c, p, t->q->retry);
 fail:
-	/* Never asked for: nothing will come of it. */
+	/* Never asked for (or refused): nothing will come of it. What was asked stays pending for a later run. */
 	for (size_t i = 0; i < p->n_evictions; i++)
 		for (size_t k = 0; !sent[i] && k < l->n_took; k++)
 			if (l->took[k].pending && streq(l->took[k].owner, p->vm->name) &&

@@ -112,6 +112,26 @@ sleep 0.5; $H linux prepare begin - <$W/win10.xml 2>$W/err; wait
 grep -c "past the time it said it would need" $W/err')
 check "a start behind a restore stuck in the kernel waits for it, as long as the restore said" "$(printf 'rc=0\n0')" "$out"
 
+## an eviction's hot-unplug that libvirt does not answer in time but carries out later: the
+## request was sent, its record stays, and the next run plugs the device back into its VM
+reset; map "[options]" "timeout = 2" "uri = standin:///" "evict = detach" "[pci gpu]" "device = 10de:1e84" \
+	"device = 10de:10f8" "device = 10de:1ad8" "device = 10de:1ad9" "[vm win10]" "pci = gpu" "[vm test]" "pci = gpu" \
+	"[vm other]" "pci = 05:00.0"
+domxml other 0000:05:00.0 >"$work/other.xml"
+out=$(on desktop "$HAS"'
+$H test prepare begin - <$W/test.xml
+sed "s|<domain|<domstatus state=\"running\" pid=\"4242\"><domain|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
+$H test started begin - </dev/null
+mkdir -p $W/run/standin; echo 5 >$W/run/standin/detach-late
+$H win10 prepare begin - <$W/win10.xml 2>/dev/null; echo "rc=$?"; echo "took: $(grep -c "^took 0000:09:00.0 owner=win10 from=test .*state=pending" $W/state/ledger)"
+$H win10 release end - </dev/null; rm $W/run/standin/detach-late
+i=0; while [ $i -lt 50 ] && grep -q "function=.0x0./></source><alias name=.hostdev0" $W/run/test.xml; do sleep 0.1; i=$((i + 1)); done
+has test
+$H other prepare begin - <$W/other.xml; echo "rc=$?"; has test; eval "$STATE"; '"$OWNERS")
+check "a late unplug of an eviction: its record stays, and the next run gives it back to test" "$(printf '%s\n' "rc=1" "took: 1" \
+	"test: 09:00.1 09:00.2 09:00.3 " "rc=0" "test: 09:00.1 09:00.2 09:00.3 09:00.0 " "$VFIO" \
+	"0000:09:00.0 test 0000:09:00.1 test 0000:09:00.2 test 0000:09:00.3 test 0000:05:00.0 other ")" "$out"
+
 ## five words that are not libvirt's call: swap of a device named like a SUBOP into a VM named like an operation
 reset; full_map
 out=$(on desktop 'timeout 5 $H swap start end --force </dev/null; echo "rc=$?"')
