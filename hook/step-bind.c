@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "step.h"
+#include "sysfs.h"
 #include "util.h"
 
 #include <errno.h>
@@ -155,9 +156,11 @@ static const struct domain *group_user(const struct holders *h, const struct pci
 }
 
 /*
- * A VM the ledger says owns another function of A's IOMMU group and that is still there: it
- * runs, or it is starting (between its prepare and libvirt's status file; a VM that took the
- * group from OWNER by shutting OWNER down, whose late release this is). Its name, or NULL.
+ * A VM the ledger says owns another function of A's IOMMU group and that is starting: between
+ * its prepare and libvirt's status file (a VM that took the group from OWNER by shutting OWNER
+ * down, whose late release this is), when nothing but the ledger can say what it will use. A
+ * VM that runs uses what its status file says (group_user), whatever the ledger says it owns:
+ * its prepare may have moved a function its domain does not have. Its name, or NULL.
  */
 static const char *group_owner(const struct ledger *l, const struct holders *h, const struct ledger_func *e,
 			       int *ret_group)
@@ -172,7 +175,7 @@ static const char *group_owner(const struct ledger *l, const struct holders *h, 
 		if (o == e || !o->owner || (e->owner && streq(o->owner, e->owner)))
 			continue;
 		v = ledger_vm(l, o->owner);
-		if (!holders_get(h, o->owner) && !(v && !v->started))
+		if (holders_get(h, o->owner) || !v || v->started)
 			continue;
 		if (g < 0 && (g = bind_group_of(&e->addr)) < 0)
 			return NULL;
@@ -182,6 +185,19 @@ static const char *group_owner(const struct ledger *l, const struct holders *h, 
 		}
 	}
 	return NULL;
+}
+
+/*
+ * E stays on vfio-pci for a VM: one a failed move left on no driver goes there now (nothing is
+ * unbound: it has none), never left driverless. False, with why, when vfio-pci did not take it.
+ */
+static bool keep_on_vfio(const struct ledger_func *e, unsigned timeout_s, char *why, size_t n)
+{
+	char cur[64];
+
+	if (sysfs_driver(&e->addr, cur, sizeof(cur)) < 0 || *cur)
+		return true;
+	return bind_vfio_addr(&e->addr, timeout_s, why, n) == 0;
 }
 
 /* What E was on, for the lines. */
@@ -213,6 +229,15 @@ static void bind_give(struct give *g)
 			continue;
 		pci_addr_format(&e->addr, a, sizeof(a));
 		user = group_user(&g->h, &e->addr, &group);
+		owner = user ? user->name : group_owner(l, &g->h, e, &group);
+		if (owner && !keep_on_vfio(e, timeout_s, why, sizeof(why))) {
+			log_msg(prio, "%s: %s stays recorded, with no driver: %s %s IOMMU group %d, and vfio-pci did not take it: "
+				"%s (run 'vfio-hook restore %s' once %s stopped)", who, a, owner,
+				user ? "uses its" : "is starting with", group < 0 ? bind_group_of(&e->addr) : group, why,
+				e->owner ? e->owner : "--all", owner);
+			g->left = true;
+			continue;
+		}
 		if (user && e->owner && streq(user->name, e->owner)) {
 			if (group < 0)
 				log_msg(prio, "%s: %s stays on vfio-pci: the running VM %s uses it (shut %s down first)", who, a,
@@ -229,11 +254,11 @@ static void bind_give(struct give *g)
 			hand_to_user(l, e, user);
 			continue;
 		}
-		if ((owner = group_owner(l, &g->h, e, &group))) {
+		if (owner) {
 			_cleanup_free_ char *to = xstrdup(owner);
 
-			log_info("%s: %s stays on vfio-pci: %s owns IOMMU group %d, and runs or is starting; it is %s's to give "
-				 "back now", who, a, to, group, to);
+			log_info("%s: %s stays on vfio-pci: %s, which is starting, owns IOMMU group %d; it is %s's to give back "
+				 "now", who, a, to, group, to);
 			ledger_claim(l, &e->addr, to);
 			continue;
 		}

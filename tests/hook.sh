@@ -139,6 +139,41 @@ check "its driver gone, the way back to vfio-pci stuck: the line says stuck in t
 	"vfio-hook: win10: 0000:09:00.2 could not go back to xhci_hcd: xhci_hcd did not bind (driver now: none; see dmesg); the way back to vfio-pci is stuck in the kernel: writing driver_override did not finish in time (it stays recorded: run 'vfio-hook restore win10' once the cause is gone)" \
 	"$(cat "$work/err")"
 
+## a failed start's undo keeps a function on vfio-pci for a running VM only if that VM's domain
+## uses its IOMMU group, never for one the ledger says owns a sibling it does not use; and never
+## on no driver. On two-gpus: test runs and owns 0a:00.1 (its prepare moved it) without a
+## function of group 13 in its domain; 0a:00.0 had no driver then, and nvidia took it since.
+TWO='for a in 0000:0a:00.0 0000:0a:00.1 0000:0b:00.0; do d=none; [ -e /sys/bus/pci/devices/$a/driver ] && d=$(basename $(readlink /sys/bus/pci/devices/$a/driver)); printf "%s=%s " $a $d; done; echo'
+TEST_UP='echo 0000:0a:00.0 >/sys/bus/pci/devices/0000:0a:00.0/driver/unbind
+$H test prepare begin - <$W/test-none.xml; sed "s|<domain|<domstatus state=\"running\" pid=\"4242\"><domain|; s|</domain>|</domain></domstatus>|" $W/test-none.xml >$W/run/test.xml
+$H test started begin - </dev/null; echo 0000:0a:00.0 >/sys/bus/pci/drivers_probe'
+OWNERS='sed -n "s/^func \([^ ]*\) owner=\([^ ]*\) .*/\1 \2/p" $W/state/ledger 2>/dev/null | tr "\n" " "; echo'
+export TWO TEST_UP OWNERS
+domxml test >"$work/test-none.xml"
+domxml win10 0000:0a:00.0 0000:0a:00.1 0000:0b:00.0 0000:0b:00.1 >"$work/win10-two.xml"
+for f in probe:0000:0b:00.0:nobind1 probe:0000:0a:00.0:nobind1; do
+	reset; map "[options]" "timeout = 2" "[vm test]" "pci = 0a:00.1" "[vm win10]" "pci = 0a:00.0 0a:00.1 0b:00.0 0b:00.1"
+	out=$(on two-gpus "$TEST_UP"'
+FAKEKERNEL_FAULT='"$f"' $H win10 prepare begin - <$W/win10-two.xml 2>$W/err; echo "rc=$?"; eval "$TWO"; '"$OWNERS")
+	check "fault $f at a failed start: 0a:00.0 back on nvidia, not kept for test, which does not use group 13" \
+		"$(printf '%s\n' "rc=1" "0000:0a:00.0=nvidia 0000:0a:00.1=vfio-pci 0000:0b:00.0=nvidia " "0000:0a:00.1 test ")" "$out"
+	case $(cat "$work/err") in
+	"vfio-hook: win10: "*"; every device was put back on its driver") ok "fault $f: the line says all went back, and it did" ;;
+	*) not_ok "fault $f: the line says all went back, and it did" "$(cat "$work/err")" ;;
+	esac
+done
+# test's domain has 0a:00.1 now: a swap of 0a:00.0 into it whose vfio-pci probe binds nothing
+# keeps 0a:00.0 in the group test uses, on vfio-pci, as its line says: not on no driver.
+reset; map "[options]" "timeout = 2" "[vm test]" "pci = 0a:00.1"
+domxml test 0000:0a:00.1 >"$work/test-none.xml"
+out=$(on two-gpus "$TEST_UP"'
+FAKEKERNEL_FAULT=probe:0000:0a:00.0:nobind1 $H swap test 0a:00.0 2>$W/err; echo "rc=$?"; eval "$TWO"; '"$OWNERS")
+check "a failed swap into the VM that uses the group: kept on vfio-pci, test's, never on no driver" \
+	"$(printf '%s\n' "rc=1" "0000:0a:00.0=vfio-pci 0000:0a:00.1=vfio-pci 0000:0b:00.0=nvidia " "0000:0a:00.1 test 0000:0a:00.0 test ")" "$out"
+check "a failed swap into the VM that uses the group: the line says where it is" \
+	"vfio-hook: test: 0000:0a:00.0 stays on vfio-pci: the running VM test uses IOMMU group 13 (shut test down first)" \
+	"$(head -n1 "$work/err")"
+
 ## a driver named otherwise than its module (xhci_hcd is xhci_pci's) unloaded meanwhile: loaded by the device's modalias
 reset; full_map
 out=$(on desktop '$H win10 prepare begin - <$W/win10.xml; rm -rf $UMOCKDEV_DIR/sys/bus/pci/drivers/xhci_hcd
