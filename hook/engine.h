@@ -61,6 +61,7 @@ struct take_req {
 	bool say;                    /* by hand (swap): what it takes from running VMs is printed on stdout */
 	char *why;                   /* set: the one line goes here, without the VM's name, not to the log */
 	size_t why_n;
+	char *why_at;                /* set (PCI_ADDR_LEN, ""): with why, the function the failing step was about */
 };
 
 /*

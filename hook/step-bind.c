@@ -98,6 +98,8 @@ static int bind_run(struct take *t)
 			t->n_moving = k + 1;
 			t->stuck = r == -ETIMEDOUT;
 			snprintf(t->what, sizeof(t->what), "%s (%s): %s", a, pci_func_name(f), why);
+			if (t->q->why_at)
+				snprintf(t->q->why_at, PCI_ADDR_LEN, "%s", a);
 			return r;
 		}
 		t->n_moved = ++k;

@@ -56,8 +56,12 @@ static bool among(const struct pci_addr *a, const struct pci_addr *set, size_t n
 
 /*
  * Each goes back to the VM it came from while that VM is still there to have it: it runs, it
- * is starting, or it is the giver (whose release goes on to give it to the host). One whose VM
- * has gone since (shut down by this take's eviction) goes to the host now: nothing else would.
+ * is starting, or it is the giver (whose release goes on to give it to the host). One this
+ * take unplugged from a VM that runs without it stays the taker's: the evict step's undo, next,
+ * plugs it back into that VM, or gives it to the host if that VM will not have it (handed back
+ * here, a refused give-back would leave it on vfio-pci, recorded as that VM's, which has it not).
+ * One whose VM has gone since (shut down by this take's eviction) goes to the host now: nothing
+ * else would.
  */
 static bool claim_undo(struct take *t)
 {
@@ -75,8 +79,11 @@ static bool claim_undo(struct take *t)
 		bool evicted = among(&c->addr, t->taken, t->n_taken);
 		bool there = !known || holders_get(&h, c->was) || (v && !v->started && !evicted) ||
 			     (t->q->giver && streq(t->q->giver, c->was));
+		const char *has = known ? holders_find(&h, &c->addr, NULL) : NULL;
 
 		if (!ledger_owner(l, &c->addr))
+			continue;
+		if (known && evicted && holders_get(&h, c->was) && !(has && streq(has, c->was)))
 			continue;
 		if (there)
 			ledger_claim(l, &c->addr, c->was);

@@ -196,10 +196,27 @@ fail:
 	return r < 0 ? r : -EIO;
 }
 
-/* What left its holder goes back into it; the rest stays pending in the ledger. */
+static bool give_back(struct world *w, const char *owner, bool force, bool final, const struct pci_addr *only, size_t n,
+		      bool host_now, char *refused, size_t refused_n, bool *ret_left);
+
+/*
+ * What left its holder goes back into it; the rest stays pending in the ledger. What a VM
+ * would not take back goes to the host now, and the take's line says so.
+ */
 static bool evict_undo(struct take *t)
 {
-	return engine_return(t->w, t->q->vm, true, false, t->taken, t->n_taken);
+	char refused[256] = "";
+	bool left = false;
+
+	give_back(t->w, t->q->vm, true, false, t->taken, t->n_taken, true, refused, sizeof(refused), &left);
+	/* Put back, but not where it was: the line says where (what stayed, it says to restore). */
+	if (*refused && !left) {
+		size_t len = strlen(t->hint);
+
+		snprintf(t->hint + len, sizeof(t->hint) - len, ", but %s did not take back what was taken from it: the host "
+			 "has it now", refused);
+	}
+	return !left;
 }
 
 /* Is the VM a function was taken from still the one that ran then? Its status, or NULL. */
@@ -213,39 +230,95 @@ static const struct domain *same_holder(const struct holders *h, const struct le
 }
 
 /*
+ * What could not go back into the VM it came from goes to the host through the engine's give
+ * (never unbound under a VM that has it, or its IOMMU group; never to no driver), as the VM
+ * that took it gives it: what stays is recorded as that VM's, for 'vfio-hook restore' of the VM
+ * the lines name. False when something stayed.
+ */
+static bool to_host(struct world *w, const char *taker, const struct pci_addr *addrs, size_t n)
+{
+	const struct give_req q = { .owner = taker, .only = addrs, .n_only = n, .prio = LOG_WARNING };
+
+	return n == 0 || engine_give(w, &q) == 0;
+}
+
+/*
  * What was taken from one VM, back into it, as a take of that VM's with the same guards as its
  * start: all of it in one take, so that an IOMMU group goes back whole (the plan judges the
  * group with every function of it it gives back), plugged in with the <hostdev> each had. What
  * the VM that took them (being released, or whose start failed) owns of them is free to take.
+ * What that VM will not take back becomes the taker's again: it goes to the host now (HOST_NOW),
+ * or with the rest of a release's. One line a function, with its own reason. False when the VM
+ * did not take them; *ret_left when something of them stayed recorded for restore.
  */
-static bool return_to(struct world *w, const struct ledger_took *t, size_t n)
+static bool return_to(struct world *w, const struct ledger_took *t, size_t n, bool host_now, bool *ret_left)
 {
 	_cleanup_free_ struct pci_addr *addrs = xcalloc(n, sizeof(*addrs));
+	_cleanup_free_ struct pci_addr *mine = xcalloc(n, sizeof(*mine));
 	_cleanup_free_ char **xml = xcalloc(n, sizeof(*xml));
+	_cleanup_free_ char *taker = xstrdup(t[0].owner), *from = xstrdup(t[0].from);
+	struct ledger *l = &w->l;
 	struct selection s;
-	char why[1024] = "";
-	const struct take_req q = { .vm = t[0].from, .sel = &s, .policy = EVICT_REFUSE, .retry = "", .giver = t[0].owner,
-				    .plug = true, .why = why, .why_n = sizeof(why) };
+	char why[1024] = "", at[PCI_ADDR_LEN] = "";
+	const struct take_req q = { .vm = from, .sel = &s, .policy = EVICT_REFUSE, .retry = "", .giver = taker,
+				    .plug = true, .why = why, .why_n = sizeof(why), .why_at = at };
+	_cleanup_free_ bool *mine_at = xcalloc(n, sizeof(bool));
+	size_t n_mine = 0;
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
 		addrs[i] = t[i].addr;
 		xml[i] = t[i].xml;
 	}
-	selection_addrs(w->cfg, t[0].from, addrs, xml, n, &s);
+	selection_addrs(w->cfg, from, addrs, xml, n, &s);
 	r = engine_take(w, &q);
 	selection_clear(&s);
-	for (size_t i = 0; i < n; i++) {
-		char a[PCI_ADDR_LEN];
+	if (r >= 0) {
+		for (size_t i = 0; i < n; i++) {
+			char a[PCI_ADDR_LEN];
 
-		pci_addr_format(&t[i].addr, a, sizeof(a));
-		if (r >= 0)
-			log_info("%s: gave %s back to the running VM %s", t[i].owner, a, t[i].from);
-		else
-			log_warning("%s: could not give %s back to %s: %s; it goes back to the host", t[i].owner, a, t[i].from,
-				    why);
+			pci_addr_format(&addrs[i], a, sizeof(a));
+			log_info("%s: gave %s back to the running VM %s", taker, a, from);
+		}
+		return true;
 	}
-	return r >= 0;
+	if (!*why)
+		snprintf(why, sizeof(why), "its give-back failed (see above)");
+	/* The taker's again (the undo of that take gave what it had claimed back to the giver, the taker). */
+	for (size_t i = 0; i < n; i++) {
+		const char *owner = ledger_owner(l, &addrs[i]);
+
+		if (!owner || (!streq(owner, from) && !streq(owner, taker)))
+			continue;
+		if (!streq(owner, taker))
+			ledger_claim(l, &addrs[i], taker);
+		mine[n_mine++] = addrs[i];
+		mine_at[i] = true;
+	}
+	if (host_now && !to_host(w, taker, mine, n_mine))
+		*ret_left = true;
+	ledger_save(l);
+	for (size_t i = 0; i < n; i++) {
+		const char *owner = ledger_owner(l, &addrs[i]);
+		char a[PCI_ADDR_LEN], whose[256];
+
+		pci_addr_format(&addrs[i], a, sizeof(a));
+		if (!owner)
+			snprintf(whose, sizeof(whose), "%s", mine_at[i] ? "it went back to the host" : "it stays with the host");
+		else if (!streq(owner, taker))
+			snprintf(whose, sizeof(whose), "it stays on vfio-pci, %s's: %s uses it, or its IOMMU group", owner, owner);
+		else if (!host_now)
+			snprintf(whose, sizeof(whose), "it goes back to the host");
+		else
+			snprintf(whose, sizeof(whose), "it stays on vfio-pci, recorded (see above): run 'vfio-hook restore %s' "
+				 "once the cause is gone", taker);
+		if (!*at || streq(at, a))
+			log_warning("%s: could not give %s back to %s: %s; %s", taker, a, from, why, whose);
+		else
+			log_warning("%s: could not give %s back to %s: what was taken from %s goes back in one take, and %s "
+				    "could not; %s", taker, a, from, from, at, whose);
+	}
+	return false;
 }
 
 /* Does anyone still run as, or start as, VM NAME? */
@@ -262,12 +335,19 @@ static bool among(const struct pci_addr *a, const struct pci_addr *only, size_t 
 	return !only;
 }
 
-bool engine_return(struct world *w, const char *owner, bool force, bool final, const struct pci_addr *only, size_t n)
+/*
+ * engine_return, and for the take's undo (HOST_NOW) what a VM would not take back goes to the
+ * host at once, where a release's own give takes it later; REFUSED: the name of a VM that did
+ * not take back what was taken from it; *RET_LEFT: something stayed recorded for restore.
+ */
+static bool give_back(struct world *w, const char *owner, bool force, bool final, const struct pci_addr *only, size_t n,
+		      bool host_now, char *refused, size_t refused_n, bool *ret_left)
 {
 	struct ledger *l = &w->l;
 	struct holders h = { 0 };
 	struct ledger_took *todo = NULL;
-	size_t n_todo = 0;
+	struct pci_addr *gone = NULL;
+	size_t n_todo = 0, n_gone = 0;
 	bool all = true;
 
 	/* Without the running VMs no record can be judged: all stay for a later run. */
@@ -293,6 +373,9 @@ bool engine_return(struct world *w, const char *owner, bool force, bool final, c
 		} else if (!d) {
 			log_info("%s: %s, which %s came from, is not running any more: it stays with the host", t->owner,
 				 t->from, a);
+			/* Still the taker's (its start failed): the host's now, as the line says. */
+			if (host_now && ledger_owner(l, &t->addr) && streq(ledger_owner(l, &t->addr), t->owner))
+				*(struct pci_addr *)array_push(&gone, &n_gone, sizeof(t->addr)) = t->addr;
 		} else if (!force && !t->pending && owner) {
 			/* giveback = no: it goes to the host with the rest of OWNER's devices. */
 		} else if (holders_find(&h, &t->addr, t->from) ||
@@ -312,9 +395,13 @@ bool engine_return(struct world *w, const char *owner, bool force, bool final, c
 	}
 	holders_clear(&h);
 	ledger_save(l);
+	if (n_gone && owner && !to_host(w, owner, gone, n_gone))
+		*ret_left = true;
+	free(gone);
 	/* One take per VM they go back to (and per VM that took them), in the order they were taken. */
 	for (size_t i = 0; i < n_todo;) {
 		size_t k = i + 1;
+		bool back;
 
 		for (size_t j = i + 1; j < n_todo; j++)
 			if (streq(todo[j].from, todo[i].from) && streq(todo[j].owner, todo[i].owner)) {
@@ -323,7 +410,10 @@ bool engine_return(struct world *w, const char *owner, bool force, bool final, c
 				memmove(&todo[k + 1], &todo[k], (j - k) * sizeof(x));
 				todo[k++] = x;
 			}
-		all = return_to(w, &todo[i], k - i) && all;
+		back = return_to(w, &todo[i], k - i, host_now, ret_left);
+		if (!back && refused && !*refused)
+			snprintf(refused, refused_n, "%s", todo[i].from);
+		all = back && all;
 		i = k;
 	}
 	for (size_t i = 0; i < n_todo; i++) {
@@ -335,6 +425,13 @@ bool engine_return(struct world *w, const char *owner, bool force, bool final, c
 	return all;
 }
 
+bool engine_return(struct world *w, const char *owner, bool force, bool final, const struct pci_addr *only, size_t n)
+{
+	bool left = false;
+
+	return give_back(w, owner, force, final, only, n, true, NULL, 0, &left);
+}
+
 /* A release gives back what its VM took (giveback = yes, or a failed start); restore keeps it on the host. */
 static void evict_give(struct give *g)
 {
@@ -344,7 +441,10 @@ static void evict_give(struct give *g)
 	if (!q->owner)
 		return;
 	if (q->returns) {
-		g->left |= !engine_return(g->w, q->owner, q->forced, false, q->only, q->n_only);
+		/* What a VM will not take back goes to the host with the rest of OWNER's, by the steps after this. */
+		bool left = false;
+
+		g->left |= !give_back(g->w, q->owner, q->forced, false, q->only, q->n_only, false, NULL, 0, &left);
 		return;
 	}
 	if (!q->keep_taken)

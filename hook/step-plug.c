@@ -69,6 +69,8 @@ static int plug_run(struct take *t)
 			virt_why(r, out, o->uri, (long)o->timeout * 1000L, why, sizeof(why));
 			snprintf(t->what, sizeof(t->what), "cannot hot-plug %s (%s): %s", a, pci_func_name(f), why);
 			snprintf(t->reason, sizeof(t->reason), "%s", why);
+			if (t->q->why_at)
+				snprintf(t->q->why_at, PCI_ADDR_LEN, "%s", a);
 			return r;
 		}
 		*(struct pci_addr *)array_push(&t->plugged, &t->n_plugged, sizeof(f->addr)) = f->addr;

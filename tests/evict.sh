@@ -145,7 +145,7 @@ ls $UMOCKDEV_DIR/fakekernel/ | grep -c "^count-"; ls $W/state')
 check "give-back to a running VM of a disk the host mounted since: refused, not one write to it" \
 	"$(printf 'rc=0\nnvme\n(null)\n0\nlock')" "$out"
 check "give-back refused by the guard: the line names the mount" \
-	"vfio-hook: b: could not give $NV back to a: $NV (SSD 660P Series): /dev/nvme0n1p1 is mounted on /home: the host needs it (unmount or stop using it first, or remove the device from the map); it goes back to the host" \
+	"vfio-hook: b: could not give $NV back to a: $NV (SSD 660P Series): /dev/nvme0n1p1 is mounted on /home: the host needs it (unmount or stop using it first, or remove the device from the map); it stays with the host" \
 	"$(grep 'could not give' "$work/err")"
 
 tap_done

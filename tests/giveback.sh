@@ -132,6 +132,62 @@ check "a late unplug of an eviction: its record stays, and the next run gives it
 	"test: 09:00.1 09:00.2 09:00.3 " "rc=0" "test: 09:00.1 09:00.2 09:00.3 09:00.0 " "$VFIO" \
 	"0000:09:00.0 test 0000:09:00.1 test 0000:09:00.2 test 0000:09:00.3 test 0000:05:00.0 other ")" "$out"
 
+## a failed start whose give-back the VM refuses: what was taken from it goes to the host, as
+## the lines say (never left on vfio-pci recorded as the VM's, which has it not), each line with
+## its own function's reason
+ev_map() {
+	map "[options]" "timeout = 2" "uri = standin:///" "evict = detach" "[pci gpu]" "device = 10de:1e84" \
+		"device = 10de:10f8" "device = 10de:1ad8" "device = 10de:1ad9" "[vm test]" "pci = gpu" "[vm win10]" "pci = gpu $1"
+}
+domxml win10 $GPU 0000:05:00.0 >"$work/win10-nic.xml"
+TEST_UP='$H test prepare begin - <$W/test.xml
+sed "s|<domain|<domstatus state=\"running\" pid=\"4242\"><domain|; s|</domain>|</domain></domstatus>|" $W/test.xml >$W/run/test.xml
+$H test started begin - </dev/null'
+export TEST_UP
+reset; ev_map 05:00.0
+out=$(on desktop "$HAS; $TEST_UP"'
+mkdir -p $W/run/standin; : >$W/run/standin/attach-fail-0000:09:00.2
+FAKEKERNEL_FAULT=probe:0000:05:00.0:nobind1 $H win10 prepare begin - <$W/win10-nic.xml 2>$W/err; echo "rc=$?"
+has test; eval "$STATE"; '"$OWNERS"'; $H restore win10')
+check "a failed start, its give-back refused: the GPU is the host's, on its drivers, nobody's" "$(printf '%s\n' "rc=1" \
+	"test: " "$ORIG" "" "win10: nothing recorded, nothing to restore")" "$out"
+refused="internal error: unable to execute QEMU command 'device_add': the guest refused 0000:09:00.2"
+check "a failed start, its give-back refused: a line a function, its own reason, the truth" \
+	"vfio-hook: win10: could not give 0000:09:00.0 back to test: what was taken from test goes back in one take, and 0000:09:00.2 could not; it went back to the host
+vfio-hook: win10: could not give 0000:09:00.1 back to test: what was taken from test goes back in one take, and 0000:09:00.2 could not; it went back to the host
+vfio-hook: win10: could not give 0000:09:00.2 back to test: $refused; it went back to the host
+vfio-hook: win10: could not give 0000:09:00.3 back to test: what was taken from test goes back in one take, and 0000:09:00.2 could not; it went back to the host
+vfio-hook: win10: 0000:05:00.0 (I211 Gigabit Network Connection): vfio-pci did not bind (driver now: none; see dmesg); every device was put back on its driver, but test did not take back what was taken from it: the host has it now" \
+	"$(cat "$work/err")"
+
+## ... and when one of them will not go back to its host driver either: on vfio-pci, recorded as
+## the VM's whose start failed, as the lines say, and 'vfio-hook restore' of it finishes
+reset; ev_map 05:00.0
+out=$(on desktop "$HAS; $TEST_UP"'
+mkdir -p $W/run/standin; : >$W/run/standin/attach-fail-test; rm -rf $UMOCKDEV_DIR/sys/bus/pci/drivers/xhci_hcd
+FAKEKERNEL_MODPROBE_FAIL=1 FAKEKERNEL_FAULT=probe:0000:05:00.0:nobind1 $H win10 prepare begin - <$W/win10-nic.xml 2>$W/err; echo "rc=$?"
+eval "$STATE"; '"$OWNERS"'
+mkdir -p $UMOCKDEV_DIR/sys/bus/pci/drivers/xhci_hcd; $H restore win10 2>/dev/null; eval "$STATE"; '"$OWNERS")
+check "a refused give-back its host driver will not take either: on vfio-pci, win10's; restore win10 ends it" \
+	"$(printf '%s\n' "rc=1" "0000:09:00.0=nvidia/(null) 0000:09:00.1=snd_hda_intel/(null) 0000:09:00.2=vfio-pci/vfio-pci 0000:09:00.3=nvidia-gpu/(null) " \
+	"0000:09:00.2 win10 " "win10: restored" "$ORIG" "")" "$out"
+check "a refused give-back its host driver will not take either: the lines name the VM to restore" \
+	"vfio-hook: win10: could not give 0000:09:00.2 back to test: what was taken from test goes back in one take, and 0000:09:00.0 could not; it stays on vfio-pci, recorded (see above): run 'vfio-hook restore win10' once the cause is gone
+vfio-hook: win10: 0000:05:00.0 (I211 Gigabit Network Connection): vfio-pci did not bind (driver now: none; see dmesg); some devices could not be put back: run 'vfio-hook restore win10' when the cause is gone" \
+	"$(grep "09:00.2 back\|05:00.0" "$work/err")"
+
+## a swap libvirt refuses both ways (into win10, and test's give-back): the GPU goes to the host
+reset; gb_map "evict = detach"
+domxml win10 >"$work/win10-empty.xml"
+out=$(on desktop "$HAS; $TEST_UP"'
+sed "s|<domain|<domstatus state=\"running\" pid=\"4343\"><domain|; s|</domain>|</domain></domstatus>|" $W/win10-empty.xml >$W/run/win10.xml
+mkdir -p $W/run/standin; : >$W/run/standin/attach-fail
+$H swap win10 gpu >/dev/null 2>$W/err; echo "rc=$?"; has test; has win10; eval "$STATE"; '"$OWNERS")
+check "a swap refused both ways: the GPU is the host's, nobody's" "$(printf '%s\n' "rc=1" "test: " "win10: " "$ORIG" "")" "$out"
+check "a swap refused both ways: the line says where it went" \
+	"vfio-hook: win10: cannot hot-plug $G0: internal error: unable to execute QEMU command 'device_add': the guest refused 0000:09:00.0; everything was put back, but test did not take back what was taken from it: the host has it now
+4" "$(grep "cannot hot-plug" "$work/err"; grep -c "back to test: .*; it went back to the host$" "$work/err")"
+
 ## five words that are not libvirt's call: swap of a device named like a SUBOP into a VM named like an operation
 reset; full_map
 out=$(on desktop 'timeout 5 $H swap start end --force </dev/null; echo "rc=$?"')
