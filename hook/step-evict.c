@@ -259,6 +259,7 @@ static bool return_to(struct world *w, const struct ledger_took *t, size_t n, bo
 	_cleanup_free_ char *taker = xstrdup(t[0].owner), *from = xstrdup(t[0].from);
 	struct ledger *l = &w->l;
 	struct selection s;
+	struct domain d = { 0 };
 	char why[1024] = "", at[PCI_ADDR_LEN] = "";
 	const struct take_req q = { .vm = from, .sel = &s, .policy = EVICT_REFUSE, .retry = "", .giver = taker,
 				    .plug = true, .why = why, .why_n = sizeof(why), .why_at = at };
@@ -274,12 +275,20 @@ static bool return_to(struct world *w, const struct ledger_took *t, size_t n, bo
 	r = engine_take(w, &q);
 	selection_clear(&s);
 	if (r >= 0) {
+		/* A hot-plug libvirt did not answer may land later: the VM owns it meanwhile (step-plug.c). */
+		domain_load_running(from, &d);
 		for (size_t i = 0; i < n; i++) {
 			char a[PCI_ADDR_LEN];
 
 			pci_addr_format(&addrs[i], a, sizeof(a));
-			log_info("%s: gave %s back to the running VM %s", taker, a, from);
+			if (domain_has(&d, &addrs[i]))
+				log_info("%s: gave %s back to the running VM %s", taker, a, from);
+			else
+				log_warning("%s: %s is %s's again, on vfio-pci, but %s does not have it: libvirt did not answer its "
+					    "hot-plug in time and may still plug it (if it never does, %s's stop gives it back to "
+					    "the host)", taker, a, from, from, from);
 		}
+		domain_clear(&d);
 		return true;
 	}
 	if (!*why)

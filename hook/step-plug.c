@@ -4,7 +4,9 @@
  * does not have yet is hot-plugged with the <hostdev> it should have; the undo unplugs them
  * again and waits, at most the map's timeout, for the VM to let go. What the VM keeps (a guest
  * that does not acknowledge the unplug) is never unbound under it: the bind step's give sees
- * it in the VM's status file.
+ * it in the VM's status file. A hot-plug libvirt never answers may land at any time: from then
+ * on the take stands (nothing of it is undone), and what the VM has not got stays its, on
+ * vfio-pci; the caller says which functions it has.
  */
 #define _GNU_SOURCE
 #include "evict.h"
@@ -41,6 +43,7 @@ static bool plugged_late(const struct take *t, const struct pci_addr *a, long wa
 static int plug_run(struct take *t)
 {
 	const struct options *o = &t->w->cfg->opt;
+	bool unanswered = false;
 
 	for (size_t i = 0; i < t->p.n_funcs; i++) {
 		const struct pci_func *f = t->p.funcs[i].f;
@@ -56,17 +59,28 @@ static int plug_run(struct take *t)
 		r = virt_call(&q, (long)o->timeout * 1000L, &out);
 		/*
 		 * No answer in time is no refusal: libvirt may plug it still (pinning the guest's memory
-		 * for its first device takes long). Plugged after all, it is; not yet, it is unplugged
-		 * again with the rest, and what the VM keeps is never unbound under it.
+		 * for its first device takes long; the call may wait for the domain's job). Plugged after
+		 * a while, it is. Not even then, it may be any time: undoing the take would unbind it, or
+		 * its IOMMU group, under the VM when it lands. So the take stands: the function is the
+		 * VM's, on vfio-pci, whether or not it gets it (its stop gives back what it did not),
+		 * and the rest is plugged too.
 		 */
 		if (r == -ETIMEDOUT && plugged_late(t, &f->addr, (long)o->timeout * 1000L))
 			r = 0;
-		if (r == -ETIMEDOUT)
-			*(struct pci_addr *)array_push(&t->plugged, &t->n_plugged, sizeof(f->addr)) = f->addr;
+		if (r == -ETIMEDOUT) {
+			unanswered = true;
+			continue;
+		}
 		if (r < 0) {
 			char why[512];
 
 			virt_why(r, out, o->uri, (long)o->timeout * 1000L, why, sizeof(why));
+			if (unanswered) {
+				log_warning("%s: cannot hot-plug %s (%s): %s; it stays on vfio-pci, %s's, with the rest: libvirt "
+					    "may still plug one it did not answer for",
+					    t->q->vm, a, pci_func_name(f), why, t->q->vm);
+				continue;
+			}
 			snprintf(t->what, sizeof(t->what), "cannot hot-plug %s (%s): %s", a, pci_func_name(f), why);
 			snprintf(t->reason, sizeof(t->reason), "%s", why);
 			if (t->q->why_at)

@@ -45,11 +45,22 @@ static int swap_live(struct world *w, const char *vm, const char *device, enum e
 	if (r < 0)
 		goto out;
 	r = 0;
+	/* A hot-plug libvirt did not answer may land later: the VM owns it meanwhile (step-plug.c). */
+	domain_clear(&live);
+	domain_load_running(vm, &live);
 	for (size_t i = 0; i < p.n_funcs; i++) {
+		const struct pci_func *f = p.funcs[i].f;
 		char a[PCI_ADDR_LEN];
 
-		pci_addr_format(&p.funcs[i].f->addr, a, sizeof(a));
-		printf("%s (%s) is in %s now\n", a, pci_func_name(p.funcs[i].f), vm);
+		pci_addr_format(&f->addr, a, sizeof(a));
+		if (domain_has(&live, &f->addr)) {
+			printf("%s (%s) is in %s now\n", a, pci_func_name(f), vm);
+			continue;
+		}
+		log_error("%s: %s (%s) is %s's, on vfio-pci, but %s does not have it: libvirt did not answer its hot-plug in "
+			  "time and may still plug it (check with 'virsh dumpxml %s'; if it never does, %s's stop gives it "
+			  "back to the host)", vm, a, pci_func_name(f), vm, vm, vm, vm);
+		r = -ETIMEDOUT;
 	}
 out:
 	domain_clear(&live);

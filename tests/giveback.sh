@@ -188,6 +188,40 @@ check "a swap refused both ways: the line says where it went" \
 	"vfio-hook: win10: cannot hot-plug $G0: internal error: unable to execute QEMU command 'device_add': the guest refused 0000:09:00.0; everything was put back, but test did not take back what was taken from it: the host has it now
 4" "$(grep "cannot hot-plug" "$work/err"; grep -c "back to test: .*; it went back to the host$" "$work/err")"
 
+## a give-back hot-plug libvirt never answers but carries out later than every wait of the hook:
+## the functions stay the VM's, on vfio-pci, never given to the host under it; it gets them
+reset; map "[options]" "timeout = 1" "uri = standin:///" "giveback = yes" "[pci gpu]" "device = 10de:1e84" \
+	"device = 10de:10f8" "device = 10de:1ad8" "device = 10de:1ad9" "[vm win10]" "pci = gpu" "[vm test]" "pci = gpu"
+out=$(on desktop "$HAS; $TEST_UP"'
+$H win10 prepare begin - <$W/win10.xml; echo "rc=$?"; $H win10 started begin - </dev/null
+mkdir -p $W/run/standin; echo 5 >$W/run/standin/attach-after
+$H win10 release end - </dev/null 2>$W/err; echo "rc=$?"; eval "$STATE"; '"$OWNERS"'
+i=0; while [ $i -lt 100 ] && [ "$(has test)" != "test: 09:00.0 09:00.1 09:00.2 09:00.3 " ]; do sleep 0.1; i=$((i + 1)); done
+has test')
+check "a give-back hot-plug that lands after every wait: test's on vfio-pci meanwhile, then test has it all" \
+	"$(printf '%s\n' "rc=0" "rc=0" "$VFIO" "0000:09:00.0 test 0000:09:00.1 test 0000:09:00.2 test 0000:09:00.3 test " \
+	"test: 09:00.0 09:00.1 09:00.2 09:00.3 ")" "$out"
+check "a give-back hot-plug that lands after every wait: the line says test may get it still" \
+	"vfio-hook: win10: 0000:09:00.3 is test's again, on vfio-pci, but test does not have it: libvirt did not answer its hot-plug in time and may still plug it (if it never does, test's stop gives it back to the host)" \
+	"$(grep "09:00.3" "$work/err")"
+
+## the same for swap: what libvirt did not answer for is win10's on vfio-pci, the command says
+## so and fails; win10 gets it when libvirt gets to it
+reset; map "[options]" "timeout = 1" "uri = standin:///" "[vm win10]" "pci = 05:00.0"
+NIC='d=$(basename $(readlink /sys/bus/pci/devices/0000:05:00.0/driver)); echo "nic=$d"'
+export NIC
+out=$(on desktop "$HAS"'
+sed "s|<domain|<domstatus state=\"running\" pid=\"4343\"><domain|; s|</domain>|</domain></domstatus>|" $W/win10-empty.xml >$W/run/win10.xml
+mkdir -p $W/run/standin; echo 3 >$W/run/standin/attach-after
+$H swap win10 05:00.0 >$W/out 2>$W/err; echo "rc=$?"; has win10; eval "$NIC"; '"$OWNERS"'
+i=0; while [ $i -lt 50 ] && [ "$(has win10)" = "win10: " ]; do sleep 0.1; i=$((i + 1)); done
+has win10; eval "$NIC"')
+check "a swap whose hot-plug lands after every wait: win10's on vfio-pci, exit 1; then win10 has it" \
+	"$(printf '%s\n' "rc=1" "win10: " "nic=vfio-pci" "0000:05:00.0 win10 " "win10: 05:00.0 " "nic=vfio-pci")" "$out"
+check "a swap whose hot-plug lands after every wait: the line says so, nothing says it is in win10" \
+	"vfio-hook: win10: 0000:05:00.0 (I211 Gigabit Network Connection) is win10's, on vfio-pci, but win10 does not have it: libvirt did not answer its hot-plug in time and may still plug it (check with 'virsh dumpxml win10'; if it never does, win10's stop gives it back to the host)
+stdout: " "$(grep "does not have it" "$work/err"; echo "stdout: $(cat "$work/out")")"
+
 ## five words that are not libvirt's call: swap of a device named like a SUBOP into a VM named like an operation
 reset; full_map
 out=$(on desktop 'timeout 5 $H swap start end --force </dev/null; echo "rc=$?"')
