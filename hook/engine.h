@@ -61,7 +61,7 @@ struct take_req {
 	bool say;                    /* by hand (swap): what it takes from running VMs is printed on stdout */
 	char *why;                   /* set: the one line goes here, without the VM's name, not to the log */
 	size_t why_n;
-	char *why_at;                /* set (PCI_ADDR_LEN, ""): with why, the function the failing step was about */
+	char *why_at;                /* set (PCI_ADDR_LEN, ""): with why, the function the failing step was about, if one */
 };
 
 /*
@@ -100,7 +100,8 @@ int engine_give(struct world *w, const struct give_req *q);
 /*
  * What OWNER took from running VMs, back into them (OWNER NULL: the takes of VMs that neither
  * run nor start: late unplugs). FORCE: also with giveback = no. FINAL: a pending unplug is not
- * waited for. ONLY (N): just those functions. False when one could not go back (logged).
+ * waited for. ONLY (N): just those functions. False when one could not go back (logged): what
+ * its VM will not take back goes to the host (what stays there is recorded as its taker's).
  */
 bool engine_return(struct world *w, const char *owner, bool force, bool final, const struct pci_addr *only, size_t n);
 
