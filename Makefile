@@ -8,6 +8,9 @@ HOOKDIR    ?= $(SYSCONFDIR)/libvirt/hooks
 MANDIR     ?= $(DATADIR)/man
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 DESTDIR    ?=
+# no: the program, its pages and completion only; the system's configuration installs the hook
+# and the map (NixOS's module, etc/nixos/).
+HOOK       ?= yes
 
 PKGS       := libvirt libxml-2.0 inih libudev
 # libvirt and libxml2 are dlopen()ed where they are used (hook/dl.c): headers and sonames only.
@@ -54,7 +57,7 @@ hook/vfio-hook: $(OBJS)
 
 install: hook/vfio-hook
 	SBINDIR='$(SBINDIR)' HOOKDIR='$(HOOKDIR)' SYSCONFDIR='$(SYSCONFDIR)' DATADIR='$(DATADIR)' DESTDIR='$(DESTDIR)' \
-		MANDIR='$(MANDIR)' BASHCOMPDIR='$(BASHCOMPDIR)' \
+		MANDIR='$(MANDIR)' BASHCOMPDIR='$(BASHCOMPDIR)' HOOK='$(HOOK)' \
 		scripts/install.sh install
 
 uninstall:
