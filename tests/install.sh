@@ -92,7 +92,7 @@ check "HOOK=no: exactly the program, its names, pages and completion" "$(printf 
 case $(cat "$work/log") in *"HOOK=no: the hook and the map are left to the system's configuration"*) ok "HOOK=no: says so" ;;
 *) not_ok "HOOK=no: says so" "$(cat "$work/log")" ;; esac
 make -s -C "$top" install PREFIX=/ HOOK=maybe DESTDIR="$d" >"$work/log" 2>&1
-check "HOOK=maybe: refused" "2 vfio-hook install: HOOK=maybe: give yes or no" "$? $(cat "$work/log" | head -n1)"
+check "HOOK=maybe: refused" "2 vfio-hook install: HOOK=maybe: give yes or no" "$? $(head -n1 "$work/log")"
 
 # 2c. a DESTDIR that does not exist yet, as dpkg, rpm and Nix builds give it
 d=$work/pkg/not/yet
