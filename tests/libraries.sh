@@ -134,4 +134,16 @@ out=$(cd "$here/.." && PATH="$work/bin:$PATH" make -n -B build/plain/vfio-hook 2
 check "empty_soname_builds: soname.sh failing stops the build" "stopped" \
 	"$(case $out in *rc=0) echo "built with $(echo "$out" | grep -o "LIBVIRT_SONAME='[^ ]*" | head -n1)" ;; *) echo stopped ;; esac)"
 
+## LIBVIRT_SONAME/LIBXML2_SONAME on make's command line (a Nix package gives the libraries' store
+## paths): an absolute one is what dlopen() gets, and one that names no file stops the build
+## rather than every libvirt call failing at run time.
+lib=$(pkg-config --variable=libdir libvirt)/$(cd "$here/.." && scripts/soname.sh libvirt)
+out=$(cd "$here/.." && make -n -B build/plain/obj/dl.o LIBVIRT_SONAME="$lib" 2>&1)
+check "soname_from_command_line: an absolute LIBVIRT_SONAME is compiled in" "-DLIBVIRT_SONAME='\"$lib\"'" \
+	"$(echo "$out" | grep -o "\-DLIBVIRT_SONAME='[^ ]*" | head -n1)"
+out=$(cd "$here/.." && make -n -B build/plain/obj/dl.o LIBXML2_SONAME=/nonexistent/libxml2.so.2 2>&1; echo "rc=$?")
+check "soname_from_command_line: one that names no file stops make, saying so" \
+	"LIBXML2_SONAME=/nonexistent/libxml2.so.2: no such file (give the path of the installed library, or leave LIBXML2_SONAME out to use the soname).  Stop.
+rc=2" "$(echo "$out" | sed -n 's/.*\*\*\* //p; /^rc=/p')"
+
 tap_done
