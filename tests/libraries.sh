@@ -6,7 +6,8 @@
 # whose sonames do not exist). A host whose libxml2 cannot be loaded while libvirt can (a
 # distribution's libxml2 2.14 ships libxml2.so.16; vfio-hook built from source against
 # libxml2.so.2 keeps running, where it once did not start at all; NOXML_BIN) cannot read which
-# domains run: nothing that needs to know is done as if no VM were running.
+# domains run: nothing that needs to know is done as if no VM were running. Last, the Makefile
+# takes the libraries' paths from its command line (LIBVIRT_SONAME=, as the Nix package does).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/tap.sh"
