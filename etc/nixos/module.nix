@@ -257,24 +257,13 @@ let
     done
   '';
 
-  # The ids early binding gives vfio-pci, as setup finds them: [pci] sections, then ids a [vm]
-  # lists itself, each once.
-  earlyIds = unique (
-    map toLower (
-      filter (t: builtins.match pciIdRe t != null) (
-        concatMap (s: map (d: builtins.head (builtins.split "[ \t]" d)) s.device) (
-          builtins.attrValues cfg.settings.pci
-        )
-        ++ concatMap (v: v.pci) (builtins.attrValues cfg.settings.vm)
-      )
-    )
-  );
-  earlyAddresses = filter (t: builtins.match pciAddrRe t != null) (
-    concatMap (s: map (d: builtins.head (builtins.split "[ \t]" d)) s.device) (
-      builtins.attrValues cfg.settings.pci
-    )
-    ++ concatMap (v: v.pci) (builtins.attrValues cfg.settings.vm)
-  );
+  # What early binding binds, as setup finds it: the [pci] sections' ids and addresses, then
+  # those a [vm] lists itself.
+  pciSelectors =
+    concatMap (s: map (d: builtins.head (builtins.split "[ \t]" d)) s.device) (builtins.attrValues cfg.settings.pci)
+    ++ concatMap (v: v.pci) (builtins.attrValues cfg.settings.vm);
+  earlyIds = unique (map toLower (filter (t: builtins.match pciIdRe t != null) pciSelectors));
+  earlyAddresses = filter (t: builtins.match pciAddrRe t != null) pciSelectors;
   vfioModules = [
     "vfio_pci"
     "vfio"
@@ -310,33 +299,19 @@ let
       words = filter (w: isString w && w != "") (builtins.split "[^a-z0-9_.+]+" (toLower name));
     in
     if words == [ ] then "device" else concatStringsSep "-" words;
-  # { NAME = [ lines ]; } from [ { name; lines; } ], the lines of equal names together.
-  sections =
-    entries:
-    builtins.mapAttrs (_: lines: { device = unique (concatLists lines); }) (
-      lib.zipAttrsWith (_: vs: vs) (map (e: { ${e.name} = e.lines; }) entries)
-    );
   withDescription = id: description: if description == "" then id else "${id}  ${description}";
-  seedPci = sections (
-    optional (builtins.any isString seed.pcie-ids) {
-      name = "pcie-ids";
-      lines = filter isString seed.pcie-ids;
-    }
-    ++ map (s: {
-      name = sectionName s.name;
-      lines = map (i: withDescription i.id i.description) s.ids;
-    }) (filter isAttrs seed.pcie-ids)
-  );
-  seedUsb = sections (
-    optional (builtins.any isString seed.usb-ids) {
-      name = "usb-ids";
-      lines = filter isString seed.usb-ids;
-    }
-    ++ map (u: {
-      name = sectionName u.name;
-      lines = [ (withDescription u.id u.name) ];
-    }) (filter isAttrs seed.usb-ids)
-  );
+  # The seed's list of plain ids and named sets as sections: the plain ids in one named after
+  # the option, each set (LINES: its device lines) in one of its name; equal names together.
+  seedSections =
+    entries: plainName: lines:
+    builtins.mapAttrs (_: ls: { device = unique (concatLists ls); }) (
+      lib.zipAttrsWith (_: vs: vs) (
+        optional (builtins.any isString entries) { ${plainName} = filter isString entries; }
+        ++ map (e: { ${sectionName e.name} = lines e; }) (filter isAttrs entries)
+      )
+    );
+  seedPci = seedSections seed.pcie-ids "pcie-ids" (s: map (i: withDescription i.id i.description) s.ids);
+  seedUsb = seedSections seed.usb-ids "usb-ids" (u: [ (withDescription u.id u.name) ]);
 in
 {
   options.services.vfio-hook = {
