@@ -37,7 +37,7 @@ link_alias() {
 		ln -sfn vfio-hook "$DESTDIR$1"
 		echo "link $1" >>"$new"
 	else
-		say "$1 is another program, left as it is (vfio-hook takes the same commands)"
+		say "$1 is not vfio-hook's, left as it is (vfio-hook takes the same commands)"
 	fi
 }
 
