@@ -76,9 +76,9 @@ evaluate package --argstr store "$store" --argstr what package
 check "package: evaluates against stub pkgs" 0 "$rc"
 check "package: stdenv.mkDerivation (finalAttrs: ...) with pname and version" "vfio-hook 0.1.0" "$(j package pname) $(j package version)"
 check "package: its version is the Makefile's" "$(sed -n 's/^VERSION *:= *//p' "$top/Makefile")" "$(j package version)"
-check "package: strictDeps, pkg-config native, the libraries as build inputs" \
-	'true ["pkg-config"] ["libvirt", "libxml2", "inih", "systemd"]' \
-	"$(j package strictDeps) $(j package nativeBuildInputs) $(j package buildInputs)"
+check "package: strictDeps, parallel, pkg-config native, the libraries as build inputs" \
+	'true true ["pkg-config"] ["libvirt", "libxml2", "inih", "systemd"]' \
+	"$(j package strictDeps) $(j package enableParallelBuilding) $(j package nativeBuildInputs) $(j package buildInputs)"
 check "package: meta (licence, Linux, main program)" "MIT true vfio-hook" \
 	"$(j package license) $(j package linux) $(j package mainProgram)"
 check "package: the source is this tree" true "$(j package srcIsTheTree)"
@@ -108,7 +108,7 @@ rm -f "$work/src/build/plain/obj/dl.o"
 flags makeFlags >"$work/makeflags"
 flags installFlags >"$work/installflags"
 # shellcheck disable=SC2046 # the flags, one a line, have no spaces
-make -s -C "$work/src" all $(cat "$work/makeflags") >"$work/build.log" 2>&1
+make -s -C "$work/src" -j2 all $(cat "$work/makeflags") >"$work/build.log" 2>&1
 ran "package: builds with its make flags" $? "$work/build.log"
 # shellcheck disable=SC2046
 make -s -C "$work/src" install $(cat "$work/makeflags" "$work/installflags") >"$work/install.log" 2>&1

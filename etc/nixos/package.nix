@@ -22,6 +22,7 @@ stdenv.mkDerivation (finalAttrs: {
   src = lib.cleanSource ../..;
 
   strictDeps = true;
+  enableParallelBuilding = true;
 
   nativeBuildInputs = [ pkg-config ];
 

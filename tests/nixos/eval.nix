@@ -98,6 +98,7 @@ let
         pname
         version
         strictDeps
+        enableParallelBuilding
         makeFlags
         installFlags
         doCheck
