@@ -19,7 +19,6 @@ let
   nixLib = import (if builtins.pathExists (lib + "/lib/default.nix") then lib + "/lib" else lib);
   inherit (nixLib)
     concatMapStrings
-    concatMapStringsSep
     filter
     mapAttrs
     ;
@@ -72,11 +71,9 @@ let
           path = "${hostFiles}";
         };
         kernelParams = c.boot.kernelParams;
-        kernelModules = c.boot.kernelModules;
         initrdKernelModules = c.boot.initrd.kernelModules;
         extraModprobeConfig = c.boot.extraModprobeConfig;
         udevPackages = map toString c.services.udev.packages;
-        udevExtraRules = c.services.udev.extraRules;
         # As NixOS writes them (makeLimitsConf in nixos/modules/security/pam.nix).
         limits = concatMapStrings (l: "${l.domain} ${l.type} ${l.item} ${toString l.value}\n") c.security.pam.loginLimits;
         users = mapAttrs (_: u: u.extraGroups) c.users.users;
@@ -85,7 +82,6 @@ let
         hooks = mapAttrs (_: toString) c.virtualisation.libvirtd.hooks.qemu;
         libvirtdPath = map toString (c.systemd.services.libvirtd.path or [ ]);
         inherit (c) warnings;
-        packageName = c.services.vfio-hook.package.name;
       };
 
   package =
