@@ -286,6 +286,14 @@ target=$mapf sh -ec "$(j readme map/checkPhase)" 2>"$work/readme.check"
 ran "README's configuration: its map passes the program's parser" $? "$work/readme.check"
 check "README's configuration: the VM it gives the GPU" "win10" "$("$bin" -c "$mapf" config --names vm 2>&1)"
 
+## Every path of the package that the package and the module name is installed
+missing=""
+for p in $(grep -oh "$inst/[A-Za-z0-9_./-]*" "$work"/*.json "$work/makeflags" "$work/installflags" | sort -u); do
+	[ -e "$p" ] || missing="$missing $p"
+done
+check "the paths the package and the systems name under the package are installed (and some are)" \
+	"yes " "$(grep -qh "$inst/bin/vfio-hook" "$work"/*.json && echo yes) $missing"
+
 ## Wrong values: refused by the module system, naming the option, as NixOS would
 seed='vfio.enable = true; vfio.cpu-type = "amd"; vfio.users = [ "alice" ]; vfio.pcie-ids = [ "10de:1e84" ];'
 refused bad-id "{ $seed vfio.usb-ids = [ \"046d:c53\" ]; }" "vfio.usb-ids"
