@@ -1,6 +1,6 @@
 #!/bin/sh
 # The NixOS flake, package and module (etc/nixos/), evaluated by Nix against nixpkgs' lib.
-# sources: setup hostconf config config-keys main
+# sources: setup hostconf config config-keys main discover scripts/install.sh etc/nixos/flake.nix etc/nixos/package.nix etc/nixos/module.nix tests/nixos/eval.nix tests/nixos/stubs.nix tests/nixos/nixos-options.nix tests/nixos/seed-strings.nix tests/nixos/seed-sets.nix tests/nixos/native.nix
 # Nix (Debian's nix-bin) evaluates as root with no daemon, into a store of the test's own
 # (--store). nixpkgs cannot be fetched here, but its lib (the module system) can be given:
 # NIXPKGS_LIB, else ../shared/nixpkgs-lib beside the tree; without Nix or that lib the suite is
