@@ -1,7 +1,7 @@
 # nixpkgs as far as etc/nixos/ uses it, for evaluation without nixpkgs: every package is a
 # derivation-shaped set whose out path is a directory of the test (STORE/NAME), and the
 # builders (writeTextFile, runCommand) keep what they would build (text, checkPhase,
-# buildCommand) so that tests/nixos.sh can run it. LIBXML2_VERSION picks the libxml2 release.
+# buildCommand) so that tests/nixos.sh can run it. libxml2Version picks the libxml2 release.
 {
   lib,
   store,
