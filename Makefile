@@ -8,20 +8,34 @@ HOOKDIR    ?= $(SYSCONFDIR)/libvirt/hooks
 MANDIR     ?= $(DATADIR)/man
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 DESTDIR    ?=
+# no: the program, its pages and completion only; the system's configuration installs the hook
+# and the map (NixOS's module, etc/nixos/).
+HOOK       ?= yes
 
 PKGS       := libvirt libxml-2.0 inih libudev
 # libvirt and libxml2 are dlopen()ed where they are used (hook/dl.c): headers and sonames only.
 LINKED     := inih libudev
 CC         ?= cc
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(LINKED)) -ldl
+# A cross build's pkg-config has a prefix (Nix and others export PKG_CONFIG).
+PKG_CONFIG ?= pkg-config
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(LINKED)) -ldl
 # Looked up once, when a compile first needs them; make stops when soname.sh cannot tell one
 # (an empty name would make dlopen() open the program itself).
 soname      = $(or $(shell scripts/soname.sh $(1) $(CC)),$(error cannot tell the soname of $(1)'s library: see scripts/soname.sh's message above))
 LIBVIRT_SO  = $(eval LIBVIRT_SO := $(call soname,libvirt))$(LIBVIRT_SO)
 LIBXML2_SO  = $(eval LIBXML2_SO := $(call soname,libxml-2.0))$(LIBXML2_SO)
-SONAMES     = -DLIBVIRT_SONAME='"$(LIBVIRT_SO)"' -DLIBXML2_SONAME='"$(LIBXML2_SO)"'
-WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+# What dlopen() is given. A system without /usr/lib, or whose libvirt runs hooks with a bare
+# environment (NixOS), passes the libraries' absolute paths instead:
+#   make LIBVIRT_SONAME=/nix/store/...-libvirt/lib/libvirt.so.0 LIBXML2_SONAME=...
+# An absolute one must exist, or every use of libvirt would fail at run time.
+LIBVIRT_SONAME ?= $(LIBVIRT_SO)
+LIBXML2_SONAME ?= $(LIBXML2_SO)
+dlname      = $(if $(filter /%,$(1)),$(if $(wildcard $(1)),$(1),$(error $(2)=$(1): no such file (give the path of the installed library, or leave $(2) out to use the soname))),$(1))
+SONAMES     = -DLIBVIRT_SONAME='"$(call dlname,$(LIBVIRT_SONAME),LIBVIRT_SONAME)"' -DLIBXML2_SONAME='"$(call dlname,$(LIBXML2_SONAME),LIBXML2_SONAME)"'
+# A distribution's newer compiler warns where this one did not: its build may pass WERROR=.
+WERROR     ?= -Werror
+WARN       := -Wall -Wextra $(WERROR) -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS     ?= -O2 -g
 CPPFLAGS   += -D_FORTIFY_SOURCE=2 -DVERSION='"$(VERSION)"' $(SONAMES)
 ALL_CFLAGS  = -std=gnu11 $(WARN) $(CFLAGS) $(PKG_CFLAGS)
@@ -43,7 +57,7 @@ hook/vfio-hook: $(OBJS)
 
 install: hook/vfio-hook
 	SBINDIR='$(SBINDIR)' HOOKDIR='$(HOOKDIR)' SYSCONFDIR='$(SYSCONFDIR)' DATADIR='$(DATADIR)' DESTDIR='$(DESTDIR)' \
-		MANDIR='$(MANDIR)' BASHCOMPDIR='$(BASHCOMPDIR)' \
+		MANDIR='$(MANDIR)' BASHCOMPDIR='$(BASHCOMPDIR)' HOOK='$(HOOK)' \
 		scripts/install.sh install
 
 uninstall:

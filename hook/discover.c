@@ -396,7 +396,9 @@ int machine_discover(struct machine **ret)
 		if (read_func(udev_list_entry_get_name(e), hwdb, m, &f) == 0)
 			*(struct pci_func *)array_push(&m->funcs, &m->n_funcs, sizeof(f)) = f;
 	}
-	qsort(m->funcs, m->n_funcs, sizeof(*m->funcs), cmp_func);
+	/* A machine without PCI devices (a build sandbox: setup under Nix) has no array at all. */
+	if (m->n_funcs)
+		qsort(m->funcs, m->n_funcs, sizeof(*m->funcs), cmp_func);
 	r = read_locked(m);
 	if (r < 0) {
 		machine_free(m);

@@ -143,7 +143,8 @@ static void check_daemon(struct doctor *d, const char *hook)
 static void check_hook(struct doctor *d)
 {
 	/* NixOS's libvirtd looks in /var/lib/libvirt/hooks: /etc is generated there. */
-	const char *dir = doctor_sys_exists(d, "/etc/NIXOS") ? "/var/lib/libvirt/hooks" : "/etc/libvirt/hooks";
+	bool nixos = doctor_sys_exists(d, "/etc/NIXOS");
+	const char *dir = nixos ? "/var/lib/libvirt/hooks" : "/etc/libvirt/hooks";
 	_cleanup_free_ char *rdir = doctor_sys_path(d, dir), *hook = NULL, *fix = NULL;
 	const char *shown;
 	struct stat st;
@@ -154,8 +155,13 @@ static void check_hook(struct doctor *d)
 	}
 	hook = find_hook(rdir);
 	if (!hook) {
-		fix = xasprintf("make install, or: ln -s /usr/local/sbin/vfio-hook %s/qemu (%s/qemu.d/vfio-hook when "
-				"another hook is there); then restart libvirtd", dir, dir);
+		/* NixOS's libvirtd-config.service empties qemu.d at every start: a link made by hand goes. */
+		if (nixos)
+			fix = xstrdup("set services.vfio-hook.enable = true (the NixOS module in vfio-hook's etc/nixos/), "
+				      "then nixos-rebuild switch");
+		else
+			fix = xasprintf("make install, or: ln -s /usr/local/sbin/vfio-hook %s/qemu (%s/qemu.d/vfio-hook "
+					"when another hook is there); then restart libvirtd", dir, dir);
 		doctor_report(d, ST_FAIL, fix, "vfio-hook is not installed as libvirt's QEMU hook (%s/qemu or %s/qemu.d/)", dir,
 		       dir);
 		check_daemon(d, NULL);

@@ -54,6 +54,8 @@ static void usage(FILE *out)
 		"  usb add|remove VM DEVICE\n"
 		"                    hot-plug a USB device ([usb] name, vendor:product, or bus.device as\n"
 		"                    lsusb shows it) into the running VM VM, or out of it\n"
+		"  add VM DEVICE     usb add VM DEVICE (the NixOS module's \"vfio add\")\n"
+		"  remove VM DEVICE  usb remove VM DEVICE (the NixOS module's \"vfio remove\")\n"
 		"  --check VM        print what the hook would do to start VM, and why it would refuse;\n"
 		"                    exit 0: it would start, 1: it would refuse (domain XML from libvirt,\n"
 		"                    or --xml FILE)\n"
@@ -232,6 +234,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return exit_status(action_usb(cfg_path, streq(argv[optind + 1], "add"), argv[optind + 2], argv[optind + 3]));
+	}
+	/* The verbs the NixOS module vfio-hook grew out of planned for USB hot-plug ("vfio add VM DEVICE"). */
+	if (streq(cmd, "add") || streq(cmd, "remove")) {
+		if (optind + 3 != argc) {
+			log_error("%s: name a VM and a USB device: vfio-hook %s VM DEVICE (the same as usb %s)", cmd, cmd, cmd);
+			return 2;
+		}
+		return exit_status(action_usb(cfg_path, streq(cmd, "add"), argv[optind + 1], argv[optind + 2]));
 	}
 	if (streq(cmd, "status") && optind + 1 == argc)
 		return exit_status(action_status(cfg_path));

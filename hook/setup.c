@@ -20,6 +20,7 @@
 #include "log.h"
 #include "util.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/file.h>
@@ -503,7 +504,24 @@ static void setup_free(struct setup *s)
 	free(s->map);
 }
 
-/* Who holds the flock on FD, from /proc/locks: a pid, or 0 when it cannot be told. */
+/*
+ * NixOS builds /etc from its configuration and replaces what setup would write there at the next
+ * switch: the same files come from the NixOS module (etc/nixos/), which runs setup into a
+ * directory of its own. True (logged) when ROOT ("" for this system) is NixOS.
+ */
+static bool setup_refuse_nixos(const char *root)
+{
+	_cleanup_free_ char *marker = xasprintf("%s/etc/NIXOS", root);
+
+	if (faccessat(AT_FDCWD, marker, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	log_error("setup: %s: this is NixOS, whose /etc is built from its configuration: nothing was written; set "
+		  "services.vfio-hook.settings.host (or the vfio.* options) in configuration.nix instead, with the module in "
+		  "vfio-hook's etc/nixos/",
+		  marker);
+	return true;
+}
+
 int setup_run(const char *cfg_path, const char *root, bool dry_run, bool undo)
 {
 	struct setup s = { .root = "", .rootfd = -1, .undo = undo, .dry_run = dry_run };
@@ -522,6 +540,8 @@ int setup_run(const char *cfg_path, const char *root, bool dry_run, bool undo)
 		s.root = root_dir;
 		s.nofollow = true;
 	}
+	if (setup_refuse_nixos(s.root))
+		return 1;
 	/* Undo needs only the manifest: the map may be gone or changed since. */
 	if (!undo) {
 		char real[PATH_MAX];

@@ -3,17 +3,23 @@
 # overwriting a foreign hook, installs the example map (its [vm] sections commented out) only
 # where none exists, and records
 # what it created so uninstall removes exactly that. The manual pages and the bash completion
-# go under DATADIR (MANDIR, BASHCOMPDIR).
+# go under DATADIR (MANDIR, BASHCOMPDIR). The program is also "vfio", the name the NixOS module
+# it grew out of gave its commands, unless another program has that name. HOOK=no installs the
+# program, its pages and completion only, for a system whose configuration installs the hook and
+# the map itself (NixOS's module) and whose package manager removes what it installed.
 #   scripts/install.sh install|uninstall   (SBINDIR, HOOKDIR, SYSCONFDIR, DATADIR, MANDIR,
-#                                           BASHCOMPDIR, DESTDIR from make)
+#                                           BASHCOMPDIR, DESTDIR, HOOK from make)
 set -eu
 action=${1:?install or uninstall}
 : "${SBINDIR:?}" "${HOOKDIR:?}" "${SYSCONFDIR:?}" "${DATADIR:?}"
 DESTDIR=${DESTDIR:-}
 MANDIR=${MANDIR:-$DATADIR/man}
 BASHCOMPDIR=${BASHCOMPDIR:-$DATADIR/bash-completion/completions}
+HOOK=${HOOK:-yes}
+case $HOOK in yes | no) ;; *) echo "vfio-hook install: HOOK=$HOOK: give yes or no" >&2; exit 2 ;; esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=$SBINDIR/vfio-hook
+alias=$SBINDIR/vfio
 hook=$HOOKDIR/qemu
 hookd=$HOOKDIR/qemu.d/vfio-hook
 map=$SYSCONFDIR/vfio-hook.ini
@@ -22,6 +28,18 @@ say() { echo "vfio-hook install: $*"; }
 
 # Is PATH (inside DESTDIR) a link to our program?
 is_ours() { [ -L "$DESTDIR$1" ] && [ "$(basename "$(readlink "$DESTDIR$1")")" = vfio-hook ]; }
+# Is nothing at PATH (inside DESTDIR), or our link?
+free_or_ours() { { [ ! -e "$DESTDIR$1" ] && [ ! -L "$DESTDIR$1" ]; } || is_ours "$1"; }
+
+# LINK -> vfio-hook beside it (relative: DESTDIR is the packager's), unless another program is there.
+link_alias() {
+	if free_or_ours "$1"; then
+		ln -sfn vfio-hook "$DESTDIR$1"
+		echo "link $1" >>"$new"
+	else
+		say "$1 is not vfio-hook's, left as it is (vfio-hook takes the same commands)"
+	fi
+}
 
 mkdirs() { # records each directory it creates (under DESTDIR: DESTDIR itself is the packager's)
 	d=$1; missing=""
@@ -44,10 +62,10 @@ install_all() {
 	trap 'rm -f "$new"' EXIT
 	# A packager's DESTDIR (dpkg, rpm, Nix) need not exist yet.
 	[ -z "$DESTDIR" ] || mkdir -p "$DESTDIR"
-	mkdirs "$SYSCONFDIR"
 	mkdirs "$SBINDIR"
 	install -m 755 "$top/hook/vfio-hook" "$DESTDIR$bin"
 	echo "file $bin" >>"$new"
+	link_alias "$alias"
 	for page in vfio-hook.8 vfio-hook.ini.5; do
 		mkdirs "$MANDIR/man${page##*.}"
 		install -m 644 "$top/man/$page" "$DESTDIR$MANDIR/man${page##*.}/$page"
@@ -56,8 +74,15 @@ install_all() {
 	mkdirs "$BASHCOMPDIR"
 	install -m 644 "$top/etc/bash-completion/vfio-hook" "$DESTDIR$BASHCOMPDIR/vfio-hook"
 	echo "file $BASHCOMPDIR/vfio-hook" >>"$new"
+	# bash-completion loads a command's completion by the command's name.
+	link_alias "$BASHCOMPDIR/vfio"
+	if [ "$HOOK" = no ]; then
+		say "HOOK=no: the hook and the map are left to the system's configuration"
+		return 0
+	fi
 
-	if [ ! -e "$DESTDIR$hook" ] && [ ! -L "$DESTDIR$hook" ] || is_ours "$hook"; then
+	mkdirs "$SYSCONFDIR"
+	if free_or_ours "$hook"; then
 		mkdirs "$HOOKDIR"
 		ln -sfn "$bin" "$DESTDIR$hook"
 		echo "link $hook" >>"$new"

@@ -66,7 +66,7 @@ check "a map the program refuses: its FILE:LINE line" \
 	"$(cat "$work/err")"
 
 ## commands and options
-expect "first word: every command" "groups config doctor status restore swap usb setup" ""
+expect "first word: every command" "groups config doctor status restore swap usb add remove setup" ""
 expect "first word, prefix s" "status swap setup" s
 expect "first word, a dash: global options" "-c --config --check -h --help -V --version" -
 expect "groups options" "--json" groups -
@@ -97,6 +97,9 @@ expect "swap VM DEVICE: nothing more" "" swap win10 intel-m1-drive ""
 expect "usb add: VM names" "win10 linux" usb add ""
 expect "usb add VM: [usb] names" "logitech-receiver varmilo-keyboard" usb add win10 ""
 expect "usb remove VM v: [usb] names with v" "varmilo-keyboard" usb remove linux v
+expect "add (usb add): VM names" "win10 linux" add ""
+expect "remove VM (usb remove): [usb] names" "logitech-receiver varmilo-keyboard" remove win10 ""
+expect "add VM DEVICE: nothing more" "" add win10 logitech-receiver ""
 
 ## the map the line names
 expect "-c FILE: its VM names" "other-vm other-2" -c "$work/other.ini" swap ""

@@ -32,6 +32,8 @@ check "fresh: vfio-hook(8) installed" yes "$(cmp -s "$d/usr/local/share/man/man8
 check "fresh: vfio-hook.ini(5) installed" yes "$(cmp -s "$d/usr/local/share/man/man5/vfio-hook.ini.5" "$top/man/vfio-hook.ini.5" && echo yes)"
 check "fresh: bash completion installed" yes \
 	"$(cmp -s "$d/usr/local/share/bash-completion/completions/vfio-hook" "$top/etc/bash-completion/vfio-hook" && echo yes)"
+check "fresh: the program is also vfio, the NixOS module's name for it" vfio-hook "$(readlink "$d/usr/local/sbin/vfio")"
+check "fresh: vfio completes as vfio-hook does" vfio-hook "$(readlink "$d/usr/local/share/bash-completion/completions/vfio")"
 check "fresh: pages and completion mode 644" "644 644 644" "$(stat -c %a "$d/usr/local/share/man/man8/vfio-hook.8" \
 	"$d/usr/local/share/man/man5/vfio-hook.ini.5" "$d/usr/local/share/bash-completion/completions/vfio-hook" | tr '\n' ' ' | sed 's/ $//')"
 case $(cat "$work/log") in *"restart libvirtd"*) ok "fresh: says to restart libvirtd" ;; *) not_ok "fresh: says to restart libvirtd" "$(cat "$work/log")" ;; esac
@@ -66,7 +68,33 @@ check "foreign: existing map kept" "$(printf '[vm mine]\npci = 09:00.0')" "$(cat
 inst uninstall "$d"
 check "foreign: uninstall restores the tree exactly" "$before" "$(tree "$d")"
 
-# 2b. a DESTDIR that does not exist yet, as dpkg, rpm and Nix builds give it
+# 2a. another program called vfio: it stays, and uninstall leaves it
+d=$work/vfio
+mkdir -p "$d/usr/local/sbin"
+printf '#!/bin/sh\necho theirs\n' >"$d/usr/local/sbin/vfio"; chmod 755 "$d/usr/local/sbin/vfio"
+before=$(tree "$d")
+inst install "$d"; check "another vfio: install succeeds" 0 $?
+check "another vfio: theirs untouched" "$(printf '#!/bin/sh\necho theirs')" "$(cat "$d/usr/local/sbin/vfio")"
+case $(cat "$work/log") in *"/usr/local/sbin/vfio is not vfio-hook's, left as it is"*) ok "another vfio: install says so" ;;
+*) not_ok "another vfio: install says so" "$(cat "$work/log")" ;; esac
+inst uninstall "$d"
+check "another vfio: uninstall restores the tree exactly" "$before" "$(tree "$d")"
+
+# 2b. HOOK=no, as the Nix package installs it: the program, its names, pages and completion,
+# and nothing of the system's (no hook, no map, no record: the package manager removes it)
+d=$work/nohook
+make -s -C "$top" install PREFIX=/ SBINDIR=/bin HOOK=no DESTDIR="$d" >"$work/log" 2>&1
+check "HOOK=no: install succeeds" 0 $?
+check "HOOK=no: exactly the program, its names, pages and completion" "$(printf '%s\n' . ./bin ./bin/vfio ./bin/vfio-hook \
+	./share ./share/bash-completion ./share/bash-completion/completions ./share/bash-completion/completions/vfio \
+	./share/bash-completion/completions/vfio-hook ./share/man ./share/man/man5 ./share/man/man5/vfio-hook.ini.5 \
+	./share/man/man8 ./share/man/man8/vfio-hook.8)" "$(tree "$d")"
+case $(cat "$work/log") in *"HOOK=no: the hook and the map are left to the system's configuration"*) ok "HOOK=no: says so" ;;
+*) not_ok "HOOK=no: says so" "$(cat "$work/log")" ;; esac
+make -s -C "$top" install PREFIX=/ HOOK=maybe DESTDIR="$d" >"$work/log" 2>&1
+check "HOOK=maybe: refused" "2 vfio-hook install: HOOK=maybe: give yes or no" "$? $(head -n1 "$work/log")"
+
+# 2c. a DESTDIR that does not exist yet, as dpkg, rpm and Nix builds give it
 d=$work/pkg/not/yet
 timeout 20 make -s -C "$top" install DESTDIR="$d" PREFIX=/usr >"$work/log" 2>&1
 check "DESTDIR not there yet: install succeeds, in time" 0 $?

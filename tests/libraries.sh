@@ -6,7 +6,8 @@
 # whose sonames do not exist). A host whose libxml2 cannot be loaded while libvirt can (a
 # distribution's libxml2 2.14 ships libxml2.so.16; vfio-hook built from source against
 # libxml2.so.2 keeps running, where it once did not start at all; NOXML_BIN) cannot read which
-# domains run: nothing that needs to know is done as if no VM were running.
+# domains run: nothing that needs to know is done as if no VM were running. Last, the Makefile
+# takes the libraries' paths from its command line (LIBVIRT_SONAME=, as the Nix package does).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/tap.sh"
@@ -133,5 +134,17 @@ printf '#!/bin/sh\nexit 1\n' >"$work/bin/objdump"; chmod +x "$work/bin/objdump"
 out=$(cd "$here/.." && PATH="$work/bin:$PATH" make -n -B build/plain/vfio-hook 2>/dev/null; echo "rc=$?")
 check "empty_soname_builds: soname.sh failing stops the build" "stopped" \
 	"$(case $out in *rc=0) echo "built with $(echo "$out" | grep -o "LIBVIRT_SONAME='[^ ]*" | head -n1)" ;; *) echo stopped ;; esac)"
+
+## LIBVIRT_SONAME/LIBXML2_SONAME on make's command line (a Nix package gives the libraries' store
+## paths): an absolute one is what dlopen() gets, and one that names no file stops the build
+## rather than every libvirt call failing at run time.
+lib=$(pkg-config --variable=libdir libvirt)/$(cd "$here/.." && scripts/soname.sh libvirt)
+out=$(cd "$here/.." && make -n -B build/plain/obj/dl.o LIBVIRT_SONAME="$lib" 2>&1)
+check "soname_from_command_line: an absolute LIBVIRT_SONAME is compiled in" "-DLIBVIRT_SONAME='\"$lib\"'" \
+	"$(echo "$out" | grep -o "\-DLIBVIRT_SONAME='[^ ]*" | head -n1)"
+out=$(cd "$here/.." && make -n -B build/plain/obj/dl.o LIBXML2_SONAME=/nonexistent/libxml2.so.2 2>&1; echo "rc=$?")
+check "soname_from_command_line: one that names no file stops make, saying so" \
+	"LIBXML2_SONAME=/nonexistent/libxml2.so.2: no such file (give the path of the installed library, or leave LIBXML2_SONAME out to use the soname).  Stop.
+rc=2" "$(echo "$out" | sed -n 's/.*\*\*\* //p; /^rc=/p')"
 
 tap_done

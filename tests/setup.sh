@@ -432,6 +432,20 @@ check "no group kvm: exit 1" 1 "$rc"
 check "no group kvm: how to create it" \
 	"vfio-hook: $root/etc/group: no group kvm (create it: groupadd -r kvm), then run vfio-hook setup again" "$err"
 
+## NixOS (/etc/NIXOS under the root): nothing written, one line pointing to the module
+for args in "" "--dry-run" "--undo"; do
+	mkroot GenuineIntel
+	: >"$root/etc/NIXOS"
+	mkmap "$DESKTOP_MAP"
+	before=$(snapshot)
+	# shellcheck disable=SC2086 # no argument, or one
+	setup $args --root "$root"
+	check "NixOS, setup $args: exit 1" 1 "$rc"
+	check "NixOS, setup $args: one line naming the module" \
+		"vfio-hook: setup: $root/etc/NIXOS: this is NixOS, whose /etc is built from its configuration: nothing was written; set services.vfio-hook.settings.host (or the vfio.* options) in configuration.nix instead, with the module in vfio-hook's etc/nixos/" "$err"
+	check "NixOS, setup $args: nothing printed, nothing changed" "$before" "$out$(snapshot)"
+done
+
 ## Bad [host] values stop setup before anything is written
 mkroot GenuineIntel
 for bad in "users = alice,bob|2: bad user name \"alice,bob\" in [host] users (names start with a letter or '_', then letters, digits, '.', '_' or '-'; separate names with spaces)" \

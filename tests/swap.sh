@@ -31,6 +31,10 @@ RC=2 swap_err "usb: VM not running" "test is not running: USB devices are hot-pl
 status test
 swap_err "usb: not plugged in" "046d:c539 is not plugged in: no USB device matches it (see lsusb)" usb add test 046d:c539
 swap_err "usb: not attached" "046d:c539 is not attached to test (nothing to remove)" usb remove test 046d:c539
+# The NixOS module's verbs ("vfio add VM DEVICE") are usb add and remove.
+swap_err "add: usb add, not plugged in" "046d:c539 is not plugged in: no USB device matches it (see lsusb)" add test 046d:c539
+swap_err "remove: usb remove, not attached" "046d:c539 is not attached to test (nothing to remove)" remove test 046d:c539
+RC=2 swap_err "add without a device: how to call it" "add: name a VM and a USB device: vfio-hook add VM DEVICE (the same as usb add)" add test
 out=$(on desktop '$H swap test 0000:09:00.0 2>&1 | head -n1; eval "$STATE"')
 check "swap: group not viable" "$(printf '%s\n%s' "vfio-hook: test: 0000:09:00.1 (TU104 HD Audio Controller) shares IOMMU group 24 with this VM's devices but is not mapped: add 10de:10f8 to \"pci =\" in [vm test] in $work/map.ini (and 2 more problems: run 'vfio-hook --check test')" "$ORIG")" "$out"
 out=$(on desktop '$H swap test gpu 2>&1 | grep -v "moved\|gave"; echo "rc=$?"; eval "$STATE"')
