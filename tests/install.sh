@@ -83,4 +83,13 @@ inst uninstall "$d"
 check "edited: map kept on uninstall" yes "$([ -f "$d/etc/vfio-hook.ini" ] && echo yes)"
 check "edited: hook removed" no "$([ -e "$d/etc/libvirt/hooks/qemu" ] && echo yes || echo no)"
 
+# 4. a plain make (a user's, a packager's) only warns: a newer compiler's new warning must not
+#    break it. make check (and so CI) builds every source with -Werror.
+out=$(make -s -n -B -C "$top" hook/vfio-hook 2>&1)
+check "make: each source compiled for the program" "$(ls "$top"/hook/*.c | wc -l | tr -d ' ')" \
+	"$(printf '%s\n' "$out" | grep -c ' -c -o build/user/obj/')"
+check "make: no source of the program compiled with -Werror" "" "$(printf '%s\n' "$out" | grep ' -c -o build/user/obj/' | grep -- -Werror)"
+out=$(make -s -n -B -C "$top" build/plain/obj/main.o build/asan/obj/main.o build/plain/obj/test-config.o 2>&1)
+check "make check: the test variants' sources compiled with -Werror" 3 "$(printf '%s\n' "$out" | grep -c -- ' -Werror .* -c -o build/')"
+
 tap_done
