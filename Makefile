@@ -26,7 +26,9 @@ WARN       := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-pr
 # never in the program a plain make builds: a newer compiler's new warning must not break it.
 WERROR     := -Werror
 CFLAGS     ?= -O2 -g
-CPPFLAGS   += -D_FORTIFY_SOURCE=2 -DVERSION='"$(VERSION)"' $(SONAMES)
+# Where make install puts the example map (scripts/install.sh): the line for a missing map names it.
+EXAMPLE_MAP = $(DATADIR)/doc/vfio-hook/examples/vfio-hook.ini
+CPPFLAGS   += -D_FORTIFY_SOURCE=2 -DVERSION='"$(VERSION)"' $(SONAMES) -DEXAMPLE_MAP='"$(EXAMPLE_MAP)"'
 ALL_CFLAGS  = -std=gnu11 $(WARN) $(CFLAGS) $(PKG_CFLAGS)
 
 SRCS := $(wildcard hook/*.c)

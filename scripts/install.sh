@@ -2,8 +2,8 @@
 # make install / make uninstall. Installs the program, hooks it into libvirt without ever
 # overwriting a foreign hook, installs the example map (its [vm] sections commented out) only
 # where none exists, and records
-# what it created so uninstall removes exactly that. The manual pages and the bash completion
-# go under DATADIR (MANDIR, BASHCOMPDIR).
+# what it created so uninstall removes exactly that. The manual pages, the bash completion and
+# the example map as it is go under DATADIR (MANDIR, BASHCOMPDIR, DATADIR/doc/vfio-hook).
 #   scripts/install.sh install|uninstall   (SBINDIR, HOOKDIR, SYSCONFDIR, DATADIR, MANDIR,
 #                                           BASHCOMPDIR, DESTDIR from make)
 set -eu
@@ -56,6 +56,10 @@ install_all() {
 	mkdirs "$BASHCOMPDIR"
 	install -m 644 "$top/etc/bash-completion/vfio-hook" "$DESTDIR$BASHCOMPDIR/vfio-hook"
 	echo "file $BASHCOMPDIR/vfio-hook" >>"$new"
+	# The example as it is, where the program's "no map" line points (EXAMPLE_MAP, Makefile).
+	mkdirs "$DATADIR/doc/vfio-hook/examples"
+	install -m 644 "$top/etc/vfio-hook.ini" "$DESTDIR$DATADIR/doc/vfio-hook/examples/vfio-hook.ini"
+	echo "file $DATADIR/doc/vfio-hook/examples/vfio-hook.ini" >>"$new"
 
 	if [ ! -e "$DESTDIR$hook" ] && [ ! -L "$DESTDIR$hook" ] || is_ours "$hook"; then
 		mkdirs "$HOOKDIR"

@@ -28,6 +28,8 @@ check "fresh: the installed map gives no VM anything" "" \
 check "fresh: with those lines uncommented (and its three opening lines gone) it is the example" \
 	"$(cat "$top/etc/vfio-hook.ini")" "$(sed '1,3d; s/^;\(\[vm \|pci \|usb \|evict \)/\1/' "$d/etc/vfio-hook.ini")"
 check "fresh: map mode 644" 644 "$(stat -c %a "$d/etc/vfio-hook.ini")"
+check "fresh: the example as it is, beside the documentation (where the line for a missing map points)" yes \
+	"$(cmp -s "$d/usr/local/share/doc/vfio-hook/examples/vfio-hook.ini" "$top/etc/vfio-hook.ini" && echo yes)"
 check "fresh: vfio-hook(8) installed" yes "$(cmp -s "$d/usr/local/share/man/man8/vfio-hook.8" "$top/man/vfio-hook.8" && echo yes)"
 check "fresh: vfio-hook.ini(5) installed" yes "$(cmp -s "$d/usr/local/share/man/man5/vfio-hook.ini.5" "$top/man/vfio-hook.ini.5" && echo yes)"
 check "fresh: bash completion installed" yes \
