@@ -167,8 +167,10 @@ static int usb_add(const struct options *o, const char *vm, const char *device, 
 	}
 	describe(devs, n, list, sizeof(list));
 	if (n > 1) {
+		_cleanup_free_ char *q = shell_quote_inner(vm);
+
 		log_error("several USB devices match %s: %s; pick one by its bus.device, e.g. 'vfio-hook usb add %s %u.%u'",
-			  device, list, vm, devs[0].bus, devs[0].device);
+			  device, list, q, devs[0].bus, devs[0].device);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < live->n_usbdevs; i++) {
@@ -204,9 +206,11 @@ static int usb_remove(const struct options *o, const char *vm, const char *devic
 		return -ENODEV;
 	}
 	if (n > 1) {
+		_cleanup_free_ char *q = shell_quote_inner(vm);
+
 		log_error("several USB devices attached to %s match %s: %s; pick one by its bus.device, e.g. 'vfio-hook usb "
 			  "remove %s %u.%u'",
-			  vm, device, list, vm, found[0]->bus, found[0]->device);
+			  vm, device, list, q, found[0]->bus, found[0]->device);
 		return -EINVAL;
 	}
 	return plug(o, vm, false, found[0]->xml, device, list);
@@ -235,8 +239,11 @@ int action_usb(const char *cfg_path, bool add, const char *vm, const char *devic
 	if (r < 0) {
 		int k = virt_known(o->uri, o->timeout, vm);
 
-		if (k == 0)
-			log_error("%s is not running: USB devices are hot-plugged into a running VM (virsh start %s)", vm, vm);
+		if (k == 0) {
+			_cleanup_free_ char *q = shell_quote(vm);
+
+			log_error("%s is not running: USB devices are hot-plugged into a running VM (virsh start %s)", vm, q);
+		}
 		r = k < 0 ? k : -EINVAL;
 		goto out;
 	}

@@ -231,3 +231,45 @@ bool driver_name_valid(const char *s)
 			return false;
 	return true;
 }
+
+/* Needs S quoting to be one shell word? Names libvirt takes may hold spaces, quotes, '$'. */
+static bool shell_safe(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.,:+=@%/-", *s))
+			return false;
+	return true;
+}
+
+char *shell_quote(const char *s)
+{
+	size_t n = 2;
+	char *r, *w;
+
+	if (shell_safe(s))
+		return xstrdup(s);
+	for (const char *p = s; *p; p++)
+		n += *p == '\'' ? 4 : 1;
+	w = r = xmalloc(n + 1);
+	*w++ = '\'';
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'') {
+			memcpy(w, "'\\''", 4);
+			w += 4;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w++ = '\'';
+	*w = '\0';
+	return r;
+}
+
+char *shell_quote_inner(const char *s)
+{
+	if (shell_safe(s) || strpbrk(s, "\"$`\\!"))
+		return shell_quote(s);
+	return xasprintf("\"%s\"", s);
+}
