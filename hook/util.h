@@ -72,6 +72,10 @@ char *escape_text(const char *s);
  */
 char *shell_quote(const char *s);
 char *shell_quote_inner(const char *s);
+/* Levenshtein distance, letters compared without their case. */
+size_t edit_distance(const char *a, const char *b);
+/* The one of NAMES closest to NAME when it is close enough to be a slip of it, else NULL. */
+const char *closest_name(const char *name, const char *const *names, size_t n);
 
 /* A driver name fit for driver_override (and a module name for modprobe): [A-Za-z0-9_.-]{1,63}. */
 bool driver_name_valid(const char *s);

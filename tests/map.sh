@@ -90,6 +90,15 @@ run two-gpus -c maps/names.ini config
 check "a '#' comment after a device id is no description; a '#1' in one is kept" \
 	"$(printf '%s\n' "2: 10de:1e84 (VGA compatible controller)" "3: 10de:10f8" "4: 10de:1ad8 (USB controller #1)" "5: 10de:1ad9")" \
 	"$(printf '%s\n' "$err" | sed -n 's/^maps\/names.ini:\([0-9]*\): \(.*\) matches no PCI function.*/\1: \2/p')"
+# [vm] names against the VMs libvirt has (its test driver, whose one domain is "test"): a name it
+# does not have makes the hook do nothing, silently; config names it, with the closest.
+printf '[options]\nuri = test:///default\n[vm Test]\npci = 10de:1e84\n[vm router]\npci = 8086:1539\n' >maps/libvirt-names.ini
+chmod 644 maps/libvirt-names.ini
+run desktop -c maps/libvirt-names.ini config
+check "[vm] names libvirt does not have: exit 1" 1 "$rc"
+check "[vm] names libvirt does not have: each its line, with the closest name it has" "$(printf '%s\n' \
+	"maps/libvirt-names.ini:3: [vm Test]: libvirt (test:///default) has no VM named Test: the closest it has is test; the hook acts only for the VM named exactly so (rename the section [vm test])" \
+	"maps/libvirt-names.ini:5: [vm router]: libvirt (test:///default) has no VM named router (it has 1: see virsh list --all); the hook acts only for the VM named exactly so (define it, or fix the name)")" "$err"
 cp maps/example.ini maps/writable.ini && chmod 664 maps/writable.ini
 run desktop -c maps/writable.ini groups
 check "group-writable map refused" "maps/writable.ini: refused: writable by group or others (run: chmod go-w maps/writable.ini)" "$err"
