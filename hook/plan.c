@@ -72,6 +72,18 @@ static bool plan_has(const struct plan *p, const struct pci_func *f)
 	return false;
 }
 
+/* Is G in the slot of one of the plan's functions: a function of the same card? */
+static bool card_of_plan(const struct plan *p, const struct pci_func *g)
+{
+	for (size_t i = 0; i < p->n_funcs; i++) {
+		const struct pci_addr *a = &p->funcs[i].f->addr;
+
+		if (a->domain == g->addr.domain && a->bus == g->addr.bus && a->slot == g->addr.slot)
+			return true;
+	}
+	return false;
+}
+
 static void check_group(const struct config *c, struct plan *p, const struct machine *m, int group)
 {
 	const struct vm_pci *sibling = NULL;
@@ -88,9 +100,25 @@ static void check_group(const struct config *c, struct plan *p, const struct mac
 			continue;
 		pci_addr_format(&g->addr, a, sizeof(a));
 		fix = fix_for(c, p->vm, g, sibling);
+		if (card_of_plan(p, g)) {
+			add(&p->refusals, &p->n_refusals,
+			    "%s (%s) shares IOMMU group %d with this VM's devices but is not mapped: %s", a, pci_func_name(g),
+			    group, fix);
+			continue;
+		}
+		/*
+		 * Another device the host uses (a chipset function, a card in a slot behind the same
+		 * bridge): "map it too" would take it from the host. The user's choices, and what the
+		 * ACS override patch does, belong in the same line.
+		 */
 		add(&p->refusals, &p->n_refusals,
-		    "%s (%s) shares IOMMU group %d with this VM's devices but is not mapped: %s", a, pci_func_name(g), group,
-		    fix);
+		    "%s (%s, driver %s) shares IOMMU group %d with this VM's devices but is another device, which the host uses "
+		    "(the board does not isolate them: no ACS between them, and an IOMMU group goes to a VM whole): put the card "
+		    "in another slot (one whose IOMMU group is its own: see vfio-hook groups), give the VM that device too (%s), "
+		    "or boot a kernel with the ACS override patch (pcie_acs_override=downstream,multifunction), which splits "
+		    "the group by pretending an isolation the hardware does not give: the two can still reach each other's "
+		    "memory by DMA, so a guest could read or corrupt the host's",
+		    a, pci_func_name(g), g->driver, group, fix);
 	}
 }
 
