@@ -1,5 +1,6 @@
 #!/bin/sh
-# The command line itself: an argument too many, an unknown command, --version and --help.
+# The command line itself: an argument too many, an unknown command, --version and --help, and
+# each slip a newcomer makes, answered in one line with what to type instead.
 # sources: main
 # The map's own errors are in tests/map.sh, discovery and groups in tests/groups.sh, the hook's
 # argv in tests/hook.sh, what an ordinary user sees in tests/as-user.sh.
@@ -16,7 +17,39 @@ check "unknown command: message" 'vfio-hook: unknown command "frobnicate" (see v
 run desktop --version
 check "--version" "vfio-hook 0.1.0" "$out"
 run desktop --help
-case "$out" in *"groups [--json]"*) ok "--help lists groups" ;; *) not_ok "--help lists groups" "$out" ;; esac
+case "$out" in *"groups [GROUP|ADDRESS] [--gpu] [--json]"*) ok "--help lists groups" ;; *) not_ok "--help lists groups" "$out" ;; esac
+
+## the slips: one line each, saying what to type instead, and exit 2
+# slip NAME EXPECTED-LINE ARGS...: the line on stderr, nothing on stdout. The command line is
+# refused before anything is looked at, so no fixture machine is needed (and none is touched).
+slip() {
+	n=$1 e=$2; shift 2
+	"$bin" "$@" >"$work/stdout" 2>"$work/stderr" </dev/null
+	rc=$?
+	out=$(cat "$work/stdout"); err=$(cat "$work/stderr")
+	check "$n" "$(printf 'vfio-hook: %s\nrc=2' "$e")" "$(printf '%s\nrc=%s%s' "$err" "$rc" "${out:+ stdout: $out}")"
+}
+slip "an option's value left out: one line, how it is written" \
+	"--names needs a value: vfio-hook config --names vm|pci|usb (see vfio-hook --help)" config --names
+slip "--check without its VM" "--check needs a value: vfio-hook --check VM (see vfio-hook --help)" --check
+slip "--check whose VM is left out before --xml: not the VM \"--xml\"" \
+	"--check needs a value: vfio-hook --check VM (see vfio-hook --help)" --check --xml win10.xml
+slip "-c without its file" "-c needs a value: vfio-hook -c FILE COMMAND (see vfio-hook --help)" groups -c
+slip "check for --check" "unknown command \"check\": did you mean vfio-hook --check win10? (see vfio-hook --help)" check win10
+slip "check for --check, a VM name with a space quoted" \
+	"unknown command \"check\": did you mean vfio-hook --check 'Windows 10'? (see vfio-hook --help)" check "Windows 10"
+slip "help for --help" "unknown command \"help\": did you mean vfio-hook --help? (see vfio-hook --help)" help
+slip "a command mistyped: the closest" "unknown command \"group\": did you mean vfio-hook groups? (see vfio-hook --help)" group
+slip "status --json: refused, not ignored" "status: --json is only for groups and doctor (see vfio-hook --help)" status --json
+slip "doctor --force: refused, not ignored" \
+	"doctor: --force is only for swap: vfio-hook swap --force VM DEVICE (see vfio-hook --help)" doctor --force
+slip "config --json" "config: --json is only for groups and doctor (see vfio-hook --help)" config --json
+slip "--check VM --json" "--check: --json is only for groups and doctor (see vfio-hook --help)" --check win10 --json
+slip "groups --all" "groups: --all is only for restore: vfio-hook restore --all (see vfio-hook --help)" groups --all
+slip "an option without a command" "--names is only for config: vfio-hook config --names vm|pci|usb (see vfio-hook --help)" --names vm
+slip "an unknown long option, named" "unknown option \"--frobnicate\" (see vfio-hook --help)" groups --frobnicate
+slip "an unknown short option, named" "unknown option -q (see vfio-hook --help)" groups -q
+slip "groups with two groups" "groups: unexpected argument \"26\" (see vfio-hook --help)" groups 24 26
 
 # Five words whose second is an operation libvirt passes are the hook's call only with libvirt's
 # SUBOP (begin, end or -) third: --check of a VM named like an operation is the command line.
