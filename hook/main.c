@@ -7,6 +7,7 @@
 #include "groups.h"
 #include "hook.h"
 #include "log.h"
+#include "mapgen.h"
 #include "resolve.h"
 #include "setup.h"
 #include "util.h"
@@ -32,7 +33,11 @@ static void usage(FILE *out)
 		"                    list IOMMU groups, each function as lspci -nn shows it, its driver\n"
 		"                    and which VMs of the map get it, the USB devices behind each USB\n"
 		"                    controller; one group (or an address's), or --gpu: those with a GPU\n"
-
+		"  map GROUP|ADDRESS|VM... [--add VM]\n"
+		"                    print ready [pci NAME] sections for an IOMMU group, a PCI address or\n"
+		"                    vendor:device id (its whole card), or a VM (the map's, or libvirt's\n"
+		"                    <hostdev>s); --add VM: write them into the map with a [vm VM] entry,\n"
+		"                    keeping its comments, and check it as config does before replacing it\n"
 		"  config            check the device map and show what each VM gets on this machine\n"
 		"  config --names vm|pci|usb\n"
 		"                    print the map's [vm], [pci] or [usb] section names, one a line (for\n"
@@ -121,6 +126,7 @@ enum {
 	O_DRY = 1 << 7,
 	O_UNDO = 1 << 8,
 	O_ROOT = 1 << 9,
+	O_ADD = 1 << 10,
 };
 
 static const struct {
@@ -138,13 +144,14 @@ static const struct {
 	{ O_DRY, "--dry-run", "setup" },
 	{ O_UNDO, "--undo", "setup" },
 	{ O_ROOT, "--root", "setup: vfio-hook setup --root DIR" },
+	{ O_ADD, "--add", "map: vfio-hook map GROUP|ADDRESS|VM --add VM" },
 };
 
 static const struct {
 	const char *name;
 	unsigned options;
 } commands[] = {
-	{ "groups", O_JSON | O_GPU }, { "config", O_NAMES },	 { "doctor", O_JSON },
+	{ "groups", O_JSON | O_GPU }, { "config", O_NAMES },	 { "doctor", O_JSON },	  { "map", O_ADD },
 	{ "setup", O_DRY | O_UNDO | O_ROOT }, { "status", 0 },	 { "restore", O_ALL },	  { "swap", O_FORCE | O_PERSIST },
 	{ "usb", 0 },
 };
@@ -186,7 +193,7 @@ static int missing_value(const char *typed, int opt)
 	} usages[] = {
 		{ 'c', "vfio-hook -c FILE COMMAND" },	      { 'C', "vfio-hook --check VM" },
 		{ 'x', "vfio-hook --check VM --xml FILE" },   { 'N', "vfio-hook config --names vm|pci|usb" },
-		{ 'R', "vfio-hook setup --root DIR" },
+		{ 'R', "vfio-hook setup --root DIR" },	      { 'A', "vfio-hook map GROUP|ADDRESS|VM --add VM" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(usages); i++)
@@ -260,11 +267,12 @@ int main(int argc, char **argv)
 		{ "undo", no_argument, NULL, 'u' },
 		{ "root", required_argument, NULL, 'R' },
 		{ "gpu", no_argument, NULL, 'g' },
+		{ "add", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cfg_path = NULL, *check_vm = NULL, *xml_file = NULL, *names = NULL, *root = NULL;
+	const char *cfg_path = NULL, *check_vm = NULL, *xml_file = NULL, *names = NULL, *root = NULL, *add_vm = NULL;
 	struct config *cfg = NULL;
 	struct machine *m = NULL;
 	bool json = false, all = false, force = false, persistent = false, dry_run = false, undo = false, gpu = false;
@@ -287,7 +295,7 @@ int main(int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":c:hV", longopts, NULL)) != -1) {
 		/* "--check --xml f.xml": the value left out, the next option taken for it. */
-		if (optarg && strchr("cCxNR", opt) && is_option(optarg, longopts))
+		if (optarg && strchr("cCxNRA", opt) && is_option(optarg, longopts))
 			return missing_value(argv[optind - 2], opt);
 		switch (opt) {
 		case 'c':
@@ -335,6 +343,10 @@ int main(int argc, char **argv)
 		case 'g':
 			gpu = true;
 			given |= O_GPU;
+			break;
+		case 'A':
+			add_vm = optarg;
+			given |= O_ADD;
 			break;
 		case 'h':
 			usage(stdout);
@@ -396,6 +408,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return exit_status(action_usb(cfg_path, streq(argv[optind + 1], "add"), argv[optind + 2], argv[optind + 3]));
+	}
+	if (streq(cmd, "map")) {
+		if (optind + 1 == argc) {
+			log_error("map: name what to map: an IOMMU group, a PCI address or id, or a VM (vfio-hook map GROUP|ADDRESS|VM [--add VM])");
+			return 2;
+		}
+		return exit_status(action_map(cfg_path, (const char *const *)argv + optind + 1, (size_t)(argc - optind - 1), add_vm));
 	}
 	if (streq(cmd, "status") && optind + 1 == argc)
 		return exit_status(action_status(cfg_path));

@@ -18,6 +18,7 @@ run desktop --version
 check "--version" "vfio-hook 0.1.0" "$out"
 run desktop --help
 case "$out" in *"groups [GROUP|ADDRESS] [--gpu] [--json]"*) ok "--help lists groups" ;; *) not_ok "--help lists groups" "$out" ;; esac
+case "$out" in *"map GROUP|ADDRESS|VM... [--add VM]"*) ok "--help lists map" ;; *) not_ok "--help lists map" "$out" ;; esac
 
 ## the slips: one line each, saying what to type instead, and exit 2
 # slip NAME EXPECTED-LINE ARGS...: the line on stderr, nothing on stdout. The command line is
@@ -35,6 +36,7 @@ slip "--check without its VM" "--check needs a value: vfio-hook --check VM (see 
 slip "--check whose VM is left out before --xml: not the VM \"--xml\"" \
 	"--check needs a value: vfio-hook --check VM (see vfio-hook --help)" --check --xml win10.xml
 slip "-c without its file" "-c needs a value: vfio-hook -c FILE COMMAND (see vfio-hook --help)" groups -c
+slip "map --add without its VM" "--add needs a value: vfio-hook map GROUP|ADDRESS|VM --add VM (see vfio-hook --help)" map 24 --add
 slip "check for --check" "unknown command \"check\": did you mean vfio-hook --check win10? (see vfio-hook --help)" check win10
 slip "check for --check, a VM name with a space quoted" \
 	"unknown command \"check\": did you mean vfio-hook --check 'Windows 10'? (see vfio-hook --help)" check "Windows 10"
@@ -50,6 +52,8 @@ slip "an option without a command" "--names is only for config: vfio-hook config
 slip "an unknown long option, named" "unknown option \"--frobnicate\" (see vfio-hook --help)" groups --frobnicate
 slip "an unknown short option, named" "unknown option -q (see vfio-hook --help)" groups -q
 slip "groups with two groups" "groups: unexpected argument \"26\" (see vfio-hook --help)" groups 24 26
+slip "map with nothing to map" \
+	"map: name what to map: an IOMMU group, a PCI address or id, or a VM (vfio-hook map GROUP|ADDRESS|VM [--add VM])" map
 
 # Five words whose second is an operation libvirt passes are the hook's call only with libvirt's
 # SUBOP (begin, end or -) third: --check of a VM named like an operation is the command line.

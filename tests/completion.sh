@@ -66,10 +66,13 @@ check "a map the program refuses: its FILE:LINE line" \
 	"$(cat "$work/err")"
 
 ## commands and options
-expect "first word: every command" "groups config doctor status restore swap usb setup" ""
+expect "first word: every command" "groups map config doctor status restore swap usb setup" ""
 expect "first word, prefix s" "status swap setup" s
 expect "first word, a dash: global options" "-c --config --check -h --help -V --version" -
 expect "groups options" "--gpu --json" groups -
+expect "map options" "--add" map 24 -
+expect "map --add: VM names" "win10 linux" map 24 --add ""
+expect "map: the map's VMs (groups and addresses are groups' to list)" "win10 linux" map ""
 expect "doctor options" "--json" doctor --
 expect "config options" "--names" config -
 expect "config --names kinds" "vm pci usb" config --names ""
