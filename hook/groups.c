@@ -10,9 +10,9 @@
 
 #include "log.h"
 #include "resolve.h"
+#include "usbdevs.h"
 #include "util.h"
 
-#include <libudev.h>
 #include <string.h>
 
 static void json_str(const char *s)
@@ -85,92 +85,13 @@ static void json_list(const char *key, const char *const *arr, size_t n);
 
 /* ---- The USB devices behind each USB controller, as lsusb names them ---- */
 
-struct usb_seen {
-	struct pci_addr ctrl; /* the PCI function whose bus it is on */
-	unsigned bus, device, vendor, product;
-	char *vendor_name, *model; /* from the udev hwdb; NULL: not in it */
-};
-
 struct usb_list {
-	struct usb_seen *devs;
+	struct usb_device *devs;
 	size_t n;
 };
 
-static unsigned usb_attr(struct udev_device *d, const char *name, int base)
-{
-	const char *v = udev_device_get_sysattr_value(d, name);
-
-	return v ? (unsigned)strtoul(v, NULL, base) : 0;
-}
-
-static int cmp_usb(const void *a, const void *b)
-{
-	const struct usb_seen *x = a, *y = b;
-
-	return x->bus != y->bus ? (x->bus > y->bus) - (x->bus < y->bus) : (x->device > y->device) - (x->device < y->device);
-}
-
-/*
- * Every USB device on the machine but the root hubs, with the PCI function its bus hangs off,
- * from libudev's enumeration. The names come from the hwdb, not from the device's own strings:
- * those are read under the USB device's lock, which a stuck driver can hold for good.
- */
-static void usb_list_load(struct usb_list *l)
-{
-	struct udev *udev = udev_new();
-	struct udev_hwdb *hwdb = udev ? udev_hwdb_new(udev) : NULL;
-	struct udev_enumerate *en = udev ? udev_enumerate_new(udev) : NULL;
-
-	*l = (struct usb_list){ 0 };
-	if (en && udev_enumerate_add_match_subsystem(en, "usb") >= 0 && udev_enumerate_scan_devices(en) >= 0) {
-		struct udev_list_entry *e;
-
-		udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en)) {
-			struct udev_device *d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(e));
-			struct udev_device *parent = d ? udev_device_get_parent(d) : NULL;
-			struct udev_device *pci = d ? udev_device_get_parent_with_subsystem_devtype(d, "pci", NULL) : NULL;
-			const char *sysname = pci ? udev_device_get_sysname(pci) : NULL;
-			struct usb_seen u = { 0 };
-
-			/* A root hub is the bus itself: its parent is the controller, not a USB device. */
-			if (d && streq(udev_device_get_devtype(d), "usb_device") && sysname &&
-			    streq(udev_device_get_devtype(parent), "usb_device") && pci_addr_parse(sysname, &u.ctrl) == 0) {
-				char alias[32];
-
-				u.vendor = usb_attr(d, "idVendor", 16);
-				u.product = usb_attr(d, "idProduct", 16);
-				u.bus = usb_attr(d, "busnum", 10);
-				u.device = usb_attr(d, "devnum", 10);
-				snprintf(alias, sizeof(alias), "usb:v%04Xp%04X*", u.vendor, u.product);
-				u.vendor_name = hwdb_get(hwdb, alias, "ID_VENDOR_FROM_DATABASE");
-				u.model = hwdb_get(hwdb, alias, "ID_MODEL_FROM_DATABASE");
-				*(struct usb_seen *)array_push(&l->devs, &l->n, sizeof(u)) = u;
-			}
-			if (d)
-				udev_device_unref(d);
-		}
-	}
-	if (en)
-		udev_enumerate_unref(en);
-	if (hwdb)
-		udev_hwdb_unref(hwdb);
-	if (udev)
-		udev_unref(udev);
-	if (l->n)
-		qsort(l->devs, l->n, sizeof(*l->devs), cmp_usb);
-}
-
-static void usb_list_clear(struct usb_list *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->devs[i].vendor_name);
-		free(l->devs[i].model);
-	}
-	free(l->devs);
-}
-
 /* The [usb] sections of the map that name U, each once. */
-static struct uses usb_uses(const struct config *c, const struct usb_seen *u)
+static struct uses usb_uses(const struct config *c, const struct usb_device *u)
 {
 	struct uses r = { 0 };
 
@@ -184,36 +105,31 @@ static struct uses usb_uses(const struct config *c, const struct usb_seen *u)
 	return r;
 }
 
-/* Under a USB controller's line, each device on its buses as lsusb prints it. */
-static void print_usb_text(const struct usb_list *l, const struct pci_func *f, const struct config *c)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		const struct usb_seen *u = &l->devs[i];
-		struct uses m;
-
-		if (pci_addr_cmp(&u->ctrl, &f->addr) != 0)
-			continue;
-		m = usb_uses(c, u);
-		printf("    Bus %03u Device %03u: ID %04x:%04x%s%s%s%s", u->bus, u->device, u->vendor, u->product,
-		       u->vendor_name ? " " : "", u->vendor_name ? u->vendor_name : "", u->model ? " " : "",
-		       u->model ? u->model : "");
-		print_list("map", m.sets, m.n_sets);
-		putchar('\n');
-	}
-}
-
-static void print_usb_json(const struct usb_list *l, const struct pci_func *f, const struct config *c)
+/*
+ * The devices on F's buses, the root hubs left out: under a USB controller's line each as lsusb
+ * prints it, or in --json a "usb" array.
+ */
+static void print_usb(const struct usb_list *l, const struct pci_func *f, const struct config *c, bool json)
 {
 	bool first = true;
 
-	printf(",\"usb\":[");
+	if (json)
+		printf(",\"usb\":[");
 	for (size_t i = 0; i < l->n; i++) {
-		const struct usb_seen *u = &l->devs[i];
+		const struct usb_device *u = &l->devs[i];
 		struct uses m;
 
-		if (pci_addr_cmp(&u->ctrl, &f->addr) != 0)
+		if (u->root_hub || !u->on_pci || pci_addr_cmp(&u->ctrl, &f->addr) != 0)
 			continue;
 		m = usb_uses(c, u);
+		if (!json) {
+			printf("    Bus %03u Device %03u: ID %04x:%04x%s%s%s%s", u->bus, u->device, u->vendor, u->product,
+			       u->vendor_name ? " " : "", u->vendor_name ? u->vendor_name : "", u->model ? " " : "",
+			       u->model ? u->model : "");
+			print_list("map", m.sets, m.n_sets);
+			putchar('\n');
+			continue;
+		}
 		printf("%s{\"bus\":%u,\"device\":%u,\"vendor\":\"%04x\",\"product\":\"%04x\",\"vendor_name\":", first ? "" : ",",
 		       u->bus, u->device, u->vendor, u->product);
 		json_str(u->vendor_name);
@@ -223,7 +139,8 @@ static void print_usb_json(const struct usb_list *l, const struct pci_func *f, c
 		putchar('}');
 		first = false;
 	}
-	putchar(']');
+	if (json)
+		putchar(']');
 }
 
 /* Does F drive the host's display now (fbcon, a firmware framebuffer, processes drawing on it)? */
@@ -282,7 +199,7 @@ static void print_func_text(const struct pci_func *f, const struct config *c, co
 	print_list("map", u.sets, u.n_sets);
 	print_list("vm", u.vms, u.n_vms);
 	putchar('\n');
-	print_usb_text(usb, f, c);
+	print_usb(usb, f, c, false);
 }
 
 static void json_list(const char *key, const char *const *arr, size_t n)
@@ -331,7 +248,7 @@ static void print_func_json(const struct pci_func *f, const struct config *c, co
 	json_str(line);
 	json_list("map", u.sets, u.n_sets);
 	json_list("vms", u.vms, u.n_vms);
-	print_usb_json(usb, f, c);
+	print_usb(usb, f, c, true);
 	putchar('}');
 }
 
@@ -421,7 +338,7 @@ int groups_print(const struct machine *m, const struct config *c, const struct g
 	groups = sorted_groups(m, &n_groups);
 	if (flt->only && n_groups && (only = only_group(m, groups, n_groups, flt->only)) < 0)
 		return 2;
-	usb_list_load(&usb);
+	usb.n = usb_devices_list(&usb.devs);
 	if (json)
 		printf("{\"groups\":[");
 	for (size_t g = 0; g < n_groups; g++) {
@@ -467,7 +384,7 @@ int groups_print(const struct machine *m, const struct config *c, const struct g
 	}
 	if (json)
 		printf("]}\n");
-	usb_list_clear(&usb);
+	usb_devices_free(usb.devs, usb.n);
 	if (flt->gpu && !shown)
 		log_warning("no IOMMU group holds a GPU (a display controller, class 03) on this machine");
 	if (c)

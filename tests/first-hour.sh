@@ -20,6 +20,17 @@ has() {
 	fi
 }
 
+# The section map writes for the desktop's RTX, with the comment that says what it is.
+RTX=$(cat <<'EOF'
+; IOMMU group 24: 09:00.0 VGA compatible controller [0300]: NVIDIA Corporation TU104 [GeForce RTX 2070 SUPER] [10de:1e84] (rev a1), and the 3 other functions of its card
+[pci nvidia-geforce-rtx-2070-super]
+device = 10de:1e84  VGA compatible controller: TU104 [GeForce RTX 2070 SUPER]
+device = 10de:10f8  Audio device: TU104 HD Audio Controller
+device = 10de:1ad8  USB controller: TU104 USB 3.1 Host Controller
+device = 10de:1ad9  Serial bus controller: TU104 USB Type-C UCSI Controller
+EOF
+)
+
 ## the README's path: groups → the map from vfio-hook map → config → --check → start and stop
 # The map as a newcomer has it: there, with nothing in it yet.
 reset
@@ -39,12 +50,7 @@ check "the map it wrote" "$(cat <<EOF
 ; Begun by "vfio-hook map"; "vfio-hook config" checks it. Only root may write it (chmod 644).
 
 ; added by vfio-hook map for win10
-; IOMMU group 24: 09:00.0 VGA compatible controller [0300]: NVIDIA Corporation TU104 [GeForce RTX 2070 SUPER] [10de:1e84] (rev a1), and the 3 other functions of its card
-[pci nvidia-geforce-rtx-2070-super]
-device = 10de:1e84  VGA compatible controller: TU104 [GeForce RTX 2070 SUPER]
-device = 10de:10f8  Audio device: TU104 HD Audio Controller
-device = 10de:1ad8  USB controller: TU104 USB 3.1 Host Controller
-device = 10de:1ad9  Serial bus controller: TU104 USB Type-C UCSI Controller
+$RTX
 
 [vm win10]
 pci = nvidia-geforce-rtx-2070-super
@@ -62,13 +68,8 @@ check "a start moves the card to vfio-pci, the stop gives it back" "$(printf 'rc
 ## what map prints: ready sections, named as lspci names the card
 : >"$work/map.ini"
 run desktop map 09:00.1
-check "an address: its card, every function of its slot" "$(cat <<'EOF'
-; IOMMU group 24: 09:00.0 VGA compatible controller [0300]: NVIDIA Corporation TU104 [GeForce RTX 2070 SUPER] [10de:1e84] (rev a1), and the 3 other functions of its card
-[pci nvidia-geforce-rtx-2070-super]
-device = 10de:1e84  VGA compatible controller: TU104 [GeForce RTX 2070 SUPER]
-device = 10de:10f8  Audio device: TU104 HD Audio Controller
-device = 10de:1ad8  USB controller: TU104 USB 3.1 Host Controller
-device = 10de:1ad9  Serial bus controller: TU104 USB Type-C UCSI Controller
+check "an address: its card, every function of its slot" "$(cat <<EOF
+$RTX
 ; give it to a VM: vfio-hook map 09:00.1 --add VM (or list its name under pci = in its [vm] section)
 EOF
 )" "$out"
