@@ -16,6 +16,20 @@ int action_release(const char *cfg_path, const char *vm, const char *reason);
 /* libvirt says VM is running: its start did not fail. */
 int action_started(const char *vm);
 int action_check(const char *cfg_path, const char *vm, const char *xml_file);
+/*
+ * What --check VM would conclude, for doctor: its domain XML from libvirt when the map's uri may
+ * be asked (none is a verdict without the <hostdev> cross-check: NO_XML). 0 with RET filled
+ * (check_verdict_clear()), or -errno when no plan could be made (logged).
+ */
+struct check_verdict {
+	size_t n_funcs, n_refusals, n_warnings;
+	char **refusals; /* each with its fix, as --check prints them */
+	char **warnings;
+	bool unsure; /* what this user cannot read was not checked: the hook may start it */
+	bool no_xml;
+};
+int check_verdict(const char *cfg_path, const char *vm, struct check_verdict *ret);
+void check_verdict_clear(struct check_verdict *v);
 /* vm NULL: every VM with a record. */
 int action_restore(const char *cfg_path, const char *vm);
 int action_status(const char *cfg_path);

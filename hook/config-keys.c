@@ -224,6 +224,56 @@ static char *split_desc(char *value, char **ret_desc)
 	return value;
 }
 
+/* Does WORD name a device of the section's kind? */
+static bool names_device(bool pci, const char *word)
+{
+	struct pci_sel ps;
+	struct usb_sel us;
+
+	return pci ? pci_sel_parse(word, &ps) == 0 : usb_sel_parse(word, &us) == 0;
+}
+
+/*
+ * "device = 10de:1e84, 10de:10f8" or "device = 10de:1e84 10de:10f8": several devices on one
+ * line, each word after a comma or naming a device. 0 after saying so, with the lines to
+ * write; 1 when VALUE has one device (the rest is its description).
+ */
+static int one_per_line(struct parser *p, bool pci, const char *value)
+{
+	char *words[16];
+	_cleanup_free_ char *lines = xstrdup("");
+	const char *s = value;
+	bool after_comma = true; /* the first word is the id */
+	size_t n = 0;
+
+	while (*s && n < ARRAY_SIZE(words)) {
+		size_t len = strcspn(s, ", \t");
+
+		if (len) {
+			words[n] = xasprintf("%.*s", (int)len, s);
+			if (!after_comma && !names_device(pci, words[n])) {
+				free(words[n]);
+				break;
+			}
+			n++;
+			after_comma = false;
+			s += len;
+		}
+		for (; *s == ' ' || *s == '\t' || *s == ','; s++)
+			after_comma |= *s == ',';
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *more = xasprintf("%s%s\"device = %s\"", lines, !i ? "" : i + 1 < n ? ", " : " and ", words[i]);
+
+		free(lines);
+		lines = more;
+		free(words[i]);
+	}
+	if (n < 2)
+		return 1;
+	return config_fail(p, p->line, "device = %s: one device per line (write %s on lines of their own)", value, lines);
+}
+
 int config_key_device(struct parser *p, const char *key, const char *value)
 {
 	bool pci = p->kind == SEC_PCI;
@@ -235,7 +285,20 @@ int config_key_device(struct parser *p, const char *key, const char *value)
 	if (!streq(key, "device"))
 		return config_fail(p, p->line, "unknown key \"%s\" in [%s %s] (the only key here is device)", key, kind_s,
 			    set_name);
+	if (!one_per_line(p, pci, value))
+		return 0;
 	id = split_desc(copy, &desc);
+	/* "device = 10de:1e84  VGA  # the GPU": a comment, where "USB EHCI #1" is the name lspci gives. */
+	for (char *c = desc; c && (c = strchr(c, '#')); c++)
+		if ((c == desc || c[-1] == ' ' || c[-1] == '\t') && (!c[1] || c[1] == ' ' || c[1] == '\t')) {
+			*c = '\0';
+			break;
+		}
+	/* split_desc() left no space in front: strip() trims the end, in place. */
+	if (desc && !*strip(desc)) {
+		free(desc);
+		desc = NULL;
+	}
 	if (!*id)
 		return config_fail(p, p->line, "device needs %s, as in \"device = %s\"",
 			    pci ? "a PCI id or address" : "a USB id",

@@ -121,14 +121,27 @@ static bool valid_set_name(const char *s)
 	return true;
 }
 
+/*
+ * A libvirt domain name: any character but '/' (libvirt refuses it, as its name becomes a file
+ * name) and control characters (a newline cannot be in the map's header). Spaces and non-ASCII
+ * letters are fine: virt-manager accepts "Windows 10".
+ */
 static bool valid_vm_name(const char *s)
 {
 	if (!*s)
 		return false;
 	for (; *s; s++)
-		if (!isgraph((unsigned char)*s) || *s == '/')
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '/')
 			return false;
 	return true;
+}
+
+/* "…" or '…' around a value: the quoting of libvirt's own .conf files, which the map does not use. */
+static bool quoted(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0];
 }
 
 static int find_set(const struct parser *p, enum section_kind kind, const char *name)
@@ -147,7 +160,8 @@ static int find_set(const struct parser *p, enum section_kind kind, const char *
 	return 0;
 }
 
-static int begin_section(struct parser *p, const char *section)
+/* SECTION as inih names it; WHOLE the same header as its line has it (inih keeps 49 bytes of it). */
+static int begin_section(struct parser *p, const char *inih_section, const char *section)
 {
 	_cleanup_free_ char *copy = xstrdup(section);
 	static const char *const kinds[] = { "pci", "usb", "vm" };
@@ -157,7 +171,7 @@ static int begin_section(struct parser *p, const char *section)
 	int first;
 
 	free(p->section);
-	p->section = xstrdup(section);
+	p->section = xstrdup(inih_section);
 	p->section_line = p->header_line;
 	name = kind_s + strcspn(kind_s, " \t");
 	if (*name)
@@ -192,10 +206,16 @@ static int begin_section(struct parser *p, const char *section)
 	if (!*name)
 		return config_fail(p, line, "[%s] needs a name, as in [%s my-%s]", kind_s, kind_s,
 			    kind == SEC_VM ? "vm" : "device");
-	if (strpbrk(name, " \t"))
+	if (kind == SEC_VM && quoted(name))
+		return config_fail(p, line, "[%s]: write the VM's name without quotes, spaces and all: [vm %.*s]", section,
+			    (int)strlen(name) - 2, name + 1);
+	if (kind == SEC_VM && !valid_vm_name(name))
+		return config_fail(p, line, "bad VM name \"%s\" in [%s] (libvirt's names take any character but '/' and control characters)",
+			    name, section);
+	if (kind != SEC_VM && strpbrk(name, " \t"))
 		return config_fail(p, line, "section name \"%s\" has a space (write [%s NAME] with NAME one word)", name,
 			    kind_s);
-	if (kind == SEC_VM ? !valid_vm_name(name) : !valid_set_name(name))
+	if (kind != SEC_VM && !valid_set_name(name))
 		return config_fail(p, line, "bad name \"%s\" in [%s] (use letters, digits, '-', '_', '.' and '+')", name,
 			    section);
 	first = find_set(p, kind, name);
@@ -235,9 +255,26 @@ static int (*const key_handlers[])(struct parser *p, const char *key, const char
 	[SEC_VM] = config_key_vm,
 };
 
-static int handler(void *user, const char *section, const char *key, const char *value)
+/*
+ * VALUE without a comment that starts with '#' after a space: inih ends a value only at " ;",
+ * and "pci = gpu # the RTX" would give a VM a device named "#". A device line's description
+ * keeps its '#' (lspci names hold "#1"): config_key_device() drops only one that starts with it.
+ */
+static void cut_hash_comment(char *value)
+{
+	for (char *c = value; (c = strchr(c, '#')); c++)
+		if (c == value || c[-1] == ' ' || c[-1] == '\t') {
+			*c = '\0';
+			break;
+		}
+	for (size_t n = strlen(value); n && (value[n - 1] == ' ' || value[n - 1] == '\t'); n--)
+		value[n - 1] = '\0';
+}
+
+static int handler(void *user, const char *section, const char *key, const char *raw)
 {
 	struct parser *p = user;
+	_cleanup_free_ char *value = xstrdup(raw);
 
 	if (p->err)
 		return 0;
@@ -253,10 +290,20 @@ static int handler(void *user, const char *section, const char *key, const char 
 		if (!*section)
 			return config_fail(p, p->line, "\"%s\" is outside any section (put it under [options], [host], [pci NAME], [usb NAME] or [vm NAME])",
 				    key);
-		if (!begin_section(p, section))
+		/* A long VM name is cut short by inih: its header line has it whole. */
+		const char *whole = p->header && startswith(p->header, section) ? p->header : section;
+
+		if (!begin_section(p, section, whole))
 			return 0;
 	}
-	return p->kind == SEC_NONE ? 0 : key_handlers[p->kind](p, key, value);
+	if (p->kind == SEC_NONE)
+		return 0;
+	if (!streq(key, "device") || (p->kind != SEC_PCI && p->kind != SEC_USB))
+		cut_hash_comment(value);
+	if (quoted(value))
+		return config_fail(p, p->line, "%s = %s: the map's values take no quotes (write %s = %.*s)", key, value, key,
+			    (int)strlen(value) - 2, value + 1);
+	return key_handlers[p->kind](p, key, value);
 }
 
 static int resolve_pci(struct parser *p, struct vm *v, const struct vm_token *t)
@@ -398,26 +445,46 @@ static int finish(struct parser *p)
 	return 1;
 }
 
+/* "PATH:LINE: what" (LINE 0: "PATH: what"): logged, or kept in *RET_MSG for a caller that shows it itself. */
+static void say(char **ret_msg, const char *path, int line, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void say(char **ret_msg, const char *path, int line, const char *fmt, ...)
+{
+	_cleanup_free_ char *what = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&what, fmt, ap) < 0)
+		what = NULL;
+	va_end(ap);
+	if (!ret_msg)
+		log_at(LOG_ERR, path, line, "%s", what ? what : "out of memory");
+	else if (line > 0)
+		*ret_msg = xasprintf("%s:%d: %s", path, line, what ? what : "out of memory");
+	else
+		*ret_msg = xasprintf("%s: %s", path, what ? what : "out of memory");
+}
+
 /* Like sshd with its keys: a map others can write would let them choose what root unbinds. */
-static int check_owner(const char *path, int fd)
+static int check_owner(const char *path, int fd, char **ret_msg)
 {
 	struct stat st;
 
 	if (fstat(fd, &st) < 0) {
-		log_at(LOG_ERR, path, 0, "cannot stat: %m (check the path)");
-		return -errno;
+		int r = -errno;
+
+		say(ret_msg, path, 0, "cannot stat: %s (check the path)", strerror(-r));
+		return r;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		log_at(LOG_ERR, path, 0, "not a regular file (point -c or VFIO_HOOK_CONFIG at the map file)");
+		say(ret_msg, path, 0, "not a regular file (point -c or VFIO_HOOK_CONFIG at the map file)");
 		return -EINVAL;
 	}
 	if (st.st_uid != 0 && st.st_uid != getuid()) {
-		log_at(LOG_ERR, path, 0, "refused: owned by uid %u, not root (run: chown root %s)", (unsigned)st.st_uid,
-		       path);
+		say(ret_msg, path, 0, "refused: owned by uid %u, not root (run: chown root %s)", (unsigned)st.st_uid, path);
 		return -EPERM;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		log_at(LOG_ERR, path, 0, "refused: writable by group or others (run: chmod go-w %s)", path);
+		say(ret_msg, path, 0, "refused: writable by group or others (run: chmod go-w %s)", path);
 		return -EPERM;
 	}
 	return 0;
@@ -442,7 +509,22 @@ struct config *config_defaults(const char *path)
 	return c;
 }
 
-int config_load(const char *path, struct config **ret)
+/* Why the map cannot be opened, and what to do: a map closed to this user is not a missing one. */
+static void say_open_error(char **ret_msg, const char *path, int err)
+{
+	if (err == ENOENT)
+		say(ret_msg, path, 0,
+		    "cannot read the device map: %s (write one with 'vfio-hook map GROUP --add VM' from what 'vfio-hook groups' "
+		    "lists, or start from the example " EXAMPLE_MAP "; or pass -c FILE)",
+		    strerror(err));
+	else if (err == EACCES)
+		say(ret_msg, path, 0, "cannot read the device map: %s (it is closed to this user: run vfio-hook as root, with sudo)",
+		    strerror(err));
+	else
+		say(ret_msg, path, 0, "cannot read the device map: %s (check the path, or pass -c FILE)", strerror(err));
+}
+
+int config_load_msg(const char *path, struct config **ret, char **ret_msg)
 {
 	struct parser p = { .line_done = true };
 	struct config *c;
@@ -452,10 +534,10 @@ int config_load(const char *path, struct config **ret)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
-		log_at(LOG_ERR, path, 0, "cannot read the device map: %m (create it from the example, or pass -c FILE)");
+		say_open_error(ret_msg, path, -r);
 		return r;
 	}
-	r = check_owner(path, fd);
+	r = check_owner(path, fd, ret_msg);
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -464,7 +546,7 @@ int config_load(const char *path, struct config **ret)
 	if (!p.f) {
 		r = -errno;
 		close(fd);
-		log_at(LOG_ERR, path, 0, "cannot read the device map: %m");
+		say(ret_msg, path, 0, "cannot read the device map: %s", strerror(-r));
 		return r;
 	}
 
@@ -485,13 +567,18 @@ int config_load(const char *path, struct config **ret)
 	free(p.section);
 	free(p.header);
 	if (p.err) {
-		log_at(LOG_ERR, path, p.err_line, "%s", p.err);
+		say(ret_msg, path, p.err_line, "%s", p.err);
 		free(p.err);
 		config_free(c);
 		return -EINVAL;
 	}
 	*ret = c;
 	return 0;
+}
+
+int config_load(const char *path, struct config **ret)
+{
+	return config_load_msg(path, ret, NULL);
 }
 
 /* The second, tolerant pass over a map config_load refused: only "is [vm NAME] in it?". */

@@ -10,6 +10,10 @@
 #define CONFIG_DEFAULT_PATH "/etc/vfio-hook.ini"
 #define CONFIG_DEFAULT_TIMEOUT 10 /* seconds, [options] timeout */
 #define CONFIG_DEFAULT_URI "qemu:///system"
+/* The example map make install puts beside the documentation (scripts/install.sh). */
+#ifndef EXAMPLE_MAP
+#define EXAMPLE_MAP "/usr/local/share/doc/vfio-hook/examples/vfio-hook.ini"
+#endif
 
 enum evict_policy { EVICT_DETACH, EVICT_SHUTDOWN, EVICT_REFUSE };
 
@@ -126,6 +130,8 @@ struct config {
  * (or the open/read errno); *ret is set only on success.
  */
 int config_load(const char *path, struct config **ret);
+/* The same, keeping the one line in *RET_MSG (the caller frees it) instead of logging it. */
+int config_load_msg(const char *path, struct config **ret, char **ret_msg);
 void config_free(struct config *c);
 /* A map with nothing in it but the default options, for PATH. */
 struct config *config_defaults(const char *path);

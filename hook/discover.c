@@ -346,20 +346,29 @@ static int cmp_func(const void *a, const void *b)
 	return pci_addr_cmp(&((const struct pci_func *)a)->addr, &((const struct pci_func *)b)->addr);
 }
 
-static char *read_cpu_vendor(void)
+/* The CPU's vendor, and whether it is a virtual one (the "hypervisor" flag: this system is a VM). */
+static void read_cpu(struct machine *m)
 {
 	_cleanup_free_ char *info = read_file("/proc/cpuinfo");
 	char *line, *save = NULL;
+	bool flags = false;
 
-	if (!info)
-		return NULL;
-	for (line = strtok_r(info, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (line = info ? strtok_r(info, "\n", &save) : NULL; line && !(m->cpu_vendor && flags);
+	     line = strtok_r(NULL, "\n", &save)) {
 		char *colon = strchr(line, ':');
 
-		if (colon && startswith(line, "vendor_id"))
-			return xstrdup(strip(colon + 1));
+		if (!colon)
+			continue;
+		if (!m->cpu_vendor && startswith(line, "vendor_id"))
+			m->cpu_vendor = xstrdup(strip(colon + 1));
+		if (!flags && startswith(line, "flags")) {
+			char *save2 = NULL;
+
+			flags = true;
+			for (char *w = strtok_r(colon + 1, " \t", &save2); w; w = strtok_r(NULL, " \t", &save2))
+				m->hypervisor |= streq(w, "hypervisor");
+		}
 	}
-	return NULL;
 }
 
 int machine_discover(struct machine **ret)
@@ -405,7 +414,7 @@ int machine_discover(struct machine **ret)
 		return r;
 	}
 	read_iommu_groups(m);
-	m->cpu_vendor = read_cpu_vendor();
+	read_cpu(m);
 	*ret = m;
 	return 0;
 }
@@ -480,6 +489,12 @@ const char *pci_func_name(const struct pci_func *f)
 const char *machine_iommu_off_hint(const struct machine *m)
 {
 	const char *v = m->cpu_vendor ? m->cpu_vendor : "";
+
+	/* Inside a VM there is no firmware setting to turn on: the hypervisor gives an IOMMU, or none. */
+	if (m->hypervisor)
+		return "the IOMMU is off: " IOMMU_GROUPS_DIR " is empty (this system is a virtual machine: its hypervisor must "
+		       "give it a virtual IOMMU — QEMU: -device intel-iommu,intremap=on with -machine q35,kernel-irqchip=split; "
+		       "libvirt: <iommu model='intel'/> in the VM's <devices> — and on Intel this kernel needs intel_iommu=on)";
 
 	if (streq(v, "AuthenticAMD") || streq(v, "HygonGenuine"))
 		return "the IOMMU is off: " IOMMU_GROUPS_DIR " is empty (AMD CPU: the IOMMU is on by default in Linux, so "

@@ -30,6 +30,7 @@ struct machine {
 	size_t n_funcs;
 	size_t n_groups;        /* entries in /sys/kernel/iommu_groups; 0: IOMMU off */
 	char *cpu_vendor;       /* "GenuineIntel", "AuthenticAMD", … or NULL */
+	bool hypervisor;        /* the CPU's "hypervisor" flag: this system is a virtual machine */
 };
 
 int machine_discover(struct machine **ret);

@@ -7,22 +7,58 @@
 #define _GNU_SOURCE
 #include "doctor-check.h"
 
-#include "plan.h"
+#include "actions.h"
 #include "resolve.h"
 #include "util.h"
+#include "virt.h"
 
 #include <libudev.h>
 #include <unistd.h>
 
 /* ---- The map ---- */
 
+/* Each [vm NAME] against the VMs libvirt has: a name it does not have makes the hook do nothing. */
+static void check_vm_names(struct doctor *d)
+{
+	const char *uri = d->c->opt.uri;
+	_cleanup_free_ char *why = NULL;
+	char **names = NULL;
+	size_t n = 0, unknown = 0;
+	int r;
+
+	if (!d->c->n_vms)
+		return;
+	r = virt_list_defined(uri, d->c->opt.timeout, &names, &n, &why);
+	if (r < 0) {
+		doctor_report(d, ST_SKIP, r == -ECONNREFUSED ? "systemctl start libvirtd (or virtqemud, with the modular daemons)" : NULL,
+		       "whether libvirt has a VM of each [vm] name: cannot ask it: %s", why);
+		return;
+	}
+	for (size_t i = 0; i < d->c->n_vms; i++) {
+		const struct vm *v = &d->c->vms[i];
+		const char *near;
+		_cleanup_free_ char *line = virt_unknown_vm(uri, v->name, names, n, &near), *fix = NULL;
+
+		if (!line)
+			continue;
+		unknown++;
+		fix = near ? xasprintf("rename the section [vm %s] (%s:%d)", near, d->c->path, v->line)
+			   : xasprintf("define the VM in libvirt, or fix the name at %s:%d (virsh list --all)", d->c->path, v->line);
+		doctor_report(d, ST_FAIL, fix, "[vm %s]: %s, so the hook does nothing for it", v->name, line);
+	}
+	if (!unknown)
+		doctor_report(d, ST_PASS, NULL, "libvirt (%s) has a VM of each [vm] name", uri);
+	virt_names_free(names, n);
+}
+
 void doctor_map(struct doctor *d)
 {
 	const char *path = config_path(d->cfg_path);
-	_cleanup_free_ char *fix = NULL;
+	_cleanup_free_ char *fix = NULL, *msg = NULL;
 
 	if (access(path, F_OK) < 0) {
-		fix = xasprintf("cp etc/vfio-hook.ini %s, then describe your devices in it (see vfio-hook groups)", path);
+		fix = xasprintf("write one: vfio-hook map GROUP --add VM (GROUP from vfio-hook groups); or start from the example "
+				"%s", EXAMPLE_MAP);
 		doctor_report(d, ST_WARN, fix, "no device map at %s", path);
 		return;
 	}
@@ -31,12 +67,15 @@ void doctor_map(struct doctor *d)
 		       "cannot read %s as this user: the map and device checks need root", path);
 		return;
 	}
-	if (config_load(path, &d->c) < 0) {
-		doctor_report(d, ST_FAIL, "fix what the line above says", "%s is refused (parse error, owner or mode)", path);
+	/* The map's own line, here and in --json: not a line on stderr that scrolled away. */
+	if (config_load_msg(path, &d->c, &msg) < 0) {
+		doctor_report(d, ST_FAIL, "correct it, then check the map again: vfio-hook config", "the map is refused: %s",
+		       msg ? msg : path);
 		return;
 	}
 	doctor_report(d, ST_PASS, NULL, "%s parses (%zu VM%s) and only its owner can write it", path, d->c->n_vms,
 	       d->c->n_vms == 1 ? "" : "s");
+	check_vm_names(d);
 }
 
 /* ---- Each mapped device ---- */
@@ -111,27 +150,40 @@ static bool mapped(const struct config *c, const struct pci_func *f)
 	return false;
 }
 
-/* What the hook would refuse for each VM, from the planner itself (no running VM, no ledger). */
+/* Each VM's dry run, as `vfio-hook --check VM` makes it: the running VMs, the ledger, its domain XML. */
 static void check_vms(struct doctor *d)
 {
-	const struct holders none = { 0 };
-
 	for (size_t i = 0; i < d->c->n_vms; i++) {
 		const struct vm *v = &d->c->vms[i];
-		const struct plan_in in = { d->c, v, vm_evict(d->c, v), d->m, &none, NULL, NULL, NULL };
-		struct plan p;
+		_cleanup_free_ char *q = shell_quote(v->name), *xml_fix = NULL;
+		struct check_verdict cv;
 
 		if (!v->n_pci)
 			continue;
-		plan_build(&in, &p);
-		for (size_t k = 0; k < p.n_warnings; k++)
-			doctor_report(d, ST_WARN, NULL, "[vm %s] %s", v->name, p.warnings[k]);
-		for (size_t k = 0; k < p.n_refusals; k++)
-			doctor_report(d, ST_FAIL, NULL, "[vm %s] the hook would refuse to start it: %s", v->name, p.refusals[k]);
-		if (!p.n_refusals)
-			doctor_report(d, ST_PASS, NULL, "[vm %s] %zu PCI function%s, IOMMU groups viable", v->name, p.n_funcs,
-			       p.n_funcs == 1 ? "" : "s");
-		plan_clear(&p);
+		if (check_verdict(d->cfg_path, v->name, &cv) < 0) {
+			doctor_report(d, ST_SKIP, NULL, "[vm %s] no dry run: it could not be planned (standard error says why)", v->name);
+			continue;
+		}
+		for (size_t k = 0; k < cv.n_warnings; k++)
+			doctor_report(d, ST_WARN, NULL, "[vm %s] %s", v->name, cv.warnings[k]);
+		for (size_t k = 0; k < cv.n_refusals; k++)
+			doctor_report(d, ST_FAIL, NULL, "[vm %s] the hook would refuse to start it: %s", v->name, cv.refusals[k]);
+		/* Refused: the verdict is the lines above, each refusal with its fix. */
+		if (!cv.n_refusals && cv.unsure) {
+			doctor_report(d, ST_WARN, "run as root (sudo vfio-hook doctor)",
+			       "[vm %s] the dry run (--check) says the hook may start it: %zu PCI function%s, but what this user "
+			       "cannot read was not checked",
+			       v->name, cv.n_funcs, cv.n_funcs == 1 ? "" : "s");
+		} else if (!cv.n_refusals) {
+			doctor_report(d, ST_PASS, NULL, "[vm %s] the dry run (--check) says the hook would start it: %zu PCI function%s",
+			       v->name, cv.n_funcs, cv.n_funcs == 1 ? "" : "s");
+		}
+		if (cv.no_xml) {
+			xml_fix = xasprintf("vfio-hook --check %s --xml FILE, with the VM's XML (virsh dumpxml %s)", q, q);
+			doctor_report(d, ST_SKIP, xml_fix, "[vm %s] whether its libvirt definition passes these functions through "
+				      "(<hostdev>) is not checked: libvirt (%s) did not give it", v->name, d->c->opt.uri);
+		}
+		check_verdict_clear(&cv);
 	}
 }
 

@@ -15,6 +15,9 @@
 #define GRUB_HOW "(GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then update-grub or grub2-mkconfig -o /boot/grub2/grub.cfg) and reboot"
 #define AMD_FIRMWARE "enable AMD-Vi (IOMMU, sometimes under \"AMD CBS\" or \"NBIO\") in the firmware setup and reboot"
 #define INTEL_FIRMWARE "enable VT-d in the firmware setup and reboot"
+/* Inside a VM no firmware setting helps: the hypervisor gives a virtual IOMMU, or none. */
+#define VIOMMU_FIX "give this VM a virtual IOMMU: QEMU -device intel-iommu,intremap=on with -machine q35,kernel-irqchip=split; " \
+	"libvirt <iommu model='intel'/> in its <devices> (virsh edit, on its host); then intel_iommu=on on this kernel's command line, and reboot it"
 
 
 /* ---- CPU and firmware ---- */
@@ -36,9 +39,13 @@ static void check_cpu_flags(struct doctor *d)
 		doctor_report(d, ST_PASS, NULL, "CPU virtualization: vmx (Intel VT-x)");
 	else if (doctor_has_word(flags, "svm"))
 		doctor_report(d, ST_PASS, NULL, "CPU virtualization: svm (AMD-V)");
-	else
+	else if (doctor_has_word(flags, "hypervisor"))
 		doctor_report(d, ST_FAIL,
-		       "enable Intel VT-x or AMD-V (SVM) in the firmware setup and reboot (inside a VM: enable nested virtualization)",
+		       "this system is a virtual machine: give it the host's CPU with nested virtualization (libvirt <cpu "
+		       "mode='host-passthrough'/>; on its host kvm_intel or kvm_amd with nested=1)",
+		       "the CPU shows neither the vmx nor the svm flag in /proc/cpuinfo");
+	else
+		doctor_report(d, ST_FAIL, "enable Intel VT-x or AMD-V (SVM) in the firmware setup and reboot",
 		       "the CPU shows neither the vmx nor the svm flag in /proc/cpuinfo");
 }
 
@@ -62,7 +69,13 @@ static void check_acpi(struct doctor *d)
 	bool dmar = doctor_sys_exists(d, "/sys/firmware/acpi/tables/DMAR");
 	bool ivrs = doctor_sys_exists(d, "/sys/firmware/acpi/tables/IVRS");
 
-	if (doctor_cpu_is_intel(d) && !dmar)
+	/* The IOMMU off: its one line (Kernel) says what the firmware has to do with it, and the rest. */
+	if (d->m && d->m->n_groups == 0 && !(doctor_cpu_is_intel(d) ? dmar : doctor_cpu_is_amd(d) ? ivrs : dmar || ivrs))
+		return;
+	if (d->m && d->m->hypervisor && !dmar && !ivrs)
+		doctor_report(d, ST_FAIL, VIOMMU_FIX,
+		       "this system is a virtual machine whose hypervisor gives it no IOMMU (no ACPI DMAR or IVRS table)");
+	else if (doctor_cpu_is_intel(d) && !dmar)
 		doctor_report(d, ST_FAIL, INTEL_FIRMWARE,
 		       "the firmware has no ACPI DMAR table (/sys/firmware/acpi/tables/DMAR): VT-d is off or missing");
 	else if (doctor_cpu_is_amd(d) && !ivrs)
@@ -190,35 +203,107 @@ static void check_cmdline_amd(struct doctor *d)
 		       "the kernel command line has amd_iommu=on, which is not a valid value and does not turn the IOMMU on");
 }
 
-/* What turns the IOMMU on, on a machine where it is off: the firmware, the command line, or both. */
-static const char *iommu_off_fix(const struct doctor *d)
+/* Why the IOMMU is off, as far as the files tell: " (…)" for the FAIL line, or "". */
+static char *iommu_off_why(const struct doctor *d)
 {
-	bool cmdline = doctor_cmdline_item(d->cmdline, "intel_iommu", "on") != 1 && intel_default_on(d, NULL) != 1;
+	const char *why = NULL;
+	int dflt;
 
-	if (doctor_cpu_is_amd(d))
-		return AMD_FIRMWARE;
-	if (!doctor_cpu_is_intel(d))
-		return "enable the IOMMU (VT-d, AMD-Vi) in the firmware setup and reboot";
-	/* Even a kernel that turns it on by default obeys intel_iommu=off. */
-	if (doctor_cmdline_item(d->cmdline, "intel_iommu", "off") == 1)
-		return doctor_sys_exists(d, "/sys/firmware/acpi/tables/DMAR")
-			       ? "replace intel_iommu=off with intel_iommu=on on the kernel command line " GRUB_HOW
-			       : "enable VT-d in the firmware setup, replace intel_iommu=off with intel_iommu=on on the kernel command line " GRUB_HOW;
-	if (!doctor_sys_exists(d, "/sys/firmware/acpi/tables/DMAR"))
-		return cmdline ? "enable VT-d in the firmware setup, add intel_iommu=on to the kernel command line " GRUB_HOW
-			       : INTEL_FIRMWARE;
-	return cmdline ? "add intel_iommu=on to the kernel command line " GRUB_HOW
-		       : "check dmesg for DMAR errors: the firmware has VT-d on and the kernel was asked to use it";
+	if (d->m->hypervisor)
+		why = "this system is a virtual machine, and its hypervisor gives it no IOMMU";
+	else if (doctor_cmdline_item(d->cmdline, "iommu", "off") == 1)
+		why = "the kernel command line has iommu=off";
+	else if (doctor_cpu_is_amd(d))
+		why = doctor_cmdline_item(d->cmdline, "amd_iommu", "off") == 1 ? "the kernel command line has amd_iommu=off"
+		      : doctor_cmdline_item(d->cmdline, "amd_iommu", "on") == 1
+			      ? "amd_iommu=on on the kernel command line is not a valid value and turns nothing on: the IOMMU is "
+				"on by default on AMD, so the firmware has it off"
+			      : "the IOMMU is on by default on AMD, so the firmware has it off";
+	else if (doctor_cpu_is_intel(d)) {
+		const char *fw = doctor_sys_exists(d, "/sys/firmware/acpi/tables/DMAR")
+					 ? NULL
+					 : "the firmware has VT-d off: it gives no ACPI DMAR table";
+
+		if (doctor_cmdline_item(d->cmdline, "intel_iommu", "off") == 1)
+			why = "the kernel command line has intel_iommu=off";
+		else if (doctor_cmdline_item(d->cmdline, "intel_iommu", "on") != 1 && (dflt = intel_default_on(d, NULL)) != 1)
+			why = dflt == 0 ? "the kernel command line has no intel_iommu=on, and this kernel does not turn the Intel "
+					  "IOMMU on by default (CONFIG_INTEL_IOMMU_DEFAULT_ON is not set)"
+					: "the kernel command line has no intel_iommu=on, and this kernel's config "
+					  "(/boot/config-RELEASE, /proc/config.gz) is not readable to tell whether it turns the "
+					  "Intel IOMMU on by default";
+		if (fw)
+			return why ? xasprintf(" (%s; %s)", fw, why) : xasprintf(" (%s)", fw);
+	}
+	return why ? xasprintf(" (%s)", why) : xstrdup("");
+}
+
+/* The edits of the kernel command line that turn the IOMMU on, joined: "" when it needs none. */
+static char *cmdline_edits(const struct doctor *d)
+{
+	char *e = xstrdup(""), *more;
+	bool pt = doctor_cmdline_item(d->cmdline, "iommu", "pt") == 1;
+
+#define EDIT(...)                                                             \
+	do {                                                                  \
+		_cleanup_free_ char *one = xasprintf(__VA_ARGS__);            \
+		more = xasprintf("%s%s%s", e, *e ? ", " : "", one);           \
+		free(e);                                                      \
+		e = more;                                                     \
+	} while (0)
+	if (doctor_cmdline_item(d->cmdline, "iommu", "off") == 1)
+		EDIT("remove iommu=off");
+	if (doctor_cpu_is_amd(d)) {
+		if (doctor_cmdline_item(d->cmdline, "amd_iommu", "off") == 1)
+			EDIT("remove amd_iommu=off");
+		if (doctor_cmdline_item(d->cmdline, "amd_iommu", "on") == 1)
+			EDIT("remove amd_iommu=on");
+	} else if (doctor_cpu_is_intel(d)) {
+		/* Even a kernel that turns it on by default obeys intel_iommu=off. */
+		if (doctor_cmdline_item(d->cmdline, "intel_iommu", "off") == 1)
+			EDIT("replace intel_iommu=off with intel_iommu=on%s", pt ? "" : " iommu=pt");
+		else if (doctor_cmdline_item(d->cmdline, "intel_iommu", "on") != 1 && intel_default_on(d, NULL) != 1)
+			EDIT("add intel_iommu=on%s", pt ? "" : " iommu=pt");
+	}
+#undef EDIT
+	return e;
+}
+
+/* What turns the IOMMU on, on a machine where it is off: the firmware, the command line, or both. */
+static char *iommu_off_fix(const struct doctor *d)
+{
+	_cleanup_free_ char *edits = cmdline_edits(d);
+	bool amd = doctor_cpu_is_amd(d), intel = doctor_cpu_is_intel(d);
+	/* AMD's IOMMU is on by default: off, it is the firmware's doing unless the command line says off. */
+	bool firmware = amd ? doctor_cmdline_item(d->cmdline, "amd_iommu", "off") != 1 ||
+				      !doctor_sys_exists(d, "/sys/firmware/acpi/tables/IVRS")
+			    : intel && !doctor_sys_exists(d, "/sys/firmware/acpi/tables/DMAR");
+	const char *fw = amd ? "enable AMD-Vi (IOMMU, sometimes under \"AMD CBS\" or \"NBIO\") in the firmware setup"
+			     : "enable VT-d in the firmware setup";
+
+	if (d->m->hypervisor)
+		return xstrdup(VIOMMU_FIX);
+	if (!amd && !intel)
+		return xstrdup("enable the IOMMU (VT-d, AMD-Vi) in the firmware setup and reboot");
+	if (*edits)
+		return xasprintf("%s%son the kernel command line, %s " GRUB_HOW, firmware ? fw : "", firmware ? "; " : "", edits);
+	if (firmware)
+		return xasprintf("%s and reboot", fw);
+	return xstrdup("check dmesg for DMAR errors: the firmware has VT-d on and the kernel was asked to use it");
 }
 
 static void check_iommu(struct doctor *d)
 {
 	if (!d->m)
 		return;
-	if (d->m->n_groups > 0)
-		doctor_report(d, ST_PASS, NULL, "the IOMMU is on: %zu IOMMU groups", d->m->n_groups);
-	else
-		doctor_report(d, ST_FAIL, iommu_off_fix(d), "the IOMMU is off: /sys/kernel/iommu_groups is empty");
+	/* One line for it all: what the command line and the firmware say is why it is off. */
+	if (d->m->n_groups == 0) {
+		_cleanup_free_ char *why = iommu_off_why(d), *fix = iommu_off_fix(d);
+
+		doctor_report(d, ST_FAIL, fix, "the IOMMU is off: /sys/kernel/iommu_groups is empty%s", why);
+		return;
+	}
+	doctor_report(d, ST_PASS, NULL, "the IOMMU is on: %zu IOMMU groups", d->m->n_groups);
 	if (!d->cmdline) {
 		doctor_report(d, ST_SKIP, "check that /proc is mounted", "cannot read /proc/cmdline");
 		return;
@@ -234,7 +319,8 @@ static void check_iommu(struct doctor *d)
 		doctor_report(d, ST_PASS, NULL, "the kernel command line has iommu=pt");
 	else
 		doctor_report(d, ST_WARN, "add iommu=pt to the kernel command line " GRUB_HOW,
-		       "the kernel command line has no iommu=pt (the host's own devices then skip IOMMU translation)");
+		       "the kernel command line has no iommu=pt: the host's own devices go through IOMMU translation too, "
+		       "which slows their DMA (with iommu=pt they skip it; devices given to VMs are translated either way)");
 }
 
 static void check_interrupt_remapping(struct doctor *d)

@@ -176,10 +176,11 @@ static void take_clear(struct take *t)
 	machine_free(t->m);
 }
 
-/* TMPL with its "%s" (at most one) replaced by VM. */
-static void fill_in(char *buf, size_t n, const char *tmpl, const char *vm)
+/* TMPL with its "%s" (at most one, a command's argument in quotes) replaced by VM, quoted for the shell. */
+static void fill_in(char *buf, size_t n, const char *tmpl, const char *name)
 {
 	const char *at = strstr(tmpl, "%s");
+	_cleanup_free_ char *vm = shell_quote_inner(name);
 
 	if (at)
 		snprintf(buf, n, "%.*s%s%s", (int)(at - tmpl), tmpl, vm, at + 2);
@@ -326,9 +327,10 @@ int engine_give(struct world *w, const struct give_req *q)
 	for (size_t i = 0; i < ARRAY_SIZE(give_order); i++) {
 		holders_clear(&g.h);
 		if (holders_load(&g.h) < 0) {
+			_cleanup_free_ char *arg = shell_quote_inner(q->owner ? q->owner : "--all");
+
 			log_msg(q->prio, "%s: nothing more given back: which VMs are running cannot be read (see above); fix "
-				"that, then run 'vfio-hook restore %s'", q->owner ? q->owner : "restore",
-				q->owner ? q->owner : "--all");
+				"that, then run 'vfio-hook restore %s'", q->owner ? q->owner : "restore", arg);
 			g.left = true;
 			break;
 		}

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "resolve.h"
+#include "usbdevs.h"
 #include "util.h"
 
 #include <string.h>
@@ -80,6 +81,68 @@ static void print_list(const char *key, const char *const *arr, size_t n)
 		printf("%s%s", i ? "," : "", arr[i]);
 }
 
+static void json_list(const char *key, const char *const *arr, size_t n);
+
+/* ---- The USB devices behind each USB controller, as lsusb names them ---- */
+
+struct usb_list {
+	struct usb_device *devs;
+	size_t n;
+};
+
+/* The [usb] sections of the map that name U, each once. */
+static struct uses usb_uses(const struct config *c, const struct usb_device *u)
+{
+	struct uses r = { 0 };
+
+	for (size_t i = 0; c && i < c->n_usb_sets; i++)
+		for (size_t k = 0; k < c->usb_sets[i].n_entries; k++) {
+			const struct usb_sel *s = &c->usb_sets[i].entries[k].sel;
+
+			if (s->vendor == u->vendor && (s->any_product || s->product == u->product))
+				add_once(r.sets, &r.n_sets, c->usb_sets[i].name);
+		}
+	return r;
+}
+
+/*
+ * The devices on F's buses, the root hubs left out: under a USB controller's line each as lsusb
+ * prints it, or in --json a "usb" array.
+ */
+static void print_usb(const struct usb_list *l, const struct pci_func *f, const struct config *c, bool json)
+{
+	bool first = true;
+
+	if (json)
+		printf(",\"usb\":[");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct usb_device *u = &l->devs[i];
+		struct uses m;
+
+		if (u->root_hub || !u->on_pci || pci_addr_cmp(&u->ctrl, &f->addr) != 0)
+			continue;
+		m = usb_uses(c, u);
+		if (!json) {
+			printf("    Bus %03u Device %03u: ID %04x:%04x%s%s%s%s", u->bus, u->device, u->vendor, u->product,
+			       u->vendor_name ? " " : "", u->vendor_name ? u->vendor_name : "", u->model ? " " : "",
+			       u->model ? u->model : "");
+			print_list("map", m.sets, m.n_sets);
+			putchar('\n');
+			continue;
+		}
+		printf("%s{\"bus\":%u,\"device\":%u,\"vendor\":\"%04x\",\"product\":\"%04x\",\"vendor_name\":", first ? "" : ",",
+		       u->bus, u->device, u->vendor, u->product);
+		json_str(u->vendor_name);
+		printf(",\"product_name\":");
+		json_str(u->model);
+		json_list("map", m.sets, m.n_sets);
+		putchar('}');
+		first = false;
+	}
+	if (json)
+		putchar(']');
+}
+
 /* Does F drive the host's display now (fbcon, a firmware framebuffer, processes drawing on it)? */
 static bool drives_display(const struct pci_func *f)
 {
@@ -116,7 +179,7 @@ static bool drives_display(const struct pci_func *f)
 	return r != 0;
 }
 
-static void print_func_text(const struct pci_func *f, const struct config *c)
+static void print_func_text(const struct pci_func *f, const struct config *c, const struct usb_list *usb)
 {
 	struct uses u = uses_of(c, f);
 	char line[1024];
@@ -136,6 +199,7 @@ static void print_func_text(const struct pci_func *f, const struct config *c)
 	print_list("map", u.sets, u.n_sets);
 	print_list("vm", u.vms, u.n_vms);
 	putchar('\n');
+	print_usb(usb, f, c, false);
 }
 
 static void json_list(const char *key, const char *const *arr, size_t n)
@@ -149,7 +213,7 @@ static void json_list(const char *key, const char *const *arr, size_t n)
 	putchar(']');
 }
 
-static void print_func_json(const struct pci_func *f, const struct config *c)
+static void print_func_json(const struct pci_func *f, const struct config *c, const struct usb_list *usb)
 {
 	static const char *const headers[] = { "endpoint", "bridge", "cardbus" };
 	struct uses u = uses_of(c, f);
@@ -184,6 +248,7 @@ static void print_func_json(const struct pci_func *f, const struct config *c)
 	json_str(line);
 	json_list("map", u.sets, u.n_sets);
 	json_list("vms", u.vms, u.n_vms);
+	print_usb(usb, f, c, true);
 	putchar('}');
 }
 
@@ -215,35 +280,86 @@ static int *sorted_groups(const struct machine *m, size_t *ret_n)
 	return g;
 }
 
-int groups_print(const struct machine *m, const struct config *c, bool json)
+/* Does group G hold a display controller? */
+static bool group_has_gpu(const struct machine *m, int g)
+{
+	for (size_t i = 0; i < m->n_funcs; i++)
+		if (m->funcs[i].iommu_group == g && (m->funcs[i].class >> 16) == 0x03)
+			return true;
+	return false;
+}
+
+/* The group ONLY names: its number, or the address of one of its functions; -1 (logged) if none. */
+static int only_group(const struct machine *m, const int *groups, size_t n_groups, const char *only)
+{
+	struct pci_addr a;
+	const struct pci_func *f;
+	char *end;
+	long g;
+
+	errno = 0;
+	g = strtol(only, &end, 10);
+	if (*only && !*end && !errno) {
+		for (size_t i = 0; i < n_groups; i++)
+			if (groups[i] == g)
+				return (int)g;
+		log_error("no IOMMU group %s on this machine (its groups are %d to %d: see vfio-hook groups)", only,
+			  groups[0], groups[n_groups - 1]);
+		return -1;
+	}
+	if (pci_addr_parse(only, &a) < 0) {
+		log_error("groups: \"%s\" is neither an IOMMU group number nor a PCI address (as 24, or 09:00.0)", only);
+		return -1;
+	}
+	f = machine_find(m, &a);
+	if (!f || f->iommu_group < 0) {
+		char s[PCI_ADDR_LEN];
+
+		pci_addr_format(&a, s, sizeof(s));
+		log_error(f ? "%s is in no IOMMU group (the IOMMU does not cover it)" : "no PCI function %s on this machine (see vfio-hook groups)",
+			  s);
+		return -1;
+	}
+	return f->iommu_group;
+}
+
+int groups_print(const struct machine *m, const struct config *c, const struct groups_filter *flt)
 {
 	_cleanup_free_ int *groups = NULL;
-	size_t n_groups;
-	bool ungrouped = false;
+	struct usb_list usb;
+	size_t n_groups, shown = 0;
+	bool ungrouped = false, json = flt->json;
+	int only = -1;
 
 	if (m->n_groups == 0) {
 		log_error("%s", machine_iommu_off_hint(m));
 		return 1;
 	}
 	groups = sorted_groups(m, &n_groups);
+	if (flt->only && n_groups && (only = only_group(m, groups, n_groups, flt->only)) < 0)
+		return 2;
+	usb.n = usb_devices_list(&usb.devs);
 	if (json)
 		printf("{\"groups\":[");
 	for (size_t g = 0; g < n_groups; g++) {
 		bool first = true;
 
+		if ((flt->only && groups[g] != only) || (flt->gpu && !group_has_gpu(m, groups[g])))
+			continue;
 		if (json)
-			printf("%s{\"group\":%d,\"functions\":[", g ? "," : "", groups[g]);
+			printf("%s{\"group\":%d,\"functions\":[", shown ? "," : "", groups[g]);
 		else
 			printf("IOMMU Group %d:\n", groups[g]);
+		shown++;
 		for (size_t i = 0; i < m->n_funcs; i++) {
 			if (m->funcs[i].iommu_group != groups[g])
 				continue;
 			if (json) {
 				if (!first)
 					putchar(',');
-				print_func_json(&m->funcs[i], c);
+				print_func_json(&m->funcs[i], c, &usb);
 			} else {
-				print_func_text(&m->funcs[i], c);
+				print_func_text(&m->funcs[i], c, &usb);
 			}
 			first = false;
 		}
@@ -252,22 +368,25 @@ int groups_print(const struct machine *m, const struct config *c, bool json)
 	}
 	if (json)
 		printf("],\"ungrouped\":[");
-	for (size_t i = 0; i < m->n_funcs; i++) {
+	for (size_t i = 0; i < m->n_funcs && !flt->only && !flt->gpu; i++) {
 		if (m->funcs[i].iommu_group >= 0)
 			continue;
 		if (json) {
 			if (ungrouped)
 				putchar(',');
-			print_func_json(&m->funcs[i], c);
+			print_func_json(&m->funcs[i], c, &usb);
 		} else {
 			if (!ungrouped)
 				printf("No IOMMU group (cannot be passed through):\n");
-			print_func_text(&m->funcs[i], c);
+			print_func_text(&m->funcs[i], c, &usb);
 		}
 		ungrouped = true;
 	}
 	if (json)
 		printf("]}\n");
+	usb_devices_free(usb.devs, usb.n);
+	if (flt->gpu && !shown)
+		log_warning("no IOMMU group holds a GPU (a display controller, class 03) on this machine");
 	if (c)
 		resolve_report(c, m);
 	return 0;

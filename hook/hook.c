@@ -24,10 +24,11 @@ static const char *const hook_subops[] = { "begin", "end", "-" };
 
 /*
  * libvirt's EXTRA: "-" (what it passes for every QEMU call), or a domain's shut-off reason as
- * libvirt words it (virDomainShutoffReason), which a release may be given.
+ * libvirt words it (virDomainShutoffReason, "from snapshot" with its space), which a release may
+ * be given. Only a call by another name is held to this list: libvirt may add reasons.
  */
 static const char *const hook_extras[] = {
-	"-", "unknown", "shutdown", "destroyed", "crashed", "migrated", "saved", "failed", "from-snapshot", "daemon",
+	"-", "unknown", "shutdown", "destroyed", "crashed", "migrated", "saved", "failed", "from snapshot", "daemon",
 };
 
 static bool among(const char *s, const char *const *set, size_t n)
@@ -53,14 +54,18 @@ static bool libvirt_name(const char *argv0)
 bool hook_argv(int argc, char **argv)
 {
 	/*
-	 * Exactly libvirt's four words, each from its own set but the VM's name: "--check start --xml
-	 * FILE", "swap start end -cFILE" and "swap start - -cFILE" (a VM named like an operation, a
-	 * device like a SUBOP) are the command line. A first word that looks like an option is an
-	 * option, unless libvirt calls us by its hook's name (a domain may be named "-x").
+	 * Called by the hook's name, four words are libvirt's, whatever they are: a domain may be
+	 * named "-x", and an operation or a shut-off reason libvirt adds later must still reach the
+	 * hook (exit 0 for what it does not handle), never the command line's "unexpected argument"
+	 * (a release that gives nothing back, a start that fails). By another name, exactly
+	 * libvirt's four words, each from its own set but the VM's name: "--check start --xml FILE",
+	 * "swap start end -cFILE" and "swap start - -cFILE" (a VM named like an operation, a device
+	 * like a SUBOP) are the command line.
 	 */
-	return argc == 5 && among(argv[2], hook_ops, ARRAY_SIZE(hook_ops)) &&
-	       among(argv[3], hook_subops, ARRAY_SIZE(hook_subops)) && among(argv[4], hook_extras, ARRAY_SIZE(hook_extras)) &&
-	       (argv[1][0] != '-' || libvirt_name(argv[0]));
+	if (argc == 5 && libvirt_name(argv[0]))
+		return true;
+	return argc == 5 && argv[1][0] != '-' && among(argv[2], hook_ops, ARRAY_SIZE(hook_ops)) &&
+	       among(argv[3], hook_subops, ARRAY_SIZE(hook_subops)) && among(argv[4], hook_extras, ARRAY_SIZE(hook_extras));
 }
 
 /* The whole domain XML: libvirt's write fails if we leave it unread. */

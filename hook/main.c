@@ -7,6 +7,7 @@
 #include "groups.h"
 #include "hook.h"
 #include "log.h"
+#include "mapgen.h"
 #include "resolve.h"
 #include "setup.h"
 #include "util.h"
@@ -28,8 +29,15 @@ static void usage(FILE *out)
 		"Moves PCI devices to vfio-pci for the libvirt VMs they are mapped to, and back.\n"
 		"\n"
 		"Commands:\n"
-		"  groups [--json]   list IOMMU groups, each function as lspci -nn shows it, its driver\n"
-		"                    and which VMs of the map get it\n"
+		"  groups [GROUP|ADDRESS] [--gpu] [--json]\n"
+		"                    list IOMMU groups, each function as lspci -nn shows it, its driver\n"
+		"                    and which VMs of the map get it, the USB devices behind each USB\n"
+		"                    controller; one group (or an address's), or --gpu: those with a GPU\n"
+		"  map GROUP|ADDRESS|VM... [--add VM]\n"
+		"                    print ready [pci NAME] sections for an IOMMU group, a PCI address or\n"
+		"                    vendor:device id (its whole card), or a VM (the map's, or libvirt's\n"
+		"                    <hostdev>s); --add VM: write them into the map with a [vm VM] entry,\n"
+		"                    keeping its comments, and check it as config does before replacing it\n"
 		"  config            check the device map and show what each VM gets on this machine\n"
 		"  config --names vm|pci|usb\n"
 		"                    print the map's [vm], [pci] or [usb] section names, one a line (for\n"
@@ -108,6 +116,144 @@ static int exit_status(int r)
 	return r == 0 ? 0 : r == -EINVAL ? 2 : 1;
 }
 
+/* The options that belong to one command or another; a command refuses those that are not its own. */
+enum {
+	O_JSON = 1 << 0,
+	O_GPU = 1 << 1,
+	O_NAMES = 1 << 2,
+	O_XML = 1 << 3,
+	O_ALL = 1 << 4,
+	O_FORCE = 1 << 5,
+	O_PERSIST = 1 << 6,
+	O_DRY = 1 << 7,
+	O_UNDO = 1 << 8,
+	O_ROOT = 1 << 9,
+	O_ADD = 1 << 10,
+};
+
+static const struct {
+	unsigned bit;
+	const char *name;
+	const char *where; /* the commands it is for, and how it is written there */
+} option_homes[] = {
+	{ O_JSON, "--json", "groups and doctor" },
+	{ O_GPU, "--gpu", "groups: vfio-hook groups --gpu" },
+	{ O_NAMES, "--names", "config: vfio-hook config --names vm|pci|usb" },
+	{ O_XML, "--xml", "--check: vfio-hook --check VM --xml FILE" },
+	{ O_ALL, "--all", "restore: vfio-hook restore --all" },
+	{ O_FORCE, "--force", "swap: vfio-hook swap --force VM DEVICE" },
+	{ O_PERSIST, "--config", "swap" },
+	{ O_DRY, "--dry-run", "setup" },
+	{ O_UNDO, "--undo", "setup" },
+	{ O_ROOT, "--root", "setup: vfio-hook setup --root DIR" },
+	{ O_ADD, "--add", "map: vfio-hook map GROUP|ADDRESS|VM --add VM" },
+};
+
+static const struct {
+	const char *name;
+	unsigned options;
+} commands[] = {
+	{ "groups", O_JSON | O_GPU }, { "config", O_NAMES },	 { "doctor", O_JSON },	  { "map", O_ADD },
+	{ "setup", O_DRY | O_UNDO | O_ROOT }, { "status", 0 },	 { "restore", O_ALL },	  { "swap", O_FORCE | O_PERSIST },
+	{ "usb", 0 },	    { "add", 0 },	     { "remove", 0 },
+};
+
+static bool known_command(const char *cmd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (streq(commands[i].name, cmd))
+			return true;
+	return false;
+}
+
+/*
+ * Each option given that CMD does not take (CMD "--check": --check; NULL: no command at all):
+ * one line saying where it belongs.
+ */
+static int refuse_foreign(const char *cmd, unsigned given)
+{
+	unsigned own = cmd && streq(cmd, "--check") ? O_XML : 0;
+
+	for (size_t i = 0; cmd && i < ARRAY_SIZE(commands); i++)
+		if (streq(commands[i].name, cmd))
+			own = commands[i].options;
+	for (size_t i = 0; i < ARRAY_SIZE(option_homes); i++)
+		if ((given & option_homes[i].bit) && !(own & option_homes[i].bit)) {
+			log_error("%s%s%s is only for %s (see vfio-hook --help)", cmd ? cmd : "", cmd ? ": " : "",
+				  option_homes[i].name, option_homes[i].where);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* The one line for an option given without its value: the option as typed, and how it is written. */
+static int missing_value(const char *typed, int opt)
+{
+	static const struct {
+		int opt;
+		const char *usage;
+	} usages[] = {
+		{ 'c', "vfio-hook -c FILE COMMAND" },	      { 'C', "vfio-hook --check VM" },
+		{ 'x', "vfio-hook --check VM --xml FILE" },   { 'N', "vfio-hook config --names vm|pci|usb" },
+		{ 'R', "vfio-hook setup --root DIR" },	      { 'A', "vfio-hook map GROUP|ADDRESS|VM --add VM" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(usages); i++)
+		if (usages[i].opt == opt) {
+			log_error("%s needs a value: %s (see vfio-hook --help)", typed, usages[i].usage);
+			return 2;
+		}
+	log_error("%s needs a value (see vfio-hook --help)", typed);
+	return 2;
+}
+
+/* Is S one of the options (what a value that was left out is followed by)? */
+static bool is_option(const char *s, const struct option *longopts)
+{
+	if (s[0] != '-' || !s[1])
+		return false;
+	if (s[1] != '-')
+		return strchr("chV", s[1]) != NULL;
+	for (const struct option *o = longopts; o->name; o++)
+		if (streq(s + 2, o->name))
+			return true;
+	return false;
+}
+
+/*
+ * An unknown command: the option a user meant ("check" for --check), or the command closest to
+ * it, written out with the rest of the line.
+ */
+static int unknown_command(int argc, char **argv, int at)
+{
+	static const char *const as_options[][2] = { { "check", "--check" }, { "help", "--help" }, { "version", "--version" } };
+	const char *names[ARRAY_SIZE(commands)];
+	const char *meant = NULL;
+	_cleanup_free_ char *line = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(as_options); i++)
+		if (streq(argv[at], as_options[i][0]) || (argv[at][0] == '-' && streq(argv[at] + strspn(argv[at], "-"), as_options[i][0])))
+			meant = as_options[i][1];
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		names[i] = commands[i].name;
+	if (!meant)
+		meant = closest_name(argv[at], names, ARRAY_SIZE(names));
+	if (!meant) {
+		log_error("unknown command \"%s\" (see vfio-hook --help)", argv[at]);
+		return 2;
+	}
+	line = xasprintf("vfio-hook %s", meant);
+	for (int i = at + 1; i < argc; i++) {
+		_cleanup_free_ char *q = shell_quote(argv[i]);
+		char *more = xasprintf("%s %s", line, q);
+
+		free(line);
+		line = more;
+	}
+	log_error("unknown command \"%s\": did you mean %s? (see vfio-hook --help)", argv[at], line);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -122,14 +268,17 @@ int main(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "undo", no_argument, NULL, 'u' },
 		{ "root", required_argument, NULL, 'R' },
+		{ "gpu", no_argument, NULL, 'g' },
+		{ "add", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cfg_path = NULL, *check_vm = NULL, *xml_file = NULL, *names = NULL, *root = NULL;
+	const char *cfg_path = NULL, *check_vm = NULL, *xml_file = NULL, *names = NULL, *root = NULL, *add_vm = NULL;
 	struct config *cfg = NULL;
 	struct machine *m = NULL;
-	bool json = false, all = false, force = false, persistent = false, dry_run = false, undo = false;
+	bool json = false, all = false, force = false, persistent = false, dry_run = false, undo = false, gpu = false;
+	unsigned given = 0;
 	const char *cmd;
 	int opt, r;
 
@@ -144,40 +293,62 @@ int main(int argc, char **argv)
 			break;
 		}
 
-	while ((opt = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
+	/* Quiet getopt ("opterr" off, ':' first): each mistake gets one line of ours, not two. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:hV", longopts, NULL)) != -1) {
+		/* "--check --xml f.xml": the value left out, the next option taken for it. */
+		if (optarg && strchr("cCxNRA", opt) && is_option(optarg, longopts))
+			return missing_value(argv[optind - 2], opt);
 		switch (opt) {
 		case 'c':
 			cfg_path = optarg;
 			break;
 		case 'j':
 			json = true;
+			given |= O_JSON;
 			break;
 		case 'C':
 			check_vm = optarg;
 			break;
 		case 'x':
 			xml_file = optarg;
+			given |= O_XML;
 			break;
 		case 'a':
 			all = true;
+			given |= O_ALL;
 			break;
 		case 'f':
 			force = true;
+			given |= O_FORCE;
 			break;
 		case 'P':
 			persistent = true;
+			given |= O_PERSIST;
 			break;
 		case 'N':
 			names = optarg;
+			given |= O_NAMES;
 			break;
 		case 'n':
 			dry_run = true;
+			given |= O_DRY;
 			break;
 		case 'u':
 			undo = true;
+			given |= O_UNDO;
 			break;
 		case 'R':
 			root = optarg;
+			given |= O_ROOT;
+			break;
+		case 'g':
+			gpu = true;
+			given |= O_GPU;
+			break;
+		case 'A':
+			add_vm = optarg;
+			given |= O_ADD;
 			break;
 		case 'h':
 			usage(stdout);
@@ -185,20 +356,19 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("vfio-hook %s\n", VERSION);
 			return 0;
+		case ':':
+			return missing_value(argv[optind - 1], optopt);
 		default:
-			log_error("unknown option (see vfio-hook --help)");
+			if (optopt && optopt != '?')
+				log_error("unknown option -%c (see vfio-hook --help)", optopt);
+			else
+				log_error("unknown option \"%s\" (see vfio-hook --help)", argv[optind - 1]);
 			return 2;
 		}
 	}
-	if (names && (check_vm || optind + 1 != argc || !streq(argv[optind], "config"))) {
-		log_error("--names is only for config: vfio-hook config --names vm|pci|usb");
-		return 2;
-	}
-	if (names && !streq(names, "vm") && !streq(names, "pci") && !streq(names, "usb")) {
-		log_error("config: --names takes vm, pci or usb, not \"%s\"", names);
-		return 2;
-	}
 	if (check_vm) {
+		if (refuse_foreign("--check", given) < 0)
+			return 2;
 		if (optind < argc) {
 			log_error("--check: unexpected argument \"%s\" (see vfio-hook --help)", argv[optind]);
 			return 2;
@@ -206,12 +376,18 @@ int main(int argc, char **argv)
 		return exit_status(action_check(cfg_path, check_vm, xml_file));
 	}
 	if (optind >= argc) {
+		if (refuse_foreign(NULL, given) < 0)
+			return 2;
 		usage(stderr);
 		return 2;
 	}
 	cmd = argv[optind];
-	if ((dry_run || undo || root) && !streq(cmd, "setup")) {
-		log_error("%s: --dry-run, --undo and --root are for setup only (see vfio-hook --help)", cmd);
+	if (!known_command(cmd))
+		return unknown_command(argc, argv, optind);
+	if (refuse_foreign(cmd, given) < 0)
+		return 2;
+	if (names && !streq(names, "vm") && !streq(names, "pci") && !streq(names, "usb")) {
+		log_error("config: --names takes vm, pci or usb, not \"%s\"", names);
 		return 2;
 	}
 	if (streq(cmd, "restore")) {
@@ -243,10 +419,18 @@ int main(int argc, char **argv)
 		}
 		return exit_status(action_usb(cfg_path, streq(cmd, "add"), argv[optind + 1], argv[optind + 2]));
 	}
+	if (streq(cmd, "map")) {
+		if (optind + 1 == argc) {
+			log_error("map: name what to map: an IOMMU group, a PCI address or id, or a VM (vfio-hook map GROUP|ADDRESS|VM [--add VM])");
+			return 2;
+		}
+		return exit_status(action_map(cfg_path, (const char *const *)argv + optind + 1, (size_t)(argc - optind - 1), add_vm));
+	}
 	if (streq(cmd, "status") && optind + 1 == argc)
 		return exit_status(action_status(cfg_path));
-	if (optind + 1 < argc) {
-		log_error("%s: unexpected argument \"%s\" (see vfio-hook --help)", cmd, argv[optind + 1]);
+	/* groups takes one group (or the address of one of its functions). */
+	if (optind + 1 < argc && !(streq(cmd, "groups") && optind + 2 == argc)) {
+		log_error("%s: unexpected argument \"%s\" (see vfio-hook --help)", cmd, argv[optind + (streq(cmd, "groups") ? 2 : 1)]);
 		return 2;
 	}
 	if (streq(cmd, "doctor"))
@@ -256,11 +440,7 @@ int main(int argc, char **argv)
 	if (streq(cmd, "groups")) {
 		if (load_optional_map(cfg_path, &cfg) < 0)
 			return 2;
-	} else if (streq(cmd, "config")) {
-		if (json) {
-			log_error("config: --json is only for groups");
-			return 2;
-		}
+	} else {
 		if (config_load(config_path(cfg_path), &cfg) < 0)
 			return 2;
 		if (names) {
@@ -268,9 +448,6 @@ int main(int argc, char **argv)
 			config_free(cfg);
 			return r;
 		}
-	} else {
-		log_error("unknown command \"%s\" (see vfio-hook --help)", cmd);
-		return 2;
 	}
 
 	if (cfg)
@@ -280,7 +457,13 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
-	r = streq(cmd, "groups") ? groups_print(m, cfg, json) : config_print(m, cfg);
+	if (streq(cmd, "groups")) {
+		const struct groups_filter f = { .json = json, .gpu = gpu, .only = optind + 1 < argc ? argv[optind + 1] : NULL };
+
+		r = groups_print(m, cfg, &f);
+	} else {
+		r = config_print(m, cfg);
+	}
 	machine_free(m);
 	config_free(cfg);
 	return r;

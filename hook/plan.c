@@ -72,6 +72,18 @@ static bool plan_has(const struct plan *p, const struct pci_func *f)
 	return false;
 }
 
+/* Is G in the slot of one of the plan's functions: a function of the same card? */
+static bool card_of_plan(const struct plan *p, const struct pci_func *g)
+{
+	for (size_t i = 0; i < p->n_funcs; i++) {
+		const struct pci_addr *a = &p->funcs[i].f->addr;
+
+		if (a->domain == g->addr.domain && a->bus == g->addr.bus && a->slot == g->addr.slot)
+			return true;
+	}
+	return false;
+}
+
 static void check_group(const struct config *c, struct plan *p, const struct machine *m, int group)
 {
 	const struct vm_pci *sibling = NULL;
@@ -88,9 +100,25 @@ static void check_group(const struct config *c, struct plan *p, const struct mac
 			continue;
 		pci_addr_format(&g->addr, a, sizeof(a));
 		fix = fix_for(c, p->vm, g, sibling);
+		if (card_of_plan(p, g)) {
+			add(&p->refusals, &p->n_refusals,
+			    "%s (%s) shares IOMMU group %d with this VM's devices but is not mapped: %s", a, pci_func_name(g),
+			    group, fix);
+			continue;
+		}
+		/*
+		 * Another device the host uses (a chipset function, a card in a slot behind the same
+		 * bridge): "map it too" would take it from the host. The user's choices, and what the
+		 * ACS override patch does, belong in the same line.
+		 */
 		add(&p->refusals, &p->n_refusals,
-		    "%s (%s) shares IOMMU group %d with this VM's devices but is not mapped: %s", a, pci_func_name(g), group,
-		    fix);
+		    "%s (%s, driver %s) shares IOMMU group %d with this VM's devices but is another device, which the host uses "
+		    "(the board does not isolate them: no ACS between them, and an IOMMU group goes to a VM whole): put the card "
+		    "in another slot (one whose IOMMU group is its own: see vfio-hook groups), give the VM that device too (%s), "
+		    "or boot a kernel with the ACS override patch (pcie_acs_override=downstream,multifunction), which splits "
+		    "the group by pretending an isolation the hardware does not give: the two can still reach each other's "
+		    "memory by DMA, so a guest could read or corrupt the host's",
+		    a, pci_func_name(g), g->driver, group, fix);
 	}
 }
 
@@ -202,6 +230,7 @@ static void check_owner(struct plan *p, const struct machine *m, const struct ho
 {
 	const struct ledger_func *e = l ? ledger_func(l, &o->addr) : NULL;
 	const struct ledger_vm *v;
+	_cleanup_free_ char *q = NULL, *qi = NULL;
 	char a[PCI_ADDR_LEN];
 
 	/* Its own, or the VM's that is letting go of it (a give-back at that VM's release). */
@@ -239,10 +268,12 @@ static void check_owner(struct plan *p, const struct machine *m, const struct ho
 		    a, pci_func_name(o), ledger_path(), e->owner);
 		return;
 	}
+	q = shell_quote(e->owner);
+	qi = shell_quote_inner(e->owner);
 	add(&p->refusals, &p->n_refusals,
 	    "%s (%s) belongs to %s, which is starting or stopped without vfio-hook seeing it: if %s is not running "
 	    "(virsh domstate %s), run 'vfio-hook restore %s', then try again",
-	    a, pci_func_name(o), e->owner, e->owner, e->owner, e->owner);
+	    a, pci_func_name(o), e->owner, e->owner, q, qi);
 }
 
 /* A function of the group that a driver operation holds in the kernel: nothing can move it now. */
@@ -446,16 +477,19 @@ int plan_build(const struct plan_in *in, struct plan *ret)
 			pci_addr_format(&o->addr, a, sizeof(a));
 			if (!plan_has(&p, o))
 				snprintf(where, sizeof(where), " in IOMMU group %d", groups[g]);
-			if (config_find_vm(c, vm->name) == vm)
+			if (config_find_vm(c, vm->name) == vm) {
+				_cleanup_free_ char *q = shell_quote(holder);
+
 				add(&p.refusals, &p.n_refusals,
 				    "%s (%s)%s is in use by the running VM %s and evict = refuse: shut %s down first (virsh "
 				    "shutdown %s), or set evict = detach in [vm %s] of %s",
-				    a, pci_func_name(o), where, holder, holder, holder, vm->name, c->path);
-			else /* a swap by hand */
+				    a, pci_func_name(o), where, holder, holder, q, vm->name, c->path);
+			} else { /* a swap by hand */
 				add(&p.refusals, &p.n_refusals,
 				    "%s (%s)%s is in use by the running VM %s and evict = refuse: shut %s down first, or add "
 				    "--force to have swap shut it down",
 				    a, pci_func_name(o), where, holder, holder);
+			}
 		}
 	}
 	free(groups);
@@ -465,11 +499,13 @@ int plan_build(const struct plan_in *in, struct plan *ret)
 
 void plan_problem_line(const struct plan *p, char *buf, size_t n)
 {
-	if (p->n_refusals > 1)
-		snprintf(buf, n, "%s (and %zu more problems: run 'vfio-hook --check %s')", p->refusals[0], p->n_refusals - 1,
-			 p->vm->name);
-	else
+	if (p->n_refusals > 1) {
+		_cleanup_free_ char *q = shell_quote_inner(p->vm->name);
+
+		snprintf(buf, n, "%s (and %zu more problems: run 'vfio-hook --check %s')", p->refusals[0], p->n_refusals - 1, q);
+	} else {
 		snprintf(buf, n, "%s", p->n_refusals ? p->refusals[0] : "");
+	}
 }
 
 long plan_hold_ms(const struct plan *p, unsigned timeout_s)

@@ -31,7 +31,13 @@ static char *xml_from_libvirt(const char *uri, unsigned timeout_s, const char *v
 	return xml;
 }
 
-int action_check(const char *cfg_path, const char *vm_name, const char *xml_file)
+/*
+ * The plan a start of VM would follow, as --check shows it: SEE(PLAN, DATA) is given it. The
+ * domain XML from XML_FILE, else from libvirt (a warning when it cannot be had; for doctor,
+ * QUIET, in the verdict instead). 0, or -errno (logged) when no plan could be made.
+ */
+static int dry_run(const char *cfg_path, const char *vm_name, const char *xml_file, bool quiet,
+		   void (*see)(const struct plan *p, bool no_xml, void *data), void *data)
 {
 	struct world w;
 	struct domain dom = { 0 };
@@ -59,8 +65,8 @@ int action_check(const char *cfg_path, const char *vm_name, const char *xml_file
 			goto out;
 		}
 	} else {
-		xml = xml_from_libvirt(w.cfg->opt.uri, w.cfg->opt.timeout, vm_name);
-		if (!xml)
+		xml = quiet && !virt_may_ask(w.cfg->opt.uri) ? NULL : xml_from_libvirt(w.cfg->opt.uri, w.cfg->opt.timeout, vm_name);
+		if (!xml && !quiet)
 			log_warning("cannot get %s's XML from %s: skipping the <hostdev> cross-check (or pass --xml FILE)",
 				    vm_name, w.cfg->opt.uri);
 	}
@@ -86,8 +92,8 @@ int action_check(const char *cfg_path, const char *vm_name, const char *xml_file
 	if (closed)
 		plan_unchecked(&p, UNCHECKED_ROOT_REFUSES, "%s cannot be read: what vfio-hook holds now (its moves, the host's display) is not checked",
 			       ledger_path());
-	engine_describe(&p, stdout);
-	r = p.n_refusals ? -EPERM : 0;
+	see(&p, !dom.name, data);
+	r = 0;
 out:
 	free(xml);
 	selection_clear(&s);
@@ -95,6 +101,52 @@ out:
 	domain_clear(&dom);
 	world_clear(&w);
 	return r;
+}
+
+static void describe(const struct plan *p, bool no_xml, void *data)
+{
+	int *refused = data;
+
+	(void)no_xml;
+	engine_describe(p, stdout);
+	*refused = p->n_refusals > 0;
+}
+
+int action_check(const char *cfg_path, const char *vm_name, const char *xml_file)
+{
+	int refused = 0, r = dry_run(cfg_path, vm_name, xml_file, false, describe, &refused);
+
+	return r < 0 ? r : refused ? -EPERM : 0;
+}
+
+static void keep_verdict(const struct plan *p, bool no_xml, void *data)
+{
+	struct check_verdict *v = data;
+
+	v->n_funcs = p->n_funcs;
+	v->unsure = p->unsure;
+	v->no_xml = no_xml;
+	for (size_t i = 0; i < p->n_refusals; i++)
+		*(char **)array_push(&v->refusals, &v->n_refusals, sizeof(char *)) = xstrdup(p->refusals[i]);
+	for (size_t i = 0; i < p->n_warnings; i++)
+		*(char **)array_push(&v->warnings, &v->n_warnings, sizeof(char *)) = xstrdup(p->warnings[i]);
+}
+
+int check_verdict(const char *cfg_path, const char *vm_name, struct check_verdict *ret)
+{
+	*ret = (struct check_verdict){ 0 };
+	return dry_run(cfg_path, vm_name, NULL, true, keep_verdict, ret);
+}
+
+void check_verdict_clear(struct check_verdict *v)
+{
+	for (size_t i = 0; i < v->n_warnings; i++)
+		free(v->warnings[i]);
+	for (size_t i = 0; i < v->n_refusals; i++)
+		free(v->refusals[i]);
+	free(v->warnings);
+	free(v->refusals);
+	*v = (struct check_verdict){ 0 };
 }
 
 int action_status(const char *cfg_path)

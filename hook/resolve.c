@@ -4,6 +4,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "virt.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -139,5 +140,34 @@ int config_print(const struct machine *m, const struct config *c)
 				printf("line %d\n", vu->line);
 		}
 	}
-	return resolve_report(c, m) ? 1 : 0;
+	return (resolve_report(c, m) + resolve_report_vms(c)) ? 1 : 0;
+}
+
+size_t resolve_report_vms(const struct config *c)
+{
+	_cleanup_free_ char *why = NULL;
+	char **names = NULL;
+	size_t n = 0, found = 0;
+
+	/* Only when libvirt answers: config checks the map, and a daemon that is down is doctor's to say. */
+	if (!c->n_vms || virt_list_defined(c->opt.uri, c->opt.timeout, &names, &n, &why) < 0)
+		return 0;
+	for (size_t i = 0; i < c->n_vms; i++) {
+		const char *near;
+		_cleanup_free_ char *line = virt_unknown_vm(c->opt.uri, c->vms[i].name, names, n, &near);
+
+		if (!line)
+			continue;
+		found++;
+		if (near)
+			log_at(LOG_WARNING, c->path, c->vms[i].line,
+			       "[vm %s]: %s; the hook acts only for the VM named exactly so (rename the section [vm %s])",
+			       c->vms[i].name, line, near);
+		else
+			log_at(LOG_WARNING, c->path, c->vms[i].line,
+			       "[vm %s]: %s; the hook acts only for the VM named exactly so (define it, or fix the name)",
+			       c->vms[i].name, line);
+	}
+	virt_names_free(names, n);
+	return found;
 }

@@ -17,6 +17,12 @@ size_t resolve_report(const struct config *c, const struct machine *m);
 /* Does VM v get function f? Returns the first map entry that gives it, or NULL. */
 const struct vm_pci *vm_gets(const struct vm *v, const struct pci_func *f);
 
+/*
+ * The map against libvirt, when it answers: logs (as warnings, FILE:LINE) each [vm NAME] that
+ * names no VM libvirt has, with the closest it has. Returns how many.
+ */
+size_t resolve_report_vms(const struct config *c);
+
 /* `vfio-hook config`: what each VM of the map gets on this machine; 1 when an entry needs a word. */
 int config_print(const struct machine *m, const struct config *c);
 

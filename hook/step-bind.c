@@ -264,6 +264,8 @@ static void bind_give(struct give *g)
 			ledger_claim(l, &e->addr, to);
 			continue;
 		}
+		_cleanup_free_ char *arg = shell_quote_inner(e->owner ? e->owner : "--all");
+
 		switch (bind_host(e, timeout_s, why, sizeof(why))) {
 		case BIND_HOST:
 			log_info("%s: gave %s back to %s", who, a,
@@ -277,12 +279,12 @@ static void bind_give(struct give *g)
 		case BIND_VFIO:
 			e->moved = true;
 			log_msg(prio, "%s: %s could not go back to %s: %s; it is on vfio-pci again (it stays recorded: run "
-				"'vfio-hook restore %s' once the cause is gone)", who, a, was(e), why, e->owner ? e->owner : "--all");
+				"'vfio-hook restore %s' once the cause is gone)", who, a, was(e), why, arg);
 			break;
 		case BIND_NONE:
 		case BIND_STUCK:
 			log_msg(prio, "%s: %s could not go back to %s: %s (it stays recorded: run 'vfio-hook restore %s' once "
-				"the cause is gone)", who, a, was(e), why, e->owner ? e->owner : "--all");
+				"the cause is gone)", who, a, was(e), why, arg);
 			break;
 		}
 		g->left = true;

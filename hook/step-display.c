@@ -201,9 +201,11 @@ int display_hand_back(struct ledger *l, const char *owner, const struct holders 
 		if (leave)
 			snprintf(why, sizeof(why), "its own step is still stuck in the kernel");
 		if (leave || display_undo_step(d, d->stuck ? stuck_s : timeout_s, why, sizeof(why)) < 0) {
+			_cleanup_free_ char *arg = shell_quote_inner(d->owner);
+
 			log_msg(prio, "%s: cannot give the host's display back (%s of %s): %s (it stays recorded: run "
 				"'vfio-hook restore %s' once the cause is gone)",
-				d->owner, display_step_name(d->step), a, why, d->owner);
+				d->owner, display_step_name(d->step), a, why, arg);
 			ret = -EIO;
 			continue;
 		}

@@ -60,7 +60,7 @@ static int request(const struct config *c, const struct plan *p, long deadline, 
 	for (size_t i = 0; i < p->n_evictions; i++) {
 		const struct eviction *e = &p->evictions[i];
 		struct virt_req q = { c->opt.uri, e->holder, VIRT_SHUTDOWN, NULL, 0 };
-		_cleanup_free_ char *msg = NULL;
+		_cleanup_free_ char *msg = NULL, *qh = NULL;
 		char a[PCI_ADDR_LEN], why[512];
 		bool seen = false;
 		int r;
@@ -80,12 +80,13 @@ static int request(const struct config *c, const struct plan *p, long deadline, 
 		if (r == 0)
 			continue;
 		pci_addr_format(&e->f->addr, a, sizeof(a));
+		qh = shell_quote(e->holder);
 		log_error("%s: cannot %s the running VM %s, which holds %s (%s): %s%s; %s keeps it: shut %s down first "
 			  "(virsh shutdown %s), then %s",
 			  p->vm->name, p->policy == EVICT_SHUTDOWN ? "shut down" : "hot-unplug a device from", e->holder, a,
 			  pci_func_name(e->f), virt_why(r, msg, c->opt.uri, (long)c->opt.timeout * 1000L, why, sizeof(why)),
 			  r == -ETIMEDOUT ? " (libvirt does not answer hooks while it autostarts VMs)" : "", e->holder,
-			  e->holder, e->holder, retry);
+			  e->holder, qh, retry);
 		return r;
 	}
 	return 0;
@@ -95,6 +96,7 @@ static int request(const struct config *c, const struct plan *p, long deadline, 
 static void log_not_released(const struct config *c, const struct plan *p, const char *retry)
 {
 	const struct eviction *e = &p->evictions[0];
+	_cleanup_free_ char *qh = NULL, *qhi = NULL;
 	char a[PCI_ADDR_LEN];
 
 	for (size_t i = 0; i < p->n_evictions; i++) {
@@ -109,15 +111,17 @@ static void log_not_released(const struct config *c, const struct plan *p, const
 			break;
 	}
 	pci_addr_format(&e->f->addr, a, sizeof(a));
+	qh = shell_quote(e->holder);
+	qhi = shell_quote_inner(e->holder);
 	if (p->policy == EVICT_SHUTDOWN)
 		log_error("%s: the running VM %s holds %s (%s) and did not shut down within %u s of an ACPI shutdown "
 			  "request; it keeps running: shut it down from inside or with 'virsh destroy %s', then %s",
-			  p->vm->name, e->holder, a, pci_func_name(e->f), c->opt.timeout, e->holder, retry);
+			  p->vm->name, e->holder, a, pci_func_name(e->f), c->opt.timeout, qhi, retry);
 	else if (config_find_vm(c, p->vm->name) == p->vm)
 		log_error("%s: the running VM %s did not release %s (%s) within %u s of a hot-unplug request (a guest "
 			  "without an OS or without PCI hotplug never does); %s keeps it: shut %s down first (virsh "
 			  "shutdown %s), or set evict = shutdown in [vm %s] of %s",
-			  p->vm->name, e->holder, a, pci_func_name(e->f), c->opt.timeout, e->holder, e->holder, e->holder,
+			  p->vm->name, e->holder, a, pci_func_name(e->f), c->opt.timeout, e->holder, e->holder, qh,
 			  p->vm->name, c->path);
 	else /* a swap by hand */
 		log_error("%s: the running VM %s did not release %s (%s) within %u s of a hot-unplug request (a guest "

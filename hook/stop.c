@@ -87,8 +87,10 @@ int action_release(const char *cfg_path, const char *vm_name, const char *reason
 	/* Which VMs run decides what may be unbound: without it, nothing is (the ledger keeps it all). */
 	r = holders_load(&w.h);
 	if (r < 0) {
+		_cleanup_free_ char *q = shell_quote_inner(vm_name);
+
 		log_error("%s: nothing given back: which VMs are running cannot be read (see above); fix that, then run 'vfio-hook restore %s'",
-			  vm_name, vm_name);
+			  vm_name, q);
 		goto out;
 	}
 	/* libvirt never said "started": the start failed, and what it took goes back whatever giveback says. */
@@ -120,15 +122,16 @@ out:
 static bool maybe_starting(const char *uri, unsigned timeout_s, const char *name)
 {
 	const struct virt_req q = { uri, name, VIRT_ACTIVE, NULL, 0 };
-	_cleanup_free_ char *out = NULL;
+	_cleanup_free_ char *out = NULL, *qn = NULL;
 	int r = virt_call(&q, (long)timeout_s * 1000L, &out);
 
 	if (r == -ENOENT || r == -ECONNREFUSED || (r == 0 && streq(out, "0")))
 		return false;
+	qn = shell_quote_inner(name);
 	log_error("%s: %s (vfio-hook prepared its start and libvirt %s): its devices stay; run 'vfio-hook restore %s' "
 		  "again once it is off",
 		  name, r == 0 ? "is starting or running" : "may be starting",
-		  r == 0 ? "says it is active" : "did not say whether it is active", name);
+		  r == 0 ? "says it is active" : "did not say whether it is active", qn);
 	return true;
 }
 

@@ -23,7 +23,8 @@
 static int swap_live(struct world *w, const char *vm, const char *device, enum evict_policy policy,
 		     const struct selection *s)
 {
-	_cleanup_free_ char *retry = xasprintf("run 'vfio-hook swap %s %s' again", vm, device);
+	_cleanup_free_ char *qvm = shell_quote_inner(vm), *qdev = shell_quote_inner(device);
+	_cleanup_free_ char *retry = xasprintf("run 'vfio-hook swap %s %s' again", qvm, qdev);
 	const struct take_req q = { .vm = vm, .sel = s, .policy = policy, .retry = retry, .plug = true, .say = true };
 	struct plan p = { 0 };
 	struct domain live = { 0 };

@@ -10,11 +10,11 @@
 #include "discover.h"
 #include "holders.h"
 #include "log.h"
+#include "usbdevs.h"
 #include "util.h"
 #include "virt.h"
 
 #include <errno.h>
-#include <libudev.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -69,58 +69,23 @@ static int parse_want(const struct config *c, const char *device, struct usb_wan
 	return -EINVAL;
 }
 
-static unsigned attr_num(struct udev_device *d, const char *name, int base)
-{
-	const char *v = udev_device_get_sysattr_value(d, name);
-
-	return v ? (unsigned)strtoul(v, NULL, base) : 0;
-}
-
-/* The plugged-in USB devices DEVICE names. */
+/* The plugged-in USB devices DEVICE names, with the name lsusb prints from the hwdb. */
 static size_t find_plugged(const struct usb_want *w, struct usb_dev **ret)
 {
-	struct udev *udev = udev_new();
-	struct udev_hwdb *hwdb = udev ? udev_hwdb_new(udev) : NULL;
-	struct udev_enumerate *en = udev ? udev_enumerate_new(udev) : NULL;
-	struct udev_list_entry *e;
-	size_t n = 0;
+	struct usb_device *all;
+	size_t n_all = usb_devices_list(&all), n = 0;
 
 	*ret = NULL;
-	if (!en)
-		goto out;
-	udev_enumerate_add_match_subsystem(en, "usb");
-	udev_enumerate_add_match_property(en, "DEVTYPE", "usb_device");
-	udev_enumerate_scan_devices(en);
-	udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en)) {
-		struct udev_device *d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(e));
-		struct usb_dev u = { 0 };
-		char modalias[64];
-		_cleanup_free_ char *model = NULL;
+	for (size_t i = 0; i < n_all; i++) {
+		const struct usb_device *a = &all[i];
+		struct usb_dev u = { a->vendor, a->product, a->bus, a->device, "" };
 
-		if (!d)
+		if (!a->bus || !wants(w, a->vendor, a->product, a->bus, a->device))
 			continue;
-		u.vendor = attr_num(d, "idVendor", 16);
-		u.product = attr_num(d, "idProduct", 16);
-		u.bus = attr_num(d, "busnum", 10);
-		u.device = attr_num(d, "devnum", 10);
-		/*
-		 * The name lsusb prints, from the hwdb: the device's own "product" string is read under
-		 * the USB device lock, which a driver stuck in a USB device's remove() holds for good.
-		 */
-		snprintf(modalias, sizeof(modalias), "usb:v%04Xp%04X*", u.vendor, u.product);
-		model = hwdb_get(hwdb, modalias, "ID_MODEL_FROM_DATABASE");
-		snprintf(u.name, sizeof(u.name), "%s", model ? model : "unknown device");
-		if (u.bus && wants(w, u.vendor, u.product, u.bus, u.device))
-			*(struct usb_dev *)array_push(ret, &n, sizeof(u)) = u;
-		udev_device_unref(d);
+		snprintf(u.name, sizeof(u.name), "%s", a->model ? a->model : "unknown device");
+		*(struct usb_dev *)array_push(ret, &n, sizeof(u)) = u;
 	}
-out:
-	if (en)
-		udev_enumerate_unref(en);
-	if (hwdb)
-		udev_hwdb_unref(hwdb);
-	if (udev)
-		udev_unref(udev);
+	usb_devices_free(all, n_all);
 	return n;
 }
 
@@ -167,8 +132,10 @@ static int usb_add(const struct options *o, const char *vm, const char *device, 
 	}
 	describe(devs, n, list, sizeof(list));
 	if (n > 1) {
+		_cleanup_free_ char *q = shell_quote_inner(vm);
+
 		log_error("several USB devices match %s: %s; pick one by its bus.device, e.g. 'vfio-hook usb add %s %u.%u'",
-			  device, list, vm, devs[0].bus, devs[0].device);
+			  device, list, q, devs[0].bus, devs[0].device);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < live->n_usbdevs; i++) {
@@ -204,9 +171,11 @@ static int usb_remove(const struct options *o, const char *vm, const char *devic
 		return -ENODEV;
 	}
 	if (n > 1) {
+		_cleanup_free_ char *q = shell_quote_inner(vm);
+
 		log_error("several USB devices attached to %s match %s: %s; pick one by its bus.device, e.g. 'vfio-hook usb "
 			  "remove %s %u.%u'",
-			  vm, device, list, vm, found[0]->bus, found[0]->device);
+			  vm, device, list, q, found[0]->bus, found[0]->device);
 		return -EINVAL;
 	}
 	return plug(o, vm, false, found[0]->xml, device, list);
@@ -235,8 +204,11 @@ int action_usb(const char *cfg_path, bool add, const char *vm, const char *devic
 	if (r < 0) {
 		int k = virt_known(o->uri, o->timeout, vm);
 
-		if (k == 0)
-			log_error("%s is not running: USB devices are hot-plugged into a running VM (virsh start %s)", vm, vm);
+		if (k == 0) {
+			_cleanup_free_ char *q = shell_quote(vm);
+
+			log_error("%s is not running: USB devices are hot-plugged into a running VM (virsh start %s)", vm, q);
+		}
 		r = k < 0 ? k : -EINVAL;
 		goto out;
 	}

@@ -231,3 +231,91 @@ bool driver_name_valid(const char *s)
 			return false;
 	return true;
 }
+
+/* Needs S quoting to be one shell word? Names libvirt takes may hold spaces, quotes, '$'. */
+static bool shell_safe(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.,:+=@%/-", *s))
+			return false;
+	return true;
+}
+
+char *shell_quote(const char *s)
+{
+	size_t n = 2;
+	char *r, *w;
+
+	if (shell_safe(s))
+		return xstrdup(s);
+	for (const char *p = s; *p; p++)
+		n += *p == '\'' ? 4 : 1;
+	w = r = xmalloc(n + 1);
+	*w++ = '\'';
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'') {
+			memcpy(w, "'\\''", 4);
+			w += 4;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w++ = '\'';
+	*w = '\0';
+	return r;
+}
+
+char *shell_quote_inner(const char *s)
+{
+	if (shell_safe(s) || strpbrk(s, "\"$`\\!"))
+		return shell_quote(s);
+	return xasprintf("\"%s\"", s);
+}
+
+size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t *row = xcalloc(lb + 1, sizeof(*row)), r;
+
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
+			size_t best = diag + cost;
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	r = row[lb];
+	free(row);
+	return r;
+}
+
+const char *closest_name(const char *name, const char *const *names, size_t n)
+{
+	const char *best = NULL;
+	size_t best_d = (size_t)-1, len = strlen(name);
+
+	for (size_t i = 0; i < n; i++) {
+		size_t d = edit_distance(name, names[i]);
+
+		if (d < best_d) {
+			best_d = d;
+			best = names[i];
+		}
+	}
+	/* A third of the name may be wrong (at least 2): "Win10" for "win10", "windows10" for "windows-10". */
+	return best && best_d <= (len / 3 > 2 ? len / 3 : 2) ? best : NULL;
+}

@@ -65,6 +65,18 @@ const char *closed_fix(void);
  */
 char *escape_text(const char *s);
 
+/*
+ * S as one word of a command the user is told to run: as it is when that is safe, else in
+ * single quotes (virsh shutdown 'Windows 10'). _inner: for a command a message already puts in
+ * single quotes ('vfio-hook restore "Windows 10"'): double quotes where they are enough.
+ */
+char *shell_quote(const char *s);
+char *shell_quote_inner(const char *s);
+/* Levenshtein distance, letters compared without their case. */
+size_t edit_distance(const char *a, const char *b);
+/* The one of NAMES closest to NAME when it is close enough to be a slip of it, else NULL. */
+const char *closest_name(const char *name, const char *const *names, size_t n);
+
 /* A driver name fit for driver_override (and a module name for modprobe): [A-Za-z0-9_.-]{1,63}. */
 bool driver_name_valid(const char *s);
 

@@ -165,6 +165,9 @@ const char *virt_why(int r, const char *msg, const char *uri, long timeout_ms, c
 	return buf;
 }
 
+/* What to do when libvirt cannot be reached: its daemon is not running, as often as not. */
+#define START_LIBVIRT "is libvirtd running? start it: systemctl start libvirtd (or virtqemud, with the modular daemons)"
+
 int virt_known(const char *uri, unsigned timeout_s, const char *vm)
 {
 	const struct virt_req q = { uri, vm, VIRT_XML, NULL, VIR_DOMAIN_XML_INACTIVE };
@@ -174,7 +177,64 @@ int virt_known(const char *uri, unsigned timeout_s, const char *vm)
 
 	if (r == -ENOENT)
 		log_error("unknown VM \"%s\": libvirt (%s) has no such domain (see 'virsh list --all')", vm, uri);
+	else if (r == -ECONNREFUSED)
+		log_error("cannot ask libvirt (%s) about %s: %s (%s)", uri, vm,
+			  virt_why(r, out, uri, (long)timeout_s * 1000L, why, sizeof(why)), START_LIBVIRT);
 	else if (r < 0)
 		log_error("cannot ask libvirt about %s: %s", vm, virt_why(r, out, uri, (long)timeout_s * 1000L, why, sizeof(why)));
 	return r;
+}
+
+bool virt_may_ask(const char *uri)
+{
+	return !getenv("VFIO_HOOK_TEST") || startswith(uri, "test:") || startswith(uri, "standin:") ||
+	       strstr(uri, "socket=") != NULL;
+}
+
+int virt_list_defined(const char *uri, unsigned timeout_s, char ***ret, size_t *ret_n, char **ret_why)
+{
+	const struct virt_req q = { uri, NULL, VIRT_LIST_DEFINED, NULL, 0 };
+	_cleanup_free_ char *out = NULL;
+	char *line, *save = NULL;
+	int r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	*ret_why = NULL;
+	if (!virt_may_ask(uri)) {
+		*ret_why = xasprintf("not asked under VFIO_HOOK_TEST (%s is no libvirt of the test suite's)", uri);
+		return -EPERM;
+	}
+	r = virt_call(&q, (long)timeout_s * 1000L, &out);
+	if (r < 0) {
+		char why[512];
+
+		virt_why(r, out, uri, (long)timeout_s * 1000L, why, sizeof(why));
+		*ret_why = r == -ECONNREFUSED ? xasprintf("%s (%s)", why, START_LIBVIRT) : xstrdup(why);
+		return r;
+	}
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		*(char **)array_push(ret, ret_n, sizeof(char *)) = xstrdup(line);
+	return 0;
+}
+
+void virt_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+char *virt_unknown_vm(const char *uri, const char *vm, char *const *names, size_t n, const char **ret_near)
+{
+	const char *near = closest_name(vm, (const char *const *)names, n);
+
+	*ret_near = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (streq(names[i], vm))
+			return NULL;
+	*ret_near = near;
+	if (near)
+		return xasprintf("libvirt (%s) has no VM named %s: the closest it has is %s", uri, vm, near);
+	return xasprintf("libvirt (%s) has no VM named %s (it has %zu: see virsh list --all)", uri, vm, n);
 }

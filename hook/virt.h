@@ -3,6 +3,8 @@
 #define VH_VIRT_H
 
 #include <libvirt/libvirt.h> /* VIR_DOMAIN_AFFECT_*, VIR_DOMAIN_XML_* for virt_req.flags */
+#include <stdbool.h>
+#include <stddef.h>
 
 /*
  * Every libvirt call goes through here: in a child process with a hard deadline (child.h).
@@ -39,5 +41,23 @@ const char *virt_why(int r, const char *msg, const char *uri, long timeout_ms, c
 
 /* 0 when libvirt knows the domain VM; else logs "unknown VM" (or why it cannot tell), -errno. */
 int virt_known(const char *uri, unsigned timeout_s, const char *vm);
+
+/*
+ * Whether the command line may ask libvirt at URI what only advises (which VMs are defined):
+ * under VFIO_HOOK_TEST only the suite's own libvirts are asked (test:, standin:, a socket=
+ * of its own), so that its results never depend on a daemon of the machine running it.
+ */
+bool virt_may_ask(const char *uri);
+/*
+ * Every domain libvirt at URI defines, running or not, in *RET (virt_names_free()): 0, or
+ * -errno with *RET_WHY saying why not (the caller frees it; -EPERM: not asked, see above).
+ */
+int virt_list_defined(const char *uri, unsigned timeout_s, char ***ret, size_t *ret_n, char **ret_why);
+void virt_names_free(char **names, size_t n);
+/*
+ * NULL when VM is one of NAMES; else the line saying libvirt has none of that name, and the
+ * closest (in *RET_NEAR too, NULL when none is close).
+ */
+char *virt_unknown_vm(const char *uri, const char *vm, char *const *names, size_t n, const char **ret_near);
 
 #endif

@@ -2,11 +2,12 @@
 # make install / make uninstall. Installs the program, hooks it into libvirt without ever
 # overwriting a foreign hook, installs the example map (its [vm] sections commented out) only
 # where none exists, and records
-# what it created so uninstall removes exactly that. The manual pages and the bash completion
-# go under DATADIR (MANDIR, BASHCOMPDIR). The program is also "vfio", the name the NixOS module
-# it grew out of gave its commands, unless another program has that name. HOOK=no installs the
-# program, its pages and completion only, for a system whose configuration installs the hook and
-# the map itself (NixOS's module) and whose package manager removes what it installed.
+# what it created so uninstall removes exactly that. The manual pages, the bash completion and
+# the example map as it is go under DATADIR (MANDIR, BASHCOMPDIR, DATADIR/doc/vfio-hook). The
+# program is also "vfio", the name the NixOS module it grew out of gave its commands, unless
+# another program has that name. HOOK=no installs the program, its pages, completion and example
+# only, for a system whose configuration installs the hook and the map itself (NixOS's module)
+# and whose package manager removes what it installed.
 #   scripts/install.sh install|uninstall   (SBINDIR, HOOKDIR, SYSCONFDIR, DATADIR, MANDIR,
 #                                           BASHCOMPDIR, DESTDIR, HOOK from make)
 set -eu
@@ -74,6 +75,10 @@ install_all() {
 	mkdirs "$BASHCOMPDIR"
 	install -m 644 "$top/etc/bash-completion/vfio-hook" "$DESTDIR$BASHCOMPDIR/vfio-hook"
 	echo "file $BASHCOMPDIR/vfio-hook" >>"$new"
+	# The example as it is, where the program's "no map" line points (EXAMPLE_MAP, Makefile).
+	mkdirs "$DATADIR/doc/vfio-hook/examples"
+	install -m 644 "$top/etc/vfio-hook.ini" "$DESTDIR$DATADIR/doc/vfio-hook/examples/vfio-hook.ini"
+	echo "file $DATADIR/doc/vfio-hook/examples/vfio-hook.ini" >>"$new"
 	# bash-completion loads a command's completion by the command's name.
 	link_alias "$BASHCOMPDIR/vfio"
 	if [ "$HOOK" = no ]; then

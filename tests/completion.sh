@@ -57,7 +57,7 @@ check "config --names gpu: exit 2" 2 "$rc"
 check "config --names gpu: says what it takes" 'vfio-hook: config: --names takes vm, pci or usb, not "gpu"' "$err"
 err=$("$bin" groups --names vm 2>&1); rc=$?
 check "--names with groups: exit 2" 2 "$rc"
-check "--names with groups: message" 'vfio-hook: --names is only for config: vfio-hook config --names vm|pci|usb' "$err"
+check "--names with groups: message" 'vfio-hook: groups: --names is only for config: vfio-hook config --names vm|pci|usb (see vfio-hook --help)' "$err"
 out=$("$bin" -c "$work/broken.ini" config --names vm 2>"$work/err"); rc=$?
 check "a map the program refuses: exit 2" 2 "$rc"
 check "a map the program refuses: no names" "" "$out"
@@ -66,10 +66,13 @@ check "a map the program refuses: its FILE:LINE line" \
 	"$(cat "$work/err")"
 
 ## commands and options
-expect "first word: every command" "groups config doctor status restore swap usb add remove setup" ""
+expect "first word: every command" "groups map config doctor status restore swap usb add remove setup" ""
 expect "first word, prefix s" "status swap setup" s
 expect "first word, a dash: global options" "-c --config --check -h --help -V --version" -
-expect "groups options" "--json" groups -
+expect "groups options" "--gpu --json" groups -
+expect "map options" "--add" map 24 -
+expect "map --add: VM names" "win10 linux" map 24 --add ""
+expect "map: the map's VMs (groups and addresses are groups' to list)" "win10 linux" map ""
 expect "doctor options" "--json" doctor --
 expect "config options" "--names" config -
 expect "config --names kinds" "vm pci usb" config --names ""

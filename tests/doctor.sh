@@ -74,6 +74,8 @@ has() {
 		not_ok "$1" "$(printf 'expected the line:\n%s\noutput:\n%s\nstderr:\n%s' "$2" "$out" "$err")"
 	fi
 }
+# fails NAME N: the output has exactly N FAIL lines
+fails() { check "$1" "$2" "$(printf '%s\n' "$out" | grep -c '^FAIL')"; }
 hasnt() { # NAME PATTERN (grep -E)
 	if printf '%s\n' "$out" | grep -Eq -- "$2"; then
 		not_ok "$1" "$(printf 'unexpected %s in:\n%s' "$2" "$out")"
@@ -85,10 +87,9 @@ mkroot intel ""
 mkmap "[vm none]"
 doctor no-iommu vmx ""
 check "IOMMU off on Intel: exit status 1" 1 "$rc"
-has "IOMMU off on Intel: FAIL, add intel_iommu=on" \
-	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty — add intel_iommu=on to the kernel command line $GRUB"
-has "IOMMU off on Intel: the command line FAILs, with why" \
-	"FAIL  the kernel command line has no intel_iommu=on and this kernel does not turn the Intel IOMMU on by default (CONFIG_INTEL_IOMMU_DEFAULT_ON is not set) — add intel_iommu=on to the kernel command line $GRUB"
+has "IOMMU off on Intel: one FAIL, why and the whole fix, iommu=pt with it" \
+	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty (the kernel command line has no intel_iommu=on, and this kernel does not turn the Intel IOMMU on by default (CONFIG_INTEL_IOMMU_DEFAULT_ON is not set)) — on the kernel command line, add intel_iommu=on iommu=pt $GRUB"
+fails "IOMMU off on Intel: that FAIL is the only one (the command line's is in it)" 1
 has "IOMMU off on Intel: DMAR table present" "PASS  the firmware describes its IOMMU (ACPI DMAR table)"
 has "IOMMU off on Intel: vmx" "PASS  CPU virtualization: vmx (Intel VT-x)"
 check "doctor writes nothing (not /run/vfio-hook, not the state dir, not /sys)" "" "$(cat "$work/written")"
@@ -97,10 +98,9 @@ check "doctor creates no state directory" no "$([ -e "$work/state" ] && echo yes
 ## The same without VT-d in the firmware: both fixes
 rm "$root/sys/firmware/acpi/tables/DMAR"
 doctor no-iommu vmx ""
-has "no DMAR table: FAIL, enable VT-d" \
-	"FAIL  the firmware has no ACPI DMAR table (/sys/firmware/acpi/tables/DMAR): VT-d is off or missing — enable VT-d in the firmware setup and reboot"
-has "no DMAR, no intel_iommu=on: both fixes" \
-	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty — enable VT-d in the firmware setup, add intel_iommu=on to the kernel command line $GRUB"
+has "no DMAR, no intel_iommu=on: one FAIL, both causes, both fixes" \
+	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty (the firmware has VT-d off: it gives no ACPI DMAR table; the kernel command line has no intel_iommu=on, and this kernel does not turn the Intel IOMMU on by default (CONFIG_INTEL_IOMMU_DEFAULT_ON is not set)) — enable VT-d in the firmware setup; on the kernel command line, add intel_iommu=on iommu=pt $GRUB"
+fails "no DMAR, no intel_iommu=on: no second FAIL for the DMAR table" 1
 
 ## A kernel that turns the Intel IOMMU on by default needs no intel_iommu=on
 mkroot intel "iommu=pt"
@@ -119,7 +119,7 @@ has "the kernel config from /proc/config.gz when /boot has none" \
 rm "$root/proc/config.gz"
 doctor no-iommu vmx ""
 has "no kernel config anywhere, IOMMU off: FAIL, add intel_iommu=on" \
-	"FAIL  the kernel command line has no intel_iommu=on and this kernel's config (/boot/config-RELEASE, /proc/config.gz) is not readable to tell whether it is on by default — add intel_iommu=on to the kernel command line $GRUB"
+	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty (the kernel command line has no intel_iommu=on, and this kernel's config (/boot/config-RELEASE, /proc/config.gz) is not readable to tell whether it turns the Intel IOMMU on by default) — on the kernel command line, add intel_iommu=on $GRUB"
 ## Debian 12's kernel: the Intel IOMMU on by default, but for integrated graphics
 mkroot intel "iommu=pt"
 printf 'CONFIG_INTEL_IOMMU=y\n# CONFIG_INTEL_IOMMU_DEFAULT_ON is not set\nCONFIG_INTEL_IOMMU_DEFAULT_ON_INTGPU_OFF=y\n' >"$root/boot/config-$rel"
@@ -130,9 +130,8 @@ has "Intel, on by default but for integrated graphics: no intel_iommu=on needed"
 echo "BOOT_IMAGE=/vmlinuz-$rel root=/dev/sda1 ro quiet intel_iommu=off" >"$root/proc/cmdline"
 doctor no-iommu vmx ""
 has "intel_iommu=off on a default-on kernel: the IOMMU FAIL says to replace it" \
-	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty — replace intel_iommu=off with intel_iommu=on on the kernel command line $GRUB"
-has "intel_iommu=off on a default-on kernel: the command line FAILs" \
-	"FAIL  the kernel command line has intel_iommu=off — replace intel_iommu=off with intel_iommu=on on the kernel command line $GRUB"
+	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty (the kernel command line has intel_iommu=off) — on the kernel command line, replace intel_iommu=off with intel_iommu=on iommu=pt $GRUB"
+fails "intel_iommu=off on a default-on kernel: the one FAIL" 1
 mkroot intel "intel_iommu=on,sm_on iommu=pt"
 doctor bridge-group vmx ""
 has "intel_iommu=on,sm_on counts as on" "PASS  the kernel command line has intel_iommu=on"
@@ -144,14 +143,30 @@ rm "$root/sys/firmware/acpi/tables/IVRS"
 mkmap "[vm none]"
 doctor "no-iommu --cpu AuthenticAMD" svm ""
 check "IOMMU off on AMD: exit status 1" 1 "$rc"
-has "amd_iommu=on named invalid, fix: the firmware and remove it" \
-	"FAIL  the kernel command line has amd_iommu=on, which is not a valid value and does not turn the IOMMU on — enable AMD-Vi (IOMMU) in the firmware setup, remove amd_iommu=on from the kernel command line $GRUB"
+has "IOMMU off on AMD with amd_iommu=on: one FAIL, amd_iommu=on named invalid, fix: the firmware and remove it" \
+	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty (amd_iommu=on on the kernel command line is not a valid value and turns nothing on: the IOMMU is on by default on AMD, so the firmware has it off) — enable AMD-Vi (IOMMU, sometimes under \"AMD CBS\" or \"NBIO\") in the firmware setup; on the kernel command line, remove amd_iommu=on $GRUB"
+fails "IOMMU off on AMD: that FAIL is the only one (no IVRS, amd_iommu=on: both in it)" 1
+mkroot amd ""
+rm "$root/sys/firmware/acpi/tables/IVRS"
+doctor "no-iommu --cpu AuthenticAMD" svm ""
 has "IOMMU off on AMD: enable AMD-Vi in the firmware" \
-	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty — enable AMD-Vi (IOMMU, sometimes under \"AMD CBS\" or \"NBIO\") in the firmware setup and reboot"
-has "IOMMU off on AMD: no IVRS table" \
-	"FAIL  the firmware has no ACPI IVRS table (/sys/firmware/acpi/tables/IVRS): AMD-Vi is off or missing — enable AMD-Vi (IOMMU, sometimes under \"AMD CBS\" or \"NBIO\") in the firmware setup and reboot"
-has "no iommu=pt: WARN" \
-	"WARN  the kernel command line has no iommu=pt (the host's own devices then skip IOMMU translation) — add iommu=pt to the kernel command line $GRUB"
+	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty (the IOMMU is on by default on AMD, so the firmware has it off) — enable AMD-Vi (IOMMU, sometimes under \"AMD CBS\" or \"NBIO\") in the firmware setup and reboot"
+mkroot amd ""
+doctor desktop svm ""
+has "no iommu=pt: WARN, read the right way round" \
+	"WARN  the kernel command line has no iommu=pt: the host's own devices go through IOMMU translation too, which slows their DMA (with iommu=pt they skip it; devices given to VMs are translated either way) — add iommu=pt to the kernel command line $GRUB"
+
+## Inside a VM (the CPU's hypervisor flag): no VT-d to enable, the hypervisor must give an IOMMU
+mkroot intel ""
+rm "$root/sys/firmware/acpi/tables/DMAR"
+doctor no-iommu "vmx hypervisor" ""
+has "inside a VM: the hypervisor must give it a virtual IOMMU" \
+	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty (this system is a virtual machine, and its hypervisor gives it no IOMMU) — give this VM a virtual IOMMU: QEMU -device intel-iommu,intremap=on with -machine q35,kernel-irqchip=split; libvirt <iommu model='intel'/> in its <devices> (virsh edit, on its host); then intel_iommu=on on this kernel's command line, and reboot it"
+hasnt "inside a VM: no VT-d in a firmware setup it does not have" "VT-d"
+fails "inside a VM: one FAIL" 1
+doctor no-iommu "hypervisor" ""
+has "inside a VM without vmx: nested virtualization, from its host" \
+	"FAIL  the CPU shows neither the vmx nor the svm flag in /proc/cpuinfo — this system is a virtual machine: give it the host's CPU with nested virtualization (libvirt <cpu mode='host-passthrough'/>; on its host kvm_intel or kvm_amd with nested=1)"
 
 ## AMD, everything fine, the RTX mapped
 mkroot amd "iommu=pt"
@@ -172,7 +187,7 @@ for line in "CPU and firmware" "Kernel" "libvirt" "Map" "Devices" \
 	"PASS  libvirtd (pid 4242) started after the hook was installed" \
 	"PASS  1 firmware descriptor in /usr/share/qemu/firmware (OVMF)" \
 	"PASS  $work/map.ini parses (1 VM) and only its owner can write it" \
-	"PASS  [vm win10] 4 PCI functions, IOMMU groups viable" \
+	"PASS  [vm win10] the dry run (--check) says the hook would start it: 4 PCI functions" \
 	"PASS  0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER]) can be reset: flr bus" \
 	"PASS  0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER]) is not the host's boot GPU" \
 	"WARN  0000:09:00.1 (TU104 HD Audio Controller): the kernel does not say how it can be reset (no reset_method) — check dmesg for reset errors after a VM stops; a kernel from 5.15 on tells" \
@@ -292,18 +307,54 @@ mkroot amd "iommu=pt"
 gpu_map
 chmod 666 "$work/map.ini"
 doctor desktop svm ""
-has "a map others can write: FAIL" \
-	"FAIL  $work/map.ini is refused (parse error, owner or mode) — fix what the line above says"
-check "a map others can write: the reason on stderr" \
-	"$work/map.ini: refused: writable by group or others (run: chmod go-w $work/map.ini)" "$err"
+has "a map others can write: FAIL, with the map's own line" \
+	"FAIL  the map is refused: $work/map.ini: refused: writable by group or others (run: chmod go-w $work/map.ini) — correct it, then check the map again: vfio-hook config"
+check "a map others can write: nothing on stderr (the line is in the check)" "" "$err"
+chmod 644 "$work/map.ini"
+printf 'pci gpu\n' >>"$work/map.ini"
+doctor desktop svm "" --json
+check "a broken map: its FILE:LINE line is the check's, in --json too" \
+	"Map|FAIL|the map is refused: $work/map.ini:11: not a [section], a \"key = value\" line or a comment (fix or remove this line)|correct it, then check the map again: vfio-hook config" \
+	"$(printf '%s\n' "$out" | python3 -c 'import json,sys
+for c in json.load(sys.stdin):
+    if c["group"] == "Map" and c["status"] == "FAIL": print("%s|%s|%s|%s" % (c["group"], c["status"], c["what"], c["fix"]))')"
 rm "$work/map.ini"
 doctor desktop svm ""
-has "no map: WARN" \
-	"WARN  no device map at $work/map.ini — cp etc/vfio-hook.ini $work/map.ini, then describe your devices in it (see vfio-hook groups)"
+has "no map: WARN, with the command that writes one and the example's path" \
+	"WARN  no device map at $work/map.ini — write one: vfio-hook map GROUP --add VM (GROUP from vfio-hook groups); or start from the example /usr/local/share/doc/vfio-hook/examples/vfio-hook.ini"
 check "no map, a ready host: exit status 0" 0 "$rc"
 doctor desktop "" ""
 has "no vmx/svm flag: FAIL" \
-	"FAIL  the CPU shows neither the vmx nor the svm flag in /proc/cpuinfo — enable Intel VT-x or AMD-V (SVM) in the firmware setup and reboot (inside a VM: enable nested virtualization)"
+	"FAIL  the CPU shows neither the vmx nor the svm flag in /proc/cpuinfo — enable Intel VT-x or AMD-V (SVM) in the firmware setup and reboot"
+
+## [vm] names against libvirt's VMs (its test driver: one domain, "test"), and each VM's dry run
+mkroot amd "iommu=pt"
+mkmap "[options]" "uri = test:///default" "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" "device = 10de:1ad8" \
+	"device = 10de:1ad9" "[vm Test]" "pci = gpu" "[vm router]" "pci = 8086:1539"
+doctor desktop svm ""
+has "a [vm] libvirt has not, one close: FAIL, rename it" \
+	"FAIL  [vm Test]: libvirt (test:///default) has no VM named Test: the closest it has is test, so the hook does nothing for it — rename the section [vm test] ($work/map.ini:8)"
+has "a [vm] libvirt has not, none close: FAIL, define it" \
+	"FAIL  [vm router]: libvirt (test:///default) has no VM named router (it has 1: see virsh list --all), so the hook does nothing for it — define the VM in libvirt, or fix the name at $work/map.ini:10 (virsh list --all)"
+mkmap "[options]" "uri = test:///default" "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" "device = 10de:1ad8" \
+	"device = 10de:1ad9" "[vm test]" "pci = gpu"
+doctor desktop svm ""
+has "every [vm] names a VM of libvirt's: PASS" "PASS  libvirt (test:///default) has a VM of each [vm] name"
+has "the dry run of a VM libvirt has: its verdict" "PASS  [vm test] the dry run (--check) says the hook would start it: 4 PCI functions"
+has "the dry run with the VM's XML: what it lacks, as --check says it" \
+	"WARN  [vm test] 0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER]) is mapped to test but not in its domain XML; to pass it through add: <hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x09' slot='0x00' function='0x0'/></source></hostdev>"
+hasnt "the dry run had the VM's XML" "^SKIP  \\[vm test\\] whether"
+check "the dry runs create no state directory" no "$([ -e "$work/state" ] && echo yes || echo no)"
+mkmap "[options]" "uri = qemu+unix:///system?socket=$work/none.sock" "[vm win10]" "pci = 10de:1e84 10de:10f8 10de:1ad8 10de:1ad9"
+doctor desktop svm ""
+case $(printf '%s\n' "$out" | grep '^SKIP  whether libvirt') in
+"SKIP  whether libvirt has a VM of each [vm] name: cannot ask it: "*"(is libvirtd running? start it: systemctl start libvirtd (or virtqemud, with the modular daemons)) — systemctl start libvirtd (or virtqemud, with the modular daemons)")
+	ok "libvirt not running: the [vm] names are a SKIP saying to start it" ;;
+*) not_ok "libvirt not running: the [vm] names are a SKIP saying to start it" "$out" ;;
+esac
+has "libvirt not running: the dry run still gives its verdict" "PASS  [vm win10] the dry run (--check) says the hook would start it: 4 PCI functions"
+has "libvirt not running: what the dry run could not check is a SKIP" \
+	"SKIP  [vm win10] whether its libvirt definition passes these functions through (<hostdev>) is not checked: libvirt (qemu+unix:///system?socket=$work/none.sock) did not give it — vfio-hook --check win10 --xml FILE, with the VM's XML (virsh dumpxml win10)"
 
 ## As an ordinary user: what needs root says so
 if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then

@@ -26,6 +26,20 @@ check "prepare+release: what happened" "$(printf 'rc=0\n%s\n24\nledger\nlock\nrc
 check "prepare+release: nothing on stdout" "" "$(cat "$work/out")"
 check "prepare+release: nothing on stderr" "" "$(cat "$work/err")"
 
+## the hook called by its name: any reason libvirt gives a release is a release
+# libvirt words the shut-off reason of a revert to a shut-off snapshot "from snapshot", with its
+# space; a reason or an operation libvirt adds later is still the hook's call, never the command line.
+reset; domxml win10 $GPU >"$work/win10.xml"
+out=$(on desktop '
+mkdir -p $W/hooks; ln -sf $H $W/hooks/qemu
+$W/hooks/qemu win10 prepare begin - <$W/win10.xml; echo "rc=$?"; eval "$STATE"
+$W/hooks/qemu win10 release end "from snapshot" </dev/null; echo "rc=$?"; eval "$STATE"
+$W/hooks/qemu win10 prepare begin - <$W/win10.xml; echo "rc=$?"
+$W/hooks/qemu win10 release end some-later-reason </dev/null; echo "rc=$?"; eval "$STATE"
+$W/hooks/qemu win10 some-later-op begin - <$W/win10.xml; echo "rc=$?"; ls $W/state')
+check "hook by its name: release end \"from snapshot\" and a later reason give back, a later operation exits 0" \
+	"$(printf 'rc=0\n%s\nrc=0\n%s\nrc=0\nrc=0\n%s\nrc=0\nlock' "$VFIO" "$ORIG" "$ORIG")" "$out"
+
 ## vfio-pci not loaded yet: the hook loads it
 reset
 out=$(FAKESYS_VFIO_UNLOADED=1 on desktop '$H win10 prepare begin - <$W/win10.xml 2>&1; echo "rc=$?"; eval "$STATE"; $H win10 release end - </dev/null; eval "$STATE"')

@@ -28,6 +28,8 @@ check "fresh: the installed map gives no VM anything" "" \
 check "fresh: with those lines uncommented (and its three opening lines gone) it is the example" \
 	"$(cat "$top/etc/vfio-hook.ini")" "$(sed '1,3d; s/^;\(\[vm \|pci \|usb \|evict \)/\1/' "$d/etc/vfio-hook.ini")"
 check "fresh: map mode 644" 644 "$(stat -c %a "$d/etc/vfio-hook.ini")"
+check "fresh: the example as it is, beside the documentation (where the line for a missing map points)" yes \
+	"$(cmp -s "$d/usr/local/share/doc/vfio-hook/examples/vfio-hook.ini" "$top/etc/vfio-hook.ini" && echo yes)"
 check "fresh: vfio-hook(8) installed" yes "$(cmp -s "$d/usr/local/share/man/man8/vfio-hook.8" "$top/man/vfio-hook.8" && echo yes)"
 check "fresh: vfio-hook.ini(5) installed" yes "$(cmp -s "$d/usr/local/share/man/man5/vfio-hook.ini.5" "$top/man/vfio-hook.ini.5" && echo yes)"
 check "fresh: bash completion installed" yes \
@@ -80,14 +82,15 @@ case $(cat "$work/log") in *"/usr/local/sbin/vfio is not vfio-hook's, left as it
 inst uninstall "$d"
 check "another vfio: uninstall restores the tree exactly" "$before" "$(tree "$d")"
 
-# 2b. HOOK=no, as the Nix package installs it: the program, its names, pages and completion,
+# 2b. HOOK=no, as the Nix package installs it: the program, its names, pages, completion and example,
 # and nothing of the system's (no hook, no map, no record: the package manager removes it)
 d=$work/nohook
 make -s -C "$top" install PREFIX=/ SBINDIR=/bin HOOK=no DESTDIR="$d" >"$work/log" 2>&1
 check "HOOK=no: install succeeds" 0 $?
-check "HOOK=no: exactly the program, its names, pages and completion" "$(printf '%s\n' . ./bin ./bin/vfio ./bin/vfio-hook \
+check "HOOK=no: exactly the program, its names, pages, completion and example" "$(printf '%s\n' . ./bin ./bin/vfio ./bin/vfio-hook \
 	./share ./share/bash-completion ./share/bash-completion/completions ./share/bash-completion/completions/vfio \
-	./share/bash-completion/completions/vfio-hook ./share/man ./share/man/man5 ./share/man/man5/vfio-hook.ini.5 \
+	./share/bash-completion/completions/vfio-hook ./share/doc ./share/doc/vfio-hook ./share/doc/vfio-hook/examples \
+	./share/doc/vfio-hook/examples/vfio-hook.ini ./share/man ./share/man/man5 ./share/man/man5/vfio-hook.ini.5 \
 	./share/man/man8 ./share/man/man8/vfio-hook.8)" "$(tree "$d")"
 case $(cat "$work/log") in *"HOOK=no: the hook and the map are left to the system's configuration"*) ok "HOOK=no: says so" ;;
 *) not_ok "HOOK=no: says so" "$(cat "$work/log")" ;; esac
@@ -110,5 +113,14 @@ echo "; mine now" >>"$d/etc/vfio-hook.ini"
 inst uninstall "$d"
 check "edited: map kept on uninstall" yes "$([ -f "$d/etc/vfio-hook.ini" ] && echo yes)"
 check "edited: hook removed" no "$([ -e "$d/etc/libvirt/hooks/qemu" ] && echo yes || echo no)"
+
+# 4. a plain make (a user's, a packager's) only warns: a newer compiler's new warning must not
+#    break it. make check (and so CI) builds every source with -Werror.
+out=$(make -s -n -B -C "$top" hook/vfio-hook 2>&1)
+check "make: each source compiled for the program" "$(ls "$top"/hook/*.c | wc -l | tr -d ' ')" \
+	"$(printf '%s\n' "$out" | grep -c ' -c -o build/user/obj/')"
+check "make: no source of the program compiled with -Werror" "" "$(printf '%s\n' "$out" | grep ' -c -o build/user/obj/' | grep -- -Werror)"
+out=$(make -s -n -B -C "$top" build/plain/obj/main.o build/asan/obj/main.o build/plain/obj/test-config.o 2>&1)
+check "make check: the test variants' sources compiled with -Werror" 3 "$(printf '%s\n' "$out" | grep -c -- ' -Werror .* -c -o build/')"
 
 tap_done

@@ -52,7 +52,53 @@ for f in "$fx"/maps/bad/*.ini; do
 done
 run desktop -c maps/missing.ini groups
 check "missing map: exit 2" 2 "$rc"
-check "missing map: message" "maps/missing.ini: cannot read the device map: No such file or directory (create it from the example, or pass -c FILE)" "$err"
+check "missing map: message, with the command that writes one and the example's path" "maps/missing.ini: cannot read the device map: No such file or directory (write one with 'vfio-hook map GROUP --add VM' from what 'vfio-hook groups' lists, or start from the example /usr/local/share/doc/vfio-hook/examples/vfio-hook.ini; or pass -c FILE)" "$err"
+# A map closed to this user is not a missing one: the advice is root, not the example.
+if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
+	cp maps/example.ini maps/closed.ini && chmod 600 maps/closed.ini && chmod 755 "$work" "$work/maps"
+	runuser -u nobody -- "$bin" -c "$work/maps/closed.ini" config >/dev/null 2>"$work/stderr"
+	check "a map closed to the user (mode 600): says to run as root" \
+		"$work/maps/closed.ini: cannot read the device map: Permission denied (it is closed to this user: run vfio-hook as root, with sudo)" \
+		"$(cat "$work/stderr")"
+else
+	skip "a map closed to the user (mode 600): says to run as root" "needs root and runuser to switch user"
+fi
+
+## names as libvirt takes them, comments after values, one device per line
+cat >maps/names.ini <<'MAP'
+[pci gpu]
+device = 10de:1e84  VGA compatible controller   # the RTX
+device = 10de:10f8  # its audio
+device = 10de:1ad8  USB controller #1
+device = 10de:1ad9
+[vm Windows 10]
+pci = gpu # the whole card
+[vm Wíndows 10 @home]
+pci = gpu
+[vm a-VM-name-libvirt-takes-that-is-longer-than-the-49-bytes-inih-keeps]
+pci = gpu
+MAP
+chmod 644 maps/names.ini
+run desktop -c maps/names.ini config --names vm
+check "VM names with spaces, non-ASCII letters and past inih's 49 bytes are read whole" \
+	"$(printf '%s\n' "Windows 10" "Wíndows 10 @home" "a-VM-name-libvirt-takes-that-is-longer-than-the-49-bytes-inih-keeps")" "$out"
+check "VM names as libvirt takes them: no complaint" "" "$err"
+run desktop -c maps/names.ini config
+check "a '#' comment after a [vm] list is no name: [vm Windows 10] gets the card" 4 \
+	"$(printf '%s\n' "$out" | sed -n '/^\[vm Windows 10\]/,/^\[vm W/p' | grep -c '^  pci .*from \[pci gpu\]$')"
+run two-gpus -c maps/names.ini config
+check "a '#' comment after a device id is no description; a '#1' in one is kept" \
+	"$(printf '%s\n' "2: 10de:1e84 (VGA compatible controller)" "3: 10de:10f8" "4: 10de:1ad8 (USB controller #1)" "5: 10de:1ad9")" \
+	"$(printf '%s\n' "$err" | sed -n 's/^maps\/names.ini:\([0-9]*\): \(.*\) matches no PCI function.*/\1: \2/p')"
+# [vm] names against the VMs libvirt has (its test driver, whose one domain is "test"): a name it
+# does not have makes the hook do nothing, silently; config names it, with the closest.
+printf '[options]\nuri = test:///default\n[vm Test]\npci = 10de:1e84\n[vm router]\npci = 8086:1539\n' >maps/libvirt-names.ini
+chmod 644 maps/libvirt-names.ini
+run desktop -c maps/libvirt-names.ini config
+check "[vm] names libvirt does not have: exit 1" 1 "$rc"
+check "[vm] names libvirt does not have: each its line, with the closest name it has" "$(printf '%s\n' \
+	"maps/libvirt-names.ini:3: [vm Test]: libvirt (test:///default) has no VM named Test: the closest it has is test; the hook acts only for the VM named exactly so (rename the section [vm test])" \
+	"maps/libvirt-names.ini:5: [vm router]: libvirt (test:///default) has no VM named router (it has 1: see virsh list --all); the hook acts only for the VM named exactly so (define it, or fix the name)")" "$err"
 cp maps/example.ini maps/writable.ini && chmod 664 maps/writable.ini
 run desktop -c maps/writable.ini groups
 check "group-writable map refused" "maps/writable.ini: refused: writable by group or others (run: chmod go-w maps/writable.ini)" "$err"

@@ -113,8 +113,8 @@ ran "package: builds with its make flags" $? "$work/build.log"
 # shellcheck disable=SC2046
 make -s -C "$work/src" install $(cat "$work/makeflags" "$work/installflags") >"$work/install.log" 2>&1
 ran "package: installs with its install flags" $? "$work/install.log"
-check "package: \$out holds the program, its vfio name, pages and completion; no /etc" \
-	"bin/vfio bin/vfio-hook share/bash-completion/completions/vfio share/bash-completion/completions/vfio-hook share/man/man5/vfio-hook.ini.5 share/man/man8/vfio-hook.8" \
+check "package: \$out holds the program, its vfio name, pages, completion and example map; no /etc" \
+	"bin/vfio bin/vfio-hook share/bash-completion/completions/vfio share/bash-completion/completions/vfio-hook share/doc/vfio-hook/examples/vfio-hook.ini share/man/man5/vfio-hook.ini.5 share/man/man8/vfio-hook.8" \
 	"$(cd "$inst" && find . ! -type d | sed 's|^\./||' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
 check "package: the program names the libraries by their store paths" "1 1" \
 	"$(grep -c -aF "$store/libvirt/lib/libvirt.so.0" "$inst/bin/vfio-hook") $(grep -c -aF "$store/libxml2/lib/libxml2.so.2" "$inst/bin/vfio-hook")"

@@ -110,7 +110,7 @@ check "--root not absolute: says why" \
 "$bin" doctor --root "$root" >/dev/null 2>"$work/stderr"
 check "--root is for setup only: exit 2" 2 "$?"
 check "--root is for setup only: says so" \
-	"vfio-hook: doctor: --dry-run, --undo and --root are for setup only (see vfio-hook --help)" "$(cat "$work/stderr")"
+	"vfio-hook: doctor: --root is only for setup: vfio-hook setup --root DIR (see vfio-hook --help)" "$(cat "$work/stderr")"
 
 ## --dry-run prints the diff and changes nothing
 before=$(snapshot)

@@ -28,6 +28,10 @@ RC=2 swap_err "swap: VM not running, no --config" "test is not running: start it
 swap_err "swap --config: libvirt refuses, says so" "cannot add 0000:09:00.0 to test's definition: this function is not supported by the connection driver: virDomainAttachDeviceFlags (0 changes made before this one)" swap --config test gpu
 RC=2 swap_err "usb: unknown device" "unknown USB device \"nosuch\": not a [usb] name in $work/map.ini, a vendor:product id (046d:c539) or a bus.device as lsusb shows it (3.2)" usb add test nosuch
 RC=2 swap_err "usb: VM not running" "test is not running: USB devices are hot-plugged into a running VM (virsh start test)" usb add test 046d:c539
+# No libvirtd running (its socket is not there): the line says to start it, not only libvirt's error.
+evict_map detach "qemu+unix:///system?socket=$work/none.sock"
+swap_err "usb add, no libvirtd running: start libvirtd" "cannot ask libvirt (qemu+unix:///system?socket=$work/none.sock) about test: Failed to connect socket to '$work/none.sock': No such file or directory (is libvirtd running? start it: systemctl start libvirtd (or virtqemud, with the modular daemons))" usb add test 046d:c539
+evict_map detach "test:///default"
 status test
 swap_err "usb: not plugged in" "046d:c539 is not plugged in: no USB device matches it (see lsusb)" usb add test 046d:c539
 swap_err "usb: not attached" "046d:c539 is not attached to test (nothing to remove)" usb remove test 046d:c539

@@ -1,5 +1,5 @@
-# make check: the whole suite, built twice (plain, and with ASan+UBSan), on fixture machines
-# that umockdev fakes; nothing here touches the real /sys.
+# make check: the whole suite, built twice (plain, and with ASan+UBSan) with -Werror, on
+# fixture machines that umockdev fakes; nothing here touches the real /sys.
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 SAN_plain   :=
 SAN_asan    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -21,11 +21,11 @@ TEST_HWDB   := build/hwdb/etc/udev/hwdb.bin
 define variant_rules
 build/$(1)/obj/%.o: hook/%.c $$(HDRS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(CPPFLAGS) $$(ALL_CFLAGS) $$(SAN_$(1)) -c -o $$@ $$<
+	$$(CC) $$(CPPFLAGS) $$(ALL_CFLAGS) $$(WERROR) $$(SAN_$(1)) -c -o $$@ $$<
 
 build/$(1)/obj/test-%.o: tests/unit/test-%.c $$(HDRS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(CPPFLAGS) $$(ALL_CFLAGS) -Ihook $$(SAN_$(1)) -c -o $$@ $$<
+	$$(CC) $$(CPPFLAGS) $$(ALL_CFLAGS) $$(WERROR) -Ihook $$(SAN_$(1)) -c -o $$@ $$<
 
 build/$(1)/vfio-hook: $$(call variant_objs,$(1),$$(SRCS))
 	$$(CC) $$(ALL_CFLAGS) $$(SAN_$(1)) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) $$(SANLIBS_$(1))
@@ -40,25 +40,25 @@ $(foreach v,$(VARIANTS),$(eval $(call variant_rules,$(v))))
 build/nolib/obj/dl.o: hook/dl.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(filter-out $(SONAMES),$(CPPFLAGS)) -DLIBVIRT_SONAME='"libvirt-missing.so.0"' \
-		-DLIBXML2_SONAME='"libxml2-missing.so.2"' $(ALL_CFLAGS) -c -o $@ $<
+		-DLIBXML2_SONAME='"libxml2-missing.so.2"' $(ALL_CFLAGS) $(WERROR) -c -o $@ $<
 
 # The program on a host whose libxml2 has another soname than the one it was built with (a
 # distribution's libxml2 2.14 ships libxml2.so.16), libvirt there (tests/libraries.sh).
 build/noxml/obj/dl.o: hook/dl.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(filter-out $(SONAMES),$(CPPFLAGS)) -DLIBVIRT_SONAME='"$(LIBVIRT_SO)"' \
-		-DLIBXML2_SONAME='"libxml2-missing.so.2"' $(ALL_CFLAGS) -c -o $@ $<
+		-DLIBXML2_SONAME='"libxml2-missing.so.2"' $(ALL_CFLAGS) $(WERROR) -c -o $@ $<
 
 build/nolib/vfio-hook build/noxml/vfio-hook: build/%/vfio-hook: build/%/obj/dl.o $(filter-out build/plain/obj/dl.o,$(call variant_objs,plain,$(SRCS)))
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 build/%.so: tests/lib/%.c
 	@mkdir -p $(@D)
-	$(CC) -shared -fPIC -O2 $(WARN) -o $@ $< -ldl
+	$(CC) -shared -fPIC -O2 $(WARN) $(WERROR) -o $@ $< -ldl
 
 build/mute-socket: tests/lib/mute-socket.c
 	@mkdir -p $(@D)
-	$(CC) -O2 $(WARN) -o $@ $<
+	$(CC) -O2 $(WARN) $(WERROR) -o $@ $<
 
 $(TEST_HWDB): $(wildcard tests/fixtures/hwdb/*.hwdb)
 	rm -rf build/hwdb && mkdir -p build/hwdb/etc/udev/hwdb.d

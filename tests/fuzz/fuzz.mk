@@ -12,7 +12,7 @@ FUZZ_RUNS    ?= $(if $(FUZZ_SECONDS),-1,500000)
 # The ledger target waits for the module it tests.
 FUZZ_TARGETS ?= config domxml $(if $(wildcard hook/ledger.c),ledger)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS  := -std=gnu11 $(WARN) -O1 -g $(PKG_CFLAGS) -Ihook
+FUZZ_CFLAGS  := -std=gnu11 $(WARN) $(WERROR) -O1 -g $(PKG_CFLAGS) -Ihook
 FUZZ_OBJS    := $(patsubst hook/%.c,build/fuzz/obj/%.o,$(LIB_SRCS))
 
 .PHONY: fuzz
@@ -33,11 +33,11 @@ fuzz: $(addprefix build/fuzz/fuzz-,$(FUZZ_TARGETS))
 define fuzz_replay_rule
 build/$(2)/obj/fuzz-$(1).o: tests/fuzz/fuzz-$(1).c $$(HDRS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(CPPFLAGS) $$(ALL_CFLAGS) -Ihook $$(SAN_$(2)) -c -o $$@ $$<
+	$$(CC) $$(CPPFLAGS) $$(ALL_CFLAGS) $$(WERROR) -Ihook $$(SAN_$(2)) -c -o $$@ $$<
 
 build/$(2)/obj/replay-$(1).o: tests/fuzz/replay.c
 	@mkdir -p $$(@D)
-	$$(CC) $$(CPPFLAGS) $$(ALL_CFLAGS) -Ihook $$(SAN_$(2)) -DFUZZ_DIR='"tests/fuzz/$(1)"' -c -o $$@ $$<
+	$$(CC) $$(CPPFLAGS) $$(ALL_CFLAGS) $$(WERROR) -Ihook $$(SAN_$(2)) -DFUZZ_DIR='"tests/fuzz/$(1)"' -c -o $$@ $$<
 
 build/$(2)/test-fuzz-$(1): build/$(2)/obj/replay-$(1).o build/$(2)/obj/fuzz-$(1).o $$(call variant_objs,$(2),$$(LIB_SRCS))
 	$$(CC) $$(ALL_CFLAGS) $$(SAN_$(2)) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) $$(SANLIBS_$(2))
