@@ -7,6 +7,8 @@
 #define _GNU_SOURCE
 #include "holders.h"
 
+#include "log.h"
+
 #include "dl.h"
 #include "util.h"
 
@@ -74,11 +76,33 @@ int holders_load(struct holders *ret)
 		xml = read_file(path);
 		if (!xml && (errno == EACCES || errno == EPERM))
 			h.closed = true;
-		if (!xml || domain_parse(xml, strlen(xml), &d) < 0)
+		/* Gone since the listing: that VM stopped. */
+		if (!xml && (errno == ENOENT || h.closed))
 			continue;
+		/*
+		 * A status file that is there but cannot be read or parsed is a VM that may run with
+		 * devices nobody can see: which VMs run is unknown, never "not that one".
+		 */
+		if (!xml || domain_parse(xml, strlen(xml), &d) < 0) {
+			_cleanup_free_ char *vm = xasprintf("%.*s", (int)(strlen(de->d_name) - 4), de->d_name);
+			_cleanup_free_ char *q = shell_quote_inner(vm);
+
+			if (!xml)
+				log_error("cannot read libvirt's status file %s: %m; which VMs run is unknown (if 'virsh domstate %s' says shut off, remove the file; else restart libvirtd, which writes it again)",
+					  path, q);
+			else
+				log_error("libvirt's status file %s cannot be parsed: which VMs run is unknown (if 'virsh domstate %s' says shut off, remove the file; else restart libvirtd, which writes it again)",
+					  path, q);
+			r = -EBADMSG;
+			break;
+		}
 		*(struct domain *)array_push(&h.doms, &h.n, sizeof(d)) = d;
 	}
 	closedir(dir);
+	if (r == -EBADMSG) {
+		holders_clear(&h);
+		return r;
+	}
 	*ret = h;
 	return de ? r : 0;
 }

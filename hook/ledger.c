@@ -138,8 +138,9 @@ static bool parse_func(struct ledger *l, char **f, int bad)
 
 	e.owner = owner ? unescape(owner) : NULL;
 	e.known = copy_driver(e.driver, sizeof(e.driver), drv) && copy_driver(e.override, sizeof(e.override), ovr);
-	e.moved = state && streq(state, "moved");
-	ok = e.owner && (e.known || unknown) && state && (streq(state, "moved") || streq(state, "moving"));
+	e.plugging = state && streq(state, "plugging");
+	e.moved = state && (streq(state, "moved") || e.plugging);
+	ok = e.owner && (e.known || unknown) && state && (e.moved || streq(state, "moving"));
 	if (!ok && !bad) {
 		free(e.owner);
 		return false; /* the caller keeps the line and comes back with bad set */
@@ -252,7 +253,8 @@ static void format_funcs(const struct ledger *l, bool prune, char **buf, size_t 
 		owner = escape(f->owner);
 		pci_addr_format(&f->addr, a, sizeof(a));
 		put(buf, len, "func %s owner=%s driver=%s override=%s state=%s\n", a, owner,
-		    f->known ? f->driver : DRIVER_UNKNOWN, f->known ? f->override : DRIVER_UNKNOWN, f->moved ? "moved" : "moving");
+		    f->known ? f->driver : DRIVER_UNKNOWN, f->known ? f->override : DRIVER_UNKNOWN,
+		    f->plugging ? "plugging" : f->moved ? "moved" : "moving");
 	}
 }
 
@@ -549,6 +551,8 @@ struct ledger_func *ledger_claim(struct ledger *l, const struct pci_addr *a, con
 		l->bad[f->bad - 1].text = NULL;
 		f->bad = 0;
 	}
+	if (!f->owner || !streq(f->owner, owner))
+		f->plugging = false;
 	free(f->owner);
 	f->owner = xstrdup(owner);
 	/* The host's display given up for this function goes with it: its new owner's stop gives it back. */

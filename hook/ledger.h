@@ -31,6 +31,7 @@ struct ledger_func {
 	char driver[64];   /* what it was on before: restored at release; "" none */
 	char override[64]; /* its driver_override before; "" none */
 	bool moved;        /* false: the move may have begun (a crash in between is undone too) */
+	bool plugging;     /* moved, and OWNER's hot-plug of it went unanswered: a running OWNER may get it any time */
 	bool known;        /* false: driver/override unreadable; give back by clearing the override and reprobing */
 	int bad;           /* index+1 into bad[] of the damaged line it came from, 0 for none */
 };

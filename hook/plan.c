@@ -233,6 +233,30 @@ static void check_owner(struct plan *p, const struct machine *m, const struct ho
 	_cleanup_free_ char *q = NULL, *qi = NULL;
 	char a[PCI_ADDR_LEN];
 
+	/*
+	 * A running VM's hot-plug libvirt has not answered (step-plug.c) may land any time: what it
+	 * may get, and its IOMMU group, is no other VM's to take, and cannot be unplugged yet.
+	 */
+	for (size_t i = 0; l && i < l->n_funcs; i++) {
+		const struct ledger_func *x = &l->funcs[i];
+		const struct pci_func *xf = x->plugging && x->owner ? machine_find(m, &x->addr) : NULL;
+		const struct ledger_vm *xv = xf ? ledger_vm(l, x->owner) : NULL;
+		const struct domain *d = xf ? holders_running(h, x->owner, xv ? xv->uuid : NULL) : NULL;
+
+		if (d && !domain_has(d, &x->addr) && !streq(x->owner, p->vm->name) && xf->iommu_group == o->iommu_group) {
+			_cleanup_free_ char *qx = shell_quote(x->owner);
+			char xa[PCI_ADDR_LEN];
+
+			pci_addr_format(&o->addr, a, sizeof(a));
+			pci_addr_format(&x->addr, xa, sizeof(xa));
+			add(&p->refusals, &p->n_refusals,
+			    "%s (%s): libvirt has not answered the hot-plug of %s into the running VM %s, which may get it any "
+			    "time: start again once 'vfio-hook status' no longer says \"hot-plug unanswered\", or shut %s down (virsh "
+			    "shutdown %s)",
+			    a, pci_func_name(o), xa, x->owner, x->owner, qx);
+			return;
+		}
+	}
 	/* Its own, or the VM's that is letting go of it (a give-back at that VM's release). */
 	if (!e || (e->owner && (streq(e->owner, p->vm->name) || (giver && streq(e->owner, giver)))))
 		return;

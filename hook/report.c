@@ -195,7 +195,11 @@ int action_status(const char *cfg_path)
 	for (size_t i = 0; i < n; i++) {
 		const struct ledger_vm *v = ledger_vm(&w.l, names[i]);
 
-		printf("%s (%s):", names[i], holders_get(&w.h, names[i]) ? "running" : v && !v->started ? "starting" : "not running");
+		printf("%s (%s):", names[i],
+		       holders_get(&w.h, names[i]) ? "running"
+		       : v && !v->started	   ? "starting"
+		       : w.h.closed		   ? "running or not: unknown"
+					   : "not running");
 		for (size_t k = 0; k < w.l.n_funcs; k++) {
 			const struct ledger_func *e = &w.l.funcs[k];
 			char a[PCI_ADDR_LEN];
@@ -203,8 +207,11 @@ int action_status(const char *cfg_path)
 			if (!e->owner || !streq(e->owner, names[i]))
 				continue;
 			pci_addr_format(&e->addr, a, sizeof(a));
-			printf(" %s(%s, was %s)", a, e->moved ? "moved" : "moving",
-			       !e->known ? "unreadable" : *e->driver ? e->driver : "no driver");
+			printf(" %s(%s, was %s%s)", a, e->moved ? "moved" : "moving",
+			       !e->known ? "unreadable" : *e->driver ? e->driver : "no driver",
+			       e->plugging && holders_get(&w.h, names[i]) && !domain_has(holders_get(&w.h, names[i]), &e->addr)
+				       ? ", hot-plug unanswered"
+				       : "");
 		}
 		for (size_t k = 0; k < w.l.n_took; k++) {
 			const struct ledger_took *t = &w.l.took[k];

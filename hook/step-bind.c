@@ -190,6 +190,35 @@ static const char *group_owner(const struct ledger *l, const struct holders *h, 
 }
 
 /*
+ * A running VM that may get E, or another function of E's IOMMU group, any time: its hot-plug
+ * went unanswered (step-plug.c), and its status file does not list it yet. What it may get, and
+ * its group, is never unbound or given to another: the group must be whole on vfio-pci when
+ * libvirt's plug lands. Its name, or NULL.
+ */
+static const char *plug_owner(const struct ledger *l, const struct holders *h, const struct ledger_func *e,
+			      int *ret_group)
+{
+	int g = -1;
+
+	*ret_group = -1;
+	if (e->plugging && e->owner && holders_get(h, e->owner))
+		return e->owner;
+	for (size_t i = 0; i < l->n_funcs; i++) {
+		const struct ledger_func *o = &l->funcs[i];
+
+		if (o == e || !o->plugging || !o->owner || !holders_get(h, o->owner))
+			continue;
+		if (g < 0 && (g = bind_group_of(&e->addr)) < 0)
+			return NULL;
+		if (bind_group_of(&o->addr) == g) {
+			*ret_group = g;
+			return o->owner;
+		}
+	}
+	return NULL;
+}
+
+/*
  * E stays on vfio-pci for a VM: one a failed move left on no driver goes there now (nothing is
  * unbound: it has none), never left driverless. False, with why, when vfio-pci did not take it.
  */
@@ -223,7 +252,7 @@ static void bind_give(struct give *g)
 		struct ledger_func *e = &l->funcs[i];
 		const char *who = e->owner ? e->owner : "(unreadable owner)";
 		const struct domain *user;
-		const char *owner;
+		const char *owner, *plug;
 		char a[PCI_ADDR_LEN], why[512];
 		int group;
 
@@ -231,16 +260,34 @@ static void bind_give(struct give *g)
 			continue;
 		pci_addr_format(&e->addr, a, sizeof(a));
 		user = group_user(&g->h, &e->addr, &group);
-		owner = user ? user->name : group_owner(l, &g->h, e, &group);
+		plug = user ? NULL : plug_owner(l, &g->h, e, &group);
+		owner = user ? user->name : plug ? plug : group_owner(l, &g->h, e, &group);
 		if (owner && !keep_on_vfio(e, timeout_s, why, sizeof(why))) {
 			log_msg(prio, "%s: %s stays recorded, with no driver: %s %s IOMMU group %d, and vfio-pci did not take it: "
 				"%s (run 'vfio-hook restore %s' once %s stopped)", who, a, owner,
-				user ? "uses its" : "is starting with", group < 0 ? bind_group_of(&e->addr) : group, why,
-				e->owner ? e->owner : "--all", owner);
+				user ? "uses its" : plug ? "is being hot-plugged with its" : "is starting with",
+				group < 0 ? bind_group_of(&e->addr) : group, why, e->owner ? e->owner : "--all", owner);
 			g->left = true;
 			continue;
 		}
+		if (plug && e->owner && streq(plug, e->owner)) {
+			log_msg(prio, "%s: %s stays on vfio-pci: libvirt has not answered the hot-plug of %s into the running VM "
+				"%s, which may get it any time (%s's stop gives it back if it never does)", who, a,
+				group < 0 ? "it" : "its IOMMU group", plug, plug);
+			g->left = true;
+			continue;
+		}
+		if (plug) {
+			_cleanup_free_ char *to = xstrdup(plug);
+
+			log_info("%s: %s stays on vfio-pci: libvirt may still plug IOMMU group %d into the running VM %s; it is "
+				 "%s's to give back now", who, a, group, to, to);
+			ledger_claim(l, &e->addr, to);
+			continue;
+		}
 		if (user && e->owner && streq(user->name, e->owner)) {
+			if (domain_has(user, &e->addr))
+				e->plugging = false; /* libvirt's plug landed */
 			if (group < 0)
 				log_msg(prio, "%s: %s stays on vfio-pci: the running VM %s uses it (shut %s down first)", who, a,
 					user->name, user->name);

@@ -50,12 +50,28 @@ static int plug_run(struct take *t)
 		const char *given = selection_xml(t->q->sel, &f->addr);
 		_cleanup_free_ char *made = given ? NULL : pci_hostdev_xml(&f->addr, false), *out = NULL;
 		const struct virt_req q = { o->uri, t->q->vm, VIRT_ATTACH, given ? given : made, VIR_DOMAIN_AFFECT_LIVE };
+		struct ledger_func *e;
 		char a[PCI_ADDR_LEN];
 		int r;
 
 		if (domain_has(&t->live, &f->addr))
 			continue;
 		pci_addr_format(&f->addr, a, sizeof(a));
+		/*
+		 * Recorded before the request: until libvirt answers, the running VM may get it any
+		 * time, and nothing may unbind it (or its group) or give it to another VM meanwhile.
+		 */
+		e = ledger_func(&t->w->l, &f->addr);
+		if (e) {
+			e->plugging = true;
+			if (ledger_save(&t->w->l) < 0) {
+				e->plugging = false;
+				snprintf(t->what, sizeof(t->what), "cannot record the hot-plug of %s (%s) in %s", a,
+					 pci_func_name(f), ledger_path());
+				snprintf(t->reason, sizeof(t->reason), "cannot write %s", ledger_path());
+				return -EIO;
+			}
+		}
 		r = virt_call(&q, (long)o->timeout * 1000L, &out);
 		/*
 		 * No answer in time is no refusal: libvirt may plug it still (pinning the guest's memory
@@ -71,6 +87,8 @@ static int plug_run(struct take *t)
 			unanswered = true;
 			continue;
 		}
+		if (e)
+			e->plugging = false; /* answered: it has it, or it was refused (saved with the rest) */
 		if (r < 0) {
 			char why[512];
 

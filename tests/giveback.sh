@@ -205,6 +205,46 @@ check "a give-back hot-plug that lands after every wait: the line says test may 
 	"vfio-hook: win10: 0000:09:00.3 is test's again, on vfio-pci, but test does not have it: libvirt did not answer its hot-plug in time and may still plug it (if it never does, test's stop gives it back to the host)" \
 	"$(grep "09:00.3" "$work/err")"
 
+## ... and while that hot-plug is unanswered: a restore of the running VM unbinds none of it, a
+## third VM's start is refused naming it, status says so; when it lands, test has it on vfio-pci
+reset; map "[options]" "timeout = 1" "uri = standin:///" "giveback = yes" "evict = detach" "[pci gpu]" \
+	"device = 10de:1e84" "device = 10de:10f8" "device = 10de:1ad8" "device = 10de:1ad9" "[vm win10]" "pci = gpu" \
+	"[vm test]" "pci = gpu" "[vm linux]" "pci = gpu"
+domxml linux $GPU >"$work/linux.xml"
+out=$(on desktop "$HAS; $TEST_UP"'
+$H win10 prepare begin - <$W/win10.xml; $H win10 started begin - </dev/null
+mkdir -p $W/run/standin; echo 14 >$W/run/standin/attach-after
+$H win10 release end - </dev/null 2>/dev/null; rm $W/run/standin/attach-after
+$H status 2>/dev/null | grep -c "hot-plug unanswered"
+$H restore test 2>$W/err; echo "restore rc=$?"; eval "$STATE"; '"$OWNERS"'
+$H linux prepare begin - <$W/linux.xml 2>$W/err2; echo "linux rc=$?"; eval "$STATE"; '"$OWNERS"'
+i=0; while [ $i -lt 250 ] && [ "$(has test)" = "test: " ]; do sleep 0.1; i=$((i + 1)); done
+has test; eval "$STATE"; '"$OWNERS")
+check "an unanswered give-back hot-plug: restore and another start leave test's group on vfio-pci, test's" \
+	"$(printf '%s\n' 1 "restore rc=1" "$VFIO" "0000:09:00.0 test 0000:09:00.1 test 0000:09:00.2 test 0000:09:00.3 test " \
+	"linux rc=1" "$VFIO" "0000:09:00.0 test 0000:09:00.1 test 0000:09:00.2 test 0000:09:00.3 test " \
+	"test: 09:00.0 " "$VFIO" "0000:09:00.0 test 0000:09:00.1 test 0000:09:00.2 test 0000:09:00.3 test ")" "$out"
+check "an unanswered give-back hot-plug: restore says why each function stays" \
+	"vfio-hook: test: 0000:09:00.0 stays on vfio-pci: libvirt has not answered the hot-plug of it into the running VM test, which may get it any time (test's stop gives it back if it never does)" \
+	"$(grep "09:00.0" "$work/err")"
+check "an unanswered give-back hot-plug: the start is refused naming it" \
+	"vfio-hook: linux: 0000:09:00.0 (TU104 [GeForce RTX 2070 SUPER]): libvirt has not answered the hot-plug of 0000:09:00.0 into the running VM test, which may get it any time: start again once 'vfio-hook status' no longer says \"hot-plug unanswered\", or shut test down (virsh shutdown test) (and 3 more problems: run 'vfio-hook --check linux')" \
+	"$(cat "$work/err2")"
+
+## a running VM whose libvirt status file cannot be parsed: which VMs run is unknown, so restore
+## unbinds nothing of it and says which file, and status does not call it stopped
+reset; gb_map
+out=$(on desktop "$TEST_UP"'
+head -c 150 $W/run/test.xml >$W/run/t; mv $W/run/t $W/run/test.xml
+$H status 2>/dev/null | sed -n "s/^test (\([^)]*\)).*/\1/p"
+$H restore test 2>$W/err; echo "rc=$?"; eval "$STATE"; '"$OWNERS")
+check "a status file that cannot be parsed: restore gives nothing back, status says it may run" \
+	"$(printf '%s\n' "running or not: unknown" "rc=1" "$VFIO" "0000:09:00.0 test 0000:09:00.1 test 0000:09:00.2 test 0000:09:00.3 test ")" "$out"
+check "a status file that cannot be parsed: the line names it, with the fix" \
+	"vfio-hook: libvirt's status file $work/run/test.xml cannot be parsed: which VMs run is unknown (if 'virsh domstate test' says shut off, remove the file; else restart libvirtd, which writes it again)
+vfio-hook: restore: nothing given back: which VMs are running cannot be read (see above); fix that, then run it again" \
+	"$(cat "$work/err")"
+
 ## the same for swap: what libvirt did not answer for is win10's on vfio-pci, the command says
 ## so and fails; win10 gets it when libvirt gets to it
 reset; map "[options]" "timeout = 1" "uri = standin:///" "[vm win10]" "pci = 05:00.0"

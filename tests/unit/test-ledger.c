@@ -117,6 +117,31 @@ static char *read_ledger(void)
  * A damaged line is kept as it is when the ledger is written again, and the function it names
  * can still be given back (driver unknown: the kernel chooses).
  */
+/* A hot-plug libvirt did not answer: read back as moved and pending; a new owner ends it. */
+static void test_plugging_round_trip(void **state)
+{
+	struct ledger l = { 0 };
+	_cleanup_free_ char *after = NULL;
+	struct ledger_func *e;
+
+	(void)state;
+	write_ledger("vfio-hook-ledger 1\n"
+		     "func 0000:01:00.0 owner=a driver=bochs-drm override= state=plugging\n");
+	assert_int_equal(ledger_load(&l), 0);
+	assert_int_equal(l.n_bad, 0);
+	e = ledger_func(&l, &gpu);
+	assert_non_null(e);
+	assert_true(e->moved);
+	assert_true(e->plugging);
+	assert_int_equal(ledger_save(&l), 0);
+	after = read_ledger();
+	assert_non_null(strstr(after, "func 0000:01:00.0 owner=a driver=bochs-drm override= state=plugging\n"));
+	/* The same owner again keeps it; another owner's claim ends it. */
+	assert_true(ledger_claim(&l, &gpu, "a")->plugging);
+	assert_false(ledger_claim(&l, &gpu, "b")->plugging);
+	ledger_clear(&l);
+}
+
 static void test_damaged_line_kept(void **state)
 {
 	struct ledger l = { 0 };
@@ -297,6 +322,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_names_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_line_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plugging_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_dir_trusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_rejects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_display_steps, setup, teardown),
