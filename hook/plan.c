@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "plan.h"
 
+#include "claims.h"
+
 #include "child.h"
 #include "display.h"
 #include "guard.h"
@@ -481,6 +483,7 @@ long plan_hold_ms(const struct plan *p, unsigned timeout_s)
 
 void plan_clear(struct plan *p)
 {
+	claims_plan_free(p->claims);
 	for (size_t i = 0; i < p->n_refusals; i++)
 		free(p->refusals[i]);
 	for (size_t i = 0; i < p->n_warnings; i++)

@@ -41,6 +41,7 @@ struct plan {
 	struct eviction *evictions; /* empty with policy refuse: those are refusals */
 	size_t n_evictions;
 	struct display_plan *display; /* the host's display to hand over first (host-display = handoff); NULL: none */
+	struct claims_plan *claims;   /* what a start claims of the host besides its devices (claims.h); NULL: none */
 };
 
 /* What a plan is made of. */
