@@ -118,31 +118,8 @@ void pool_name(unsigned long long size_kib, int node, char *buf, size_t n)
 
 /* ---- planning ---- */
 
-static void refuse(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void refuse(struct plan *p, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	*(char **)array_push(&p->refusals, &p->n_refusals, sizeof(char *)) = s;
-}
-
-static void warn(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn(struct plan *p, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	*(char **)array_push(&p->warnings, &p->n_warnings, sizeof(char *)) = s;
-}
+#define refuse(p, ...) plan_note(&(p)->refusals, &(p)->n_refusals, __VA_ARGS__)
+#define warn(p, ...) plan_note(&(p)->warnings, &(p)->n_warnings, __VA_ARGS__)
 
 /* Where a VM's claim stands, for a line that names it. */
 static const char *whereabouts(const struct ledger *l, const struct holders *h, const char *owner)

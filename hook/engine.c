@@ -295,6 +295,11 @@ out:
 
 /* ---- a give ---- */
 
+bool give_wants_claims(const struct give *g)
+{
+	return g->q->owner && !g->q->only && !holders_get(&g->h, g->q->owner);
+}
+
 bool give_wants(const struct give *g, const struct pci_addr *a, const char *owner)
 {
 	const struct give_req *q = g->q;

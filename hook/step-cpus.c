@@ -268,8 +268,7 @@ static bool cpus_undo(struct take *t)
 
 static void cpus_give_step(struct give *g)
 {
-	if (g->q->owner && !g->q->only && !holders_get(&g->h, g->q->owner) &&
-	    !cpus_give(&g->w->l, g->q->owner, g->w->cfg->opt.timeout, g->q->prio))
+	if (give_wants_claims(g) && !cpus_give(&g->w->l, g->q->owner, g->w->cfg->opt.timeout, g->q->prio))
 		g->left = true;
 }
 

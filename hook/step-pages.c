@@ -213,8 +213,7 @@ static bool pages_undo(struct take *t)
 
 static void pages_give_step(struct give *g)
 {
-	if (g->q->owner && !g->q->only && !holders_get(&g->h, g->q->owner) &&
-	    !pages_give(&g->w->l, g->q->owner, g->w->cfg->opt.timeout, g->q->prio))
+	if (give_wants_claims(g) && !pages_give(&g->w->l, g->q->owner, g->w->cfg->opt.timeout, g->q->prio))
 		g->left = true;
 }
 

@@ -98,8 +98,7 @@ static bool sleep_undo(struct take *t)
 
 static void sleep_give_step(struct give *g)
 {
-	if (g->q->owner && !g->q->only && !holders_get(&g->h, g->q->owner) &&
-	    !sleep_give(&g->w->l, g->q->owner, g->w->cfg->opt.timeout, g->q->prio))
+	if (give_wants_claims(g) && !sleep_give(&g->w->l, g->q->owner, g->w->cfg->opt.timeout, g->q->prio))
 		g->left = true;
 }
 

@@ -79,6 +79,8 @@ extern const struct step step_evict, step_pages, step_cpus, step_sleep, step_dis
  * eviction). -EPERM with the refusal in t->what. */
 int take_replan(struct take *t, enum evict_policy policy);
 
+/* Does the give ask for its owner's claims on the host (claims.h): a whole VM's, which is not running? */
+bool give_wants_claims(const struct give *g);
 /* Does the give (or the take's undo) ask about A, owned by OWNER? */
 bool give_wants(const struct give *g, const struct pci_addr *a, const char *owner);
 /* A give restricted to ADDRS (N), owned by the take's VM: what the take's undo hands its steps. */
