@@ -13,8 +13,8 @@
 int action_prepare(const char *cfg_path, const char *vm, const char *xml, size_t xml_len);
 /* REASON: libvirt's (≥ 10.5) "failed", "destroyed", …, or NULL. */
 int action_release(const char *cfg_path, const char *vm, const char *reason);
-/* libvirt says VM is running: its start did not fail. */
-int action_started(const char *vm);
+/* libvirt says VM is running: its start did not fail; RECONNECT: its daemon restarted and found it so. */
+int action_started(const char *vm, bool reconnect);
 int action_check(const char *cfg_path, const char *vm, const char *xml_file);
 /*
  * What --check VM would conclude, for doctor: its domain XML from libvirt when the map's uri may

@@ -14,7 +14,7 @@
 #include <string.h>
 
 static const char *const option_keys[] = { "uri", "timeout", "evict", "giveback" };
-static const char *const host_keys[] = { "users", "memlock", "iommu", "early" };
+static const char *const host_keys[] = { "users", "memlock", "iommu", "early", "hugepages" };
 
 static int parse_evict(struct parser *p, const char *value, enum evict_policy *ret)
 {
@@ -85,6 +85,37 @@ static int set_display(struct parser *p, const char *key, const char *value, str
 	return 1;
 }
 
+/* What a VM takes from the host besides its devices: cpus = (a [vm] only), cpu-governor, block-sleep. */
+static bool claims_key(const char *key)
+{
+	return streq(key, "cpus") || streq(key, "cpu-governor") || streq(key, "block-sleep");
+}
+
+static int set_claims(struct parser *p, const char *key, const char *value, struct claims_cfg *k, const char *where)
+{
+	int *line = streq(key, "cpus") ? &k->cpus_line : streq(key, "cpu-governor") ? &k->governor_line : &k->sleep_line;
+
+	if (*line)
+		return config_fail(p, p->line, "%s is set twice in %s (first at line %d; keep one)", key, where, *line);
+	*line = p->line;
+	if (line == &k->cpus_line) {
+		k->cpus_from = streq(value, "pinned") ? CPUS_PINNED : streq(value, "none") ? CPUS_NONE : CPUS_LIST;
+		if (k->cpus_from == CPUS_LIST && (cpuset_parse(value, &k->cpus) < 0 || cpuset_empty(&k->cpus)))
+			return config_fail(p, p->line,
+					   "cpus must be pinned (what the domain XML's <cputune> pins), none, or a list of CPU "
+					   "numbers and ranges, as in cpus = 2-5,8 (see lscpu), not \"%s\"",
+					   value);
+		return 1;
+	}
+	if (line == &k->governor_line) {
+		if (!streq(value, "performance") && !streq(value, "keep"))
+			return config_fail(p, p->line, "cpu-governor must be performance or keep, not \"%s\"", value);
+		k->governor = streq(value, "performance");
+		return 1;
+	}
+	return parse_yes_no(p, key, value, &k->block_sleep);
+}
+
 int config_key_option(struct parser *p, const char *key, const char *value)
 {
 	struct options *o = &p->c->opt;
@@ -92,14 +123,16 @@ int config_key_option(struct parser *p, const char *key, const char *value)
 
 	if (display_key(key))
 		return set_display(p, key, value, &o->display, "[options]");
+	if (claims_key(key) && !streq(key, "cpus"))
+		return set_claims(p, key, value, &o->claims, "[options]");
 	for (k = 0; k < ARRAY_SIZE(option_keys); k++)
 		if (streq(key, option_keys[k]))
 			break;
 	if (k == ARRAY_SIZE(option_keys))
 		return config_fail(p, p->line,
 			    "unknown key \"%s\" in [options] (valid keys: uri, timeout, evict, giveback, host-display, "
-			    "display-manager, host-display-kill, host-display-timeout)",
-			    key);
+			    "display-manager, host-display-kill, host-display-timeout, cpu-governor, block-sleep%s)",
+			    key, streq(key, "cpus") ? "; cpus = belongs in a [vm] section" : "");
 	if (p->opt_lines[k])
 		return config_fail(p, p->line, "%s is set twice in [options] (first at line %d; keep one)", key,
 			    p->opt_lines[k]);
@@ -183,6 +216,58 @@ static int set_memlock(struct parser *p, const char *value)
 	return 1;
 }
 
+/* A page size as the kernel's hugepagesz= takes it: 2M, 1G (K, M, G; in KiB); 0 when it is not one. */
+static unsigned long long page_size_kib(const char *s, const char **end)
+{
+	char *e;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)*s))
+		return 0;
+	errno = 0;
+	v = strtoull(s, &e, 10);
+	if (errno || !v || v > 1024ULL * 1024)
+		return 0;
+	switch (*e) {
+	case 'K': case 'k': break;
+	case 'M': case 'm': v *= 1024; break;
+	case 'G': case 'g': v *= 1024ULL * 1024ULL; break;
+	default: return 0;
+	}
+	*end = e + 1;
+	return v;
+}
+
+/* hugepages = 1G:8 2M:1024: SIZE:COUNT, each size once. */
+static int set_boot_pages(struct parser *p, const char *value)
+{
+	_cleanup_free_ char *copy = xstrdup(value);
+	struct host *h = &p->c->host;
+	char *save = NULL;
+
+	for (char *tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+		const char *end = tok;
+		unsigned long long size = page_size_kib(tok, &end), count;
+		char *e;
+
+		errno = 0;
+		count = *end == ':' && isdigit((unsigned char)end[1]) ? strtoull(end + 1, &e, 10) : 0;
+		if (!size || *end != ':' || errno || !count || *e || count > 1UL << 30)
+			return config_fail(p, p->line,
+					   "hugepages must be SIZE:COUNT pairs, as in hugepages = 1G:8 (eight 1 GiB pages reserved at "
+					   "boot) or 2M:2048, not \"%s\"",
+					   tok);
+		for (size_t i = 0; i < h->n_pages; i++)
+			if (h->pages[i].size_kib == size)
+				return config_fail(p, p->line, "hugepages names the size %s twice (keep one count for it)", tok);
+		*(struct boot_pages *)array_push(&h->pages, &h->n_pages, sizeof(struct boot_pages)) =
+			(struct boot_pages){ size, (unsigned long)count };
+	}
+	if (!h->n_pages)
+		return config_fail(p, p->line, "hugepages = is empty in [host] (as in hugepages = 1G:8, or remove the line)");
+	return 1;
+}
+
 int config_key_host(struct parser *p, const char *key, const char *value)
 {
 	struct host *h = &p->c->host;
@@ -193,7 +278,8 @@ int config_key_host(struct parser *p, const char *key, const char *value)
 		if (streq(key, host_keys[k]))
 			break;
 	if (k == ARRAY_SIZE(host_keys))
-		return config_fail(p, p->line, "unknown key \"%s\" in [host] (valid keys: users, memlock, iommu, early)", key);
+		return config_fail(p, p->line, "unknown key \"%s\" in [host] (valid keys: users, memlock, iommu, early, hugepages)",
+				   key);
 	if (h->lines[k])
 		return config_fail(p, p->line, "%s is set twice in [host] (first at line %d; keep one)", key, h->lines[k]);
 	h->lines[k] = p->line;
@@ -204,6 +290,8 @@ int config_key_host(struct parser *p, const char *key, const char *value)
 		return set_memlock(p, value);
 	if (k == 3)
 		return parse_yes_no(p, "early", value, &h->early);
+	if (k == 4)
+		return set_boot_pages(p, value);
 	for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
 		if (streq(value, modes[i])) {
 			h->iommu = (enum iommu_mode)i;
@@ -371,14 +459,15 @@ int config_key_vm(struct parser *p, const char *key, const char *value)
 				    *line);
 		*line = p->line;
 		return *key == 'e' ? parse_evict(p, value, &v->evict) : parse_giveback(p, value, &v->giveback);
-	} else if (display_key(key)) {
+	} else if (display_key(key) || claims_key(key)) {
 		_cleanup_free_ char *where = xasprintf("[vm %s]", v->name);
 
-		return set_display(p, key, value, &v->display, where);
+		return display_key(key) ? set_display(p, key, value, &v->display, where)
+					: set_claims(p, key, value, &v->claims, where);
 	} else {
 		return config_fail(p, p->line,
 			    "unknown key \"%s\" in [vm %s] (valid keys: pci, usb, evict, giveback, host-display, "
-			    "display-manager, host-display-kill, host-display-timeout)",
+			    "display-manager, host-display-kill, host-display-timeout, cpus, cpu-governor, block-sleep)",
 			    key, v->name);
 	}
 	if (!*value)

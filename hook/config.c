@@ -505,7 +505,8 @@ struct config *config_defaults(const char *path)
 	struct config *c = xcalloc(1, sizeof(*c));
 
 	c->path = xstrdup(path);
-	c->opt = (struct options){ .uri = xstrdup(CONFIG_DEFAULT_URI), .timeout = CONFIG_DEFAULT_TIMEOUT, .evict = EVICT_DETACH };
+	c->opt = (struct options){ .uri = xstrdup(CONFIG_DEFAULT_URI), .timeout = CONFIG_DEFAULT_TIMEOUT, .evict = EVICT_DETACH,
+				   .claims = { .block_sleep = true } };
 	return c;
 }
 
@@ -692,6 +693,7 @@ void config_free(struct config *c)
 	for (size_t i = 0; i < c->host.n_users; i++)
 		free(c->host.users[i]);
 	free(c->host.users);
+	free(c->host.pages);
 	free(c->pci_sets);
 	free(c->usb_sets);
 	free(c->vms);
@@ -743,6 +745,21 @@ struct display_cfg vm_display(const struct config *c, const struct vm *v)
 	if (!d.timeout)
 		d.timeout = c->opt.timeout;
 	return d;
+}
+
+struct claims_cfg vm_claims(const struct config *c, const struct vm *v)
+{
+	struct claims_cfg k = c->opt.claims;
+	const struct claims_cfg *m = &v->claims;
+
+	k.cpus_from = m->cpus_from;
+	k.cpus = m->cpus;
+	k.cpus_line = m->cpus_line;
+	if (m->governor_line)
+		k.governor = m->governor;
+	if (m->sleep_line)
+		k.block_sleep = m->block_sleep;
+	return k;
 }
 
 const char *evict_policy_name(enum evict_policy p)

@@ -2,6 +2,7 @@
 #ifndef VH_CONFIG_H
 #define VH_CONFIG_H
 
+#include "cpuset.h"
 #include "pciaddr.h"
 
 #include <stdbool.h>
@@ -29,12 +30,33 @@ struct display_cfg {
 	int handoff_line, manager_line, kill_line, timeout_line;
 };
 
+/*
+ * What a VM takes from the host besides its devices (claims.h): the CPUs kept for it (cpus =
+ * pinned, the default: what its domain XML pins; none; or a list), their frequency governor
+ * (cpu-governor = performance), and the host kept from sleeping while it runs (block-sleep).
+ * Each *_line: where it was set, 0 not.
+ */
+enum cpus_from {
+	CPUS_PINNED,
+	CPUS_NONE,
+	CPUS_LIST,
+};
+
+struct claims_cfg {
+	enum cpus_from cpus_from;
+	struct cpuset cpus; /* CPUS_LIST */
+	bool governor;    /* cpu-governor = performance: its CPUs at performance while it has them */
+	bool block_sleep; /* block-sleep = yes (the default): no suspend while it runs */
+	int cpus_line, governor_line, sleep_line;
+};
+
 struct options {
 	char *uri;
 	unsigned timeout; /* seconds */
 	enum evict_policy evict;
 	bool giveback;
 	struct display_cfg display;
+	struct claims_cfg claims; /* cpu-governor, block-sleep for every VM that does not set its own */
 };
 
 /* One `device =` line of a [pci] section, or one bare id/address in a [vm] line. */
@@ -98,6 +120,7 @@ struct vm {
 	bool giveback;
 	int evict_line, giveback_line;
 	struct display_cfg display; /* keys it does not set come from [options] */
+	struct claims_cfg claims;   /* likewise */
 };
 
 /* iommu = in [host]: which kernel parameters setup adds. */
@@ -112,7 +135,15 @@ struct host {
 	unsigned long long memlock_kib;
 	enum iommu_mode iommu;
 	bool early; /* bind the map's [pci] ids to vfio-pci at boot */
-	int lines[4]; /* where users, memlock, iommu, early were set, to catch repeats */
+	struct boot_pages *pages; /* hugepages = 1G:8: reserved at boot (kernel parameters) */
+	size_t n_pages;
+	int lines[5]; /* where users, memlock, iommu, early, hugepages were set, to catch repeats */
+};
+
+/* Hugepages of one size the kernel reserves at boot (hugepagesz= hugepages=). */
+struct boot_pages {
+	unsigned long long size_kib;
+	unsigned long count;
 };
 
 struct config {
@@ -152,6 +183,9 @@ enum evict_policy vm_evict(const struct config *c, const struct vm *v);
 bool vm_giveback(const struct config *c, const struct vm *v);
 /* The VM's host-display settings, key by key its own or [options]' (timeout resolved). */
 struct display_cfg vm_display(const struct config *c, const struct vm *v);
+
+/* The VM's claims settings, key by key its own or [options]'. */
+struct claims_cfg vm_claims(const struct config *c, const struct vm *v);
 
 /* The path to use: -c, then $VFIO_HOOK_CONFIG, then the default. */
 const char *config_path(const char *from_cli);

@@ -638,29 +638,6 @@ static char *fbcon_tty(const struct display_use *u)
 	return xstrdup(u->tty ? u->tty : u->vtcons[0]);
 }
 
-static int read_one(const void *arg, FILE *out)
-{
-	_cleanup_free_ char *s = read_file(arg);
-
-	if (!s)
-		return -errno;
-	fputs(s, out);
-	return 0;
-}
-
-int display_read_attr(const char *path, long timeout_ms, char **ret)
-{
-	char *out = NULL;
-	int r = child_run(read_one, path, timeout_ms, &out);
-
-	if (r < 0) {
-		free(out);
-		return r;
-	}
-	*ret = out;
-	return 0;
-}
-
 bool display_iomem_blind(void)
 {
 	_cleanup_free_ char *path = xasprintf("%s/proc/iomem", display_root());

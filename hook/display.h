@@ -77,8 +77,6 @@ int display_detect(const struct pci_func *f, const struct holders *h, long deadl
 /* /proc/iomem shows every address as 0 (a reader without root), or cannot be read at all: no
  * firmware framebuffer can be seen. */
 bool display_iomem_blind(void);
-/* A sysfs attribute that may block (console_lock), read in a child with a deadline: 0 or -errno, -ETIMEDOUT. */
-int display_read_attr(const char *path, long timeout_ms, char **ret);
 void display_use_clear(struct display_use *u);
 /* Looks again only at the processes (the hand-over's wait). */
 void display_rescan(struct display_use *u, long deadline_ms);

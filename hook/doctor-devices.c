@@ -2,17 +2,20 @@
 /*
  * vfio-hook doctor, the map and what it names: the map loads; each mapped device is on this
  * machine, resets, is not the host's display; each mapped VM's start as the planner sees it;
- * each [usb] device is plugged in.
+ * each [usb] device is plugged in; each mapped VM's 1 GiB hugepages are reserved at boot.
  */
 #define _GNU_SOURCE
 #include "doctor-check.h"
 
 #include "actions.h"
+#include "claims.h"
+#include "plan.h"
 #include "resolve.h"
 #include "util.h"
 #include "virt.h"
 
 #include <libudev.h>
+#include <string.h>
 #include <unistd.h>
 
 /* ---- The map ---- */
@@ -242,9 +245,78 @@ static void check_devices(struct doctor *d)
 		udev_unref(udev);
 }
 
+/* How many pages of SIZE_KIB the kernel command line reserves at boot (hugepagesz= hugepages= pairs). */
+static unsigned long boot_reserved(const char *cmdline, unsigned long long size_kib, unsigned long long default_kib)
+{
+	_cleanup_free_ char *copy = xstrdup(cmdline ? cmdline : "");
+	unsigned long long size = default_kib, n = 0;
+	char *save = NULL;
+
+	for (char *w = strtok_r(copy, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
+		char *end;
+
+		if (startswith(w, "hugepagesz=")) {
+			unsigned long long v = strtoull(w + 11, &end, 10);
+
+			size = *end == 'G' || *end == 'g' ? v * 1048576 : *end == 'M' || *end == 'm' ? v * 1024 : v;
+		} else if (startswith(w, "hugepages=") && size == size_kib) {
+			n = strtoull(w + 10, &end, 10);
+		}
+	}
+	return (unsigned long)n;
+}
+
+/*
+ * Each mapped VM whose memory is backed by 1 GiB hugepages (its XML in /etc/libvirt/qemu): the
+ * hook raises the pool when it starts, but pages that large can rarely be had once memory has
+ * fragmented; reserved at boot, they always are.
+ */
+static void check_big_pages(struct doctor *d)
+{
+	_cleanup_free_ char *meminfo = doctor_sys_read(d, "/proc/meminfo");
+	const char *at = meminfo ? strstr(meminfo, "Hugepagesize:") : NULL;
+	unsigned long long def = at ? strtoull(at + strlen("Hugepagesize:"), NULL, 10) : 0;
+
+	for (size_t i = 0; i < d->c->n_vms; i++) {
+		const char *name = d->c->vms[i].name;
+		_cleanup_free_ char *rel = xasprintf("/etc/libvirt/qemu/%s.xml", name), *xml = doctor_sys_read(d, rel);
+		struct domain dom = { 0 };
+		struct pool_want *pools = NULL;
+		size_t n = 0;
+
+		if (!xml || domain_parse(xml, strlen(xml), &dom) < 0) {
+			domain_clear(&dom);
+			continue;
+		}
+		claims_pools(&dom, def, &pools, &n);
+		for (size_t k = 0; k < n; k++) {
+			unsigned long have = boot_reserved(d->cmdline, pools[k].size_kib, def);
+			unsigned long long gib = pools[k].size_kib / 1048576;
+			_cleanup_free_ char *fix = NULL;
+
+			if (pools[k].size_kib < 1048576)
+				continue;
+			if (have >= pools[k].pages) {
+				doctor_report(d, ST_PASS, NULL, "[vm %s] its %lu %llu GiB hugepages are reserved at boot (%lu on the kernel "
+					      "command line)", name, pools[k].pages, gib, have);
+				continue;
+			}
+			fix = xasprintf("reserve them at boot: hugepages = %lluG:%lu in [host] of %s, then 'vfio-hook setup' and "
+					"reboot", gib, pools[k].pages, d->c->path);
+			doctor_report(d, ST_WARN, fix,
+				      "[vm %s] its memory takes %lu %llu GiB hugepages, %lu reserved at boot: pages this large can rarely be "
+				      "had once the host runs, and its start is refused without them",
+				      name, pools[k].pages, gib, have);
+		}
+		free(pools);
+		domain_clear(&dom);
+	}
+}
 
 void doctor_devices(struct doctor *d)
 {
 	if (d->c && d->m)
 		check_devices(d);
+	if (d->c)
+		check_big_pages(d);
 }

@@ -11,7 +11,10 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <limits.h>
 #include <string.h>
 #include <strings.h>
@@ -189,6 +192,145 @@ static void parse_disks(xmlXPathContext *ctx, struct domain *d)
 	sym_xmlXPathFreeObject(o);
 }
 
+/* The string value of an XPath expression, or NULL (caller frees). */
+static char *xpath_string(xmlXPathContext *ctx, const char *expr)
+{
+	xmlXPathObject *o = sym_xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+	char *v = o && o->stringval && *o->stringval ? xstrdup((const char *)o->stringval) : NULL;
+
+	sym_xmlXPathFreeObject(o);
+	return v;
+}
+
+/*
+ * VALUE in UNIT as libvirt scales it (virScaleInteger): b, k/KiB (the default here), KB (1000),
+ * M/MiB, MB, G/GiB, GB, T/TiB, TB, in any case; in KiB, 0 when it cannot be read.
+ */
+static unsigned long long to_kib(const char *value, const char *unit)
+{
+	static const char prefixes[] = "bkmgtpe";
+	const char *u = unit && *unit ? unit : "KiB";
+	const char *at = strchr(prefixes, tolower((unsigned char)u[0]));
+	unsigned long long v, base, mul = 1;
+	char *end;
+
+	if (!value || !at || !*at)
+		return 0;
+	if (u[0] == 'b' || u[0] == 'B')
+		base = u[1] == '\0' || strcasecmp(u, "bytes") == 0 ? 1 : 0;
+	else
+		base = u[1] == '\0' || strcasecmp(u + 1, "iB") == 0 ? 1024 : strcasecmp(u + 1, "B") == 0 ? 1000 : 0;
+	if (!base)
+		return 0;
+	for (long i = 0; i < at - prefixes; i++) {
+		if (mul > ~0ULL / base)
+			return 0;
+		mul *= base;
+	}
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (errno || *end || end == value || value[0] == '-' || (mul && v > ~0ULL / mul))
+		return 0;
+	return v * mul / 1024;
+}
+
+/* The attribute NAME of node N, or NULL (caller frees). */
+static char *prop(xmlNode *n, const char *name)
+{
+	xmlChar *v = sym_xmlGetProp(n, (const xmlChar *)name);
+	char *r = v ? xstrdup((const char *)v) : NULL;
+
+	dl_xml_free(v);
+	return r;
+}
+
+/* Each node EXPR selects, to FN. */
+static void each(xmlXPathContext *ctx, const char *expr, void (*fn)(xmlNode *n, struct domain *d), struct domain *d)
+{
+	xmlXPathObject *o = sym_xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+
+	for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++)
+		fn(o->nodesetval->nodeTab[i], d);
+	sym_xmlXPathFreeObject(o);
+}
+
+static void resource_bad(struct domain *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void resource_bad(struct domain *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (d->resources_bad)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&d->resources_bad, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+}
+
+static void parse_pin(xmlNode *n, struct domain *d)
+{
+	_cleanup_free_ char *v = prop(n, "cpuset");
+	struct cpuset one;
+
+	d->pinned = true;
+	if (v && cpuset_parse(v, &one) == 0 && !cpuset_empty(&one))
+		cpuset_or(&d->pins, &one);
+	else
+		resource_bad(d, "<%s cpuset='%s'> is not a set of CPUs", (const char *)n->name, v ? v : "");
+}
+
+static void parse_page(xmlNode *n, struct domain *d)
+{
+	_cleanup_free_ char *size = prop(n, "size"), *unit = prop(n, "unit"), *nodes = prop(n, "nodeset");
+	struct page_want w = { to_kib(size, unit), nodes && *nodes ? xstrdup(nodes) : NULL };
+
+	if (!w.size_kib || (w.nodeset && cpuset_parse(w.nodeset, &(struct cpuset){ 0 }) < 0)) {
+		resource_bad(d, "<page size='%s'> is not a page size vfio-hook can read", size ? size : "");
+		free(w.nodeset);
+		return;
+	}
+	*(struct page_want *)array_push(&d->pages, &d->n_pages, sizeof(w)) = w;
+}
+
+static void parse_cell(xmlNode *n, struct domain *d)
+{
+	_cleanup_free_ char *id = prop(n, "id"), *mem = prop(n, "memory"), *unit = prop(n, "unit");
+	struct numa_cell c = { 0, to_kib(mem, unit) };
+	char *end = NULL;
+	unsigned long v = id ? strtoul(id, &end, 10) : 0;
+
+	if (!id || *end || end == id || v >= CPUSET_MAX || !c.kib) {
+		resource_bad(d, "<cell id='%s'> has no id or memory vfio-hook can read", id ? id : "");
+		return;
+	}
+	c.id = (unsigned)v;
+	*(struct numa_cell *)array_push(&d->cells, &d->n_cells, sizeof(c)) = c;
+}
+
+/*
+ * What the domain takes from the host besides its devices: the CPUs its <cputune> pins, its
+ * memory and guest NUMA cells, the hugepages that back it, the host nodes its memory comes
+ * from. What cannot be read is said in d->resources_bad (a claim of it refuses; nothing else does).
+ */
+static void parse_resources(xmlXPathContext *ctx, struct domain *d)
+{
+	_cleanup_free_ char *mem = xpath_string(ctx, "string((/domain|/domstatus/domain)/memory)");
+	_cleanup_free_ char *unit = xpath_string(ctx, "string((/domain|/domstatus/domain)/memory/@unit)");
+	xmlXPathObject *o;
+
+	each(ctx, "(/domain|/domstatus/domain)/cputune/*[self::vcpupin or self::emulatorpin or self::iothreadpin]", parse_pin,
+	     d);
+	d->memory_kib = to_kib(mem, unit);
+	o = sym_xmlXPathEvalExpression((const xmlChar *)"(/domain|/domstatus/domain)/memoryBacking/hugepages", ctx);
+	d->hugepages = o && o->nodesetval && o->nodesetval->nodeNr > 0;
+	sym_xmlXPathFreeObject(o);
+	each(ctx, "(/domain|/domstatus/domain)/memoryBacking/hugepages/page", parse_page, d);
+	each(ctx, "(/domain|/domstatus/domain)/cpu/numa/cell", parse_cell, d);
+	d->numa_nodes = xpath_string(ctx, "string((/domain|/domstatus/domain)/numatune/memory/@nodeset)");
+	if (d->hugepages && !d->memory_kib)
+		resource_bad(d, "its <memory> cannot be read");
+}
+
 int domain_parse(const char *xml, size_t len, struct domain *ret)
 {
 	xmlDoc *doc;
@@ -213,6 +355,7 @@ int domain_parse(const char *xml, size_t len, struct domain *ret)
 	sym_xmlXPathFreeObject(o);
 	parse_identity(ctx, &d);
 	parse_disks(ctx, &d);
+	parse_resources(ctx, &d);
 	/* Document order, so a domain's functions come in the order libvirt lists them. */
 	o = sym_xmlXPathEvalExpression((const xmlChar *)"(/domain|/domstatus/domain)/devices/*[self::hostdev[@mode='subsystem'] or self::interface]",
 				   ctx);
@@ -250,6 +393,12 @@ void domain_clear(struct domain *d)
 	for (size_t i = 0; i < d->n_disks; i++)
 		free(d->disks[i]);
 	free(d->disks);
+	for (size_t i = 0; i < d->n_pages; i++)
+		free(d->pages[i].nodeset);
+	free(d->pages);
+	free(d->numa_nodes);
+	free(d->cells);
+	free(d->resources_bad);
 	free(d->name);
 	free(d->usbdevs);
 	free(d->hostdevs);

@@ -2,6 +2,7 @@
 #ifndef VH_DOMXML_H
 #define VH_DOMXML_H
 
+#include "cpuset.h"
 #include "pciaddr.h"
 
 #include <stdbool.h>
@@ -38,6 +39,28 @@ struct domain {
 	size_t n_mdevs;
 	char **disks; /* the host block devices it uses, as written (<disk type='block'> sources) */
 	size_t n_disks;
+	/* What it takes from the host besides its devices (claims.h): */
+	struct cpuset pins;            /* what <cputune> pins its vCPUs, emulator and iothreads to */
+	bool pinned;                   /* it has a pin */
+	unsigned long long memory_kib; /* <memory>, in KiB; 0 when absent */
+	bool hugepages;                /* <memoryBacking><hugepages>: its memory is backed by hugepages */
+	struct page_want *pages;       /* its <page> elements: which size, for which guest NUMA cells */
+	size_t n_pages;
+	struct numa_cell *cells;       /* <cpu><numa><cell>: the guest's NUMA cells and their memory */
+	size_t n_cells;
+	char *numa_nodes;              /* <numatune><memory nodeset>: the host nodes its memory comes from; NULL: any */
+	char *resources_bad;           /* what of the above cannot be read (a pin, a page size), or NULL */
+};
+
+struct numa_cell {
+	unsigned id;
+	unsigned long long kib;
+};
+
+/* <memoryBacking><hugepages><page size= unit= nodeset=>: pages of this size for those nodes. */
+struct page_want {
+	unsigned long long size_kib;
+	char *nodeset; /* the guest cells whose memory they back; NULL: the rest of its memory */
 };
 
 /*

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "engine.h"
 
+#include "claims.h"
 #include "dl.h"
 #include "log.h"
 #include "state.h"
@@ -16,14 +17,17 @@
 #include <string.h>
 
 /* The order a take runs its steps in; a failure undoes the steps run so far, in reverse. */
-static const struct step *const ladder[] = { &step_evict, &step_display, &step_bind, &step_claim, &step_plug };
+static const struct step *const ladder[] = { &step_evict, &step_pages,	&step_cpus,  &step_sleep,
+					     &step_display, &step_bind, &step_claim, &step_plug };
 
 /*
  * The order a give runs them in: what was taken goes back into the VMs it came from first
  * (still on vfio-pci, as those VMs expect), then the rest to the host, then the host's display,
- * once its GPU is back. Claim and plug have nothing to give: the VM is gone.
+ * once its GPU is back, then what the VM claimed of the host. Claim and plug have nothing to
+ * give: the VM is gone.
  */
-static const struct step *const give_order[] = { &step_evict, &step_bind, &step_display };
+static const struct step *const give_order[] = { &step_evict, &step_bind,  &step_display,
+						 &step_pages, &step_cpus, &step_sleep };
 
 /* ---- selections ---- */
 
@@ -114,8 +118,11 @@ static int plan_with(const struct world *w, const struct take_req *q, enum evict
 		     const struct holders *h, struct plan *p)
 {
 	const struct plan_in in = { w->cfg, q->sel->vm, policy, m, h, &w->l, q->dom, q->giver };
+	int r = plan_build(&in, p);
 
-	return plan_build(&in, p);
+	if (r == 0 && q->claims)
+		claims_plan_build(w->cfg, q->sel->mapped, q->vm, q->dom, &w->l, h, p);
+	return r;
 }
 
 int engine_plan(const struct world *w, const struct take_req *q, struct plan *ret)
@@ -150,6 +157,9 @@ void engine_describe(const struct plan *p, FILE *out)
 	step_display.describe(p, out);
 	step_bind.describe(p, out);
 	step_evict.describe(p, out);
+	step_cpus.describe(p, out);
+	step_pages.describe(p, out);
+	step_sleep.describe(p, out);
 	for (size_t i = 0; i < p->n_warnings; i++)
 		fprintf(out, "  warning: %s\n", p->warnings[i]);
 	for (size_t i = 0; i < p->n_refusals; i++)
@@ -215,7 +225,7 @@ static void take_refused(struct take *t)
 /* How long the take may hold the lock: the plan's steps, and as long again for plugging in. */
 static long hold_ms(const struct take *t)
 {
-	long ms = plan_hold_ms(&t->p, t->w->cfg->opt.timeout);
+	long ms = plan_hold_ms(&t->p, t->w->cfg->opt.timeout) + claims_hold_ms(t->p.claims, t->w->cfg->opt.timeout);
 
 	return t->q->plug ? ms + (long)t->p.n_funcs * t->w->cfg->opt.timeout * 2000L : ms;
 }
@@ -285,6 +295,11 @@ out:
 }
 
 /* ---- a give ---- */
+
+bool give_wants_claims(const struct give *g)
+{
+	return g->q->owner && !g->q->only && !holders_get(&g->h, g->q->owner);
+}
 
 bool give_wants(const struct give *g, const struct pci_addr *a, const char *owner)
 {

@@ -16,16 +16,16 @@
  * engine_take: the functions of a selection to a VM. It plans the whole move against the world
  *   (the map, the machine, the running VMs, the ledger) and runs every guard for every
  *   function before the first write; a refusal changes nothing. Then the ladder (engine.c):
- *   evict (take them from running VMs), display (hand the host's display over), bind (to
- *   vfio-pci), claim (what was on vfio-pci already becomes the VM's), plug (into the VM, when it
- *   runs). Each step is in the ledger before it writes; a failure undoes the steps done, the
+ *   evict (take them from running VMs), the host's hugepages, CPUs and sleep a starting VM
+ *   claims (claims.h), display (hand the host's display over), bind (to vfio-pci), claim (what
+ *   was on vfio-pci already becomes the VM's), plug (into the VM, when it runs). Each step is in the ledger before it writes; a failure undoes the steps done, the
  *   failed one included, in reverse, and logs one line that says whether all of it went back.
  *
  * engine_give: what a VM owns back to the host, the same steps backwards: what it took from
  *   running VMs goes back into them (through engine_take: the same guards), what a running VM
  *   still uses becomes that VM's, the rest goes back to its host driver (never to no driver: a
- *   driver that will not take it back leaves it on vfio-pci, recorded), and the host's display
- *   once its GPU is back.
+ *   driver that will not take it back leaves it on vfio-pci, recorded), the host's display
+ *   once its GPU is back, and what it claimed of the host (not while it runs).
  */
 
 /* Which functions a take is about: map entries, and the VM that gets them. */
@@ -57,6 +57,7 @@ struct take_req {
 	const char *retry;           /* what to run again, for an eviction's line ("start win10 again") */
 	const char *giver;           /* a VM letting go of them (being released): what it owns is free */
 	bool starting;               /* the VM is starting (its prepare): it owns what it gets from the first write */
+	bool claims;                 /* ... and claims its CPUs, hugepages and the host's sleep (claims.h) */
 	bool plug;                   /* the VM runs: hot-plug what it does not have yet */
 	bool say;                    /* by hand (swap): what it takes from running VMs is printed on stdout */
 	char *why;                   /* set: the one line goes here, without the VM's name, not to the log */

@@ -107,7 +107,7 @@ int hook_main(int argc, char **argv)
 		return action_prepare(NULL, vm, xml, len) < 0 ? 1 : 0;
 	/* Started, or found running by a restarted daemon: either way its start did not fail. */
 	if ((streq(op, "started") || streq(op, "reconnect")) && streq(sub, "begin"))
-		action_started(vm);
+		action_started(vm, streq(op, "reconnect"));
 	if (streq(op, "release"))
 		action_release(NULL, vm, argv[4]);
 	/* Everything else, and any failure at release (libvirt ignores it), exits 0. */

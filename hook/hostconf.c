@@ -89,26 +89,41 @@ static int cpu_vendor_params(const struct hostconf *s, const char **ret)
 
 static int want_params(struct hostconf *s)
 {
+	const char *iommu = "";
+	char *params;
+
 	switch (s->c->host.iommu) {
 	case IOMMU_INTEL:
-		s->params = "intel_iommu=on iommu=pt";
+		iommu = "intel_iommu=on iommu=pt";
 		break;
 	case IOMMU_AMD:
-		s->params = "iommu=pt";
+		iommu = "iommu=pt";
 		break;
 	case IOMMU_OFF:
-		s->params = "";
 		break;
 	case IOMMU_AUTO:
-		if (cpu_vendor_params(s, &s->params) < 0)
+		if (cpu_vendor_params(s, &iommu) < 0)
 			return -EIO;
-		if (!s->params) {
+		if (!iommu) {
 			log_at(LOG_ERR, s->c->path, s->c->host.lines[2],
 			       "iommu = auto: /proc/cpuinfo names no Intel or AMD CPU (set iommu = intel, amd or off in [host])");
 			return -EINVAL;
 		}
 		break;
 	}
+	/* Hugepages at boot, before memory fragments: 1 GiB pages can rarely be had later. */
+	params = xstrdup(iommu);
+	for (size_t i = 0; i < s->c->host.n_pages; i++) {
+		const struct boot_pages *b = &s->c->host.pages[i];
+		unsigned long long k = b->size_kib;
+		char *more = xasprintf("%s%shugepagesz=%llu%s hugepages=%lu", params, *params ? " " : "",
+				       k % 1048576 == 0 ? k / 1048576 : k % 1024 == 0 ? k / 1024 : k,
+				       k % 1048576 == 0 ? "G" : k % 1024 == 0 ? "M" : "K", b->count);
+
+		free(params);
+		params = more;
+	}
+	s->params = params;
 	return 0;
 }
 
@@ -611,6 +626,8 @@ void hostconf_clear(struct hostconf *s)
 	free(s->files);
 	free(s->members);
 	free(s->boot_cmd);
+	free(s->params);
+	s->params = NULL;
 	s->files = NULL;
 	s->members = NULL;
 	s->boot_cmd = NULL;

@@ -29,7 +29,7 @@ struct hostconf {
 	size_t n_members;
 	char *boot_cmd;     /* with systemd-boot, kernelstub, BLS or GRUB: the command that adds the parameters */
 	bool boot_unknown;  /* no boot loader configuration found: boot_cmd is advice, not a check */
-	const char *params; /* the IOMMU kernel parameters, "" for none */
+	char *params;       /* the kernel parameters: the IOMMU's, hugepages reserved at boot; "" for none */
 };
 
 /*

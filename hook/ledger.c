@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include "ledger.h"
 
+#include "ledger-kinds.h"
+
 #include "log.h"
 #include "state.h"
 #include "util.h"
@@ -38,7 +40,7 @@ const char *ledger_path(void)
 }
 
 /* Bytes that would split a field or a line, and '%' itself, as %XX (a value may hold '='). */
-static char *escape(const char *s)
+char *ledger_escape(const char *s)
 {
 	return pct_encode(s, true);
 }
@@ -52,7 +54,7 @@ static int hexval(char c)
 }
 
 /* NULL when S is not a valid encoding (or decodes to an empty string or a NUL byte). */
-static char *unescape(const char *s)
+char *ledger_unescape(const char *s)
 {
 	char *r = xmalloc(strlen(s) + 1), *w = r;
 
@@ -91,7 +93,7 @@ static bool uuid_valid(const char *s)
 }
 
 /* The value of KEY= among the fields (a NULL-terminated array), or NULL. */
-static const char *field(char **fields, const char *key)
+const char *ledger_field(char **fields, const char *key)
 {
 	size_t k = strlen(key);
 
@@ -113,8 +115,8 @@ static bool copy_driver(char *dst, size_t n, const char *v)
 static bool parse_vm(struct ledger *l, char **f, int bad)
 {
 	(void)bad;
-	_cleanup_free_ char *name = f[1] ? unescape(f[1]) : NULL;
-	const char *uuid = field(f + 2, "uuid"), *state = field(f + 2, "state");
+	_cleanup_free_ char *name = f[1] ? ledger_unescape(f[1]) : NULL;
+	const char *uuid = ledger_field(f + 2, "uuid"), *state = ledger_field(f + 2, "state");
 	struct ledger_vm *v;
 
 	if (!name || !uuid || !uuid_valid(uuid) || !state || (!streq(state, "starting") && !streq(state, "started")) ||
@@ -128,15 +130,15 @@ static bool parse_vm(struct ledger *l, char **f, int bad)
 static bool parse_func(struct ledger *l, char **f, int bad)
 {
 	struct ledger_func e = { .bad = bad };
-	const char *owner = field(f + 2, "owner"), *state = field(f + 2, "state");
+	const char *owner = ledger_field(f + 2, "owner"), *state = ledger_field(f + 2, "state");
 	bool ok;
 
 	if (!f[1] || pci_addr_parse(f[1], &e.addr) < 0 || ledger_func(l, &e.addr))
 		return false;
-	const char *drv = field(f + 2, "driver"), *ovr = field(f + 2, "override");
+	const char *drv = ledger_field(f + 2, "driver"), *ovr = ledger_field(f + 2, "override");
 	bool unknown = drv && ovr && streq(drv, DRIVER_UNKNOWN) && streq(ovr, DRIVER_UNKNOWN);
 
-	e.owner = owner ? unescape(owner) : NULL;
+	e.owner = owner ? ledger_unescape(owner) : NULL;
 	e.known = copy_driver(e.driver, sizeof(e.driver), drv) && copy_driver(e.override, sizeof(e.override), ovr);
 	e.plugging = state && streq(state, "plugging");
 	e.moved = state && (streq(state, "moved") || e.plugging);
@@ -154,8 +156,8 @@ static bool parse_func(struct ledger *l, char **f, int bad)
 static bool parse_took(struct ledger *l, char **f, int bad)
 {
 	(void)bad;
-	const char *owner = field(f + 2, "owner"), *from = field(f + 2, "from"), *uuid = field(f + 2, "from-uuid");
-	const char *id = field(f + 2, "from-id"), *state = field(f + 2, "state"), *xml = field(f + 2, "xml");
+	const char *owner = ledger_field(f + 2, "owner"), *from = ledger_field(f + 2, "from"), *uuid = ledger_field(f + 2, "from-uuid");
+	const char *id = ledger_field(f + 2, "from-id"), *state = ledger_field(f + 2, "state"), *xml = ledger_field(f + 2, "xml");
 	_cleanup_free_ char *o = NULL, *fr = NULL, *x = NULL;
 	struct ledger_took *t;
 	struct pci_addr a;
@@ -169,9 +171,9 @@ static bool parse_took(struct ledger *l, char **f, int bad)
 	n = strtol(id, &end, 10);
 	if (errno || *end || end == id || n < -1 || n > 1000000000L)
 		return false;
-	o = unescape(owner);
-	fr = unescape(from);
-	x = *xml ? unescape(xml) : xstrdup("");
+	o = ledger_unescape(owner);
+	fr = ledger_unescape(from);
+	x = *xml ? ledger_unescape(xml) : xstrdup("");
 	if (!o || !fr || !x)
 		return false;
 	for (size_t i = 0; i < l->n_took; i++)
@@ -185,8 +187,8 @@ static bool parse_took(struct ledger *l, char **f, int bad)
 static bool parse_display(struct ledger *l, char **f, int bad)
 {
 	(void)bad;
-	const char *owner = field(f + 2, "owner"), *step = field(f + 2, "step"), *what = field(f + 2, "what");
-	const char *drv = field(f + 2, "driver"), *state = field(f + 2, "state");
+	const char *owner = ledger_field(f + 2, "owner"), *step = ledger_field(f + 2, "step"), *what = ledger_field(f + 2, "what");
+	const char *drv = ledger_field(f + 2, "driver"), *state = ledger_field(f + 2, "state");
 	_cleanup_free_ char *o = NULL, *w = NULL;
 	struct ledger_display *d;
 	struct pci_addr a;
@@ -196,8 +198,8 @@ static bool parse_display(struct ledger *l, char **f, int bad)
 	    (!streq(state, "doing") && !streq(state, "done") && !streq(state, "stuck")))
 		return false;
 	k = (int)display_step_parse(step);
-	o = unescape(owner);
-	w = unescape(what);
+	o = ledger_unescape(owner);
+	w = ledger_unescape(what);
 	if (k == DSTEP_N || !o || !w || !display_what_valid((enum display_step)k, w) ||
 	    (k == DSTEP_FB ? !driver_name_valid(drv) : !streq(drv, "-")))
 		return false;
@@ -210,8 +212,7 @@ static bool parse_display(struct ledger *l, char **f, int bad)
 /* ---- the record kinds, one table ---- */
 
 /* Appends to a growing string. */
-static void put(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void put(char **buf, size_t *len, const char *fmt, ...)
+void ledger_put(char **buf, size_t *len, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -235,8 +236,8 @@ static void format_vms(const struct ledger *l, bool prune, char **buf, size_t *l
 
 		if (prune && !ledger_has_vm(l, l->vms[i].name))
 			continue;
-		name = escape(l->vms[i].name);
-		put(buf, len, "vm %s uuid=%s state=%s\n", name, l->vms[i].uuid, l->vms[i].started ? "started" : "starting");
+		name = ledger_escape(l->vms[i].name);
+		ledger_put(buf, len, "vm %s uuid=%s state=%s\n", name, l->vms[i].uuid, l->vms[i].started ? "started" : "starting");
 	}
 }
 
@@ -250,9 +251,9 @@ static void format_funcs(const struct ledger *l, bool prune, char **buf, size_t 
 
 		if (f->bad)
 			continue; /* its line is written as it was */
-		owner = escape(f->owner);
+		owner = ledger_escape(f->owner);
 		pci_addr_format(&f->addr, a, sizeof(a));
-		put(buf, len, "func %s owner=%s driver=%s override=%s state=%s\n", a, owner,
+		ledger_put(buf, len, "func %s owner=%s driver=%s override=%s state=%s\n", a, owner,
 		    f->known ? f->driver : DRIVER_UNKNOWN, f->known ? f->override : DRIVER_UNKNOWN,
 		    f->plugging ? "plugging" : f->moved ? "moved" : "moving");
 	}
@@ -263,11 +264,11 @@ static void format_took(const struct ledger *l, bool prune, char **buf, size_t *
 	(void)prune;
 	for (size_t i = 0; i < l->n_took; i++) {
 		const struct ledger_took *t = &l->took[i];
-		_cleanup_free_ char *owner = escape(t->owner), *from = escape(t->from), *xml = escape(t->xml);
+		_cleanup_free_ char *owner = ledger_escape(t->owner), *from = ledger_escape(t->from), *xml = ledger_escape(t->xml);
 		char a[PCI_ADDR_LEN];
 
 		pci_addr_format(&t->addr, a, sizeof(a));
-		put(buf, len, "took %s owner=%s from=%s from-uuid=%s from-id=%d state=%s xml=%s\n", a, owner, from,
+		ledger_put(buf, len, "took %s owner=%s from=%s from-uuid=%s from-id=%d state=%s xml=%s\n", a, owner, from,
 		    t->from_uuid, t->from_id, t->pending ? "pending" : "done", xml);
 	}
 }
@@ -277,11 +278,11 @@ static void format_display(const struct ledger *l, bool prune, char **buf, size_
 	(void)prune;
 	for (size_t i = 0; i < l->n_display; i++) {
 		const struct ledger_display *d = &l->display[i];
-		_cleanup_free_ char *owner = escape(d->owner), *what = escape(d->what);
+		_cleanup_free_ char *owner = ledger_escape(d->owner), *what = ledger_escape(d->what);
 		char a[PCI_ADDR_LEN];
 
 		pci_addr_format(&d->gpu, a, sizeof(a));
-		put(buf, len, "display %s owner=%s step=%s what=%s driver=%s state=%s\n", a, owner,
+		ledger_put(buf, len, "display %s owner=%s step=%s what=%s driver=%s state=%s\n", a, owner,
 		    display_step_name(d->step), what, *d->driver ? d->driver : "-", d->done ? "done" : d->stuck ? "stuck" : "doing");
 	}
 }
@@ -334,21 +335,12 @@ static const char *owner_of_display(const struct ledger *l, size_t i) { return l
  * its number of fields (the name, the key, then key=value fields); anything else is a damaged
  * line. A new kind of record is one more entry here (and its functions above).
  */
-static const struct record_kind {
-	const char *name;
-	size_t n_fields;
-	bool holds;    /* a VM holds something by it (a VM line alone holds nothing) */
-	bool salvages; /* a damaged line of this kind is still read for its key (release gives its function back) */
-	bool (*parse)(struct ledger *l, char **f, int bad);
-	void (*format)(const struct ledger *l, bool prune, char **buf, size_t *len);
-	size_t (*count)(const struct ledger *l);
-	const char *(*owner)(const struct ledger *l, size_t i); /* NULL: unreadable */
-	void (*clear)(struct ledger *l);
-} kinds[] = {
-	{ "vm", 4, false, false, parse_vm, format_vms, count_vms, owner_of_vm, clear_vms },
-	{ "func", 6, true, true, parse_func, format_funcs, count_funcs, owner_of_func, clear_funcs },
-	{ "took", 8, true, false, parse_took, format_took, count_took, owner_of_took, clear_took },
-	{ "display", 7, true, false, parse_display, format_display, count_display, owner_of_display, clear_display },
+static const struct record_kind kinds[] = {
+	{ "vm", 4, false, false, parse_vm, format_vms, count_vms, owner_of_vm, clear_vms, false },
+	{ "func", 6, true, true, parse_func, format_funcs, count_funcs, owner_of_func, clear_funcs, false },
+	{ "took", 8, true, false, parse_took, format_took, count_took, owner_of_took, clear_took, false },
+	{ "display", 7, true, false, parse_display, format_display, count_display, owner_of_display, clear_display, false },
+	LEDGER_CLAIM_KINDS,
 };
 
 /* Splits LINE at single spaces into a NULL-terminated array (pointers into LINE). */
@@ -449,13 +441,13 @@ static char *format(const struct ledger *l, bool prune)
 	char *buf = NULL;
 	size_t len = 0;
 
-	put(&buf, &len, "# vfio-hook: who owns each PCI device vfio-hook moved ('vfio-hook status' shows it)\n");
-	put(&buf, &len, "%s\n", LEDGER_MAGIC);
+	ledger_put(&buf, &len, "# vfio-hook: who owns each PCI device vfio-hook moved ('vfio-hook status' shows it)\n");
+	ledger_put(&buf, &len, "%s\n", LEDGER_MAGIC);
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
 		kinds[k].format(l, prune, &buf, &len);
 	for (size_t i = 0; i < l->n_bad; i++)
 		if (l->bad[i].text)
-			put(&buf, &len, DAMAGED "%s\n", l->bad[i].text);
+			ledger_put(&buf, &len, DAMAGED "%s\n", l->bad[i].text);
 	return buf;
 }
 
@@ -477,7 +469,7 @@ void ledger_clear(struct ledger *l)
 static bool ledger_empty(const struct ledger *l)
 {
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
-		if (kinds[k].holds && kinds[k].count(l))
+		if ((kinds[k].holds || kinds[k].host) && kinds[k].count(l))
 			return false;
 	for (size_t i = 0; i < l->n_bad; i++)
 		if (l->bad[i].text)
@@ -677,22 +669,22 @@ int ledger_display_salvage(const char *text, struct ledger_display *ret)
 
 	if (count(f) != 7 || !streq(f[0], "display") || pci_addr_parse(f[1], &d.gpu) < 0)
 		return -EINVAL;
-	owner = field(f + 2, "owner");
-	step = field(f + 2, "step");
-	what = field(f + 2, "what");
-	drv = field(f + 2, "driver");
+	owner = ledger_field(f + 2, "owner");
+	step = ledger_field(f + 2, "step");
+	what = ledger_field(f + 2, "what");
+	drv = ledger_field(f + 2, "driver");
 	k = step ? (int)display_step_parse(step) : DSTEP_N;
 	if (!step || k == DSTEP_N || !what || !drv)
 		return -EINVAL;
 	d.step = (enum display_step)k;
-	d.what = unescape(what);
+	d.what = ledger_unescape(what);
 	if (!d.what || !display_what_valid(d.step, d.what) ||
 	    (d.step == DSTEP_FB ? !driver_name_valid(drv) : !streq(drv, "-"))) {
 		free(d.what);
 		return -EINVAL;
 	}
 	snprintf(d.driver, sizeof(d.driver), "%s", d.step == DSTEP_FB ? drv : "");
-	d.owner = owner ? unescape(owner) : NULL;
+	d.owner = owner ? ledger_unescape(owner) : NULL;
 	*ret = d;
 	return 0;
 }
@@ -771,7 +763,7 @@ size_t ledger_names(const struct ledger *l, char ***ret, bool *ret_damaged)
 	/* What VMs hold first, in the table's order, then the VMs that only have a line. */
 	for (size_t pass = 0; pass < 2; pass++)
 		for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
-			for (size_t i = 0; kinds[k].holds == (pass == 0) && i < kinds[k].count(l); i++) {
+			for (size_t i = 0; !kinds[k].host && kinds[k].holds == (pass == 0) && i < kinds[k].count(l); i++) {
 				if (kinds[k].owner(l, i))
 					add_owner(&names, &n, kinds[k].owner(l, i));
 				else

@@ -2,6 +2,7 @@
 #ifndef VH_LEDGER_H
 #define VH_LEDGER_H
 
+#include "cpuset.h"
 #include "handoff.h"
 #include "pciaddr.h"
 
@@ -58,6 +59,43 @@ struct ledger_display {
 	bool stuck;      /* state=stuck: its write did not finish in time, and undoing it may block as long */
 };
 
+/*
+ * What a VM takes from the host besides its devices (claims.h), each recorded before its write;
+ * DONE false: the write may have begun (undone as if it had).
+ */
+struct ledger_cpus {
+	char *owner;
+	struct cpuset set; /* the CPUs kept for it: the host's own units do not run there */
+	bool governor;     /* they run at the performance governor for it */
+	bool done;
+};
+
+struct ledger_pages {
+	char *owner;
+	unsigned long long size_kib;
+	int node;            /* the host node whose pool it is; -1: the pool of all nodes */
+	unsigned long pages; /* how many it uses */
+	unsigned long added; /* how many the pool was raised by for it: what its give lowers it by */
+	bool done;
+};
+
+struct ledger_sleep {
+	char *owner; /* the host does not sleep while it runs */
+	bool done;
+};
+
+/* The host's own, recorded at the first claim that changes it, given back with the last one: */
+struct ledger_slice {
+	char *unit; /* system.slice, user.slice, init.scope */
+	char *was;  /* its cgroup's cpuset.cpus before ("": none set, every CPU) */
+};
+
+struct ledger_governor {
+	unsigned cpu;
+	char was[32]; /* its scaling_governor before */
+	char epp[64]; /* its energy_performance_preference before; "" when it has none */
+};
+
 /* A line that could not be read: kept as it is, reported, never silently rewritten. */
 struct ledger_bad {
 	int line;
@@ -73,6 +111,16 @@ struct ledger {
 	size_t n_took;
 	struct ledger_display *display;
 	size_t n_display;
+	struct ledger_cpus *cpus;
+	size_t n_cpus;
+	struct ledger_pages *pages;
+	size_t n_pages;
+	struct ledger_sleep *sleep;
+	size_t n_sleep;
+	struct ledger_slice *slices;
+	size_t n_slices;
+	struct ledger_governor *governors;
+	size_t n_governors;
 	struct ledger_bad *bad;
 	size_t n_bad;
 };
@@ -120,6 +168,24 @@ void ledger_took_drop(struct ledger *l, size_t i);
 struct ledger_display *ledger_display_add(struct ledger *l, const struct pci_addr *gpu, const char *owner,
 					  enum display_step step, const char *what, const char *driver);
 void ledger_display_drop(struct ledger *l, size_t i);
+
+/* OWNER's claims, NULL when none; each add replaces OWNER's claim of the same kind (and pool). */
+struct ledger_cpus *ledger_cpus_of(const struct ledger *l, const char *owner);
+struct ledger_cpus *ledger_cpus_add(struct ledger *l, const char *owner, const struct cpuset *set, bool governor);
+void ledger_cpus_drop(struct ledger *l, const char *owner);
+struct ledger_pages *ledger_pages_of(const struct ledger *l, const char *owner, unsigned long long size_kib, int node);
+struct ledger_pages *ledger_pages_add(struct ledger *l, const char *owner, unsigned long long size_kib, int node,
+				      unsigned long pages, unsigned long added);
+void ledger_pages_drop(struct ledger *l, const struct ledger_pages *p);
+struct ledger_sleep *ledger_sleep_of(const struct ledger *l, const char *owner);
+struct ledger_sleep *ledger_sleep_add(struct ledger *l, const char *owner);
+void ledger_sleep_drop(struct ledger *l, const char *owner);
+struct ledger_slice *ledger_slice(const struct ledger *l, const char *unit);
+struct ledger_slice *ledger_slice_add(struct ledger *l, const char *unit, const char *was);
+void ledger_slice_drop(struct ledger *l, const char *unit);
+struct ledger_governor *ledger_governor(const struct ledger *l, unsigned cpu);
+struct ledger_governor *ledger_governor_add(struct ledger *l, unsigned cpu, const char *was, const char *epp);
+void ledger_governor_drop(struct ledger *l, unsigned cpu);
 
 /* Did a start take anything from NAME? */
 bool ledger_took_from(const struct ledger *l, const char *name);

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "plan.h"
 
+#include "claims.h"
+
 #include "child.h"
 #include "display.h"
 #include "guard.h"
@@ -15,8 +17,7 @@
 #include <unistd.h>
 #include <string.h>
 
-static void add(char ***arr, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void add(char ***arr, size_t *n, const char *fmt, ...)
+void plan_note(char ***arr, size_t *n, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -38,13 +39,13 @@ void plan_unchecked(struct plan *p, enum unchecked how, const char *fmt, ...)
 		what = NULL;
 	va_end(ap);
 	if (geteuid() != 0) {
-		add(&p->warnings, &p->n_warnings, "%s; %s", what ? what : "out of memory", closed_fix());
+		plan_note(&p->warnings, &p->n_warnings, "%s; %s", what ? what : "out of memory", closed_fix());
 		p->unsure = true;
 	} else if (how == UNCHECKED_ROOT_REFUSES) {
-		add(&p->refusals, &p->n_refusals, "%s; refusing rather than guessing (%s)", what ? what : "out of memory",
+		plan_note(&p->refusals, &p->n_refusals, "%s; refusing rather than guessing (%s)", what ? what : "out of memory",
 		    closed_fix());
 	} else {
-		add(&p->warnings, &p->n_warnings, "%s (%s)", what ? what : "out of memory", closed_fix());
+		plan_note(&p->warnings, &p->n_warnings, "%s (%s)", what ? what : "out of memory", closed_fix());
 	}
 }
 
@@ -101,7 +102,7 @@ static void check_group(const struct config *c, struct plan *p, const struct mac
 		pci_addr_format(&g->addr, a, sizeof(a));
 		fix = fix_for(c, p->vm, g, sibling);
 		if (card_of_plan(p, g)) {
-			add(&p->refusals, &p->n_refusals,
+			plan_note(&p->refusals, &p->n_refusals,
 			    "%s (%s) shares IOMMU group %d with this VM's devices but is not mapped: %s", a, pci_func_name(g),
 			    group, fix);
 			continue;
@@ -111,7 +112,7 @@ static void check_group(const struct config *c, struct plan *p, const struct mac
 		 * bridge): "map it too" would take it from the host. The user's choices, and what the
 		 * ACS override patch does, belong in the same line.
 		 */
-		add(&p->refusals, &p->n_refusals,
+		plan_note(&p->refusals, &p->n_refusals,
 		    "%s (%s, driver %s) shares IOMMU group %d with this VM's devices but is another device, which the host uses "
 		    "(the board does not isolate them: no ACS between them, and an IOMMU group goes to a VM whole): put the card "
 		    "in another slot (one whose IOMMU group is its own: see vfio-hook groups), give the VM that device too (%s), "
@@ -171,7 +172,7 @@ static void drop_ambiguous(const struct config *c, const struct machine *m, cons
 		if (kept)
 			continue;
 		pci_sel_format(&e->sel, id, sizeof(id));
-		add(&p->refusals, &p->n_refusals,
+		plan_note(&p->refusals, &p->n_refusals,
 		    "%s (%s:%d) matches %zu functions (%s) and the domain XML names none of them: pin the one to pass "
 		    "through by its address (device = ADDRESS) and add it to the domain XML",
 		    id, c->path, e->line, n, list);
@@ -249,7 +250,7 @@ static void check_owner(struct plan *p, const struct machine *m, const struct ho
 
 			pci_addr_format(&o->addr, a, sizeof(a));
 			pci_addr_format(&x->addr, xa, sizeof(xa));
-			add(&p->refusals, &p->n_refusals,
+			plan_note(&p->refusals, &p->n_refusals,
 			    "%s (%s): libvirt has not answered the hot-plug of %s into the running VM %s, which may get it any "
 			    "time: start again once 'vfio-hook status' no longer says \"hot-plug unanswered\", or shut %s down (virsh "
 			    "shutdown %s)",
@@ -265,7 +266,7 @@ static void check_owner(struct plan *p, const struct machine *m, const struct ho
 		return;
 	pci_addr_format(&o->addr, a, sizeof(a));
 	if (!e->owner) {
-		add(&p->refusals, &p->n_refusals,
+		plan_note(&p->refusals, &p->n_refusals,
 		    "%s (%s) has a damaged entry in %s: check it, then run 'vfio-hook restore --all' to give it back", a,
 		    pci_func_name(o), ledger_path());
 		return;
@@ -286,7 +287,7 @@ static void check_owner(struct plan *p, const struct machine *m, const struct ho
 			return;
 	}
 	if (e->bad) {
-		add(&p->refusals, &p->n_refusals,
+		plan_note(&p->refusals, &p->n_refusals,
 		    "%s (%s) has a damaged entry in %s naming %s, which is not running: check it, then run 'vfio-hook "
 		    "restore --all' to give it back",
 		    a, pci_func_name(o), ledger_path(), e->owner);
@@ -294,7 +295,7 @@ static void check_owner(struct plan *p, const struct machine *m, const struct ho
 	}
 	q = shell_quote(e->owner);
 	qi = shell_quote_inner(e->owner);
-	add(&p->refusals, &p->n_refusals,
+	plan_note(&p->refusals, &p->n_refusals,
 	    "%s (%s) belongs to %s, which is starting or stopped without vfio-hook seeing it: if %s is not running "
 	    "(virsh domstate %s), run 'vfio-hook restore %s', then try again",
 	    a, pci_func_name(o), e->owner, e->owner, q, qi);
@@ -310,7 +311,7 @@ static void check_stuck(struct plan *p, const struct machine *m, int group)
 		if (g->iommu_group != group || !g->stuck)
 			continue;
 		pci_addr_format(&g->addr, a, sizeof(a));
-		add(&p->refusals, &p->n_refusals,
+		plan_note(&p->refusals, &p->n_refusals,
 		    "a driver operation on %s is stuck in the kernel (%s, IOMMU group %d: an unbind is waiting for whatever "
 		    "uses the device to let go; see dmesg): try again once it finishes",
 		    a, pci_func_name(g), group);
@@ -336,7 +337,7 @@ static void check_display(const struct config *c, struct plan *p, const struct p
 	if (r == 0)
 		return;
 	if (r < 0) {
-		add(&p->refusals, &p->n_refusals,
+		plan_note(&p->refusals, &p->n_refusals,
 		    "cannot tell whether %s (%s) drives the host's display: reading %s did not finish in time (the kernel's "
 		    "console lock is held; see dmesg): try again once it answers",
 		    a, pci_func_name(f), u.stuck);
@@ -346,12 +347,12 @@ static void check_display(const struct config *c, struct plan *p, const struct p
 	/* A QEMU among its users: never signalled, so F cannot be handed over while it runs. */
 	if ((q = display_qemu_user(&u))) {
 		if (q->vm >= 0)
-			add(&p->refusals, &p->n_refusals,
+			plan_note(&p->refusals, &p->n_refusals,
 			    "%s (%s) is used by the running VM %s (its QEMU, pid %ld, has %s open): shut %s down first, or give it "
 			    "another GPU to render on",
 			    a, pci_func_name(f), u.vms[q->vm].name, q->pid, q->node, u.vms[q->vm].name);
 		else
-			add(&p->refusals, &p->n_refusals,
+			plan_note(&p->refusals, &p->n_refusals,
 			    "%s (%s) is used by a QEMU that is no VM of libvirt's system instance (pid %ld, has %s open: a "
 			    "qemu:///session VM, or one started by hand): shut it down first, or give it another GPU to render on",
 			    a, pci_func_name(f), q->pid, q->node);
@@ -361,7 +362,7 @@ static void check_display(const struct config *c, struct plan *p, const struct p
 	if (!dc.handoff) {
 		_cleanup_free_ char *desc = display_describe(&u), *unit = display_manager_unit(&dc);
 
-		add(&p->refusals, &p->n_refusals,
+		plan_note(&p->refusals, &p->n_refusals,
 		    "%s (%s) drives the host's display (%s): set host-display = handoff in [vm %s] to let vfio-hook stop %s "
 		    "while %s runs, or give the host another GPU",
 		    a, pci_func_name(f), desc, p->vm->name, unit, p->vm->name);
@@ -408,11 +409,11 @@ int plan_build(const struct plan_in *in, struct plan *ret)
 		if (found)
 			continue;
 		pci_sel_format(&e->sel, id, sizeof(id));
-		add(&p.warnings, &p.n_warnings, "%s:%d: %s matches no PCI function on this machine", c->path, e->line, id);
+		plan_note(&p.warnings, &p.n_warnings, "%s:%d: %s matches no PCI function on this machine", c->path, e->line, id);
 	}
 	drop_ambiguous(c, m, dom, &p);
 	if (p.n_funcs == 0 && vm->n_pci > 0 && p.n_refusals == 0)
-		add(&p.refusals, &p.n_refusals,
+		plan_note(&p.refusals, &p.n_refusals,
 		    "none of the PCI devices mapped to it is on this machine (check the ids in %s with 'vfio-hook config')",
 		    c->path);
 
@@ -444,13 +445,13 @@ int plan_build(const struct plan_in *in, struct plan *ret)
 
 		pci_addr_format(&f->addr, a, sizeof(a));
 		if (pci_func_is_bridge(f)) {
-			add(&p.refusals, &p.n_refusals,
+			plan_note(&p.refusals, &p.n_refusals,
 			    "%s (%s) is a PCI bridge and cannot be passed through: remove it from the map (%s:%d)", a,
 			    pci_func_name(f), c->path, p.funcs[i].ref->entry->line);
 			continue;
 		}
 		if (f->iommu_group < 0) {
-			add(&p.refusals, &p.n_refusals,
+			plan_note(&p.refusals, &p.n_refusals,
 			    "%s (%s) has no IOMMU group: the IOMMU is off or does not cover it (see 'vfio-hook groups')", a,
 			    pci_func_name(f));
 			continue;
@@ -463,11 +464,11 @@ int plan_build(const struct plan_in *in, struct plan *ret)
 		if (!why)
 			why = used_through(f, h, vm->name);
 		if (why)
-			add(&p.refusals, &p.n_refusals, "%s (%s): %s", a, pci_func_name(f), why);
+			plan_note(&p.refusals, &p.n_refusals, "%s (%s): %s", a, pci_func_name(f), why);
 		if (dom && !domain_has(dom, &f->addr)) {
 			_cleanup_free_ char *hd = pci_hostdev_xml(&f->addr, false);
 
-			add(&p.warnings, &p.n_warnings, "%s (%s) is mapped to %s but not in its domain XML; to pass it through add: %s",
+			plan_note(&p.warnings, &p.n_warnings, "%s (%s) is mapped to %s but not in its domain XML; to pass it through add: %s",
 			    a, pci_func_name(f), vm->name, hd);
 		}
 		for (size_t g = 0; g < n_groups && !seen; g++)
@@ -504,12 +505,12 @@ int plan_build(const struct plan_in *in, struct plan *ret)
 			if (config_find_vm(c, vm->name) == vm) {
 				_cleanup_free_ char *q = shell_quote(holder);
 
-				add(&p.refusals, &p.n_refusals,
+				plan_note(&p.refusals, &p.n_refusals,
 				    "%s (%s)%s is in use by the running VM %s and evict = refuse: shut %s down first (virsh "
 				    "shutdown %s), or set evict = detach in [vm %s] of %s",
 				    a, pci_func_name(o), where, holder, holder, q, vm->name, c->path);
 			} else { /* a swap by hand */
-				add(&p.refusals, &p.n_refusals,
+				plan_note(&p.refusals, &p.n_refusals,
 				    "%s (%s)%s is in use by the running VM %s and evict = refuse: shut %s down first, or add "
 				    "--force to have swap shut it down",
 				    a, pci_func_name(o), where, holder, holder);
@@ -541,6 +542,7 @@ long plan_hold_ms(const struct plan *p, unsigned timeout_s)
 
 void plan_clear(struct plan *p)
 {
+	claims_plan_free(p->claims);
 	for (size_t i = 0; i < p->n_refusals; i++)
 		free(p->refusals[i]);
 	for (size_t i = 0; i < p->n_warnings; i++)

@@ -41,6 +41,7 @@ struct plan {
 	struct eviction *evictions; /* empty with policy refuse: those are refusals */
 	size_t n_evictions;
 	struct display_plan *display; /* the host's display to hand over first (host-display = handoff); NULL: none */
+	struct claims_plan *claims;   /* what a start claims of the host besides its devices (claims.h); NULL: none */
 };
 
 /* What a plan is made of. */
@@ -75,6 +76,8 @@ enum unchecked {
  * --check run by hand) a warning, and P promises no start; for root, as HOW says.
  */
 void plan_unchecked(struct plan *p, enum unchecked how, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Adds a line to P's refusals or warnings (ARR, N): plan_note(&p->refusals, &p->n_refusals, ...). */
+void plan_note(char ***arr, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* How long applying P may take at most: what a lock holder tells waiters (state_lock_hold). */
 long plan_hold_ms(const struct plan *p, unsigned timeout_s);
 void plan_clear(struct plan *p);

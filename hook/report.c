@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "actions.h"
 
+#include "claims.h"
 #include "display.h"
 #include "engine.h"
 #include "log.h"
@@ -83,7 +84,8 @@ static int dry_run(const char *cfg_path, const char *vm_name, const char *xml_fi
 	closed = r == -EACCES;
 	selection_vm(w.cfg, vm, &s);
 	{
-		const struct take_req q = { .vm = vm_name, .sel = &s, .policy = vm_evict(w.cfg, vm), .dom = dom.name ? &dom : NULL };
+		const struct take_req q = { .vm = vm_name, .sel = &s, .policy = vm_evict(w.cfg, vm), .dom = dom.name ? &dom : NULL,
+					    .claims = true };
 
 		r = engine_plan(&w, &q, &p);
 	}
@@ -192,6 +194,8 @@ int action_status(const char *cfg_path)
 		       f->stuck ? "  stuck in the kernel (see dmesg)" : "");
 	}
 	n = ledger_names(&w.l, &names, &damaged);
+	for (size_t i = 0; i < w.l.n_bad; i++)
+		damaged |= w.l.bad[i].text != NULL;
 	for (size_t i = 0; i < n; i++) {
 		const struct ledger_vm *v = ledger_vm(&w.l, names[i]);
 
@@ -223,6 +227,7 @@ int action_status(const char *cfg_path)
 			printf(" %s(taken from %s%s)", a, t->from, t->pending ? ", unplug pending" : "");
 		}
 		display_status(&w.l, names[i], stdout);
+		claims_status(&w.l, names[i], stdout);
 		putchar('\n');
 		free(names[i]);
 	}

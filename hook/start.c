@@ -2,12 +2,13 @@
 /*
  * A VM's start, as libvirt's hook calls report it: prepare (its functions to vfio-pci, through
  * the engine), started (libvirt says it runs: its start did not fail), reconnect (the daemon
- * restarted and found it running).
+ * restarted and found it running: its claims on the host are set again where they went missing).
  */
 #define _GNU_SOURCE
 #include "actions.h"
 
 #include "child.h"
+#include "claims.h"
 #include "engine.h"
 #include "log.h"
 #include "state.h"
@@ -59,7 +60,7 @@ int action_prepare(const char *cfg_path, const char *vm_name, const char *xml, s
 	selection_vm(w.cfg, vm, &s);
 	{
 		const struct take_req q = { .vm = vm_name, .sel = &s, .policy = vm_evict(w.cfg, vm),
-					    .dom = dom.name ? &dom : NULL, .retry = retry, .starting = true };
+					    .dom = dom.name ? &dom : NULL, .retry = retry, .starting = true, .claims = true };
 
 		r = engine_take(&w, &q);
 	}
@@ -75,7 +76,7 @@ out:
 	return r;
 }
 
-int action_started(const char *vm_name)
+int action_started(const char *vm_name, bool reconnect)
 {
 	struct world w = { .lock = -1 };
 	struct ledger_vm *v;
@@ -90,6 +91,14 @@ int action_started(const char *vm_name)
 	r = world_lock(&w, vm_name, CONFIG_DEFAULT_TIMEOUT);
 	if (r == 0 && (v = ledger_vm(&w.l, vm_name)) && !v->started) {
 		v->started = true;
+		r = ledger_save(&w.l);
+	}
+	/* The daemon restarted: what the VM claimed of the host is set again where it went missing. */
+	if (r == 0 && reconnect) {
+		w.cfg = world_map_or_defaults(NULL);
+		/* Each unit set and read back, the inhibitor looked at and started. */
+		state_lock_hold(w.lock, (2L * CLAIM_N_UNITS + 3L) * w.cfg->opt.timeout * 1000L);
+		claims_reassert(&w.l, vm_name, w.cfg->opt.timeout);
 		r = ledger_save(&w.l);
 	}
 	world_unlock(&w);

@@ -398,7 +398,7 @@ static int step_vtcons(struct handoff *h)
 			r = sysfs_write(path, "0", h->timeout_s);
 			/* Read back under the console lock too: with the deadline. */
 			if (r == 0)
-				r = display_read_attr(path, (long)h->timeout_s * 1000L, &now);
+				r = sysfs_read(path, (long)h->timeout_s * 1000L, &now);
 			if (r == 0 && now[0] != '0')
 				r = -EIO;
 			if (r < 0) {

@@ -70,13 +70,17 @@ struct step {
 /* What most steps' failing line ends with: all was undone, or not (the VM for 'vfio-hook restore %s'). */
 #define STEP_UNDONE "; everything was put back"
 #define STEP_LEFT "; some devices could not be put back: run 'vfio-hook restore %s' when the cause is gone"
+/* ... for a claim's step: what did not go back may be a device or a claim. */
+#define CLAIM_LEFT "; not everything could be put back: run 'vfio-hook restore %s' when the cause is gone"
 
-extern const struct step step_evict, step_display, step_bind, step_claim, step_plug;
+extern const struct step step_evict, step_pages, step_cpus, step_sleep, step_display, step_bind, step_claim, step_plug;
 
 /* A fresh look at the machine and the running VMs, and the take's plan on it (after an
  * eviction). -EPERM with the refusal in t->what. */
 int take_replan(struct take *t, enum evict_policy policy);
 
+/* Does the give ask for its owner's claims on the host (claims.h): a whole VM's, which is not running? */
+bool give_wants_claims(const struct give *g);
 /* Does the give (or the take's undo) ask about A, owned by OWNER? */
 bool give_wants(const struct give *g, const struct pci_addr *a, const char *owner);
 /* A give restricted to ADDRS (N), owned by the take's VM: what the take's undo hands its steps. */

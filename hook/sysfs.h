@@ -11,6 +11,11 @@
  * write, or -ETIMEDOUT. Logs nothing: the caller knows what the step means.
  */
 int sysfs_write(const char *path, const char *value, unsigned timeout_s);
+/*
+ * Reads the file PATH (a sysfs attribute that may block: the console lock, a cgroup, a hugepage
+ * pool) in a child, waiting at most TIMEOUT_MS: 0 with *RET (caller frees), -errno, -ETIMEDOUT.
+ */
+int sysfs_read(const char *path, long timeout_ms, char **ret);
 /* Ends this run's writer: the next sysfs_write() starts a fresh one (with the environment as it is then). */
 void sysfs_end(void);
 /* Milliseconds this run's sysfs_write() calls spent in the kernel (the rest is vfio-hook's own). */
@@ -32,9 +37,10 @@ int sysfs_modalias(const struct pci_addr *a, char *buf, size_t n);
 int sysfs_driver(const struct pci_addr *a, char *buf, size_t n);
 
 /*
- * Test suites set VFIO_HOOK_TEST; then every write must land in umockdev's fake /sys. This
- * returns 0 when writing is allowed, -EPERM (logged) when it would reach the real /sys.
+ * Test suites set VFIO_HOOK_TEST; then every write must land in umockdev's fake /sys, or under
+ * the fixture's root ($VFIO_HOOK_TEST_ROOT: a cgroup, a hugepage pool, a CPU's governor). This
+ * returns 0 when writing PATH is allowed, -EPERM (logged) when it would reach the real machine.
  */
-int sysfs_write_allowed(void);
+int sysfs_write_allowed(const char *path);
 
 #endif

@@ -29,6 +29,7 @@ void *array_push(void *arr_ptr, size_t *n, size_t sz);
 
 bool streq(const char *a, const char *b);
 bool startswith(const char *s, const char *prefix);
+bool endswith(const char *s, const char *suffix);
 char *strip(char *s);
 
 /*

@@ -444,4 +444,22 @@ check "VFIO_HOOK_TEST without VFIO_HOOK_TEST_ROOT: says why" \
 	"$(cat "$work/stderr")"
 check "VFIO_HOOK_TEST without VFIO_HOOK_TEST_ROOT: prints no checks" "" "$(cat "$work/stdout")"
 
+## A VM whose memory is 1 GiB hugepages: doctor says to reserve them at boot, until the kernel
+## command line does
+mkroot intel "intel_iommu=on"
+mkmap "[vm win10]" "block-sleep = yes"
+mkdir -p "$root/etc/libvirt/qemu"
+printf '%s\n' "<domain type='kvm'><name>win10</name><memory unit='GiB'>8</memory><memoryBacking><hugepages><page size='1' unit='G'/></hugepages></memoryBacking><devices/></domain>" \
+	>"$root/etc/libvirt/qemu/win10.xml"
+doctor desktop vmx ""
+has "1 GiB hugepages not reserved at boot: WARN, with the [host] key and setup" \
+	"WARN  [vm win10] its memory takes 8 1 GiB hugepages, 0 reserved at boot: pages this large can rarely be had once the host runs, and its start is refused without them — reserve them at boot: hugepages = 1G:8 in [host] of $work/map.ini, then 'vfio-hook setup' and reboot"
+mkroot intel "intel_iommu=on default_hugepagesz=2M hugepagesz=1G hugepages=8"
+mkdir -p "$root/etc/libvirt/qemu"
+printf '%s\n' "<domain type='kvm'><name>win10</name><memory unit='GiB'>8</memory><memoryBacking><hugepages><page size='1' unit='G'/></hugepages></memoryBacking><devices/></domain>" \
+	>"$root/etc/libvirt/qemu/win10.xml"
+doctor desktop vmx ""
+has "1 GiB hugepages reserved on the kernel command line: PASS" \
+	"PASS  [vm win10] its 8 1 GiB hugepages are reserved at boot (8 on the kernel command line)"
+
 tap_done

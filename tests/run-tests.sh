@@ -52,7 +52,7 @@ fi
 # The shell suites, named by subject, slowest first so that the last to start are short. Each
 # opens with a line on what it covers, then a "# sources:" line naming the hook/ modules whose
 # change should run it again (--changed).
-SHELL_SUITES="stuck ledger evict deadlines ledger-takes handoff-stuck writer display handoff guard map as-user libraries handoff-nvidia handoff-faults doctor hook swap setup first-hour groups cli completion giveback nixos"
+SHELL_SUITES="stuck ledger evict deadlines ledger-takes handoff-stuck writer display handoff guard map as-user libraries handoff-nvidia handoff-faults doctor hook swap setup first-hour groups cli completion giveback nixos claims"
 
 # --changed: the shell suites whose own file, or one of the sources its "# sources:" line names,
 # the uncommitted change (against HEAD, untracked files included) touches; a unit test when its

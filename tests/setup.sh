@@ -291,6 +291,16 @@ wrote $root/var/lib/vfio-hook/setup.manifest
 Left to do:
   update-grub
   reboot" "$out"
+mkmap "[host]" "iommu = off" "hugepages = 1G:8 2M:512"
+setup --root "$root"
+file "hugepages = 1G:8 2M:512: reserved at boot on the kernel command line, after the IOMMU's (none here)" \
+	/etc/default/grub.d/vfio-hook.cfg \
+	'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT hugepagesz=1G hugepages=8 hugepagesz=2M hugepages=512"'
+mkmap "[host]" "hugepages = 1G"
+setup --root "$root"
+check "hugepages without a count: a map error (exit 2) with the line and the form" \
+	"2 $work/map.ini:2: hugepages must be SIZE:COUNT pairs, as in hugepages = 1G:8 (eight 1 GiB pages reserved at boot) or 2M:2048, not \"1G\"" \
+	"$rc $err"
 mkroot AuthenticAMD
 mkmap "[host]" "iommu = auto"
 setup --root "$root"
@@ -452,7 +462,7 @@ for bad in "users = alice,bob|2: bad user name \"alice,bob\" in [host] users (na
 	"memlock = 8G|2: memlock must be a number of KiB (e.g. 16777216 for 16 GiB) or unlimited, not \"8G\"" \
 	"iommu = amd_iommu=on|2: iommu must be auto, intel, amd or off, not \"amd_iommu=on\"" \
 	"early = sometimes|2: early must be yes or no, not \"sometimes\"" \
-	"cpu-type = intel|2: unknown key \"cpu-type\" in [host] (valid keys: users, memlock, iommu, early)"; do
+	"cpu-type = intel|2: unknown key \"cpu-type\" in [host] (valid keys: users, memlock, iommu, early, hugepages)"; do
 	mkmap "[host]" "${bad%%|*}"
 	setup --root "$root"
 	check "bad [host] ${bad%%|*}: exit 2" 2 "$rc"

@@ -8,7 +8,7 @@ SAN_asan    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 TIRPC_LIBS  := $(shell pkg-config --libs libtirpc 2>/dev/null)
 TIRPC_AT_START := -Wl,--push-state,--no-as-needed $(TIRPC_LIBS) -Wl,--pop-state
 SANLIBS_asan := $(if $(TIRPC_LIBS),$(TIRPC_AT_START))
-UNIT_TESTS  := test-pciaddr test-config test-sysfs test-domxml test-ledger test-child test-engine
+UNIT_TESTS  := test-pciaddr test-cpuset test-config test-sysfs test-domxml test-ledger test-child test-engine
 VARIANTS    := plain asan
 TEST_BINS   := $(foreach v,$(VARIANTS),build/$(v)/vfio-hook $(addprefix build/$(v)/,$(UNIT_TESTS)))
 TEST_HWDB   := build/hwdb/etc/udev/hwdb.bin

@@ -10,6 +10,8 @@
  * flock on $UMOCKDEV_DIR/fakekernel/lock-ADDR. Reads of the device's driver_override and config
  * wait for it too, in any process, as they do in the kernel.
  *
+ * Under the fixture root ($VFIO_HOOK_TEST_ROOT) it plays the hugepage pools (classify_root).
+ *
  * FAKEKERNEL_FAULT injects faults: "STEP:ADDR:ACTION[,…]" with STEP override|unbind|probe|bind
  * and ACTION fail (EIO, nothing changes), hang (blocks), nobind (probe binds nothing); a
  * trailing 1 (fail1, hang1) makes it happen on the first such write only. A hung write keeps
@@ -23,6 +25,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,13 +38,14 @@
 #include <unistd.h>
 
 /* K_CONFIG: only its reads are ours (they wait for the device lock). */
-enum kind { K_NONE, K_OVERRIDE, K_UNBIND, K_BIND, K_PROBE, K_CONFIG, K_VTBIND, K_PUNBIND, K_PBIND };
+enum kind { K_NONE, K_OVERRIDE, K_UNBIND, K_BIND, K_PROBE, K_CONFIG, K_VTBIND, K_PUNBIND, K_PBIND, K_POOL, K_COMPACT, K_FILE };
 
 struct slot {
 	int fd;
 	enum kind kind;
 	char dev[32];    /* device the path names (override, DEV/driver/unbind) */
 	char driver[64]; /* drivers/NAME/… */
+	char path[512];  /* K_POOL: the pool's directory; K_FILE: the file */
 };
 
 static struct slot slots[16];
@@ -78,12 +82,40 @@ static int is_addr(const char *s)
 	return sscanf(s, "%x:%x:%x.%x%c", &a, &b, &c, &d, &end) == 4;
 }
 
+/*
+ * The host's hugepage pools under the fixture root ($VFIO_HOOK_TEST_ROOT): a write to a pool's
+ * nr_hugepages grows it up to its "capacity" file (absent: no limit), or shrinks it down to the
+ * pages in use, keeping free_hugepages in step (a node's pool moves the pool of all nodes too);
+ * a write to proc/sys/vm/compact_memory sets each pool's capacity to its "capacity.compacted".
+ * Any other write there replaces what the file holds, as a write to a kernel attribute does.
+ * FAKEKERNEL_POOL_HANG=1: a pool's write never returns.
+ */
+static enum kind classify_root(const char *path, struct slot *s)
+{
+	const char *root = getenv("VFIO_HOOK_TEST_ROOT");
+	size_t r = root ? strlen(root) : 0, n = strlen(path);
+	const char *nr = "/nr_hugepages";
+
+	if (!r || strncmp(path, root, r) != 0 || path[r] != '/')
+		return K_NONE;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	if (strcmp(path + r, "/proc/sys/vm/compact_memory") == 0)
+		return K_COMPACT;
+	if (n > strlen(nr) && strcmp(path + n - strlen(nr), nr) == 0 && strstr(path, "/hugepages-")) {
+		snprintf(s->path, sizeof(s->path), "%.*s", (int)(n - strlen(nr)), path);
+		return K_POOL;
+	}
+	return K_FILE;
+}
+
 /* Classifies a path this shim emulates; fills dev/driver. */
 static enum kind classify(const char *path, struct slot *s)
 {
 	const char *p;
 	size_t n = strlen(path);
 
+	if (classify_root(path, s) != K_NONE)
+		return classify_root(path, s);
 	if (strncmp(path, "/sys/", 5) != 0)
 		return K_NONE;
 	if (strcmp(path, "/sys/bus/pci/drivers_probe") == 0)
@@ -186,6 +218,9 @@ static int open_common(const char *path, int flags, mode_t mode)
 
 	init();
 	k = classify(path, &s);
+	/* A program writing a file of the fixture (a shell's '>') truncates or creates it: not an attribute write. */
+	if (k == K_FILE && (flags & (O_TRUNC | O_APPEND | O_CREAT)))
+		k = K_NONE;
 	if ((flags & O_ACCMODE) == O_RDONLY)
 		wait_for_device(path);
 	if (k == K_NONE || k == K_CONFIG || (flags & O_ACCMODE) == O_RDONLY)
@@ -611,6 +646,79 @@ static int do_pbind(const char *dev, const char *drv)
 	return symlink(target, p) < 0 ? -EBUSY : 0;
 }
 
+static long read_count(const char *dir, const char *name, long missing)
+{
+	char p[1024], buf[32];
+
+	snprintf(p, sizeof(p), "%.900s/%.100s", dir, name);
+	return read_small(p, buf, sizeof(buf)) < 0 ? missing : strtol(buf, NULL, 10);
+}
+
+static void write_count(const char *dir, const char *name, long v)
+{
+	char p[1024], buf[32];
+
+	snprintf(p, sizeof(p), "%.900s/%.100s", dir, name);
+	snprintf(buf, sizeof(buf), "%ld\n", v);
+	write_small(p, buf);
+}
+
+static void pool_moved(const char *dir, long nr, long free_pages)
+{
+	write_count(dir, "nr_hugepages", nr);
+	write_count(dir, "free_hugepages", free_pages);
+}
+
+static int do_pool(const char *dir, const char *val)
+{
+	const char *root = getenv("VFIO_HOOK_TEST_ROOT"), *size = strstr(dir, "/hugepages-");
+	long want = strtol(val, NULL, 10), nr = read_count(dir, "nr_hugepages", -1);
+	long fr = read_count(dir, "free_hugepages", 0), cap = read_count(dir, "capacity", -1), now;
+
+	if (nr < 0 || want < 0)
+		return -EINVAL;
+	/* FAKEKERNEL_POOL_HANG: the kernel never finishes looking for pages (the writer is killed). */
+	if (getenv("FAKEKERNEL_POOL_HANG"))
+		for (;;)
+			pause();
+	if (want > nr)
+		now = cap >= 0 && want > cap ? (cap > nr ? cap : nr) : want;
+	else
+		now = want > nr - fr ? want : nr - fr;
+	pool_moved(dir, now, fr + now - nr);
+	/* A node's pool is a part of the pool of all nodes. */
+	if (strstr(dir, "/devices/system/node/node") && root) {
+		char all[1024];
+
+		snprintf(all, sizeof(all), "%.500s/sys/kernel/mm/hugepages%.400s", root, size);
+		if (read_count(all, "nr_hugepages", -1) >= 0)
+			pool_moved(all, read_count(all, "nr_hugepages", 0) + now - nr, read_count(all, "free_hugepages", 0) + now - nr);
+	}
+	return 0;
+}
+
+static void do_compact(void)
+{
+	const char *root = getenv("VFIO_HOOK_TEST_ROOT");
+	const char *pats[] = { "/sys/kernel/mm/hugepages/hugepages-*", "/sys/devices/system/node/node*/hugepages/hugepages-*" };
+
+	for (size_t k = 0; root && k < 2; k++) {
+		char pat[1024];
+		glob_t g;
+
+		snprintf(pat, sizeof(pat), "%.500s%s", root, pats[k]);
+		if (glob(pat, 0, NULL, &g) != 0)
+			continue;
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			long c = read_count(g.gl_pathv[i], "capacity.compacted", -1);
+
+			if (c >= 0)
+				write_count(g.gl_pathv[i], "capacity", c);
+		}
+		globfree(&g);
+	}
+}
+
 static int emulate(const struct slot *s, const char *buf, size_t len)
 {
 	static const char *const steps[] = { "", "override", "unbind", "bind", "probe", "", "vtbind", "punbind", "pbind" };
@@ -619,6 +727,21 @@ static int emulate(const struct slot *s, const char *buf, size_t len)
 	int lockfd, r = 0;
 
 	snprintf(val, sizeof(val), "%.*s", (int)(len < sizeof(val) - 1 ? len : sizeof(val) - 1), buf);
+	if (s->kind == K_POOL)
+		return do_pool(s->path, val);
+	if (s->kind == K_COMPACT) {
+		do_compact();
+		write_small(s->path, val); /* the write, for the suite to see */
+		return 0;
+	}
+	if (s->kind == K_FILE) {
+		struct stat st;
+
+		if (stat(s->path, &st) < 0)
+			return -ENOENT;
+		write_small(s->path, val);
+		return 0;
+	}
 	snprintf(dev, sizeof(dev), "%.31s", *s->dev ? s->dev : val);
 	dev[strcspn(dev, "\n")] = '\0';
 	/* The whole operation runs under the device lock, as in the kernel. */
@@ -655,6 +778,9 @@ static int emulate(const struct slot *s, const char *buf, size_t len)
 		break;
 	case K_NONE:
 	case K_CONFIG:
+	case K_POOL:
+	case K_COMPACT:
+	case K_FILE:
 		break;
 	}
 	unlock_dev(lockfd);

@@ -291,7 +291,7 @@ static void test_host_errors(void **state)
 	assert_string_equal(load_error("[host]\nearly = yes\nearly = no\n"),
 			    "map.ini:3: early is set twice in [host] (first at line 2; keep one)");
 	assert_string_equal(load_error("[host]\ncpu-type = intel\n"),
-			    "map.ini:2: unknown key \"cpu-type\" in [host] (valid keys: users, memlock, iommu, early)");
+			    "map.ini:2: unknown key \"cpu-type\" in [host] (valid keys: users, memlock, iommu, early, hugepages)");
 	assert_string_equal(load_error("[host desk]\niommu = off\n"),
 			    "map.ini:1: [host desk]: [host] takes no name (write [host])");
 	assert_string_equal(load_error("[host]\niommu = off\n[vm a]\n[host]\nearly = no\n"),

@@ -13,6 +13,7 @@
 
 #include "domxml.h"
 #include "holders.h"
+#include "util.h"
 
 /* A status file as libvirt 9.0 writes it for a running domain with a GPU and a USB keyboard. */
 static const char status_xml[] =
@@ -214,6 +215,78 @@ static void test_status_block_disks(void **state)
 	assert_int_equal(d.n_disks, 0);
 }
 
+/* What a domain takes from the host besides its devices: its pins, memory, hugepages, NUMA. */
+static void test_resources(void **state)
+{
+	static const char xml[] =
+		"<domain type='kvm'><name>win10</name><memory unit='GiB'>8</memory>"
+		"<memoryBacking><hugepages><page size='1' unit='G' nodeset='0'/><page size='2048' unit='KiB'/></hugepages></memoryBacking>"
+		"<cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3,10'/><emulatorpin cpuset='0-7,^1-6'/>"
+		"<iothreadpin iothread='1' cpuset='12'/></cputune>"
+		"<cpu><numa><cell id='0' cpus='0' memory='6' unit='GiB'/><cell id='1' cpus='1' memory='2097152'/></numa></cpu>"
+		"<numatune><memory mode='strict' nodeset='1'/></numatune><devices/></domain>";
+	struct domain d;
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(domain_parse(xml, strlen(xml), &d), 0);
+	assert_true(d.pinned);
+	cpuset_format(&d.pins, buf, sizeof(buf));
+	assert_string_equal(buf, "0,2-3,7,10,12");
+	assert_int_equal(d.memory_kib, 8ULL * 1048576);
+	assert_true(d.hugepages);
+	assert_int_equal(d.n_pages, 2);
+	assert_int_equal(d.pages[0].size_kib, 1048576);
+	assert_string_equal(d.pages[0].nodeset, "0");
+	assert_int_equal(d.pages[1].size_kib, 2048);
+	assert_null(d.pages[1].nodeset);
+	assert_int_equal(d.n_cells, 2);
+	assert_int_equal(d.cells[0].kib, 6ULL * 1048576);
+	assert_int_equal(d.cells[1].kib, 2097152);
+	assert_string_equal(d.numa_nodes, "1");
+	assert_null(d.resources_bad);
+	domain_clear(&d);
+}
+
+/* What cannot be read is said, and only a claim of it refuses: the rest of the XML still reads. */
+static void test_resources_bad(void **state)
+{
+	static const char *const xml[] = {
+		"<domain><name>a</name><cputune><vcpupin vcpu='0' cpuset='2-x'/></cputune><devices/></domain>",
+		"<domain><name>a</name><memory>1048576</memory><memoryBacking><hugepages><page size='2' unit='parsecs'/>"
+		"</hugepages></memoryBacking><devices/></domain>",
+		"<domain><name>a</name><memory>lots</memory><memoryBacking><hugepages/></memoryBacking><devices/></domain>",
+	};
+	static const char *const said[] = { "<vcpupin cpuset='2-x'> is not a set of CPUs",
+					    "<page size='2'> is not a page size vfio-hook can read", "its <memory> cannot be read" };
+	static const struct {
+		const char *value, *unit;
+		unsigned long long kib;
+	} units[] = { { "1", "G", 1048576 }, { "1", "gib", 1048576 }, { "1000", "KB", 976 }, { "2048", NULL, 2048 },
+		      { "2", "MiB", 2048 }, { "1", "T", 1073741824ULL }, { "4096", "b", 4 }, { "1", "GB", 976562 } };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(xml); i++) {
+		struct domain d;
+
+		assert_int_equal(domain_parse(xml[i], strlen(xml[i]), &d), 0);
+		assert_string_equal(d.name, "a");
+		assert_non_null(d.resources_bad);
+		assert_string_equal(d.resources_bad, said[i]);
+		domain_clear(&d);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		char *x = xasprintf("<domain><name>a</name><memory%s%s%s>%s</memory><devices/></domain>", units[i].unit ? " unit='" : "",
+				    units[i].unit ? units[i].unit : "", units[i].unit ? "'" : "", units[i].value);
+		struct domain d;
+
+		assert_int_equal(domain_parse(x, strlen(x), &d), 0);
+		assert_int_equal(d.memory_kib, units[i].kib);
+		domain_clear(&d);
+		free(x);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +294,8 @@ int main(void)
 		cmocka_unit_test(test_status_interfaces),
 		cmocka_unit_test(test_inactive_identity),
 		cmocka_unit_test(test_status_block_disks),
+		cmocka_unit_test(test_resources),
+		cmocka_unit_test(test_resources_bad),
 	};
 
 	return cmocka_run_group_tests_name("domxml", tests, NULL, NULL);

@@ -220,6 +220,18 @@ static void test_parse_rejects(void **state)
 		"took 0000:01:00.0 owner=a from=b from-uuid= from-id=x state=done xml=\n",
 		"took 0000:01:00.0 owner=a from=b from-uuid= from-id=1 state=maybe xml=\n",
 		"func 0000:01:00.0 owner=a driver= override= state=moved\nfunc 0000:01:00.0 owner=b driver= override= state=moved\n",
+		"cpus a set=2-x governor=no state=done\n",
+		"cpus a set= governor=no state=done\n",
+		"cpus a set=2 governor=maybe state=done\n",
+		"cpus a set=2 governor=no state=done\ncpus a set=3 governor=no state=done\n",
+		"pages a size=0 node=- pages=1 added=0 state=done\n",
+		"pages a size=2048 node=x pages=1 added=0 state=done\n",
+		"pages a size=2048 node=- pages=1 added=2 state=done\n",
+		"sleep a state=asleep\n",
+		"slice ../x.slice was=-\n",
+		"slice system.slice was=0-x\n",
+		"governor 3 was=power\\x20save epp=-\n",
+		"governor 4096 was=powersave epp=-\n",
 	};
 
 	(void)state;
@@ -316,6 +328,67 @@ static void test_display_rejects(void **state)
 	}
 }
 
+/*
+ * What VMs claim of the host: CPUs, hugepage pools, sleep, and what the host had before; they
+ * round-trip exactly, a VM holding only claims is still named, and the host's records keep the
+ * ledger until the last goes.
+ */
+static void test_claims(void **state)
+{
+	struct ledger l = { 0 }, back = { 0 };
+	struct cpuset cs;
+	char **names;
+	bool damaged;
+	size_t n;
+	_cleanup_free_ char *text = NULL, *again = NULL;
+
+	(void)state;
+	assert_int_equal(cpuset_parse("2-3,6", &cs), 0);
+	ledger_cpus_add(&l, "win 10", &cs, true)->done = true;
+	ledger_pages_add(&l, "win 10", 2048, -1, 512, 500)->done = true;
+	ledger_pages_add(&l, "linux", 1048576, 1, 4, 4);
+	ledger_sleep_add(&l, "linux")->done = true;
+	ledger_slice_add(&l, "system.slice", "");
+	ledger_slice_add(&l, "user.slice", "0-5");
+	ledger_governor_add(&l, 3, "schedutil", "");
+	ledger_governor_add(&l, 2, "powersave", "balance_performance");
+	text = ledger_format(&l);
+	assert_int_equal(ledger_parse(text, strlen(text), "ledger", &back), 0);
+	assert_int_equal(back.n_bad, 0);
+	again = ledger_format(&back);
+	assert_string_equal(text, again);
+	assert_non_null(strstr(text, "cpus win%2010 set=2-3,6 governor=yes state=done\n"));
+	assert_non_null(strstr(text, "pages linux size=1048576 node=1 pages=4 added=4 state=doing\n"));
+	assert_non_null(strstr(text, "slice system.slice was=-\n"));
+	assert_non_null(strstr(text, "governor 2 was=powersave epp=balance_performance\n"));
+	assert_non_null(strstr(text, "governor 3 was=schedutil epp=-\n"));
+	n = ledger_names(&back, &names, &damaged);
+	assert_int_equal(n, 2);
+	assert_false(damaged);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	assert_true(ledger_has_vm(&back, "linux"));
+	assert_non_null(ledger_pages_of(&back, "win 10", 2048, -1));
+	assert_null(ledger_pages_of(&back, "win 10", 2048, 0));
+	/* Every VM's claims gone, the host's records still hold the file; then nothing does. */
+	ledger_cpus_drop(&back, "win 10");
+	ledger_pages_drop(&back, ledger_pages_of(&back, "win 10", 2048, -1));
+	ledger_pages_drop(&back, ledger_pages_of(&back, "linux", 1048576, 1));
+	ledger_sleep_drop(&back, "linux");
+	assert_false(ledger_has_vm(&back, "linux"));
+	assert_int_equal(ledger_save(&back), 0);
+	assert_int_equal(access(ledger_path(), F_OK), 0);
+	ledger_slice_drop(&back, "system.slice");
+	ledger_slice_drop(&back, "user.slice");
+	ledger_governor_drop(&back, 2);
+	ledger_governor_drop(&back, 3);
+	assert_int_equal(ledger_save(&back), 0);
+	assert_int_equal(access(ledger_path(), F_OK), -1);
+	ledger_clear(&l);
+	ledger_clear(&back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +400,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_parse_rejects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_display_steps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_display_rejects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claims, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine's hugepage step (claims.h): for each pool a starting VM's memory comes from, its
+ * claim is recorded (how many it uses, how many the pool is raised by), then the pool is raised
+ * by what it needs beyond what is free, read back, and where the kernel gives fewer pages, the
+ * caches are dropped and memory compacted between a few more tries. Short at the end: the pool
+ * goes back to what it was, and the start is refused with how many pages were missing. Its give
+ * lowers each pool by exactly what was added for the VM, never below what others still use.
+ */
+#define _GNU_SOURCE
+#include "claims.h"
+#include "log.h"
+#include "step.h"
+#include "sysfs.h"
+#include "util.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Tries to raise a pool: the first, and after each time the caches were dropped and memory compacted. */
+#define POOL_TRIES 3
+
+static int write_count(const char *path, unsigned long v, unsigned timeout_s)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%lu", v);
+	return sysfs_write(path, s, timeout_s);
+}
+
+/* Sets the pool's size to WANT and reads what it has then (*GOT). */
+static int pool_set(const char *nr, unsigned long want, unsigned timeout_s, unsigned long *got)
+{
+	int r = write_count(nr, want, timeout_s);
+
+	/* The kernel stops short of WANT without an error when it runs out of memory: the count says. */
+	if (r < 0 && r != -ENOMEM)
+		return r;
+	return host_read_number(nr, timeout_s, got);
+}
+
+/* What the kernel can do to find more pages: free the page cache, then compact what is left. */
+static void make_room(unsigned timeout_s)
+{
+	_cleanup_free_ char *drop = host_file("/proc/sys/vm/drop_caches"), *compact = host_file("/proc/sys/vm/compact_memory");
+
+	sysfs_write(drop, "3", timeout_s);
+	sysfs_write(compact, "1", timeout_s);
+}
+
+/* Pages of other VMs' claims on the pool that their QEMU may not have taken yet (starting). */
+static unsigned long pending(const struct ledger *l, const struct ledger_pages *p)
+{
+	unsigned long n = 0;
+
+	for (size_t i = 0; i < l->n_pages; i++) {
+		const struct ledger_pages *o = &l->pages[i];
+		const struct ledger_vm *v = ledger_vm(l, o->owner);
+
+		if (o != p && o->size_kib == p->size_kib && (o->node == p->node || o->node < 0 || p->node < 0) &&
+		    (!v || !v->started))
+			n += o->pages;
+	}
+	return n;
+}
+
+/*
+ * Lowers P's pool by what was added for it, never below what is in use and what VMs still
+ * starting claimed; what has to stay goes to another claim on the pool (its stop lowers it).
+ */
+static int pool_lower(struct ledger *l, struct ledger_pages *p, unsigned timeout_s, char *why, size_t n)
+{
+	_cleanup_free_ char *nr_path = pool_file(p->size_kib, p->node, "nr_hugepages");
+	_cleanup_free_ char *free_path = pool_file(p->size_kib, p->node, "free_hugepages");
+	unsigned long nr = 0, fr = 0, floor, target, got;
+	char name[96];
+	int r;
+
+	pool_name(p->size_kib, p->node, name, sizeof(name));
+	if (!p->added)
+		return 0;
+	r = host_read_number(nr_path, timeout_s, &nr);
+	if (r == 0)
+		r = host_read_number(free_path, timeout_s, &fr);
+	if (r < 0) {
+		char e[64];
+
+		snprintf(why, n, "reading the pool of %s %s", name, host_error(r, e, sizeof(e)));
+		return r;
+	}
+	floor = (nr > fr ? nr - fr : 0) + pending(l, p);
+	target = nr > p->added ? nr - p->added : 0;
+	if (target < floor)
+		target = floor < nr ? floor : nr;
+	got = nr;
+	if (target < nr && (r = pool_set(nr_path, target, timeout_s, &got)) < 0) {
+		char e[64];
+
+		snprintf(why, n, "lowering the pool of %s to %lu %s", name, target, host_error(r, e, sizeof(e)));
+		return r;
+	}
+	/* What stayed in the pool (in use, or claimed) is lowered by the next claim on it that goes. */
+	if (got + p->added > nr) {
+		unsigned long left = got + p->added - nr;
+
+		for (size_t i = 0; i < l->n_pages && left; i++) {
+			struct ledger_pages *o = &l->pages[i];
+
+			if (o != p && o->size_kib == p->size_kib && o->node == p->node) {
+				o->added += left;
+				if (o->added > o->pages)
+					o->added = o->pages;
+				left = 0;
+			}
+		}
+		if (left)
+			log_info("%s: %lu %s stay in the pool: something else uses them", p->owner, left, name);
+	}
+	return 0;
+}
+
+bool pages_give(struct ledger *l, const char *owner, unsigned timeout_s, int prio)
+{
+	bool all = true;
+
+	for (size_t i = l->n_pages; i-- > 0;) {
+		struct ledger_pages *p = &l->pages[i];
+		char why[512] = "";
+
+		if (!streq(p->owner, owner))
+			continue;
+		if (pool_lower(l, p, timeout_s, why, sizeof(why)) < 0) {
+			log_msg(prio, "%s: its hugepages stay in the pool: %s; run 'vfio-hook restore %s' when the cause is gone",
+				owner, why, owner);
+			all = false;
+			continue;
+		}
+		ledger_pages_drop(l, p);
+		if (ledger_save(l) < 0)
+			all = false;
+	}
+	return all;
+}
+
+/* Raises one pool for the VM; -ENOMEM with the line in t->what when the kernel gives too few. */
+static int pool_raise(struct take *t, const struct pool_want *w)
+{
+	struct ledger *l = &t->w->l;
+	unsigned timeout = t->w->cfg->opt.timeout;
+	_cleanup_free_ char *nr_path = pool_file(w->size_kib, w->node, "nr_hugepages");
+	struct ledger_pages *p = ledger_pages_add(l, t->q->vm, w->size_kib, w->node, w->pages, w->need);
+	unsigned long old = 0, got = 0;
+	char name[96];
+	int r;
+
+	pool_name(w->size_kib, w->node, name, sizeof(name));
+	if (ledger_save(l) < 0) {
+		snprintf(t->what, sizeof(t->what), "cannot record its %s in %s", name, ledger_path());
+		return -EIO;
+	}
+	r = w->need ? host_read_number(nr_path, timeout, &old) : 0;
+	for (int i = 0; r == 0 && w->need && i < POOL_TRIES; i++) {
+		if (i)
+			make_room(timeout);
+		r = pool_set(nr_path, old + w->need, timeout, &got);
+		if (r == 0 && got >= old + w->need)
+			break;
+	}
+	if (r < 0) {
+		char e[64];
+
+		snprintf(t->what, sizeof(t->what), "cannot raise the pool of %s (%s) %s", name, nr_path, host_error(r, e, sizeof(e)));
+		return r;
+	}
+	if (w->need && got < old + w->need) {
+		/* Only what the kernel gave is the VM's to give back: the undo lowers the pool by that. */
+		p = ledger_pages_of(l, t->q->vm, w->size_kib, w->node);
+		p->added = got > old ? got - old : 0;
+		ledger_save(l);
+		snprintf(t->what, sizeof(t->what),
+			 "%lu %s are missing: it needs %lu, %lu were free and the kernel found %lu more of %lu (%d tries, the caches "
+			 "dropped and memory compacted); free memory, reserve them at boot (hugepages = in [host], then "
+			 "'vfio-hook setup'), or give it less memory",
+			 old + w->need - got, name, w->pages, w->free, got > old ? got - old : 0, w->need, POOL_TRIES);
+		return -ENOMEM;
+	}
+	p->done = true;
+	return ledger_save(l) < 0 ? -EIO : 0;
+}
+
+/* ---- the step ---- */
+
+static bool pages_needed(const struct take *t)
+{
+	return t->p.claims && t->p.claims->n_pools;
+}
+
+static int pages_run(struct take *t)
+{
+	for (size_t i = 0; i < t->p.claims->n_pools; i++) {
+		int r = pool_raise(t, &t->p.claims->pools[i]);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static bool pages_undo(struct take *t)
+{
+	return pages_give(&t->w->l, t->q->vm, t->w->cfg->opt.timeout, LOG_NOTICE);
+}
+
+static void pages_give_step(struct give *g)
+{
+	if (give_wants_claims(g) && !pages_give(&g->w->l, g->q->owner, g->w->cfg->opt.timeout, g->q->prio))
+		g->left = true;
+}
+
+const struct step step_pages = {
+	.name = "hugepages",
+	.needed = pages_needed,
+	.run = pages_run,
+	.undo = pages_undo,
+	.give = pages_give_step,
+	.describe = claims_describe_pages,
+	.undone = STEP_UNDONE,
+	.left = CLAIM_LEFT,
+};

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine's sleep step (claims.h): while a VM with block-sleep runs, the host does not
+ * suspend (a passed-through GPU does not survive it; the host locks up). The hook exits, so a
+ * transient unit holds logind's block inhibitor; the first claim starts it, the last one's give
+ * stops it.
+ */
+#define _GNU_SOURCE
+#include "claims.h"
+#include "log.h"
+#include "step.h"
+#include "util.h"
+
+#include <errno.h>
+#include <string.h>
+
+static int systemctl(const char *verb, unsigned timeout_s)
+{
+	const char *active[] = { "systemctl", "is-active", "--quiet", SLEEP_UNIT, NULL };
+	const char *other[] = { "systemctl", verb, SLEEP_UNIT, NULL };
+
+	return host_run(timeout_s, streq(verb, "is-active") ? active : other);
+}
+
+/* systemd-run's --unit= for it. */
+static const char unit_opt[] = "--unit=" SLEEP_UNIT;
+
+int sleep_hold(unsigned timeout_s, char *why, size_t n)
+{
+	const char *argv[] = { "systemd-run", unit_opt, "--collect", "--quiet",
+			       "--description=vfio-hook: no sleep while VMs with passed-through devices run", "--",
+			       "systemd-inhibit", "--what=sleep", "--who=vfio-hook", "--why=VMs with passed-through devices run",
+			       "--mode=block", "sleep", "infinity", NULL };
+	char e[64];
+	int r;
+
+	if (systemctl("is-active", timeout_s) == 0)
+		return 0;
+	r = host_run(timeout_s, argv);
+	if (r == 0 && (r = systemctl("is-active", timeout_s)) != 0)
+		snprintf(why, n, "%s did not stay active (see 'journalctl -u %s')", SLEEP_UNIT, SLEEP_UNIT);
+	else if (r != 0)
+		snprintf(why, n, "systemd-run of %s %s", SLEEP_UNIT, host_error(r, e, sizeof(e)));
+	return r < 0 ? r : r > 0 ? -EIO : 0;
+}
+
+bool sleep_give(struct ledger *l, const char *owner, unsigned timeout_s, int prio)
+{
+	int r;
+
+	if (!ledger_sleep_of(l, owner))
+		return true;
+	/* The last claim stops it; stopped already (or gone) is as good. */
+	if (l->n_sleep == 1 && (r = systemctl("stop", timeout_s)) != 0 && systemctl("is-active", timeout_s) == 0) {
+		char e[64];
+
+		log_msg(prio, "%s: the host's sleep stays blocked: 'systemctl stop %s' %s; run 'vfio-hook restore %s' when the "
+			      "cause is gone",
+			owner, SLEEP_UNIT, host_error(r, e, sizeof(e)), owner);
+		return false;
+	}
+	ledger_sleep_drop(l, owner);
+	return ledger_save(l) == 0;
+}
+
+/* ---- the step ---- */
+
+static bool sleep_needed(const struct take *t)
+{
+	return t->p.claims && t->p.claims->sleep;
+}
+
+static int sleep_run(struct take *t)
+{
+	struct ledger *l = &t->w->l;
+	char why[512] = "";
+	int r;
+
+	ledger_sleep_add(l, t->q->vm);
+	if (ledger_save(l) < 0) {
+		snprintf(t->what, sizeof(t->what), "cannot record in %s that the host must not sleep", ledger_path());
+		return -EIO;
+	}
+	r = sleep_hold(t->w->cfg->opt.timeout, why, sizeof(why));
+	if (r < 0) {
+		snprintf(t->what, sizeof(t->what), "cannot keep the host from sleeping while it runs: %s", why);
+		snprintf(t->hint, sizeof(t->hint), " (or set block-sleep = no in [vm %s])", t->q->vm);
+		return r;
+	}
+	ledger_sleep_of(l, t->q->vm)->done = true;
+	return ledger_save(l) < 0 ? -EIO : 0;
+}
+
+static bool sleep_undo(struct take *t)
+{
+	return sleep_give(&t->w->l, t->q->vm, t->w->cfg->opt.timeout, LOG_NOTICE);
+}
+
+static void sleep_give_step(struct give *g)
+{
+	if (give_wants_claims(g) && !sleep_give(&g->w->l, g->q->owner, g->w->cfg->opt.timeout, g->q->prio))
+		g->left = true;
+}
+
+const struct step step_sleep = {
+	.name = "sleep",
+	.needed = sleep_needed,
+	.run = sleep_run,
+	.undo = sleep_undo,
+	.give = sleep_give_step,
+	.describe = claims_describe_sleep,
+	.undone = STEP_UNDONE,
+	.left = CLAIM_LEFT,
+};

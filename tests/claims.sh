@@ -1,0 +1,288 @@
+#!/bin/sh
+# Claims: what a starting VM takes from the host besides its devices (its CPUs, hugepages, the
+# host's sleep), recorded per VM, shared among VMs, given back whatever fails and in whatever
+# order VMs stop. The host is a fixture root (tests/lib/claims-env.sh): cgroup v2 files,
+# cpufreq with EPP, hugepage pools per node that fakekernel.so plays, and the systemctl and
+# systemd-run stand-ins of tests/lib/bin. Nothing here reaches the machine's own.
+# sources: claims step-cpus step-pages step-sleep ledger-claims cpuset domxml engine start stop report config-keys
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/tap.sh"
+. "$here/lib/hook-env.sh"
+. "$here/lib/claims-env.sh"
+
+START='start() { $H $1 prepare begin - <$W/$1.xml; echo "$1 rc=$?"; }; stop() { $H $1 release end - </dev/null; echo "$1 stopped rc=$?"; }'
+export START
+cxml win10 "$(pins 2 3)<emulatorpin cpuset='3'/>" >"$work/win10.xml"
+cxml linux "$(pins 4 5)" >"$work/linux.xml"
+two_map() { map "[options]" "timeout = 2" "[vm win10]" "block-sleep = yes" "$@" "[vm linux]" "block-sleep = yes"; }
+
+## CPUs: what the domain XML pins is kept from the host's own units, and comes back exactly
+host; two_map
+out=$(on desktop "$START"'
+start win10; eval "$UNITS"; $H status
+stop win10; eval "$UNITS"; ls $W/state')
+check "CPUs: the pins are kept from system.slice, user.slice and init.scope (never machine.slice), then given back" \
+	"$(printf '%s\n' "win10 rc=0" "system.slice=0-1,4-7/0-1,4-7 user.slice=0-1,4-7/0-1,4-7 init.scope=0-1,4-7/0-1,4-7 machine.slice=/0-7 " \
+		"win10 (starting): cpus(2-3) sleep(blocked)" "win10 stopped rc=0" "$UNITS0" "lock")" "$out"
+
+## CPUs: two VMs with disjoint pins, started and stopped in both orders: the host's CPUs are every
+## online CPU but the running VMs', and come back exactly
+for order in "win10 linux" "linux win10"; do
+	host; two_map
+	out=$(on desktop "$START"'
+start win10; start linux; eval "$UNITS"
+stop '"${order% *}"'; eval "$UNITS"
+stop '"${order#* }"'; eval "$UNITS"')
+	left=$([ "${order% *}" = win10 ] && echo "0-3,6-7" || echo "0-1,4-7")
+	check "CPUs: two VMs, stopped $order: each stop gives back its own CPUs only" "$(printf '%s\n' "win10 rc=0" "linux rc=0" \
+		"system.slice=0-1,6-7/0-1,6-7 user.slice=0-1,6-7/0-1,6-7 init.scope=0-1,6-7/0-1,6-7 machine.slice=/0-7 " \
+		"${order% *} stopped rc=0" "system.slice=$left/$left user.slice=$left/$left init.scope=$left/$left machine.slice=/0-7 " \
+		"${order#* } stopped rc=0" "$UNITS0")" "$out"
+done
+
+## CPUs: a pin another running VM keeps is refused, naming both, and nothing changes
+host; two_map
+cxml linux "$(pins 3 4)" >"$work/linux.xml"
+out=$(on desktop "$START; $RUNNING"'
+start win10; running $W/win10.xml win10; $H win10 started begin - </dev/null
+start linux 2>&1; eval "$UNITS"; grep -c "linux" $W/state/ledger')
+check "CPUs: an overlapping pin is refused with one line naming both VMs; the host's CPUs stay as they were" \
+	"$(printf '%s\n' "win10 rc=0" \
+		"vfio-hook: linux: CPU 3 (its <cputune>) is kept for win10 already (running); give each VM CPUs of its own (cpus = in [vm linux], or its <vcpupin>), or stop win10 first" \
+		"linux rc=1" "system.slice=0-1,4-7/0-1,4-7 user.slice=0-1,4-7/0-1,4-7 init.scope=0-1,4-7/0-1,4-7 machine.slice=/0-7 " "0")" "$out"
+out=$(on desktop '$H --check linux --xml $W/linux.xml; echo rc=$?')
+check "CPUs: --check refuses as the start would" "$(printf '%s\n' "linux: 0 PCI functions" \
+	"  keep CPU 3-4 for it (its <cputune>): the host's own units on 0-1,5-7" \
+	"  the host does not sleep while it runs (vfio-hook-sleep.service)" \
+	"  refuse: CPU 3 (its <cputune>) is kept for win10 already (running); give each VM CPUs of its own (cpus = in [vm linux], or its <vcpupin>), or stop win10 first" \
+	"the hook would refuse to start this VM" "rc=1")" "$out"
+cxml linux "$(pins 4 5)" >"$work/linux.xml"
+
+## CPUs: cpus = in the map decides over the pins: a list, or none
+host; two_map "cpus = 6-7"
+out=$(on desktop "$START"'
+start win10; eval "$UNITS"; stop win10')
+check "CPUs: cpus = 6-7 keeps those, whatever the domain XML pins" "$(printf '%s\n' "win10 rc=0" \
+	"system.slice=0-5/0-5 user.slice=0-5/0-5 init.scope=0-5/0-5 machine.slice=/0-7 " "win10 stopped rc=0")" "$out"
+host; two_map "cpus = none"
+out=$(on desktop "$START"'
+start win10; eval "$UNITS"; grep -c "^cpus" $W/state/ledger; stop win10')
+check "CPUs: cpus = none keeps nothing from the host" "$(printf '%s\n' "win10 rc=0" "$UNITS0" "0" "win10 stopped rc=0")" "$out"
+
+## CPUs: a VM that would leave the host no CPU is refused
+host; two_map "cpus = 0-7"
+out=$(on desktop "$START"'
+start win10 2>&1; eval "$UNITS"; ls $W/state')
+check "CPUs: keeping every online CPU is refused; nothing changes" "$(printf '%s\n' \
+	"vfio-hook: win10: keeping CPU 0-7 (cpus = in [vm win10]) would leave the host no CPU of the online 0-7; leave it at least one" \
+	"win10 rc=1" "$UNITS0" "lock")" "$out"
+host; two_map "cpus = 2-9"
+out=$(on desktop "$START"'
+start win10 2>&1')
+check "CPUs: a CPU that is not online is refused" "$(printf '%s\n' \
+	"vfio-hook: win10: CPU 8-9 (cpus = in [vm win10]) is not online on this host (online: 0-7); fix cpus =" "win10 rc=1")" "$out"
+
+## CPUs: without cgroup v2's cpuset controller they cannot be kept: refused, with the fix
+host; two_map; echo "cpu io memory pids" >"$R/sys/fs/cgroup/cgroup.controllers"
+out=$(on desktop "$START"'
+start win10 2>&1')
+check "CPUs: no cgroup v2 cpuset controller: refused, with the kernel parameter and cpus = none" "$(printf '%s\n' \
+	"vfio-hook: win10: cannot keep CPU 2-3 from the host: it has no cgroup v2 cpuset controller ($R/sys/fs/cgroup/cgroup.controllers); boot with systemd.unified_cgroup_hierarchy=1, or set cpus = none in [vm win10]" \
+	"win10 rc=1")" "$out"
+
+## CPUs: a unit whose effective CPUs do not follow (a shortfall) fails the start, and every unit
+## already narrowed is put back
+host; two_map
+out=$(FAKE_CGROUP_STUCK=user.slice on desktop "$START"'
+start win10 2>&1; eval "$UNITS"; ls $W/state')
+check "CPUs: a shortfall read back fails the start, and every unit is put back" "$(printf '%s\n' \
+	"vfio-hook: win10: cannot keep CPU 2-3 for it: user.slice runs on CPU 0-7 after systemctl set-property, not on 0-1,4-7 ($R/sys/fs/cgroup/user.slice/cpuset.cpus.effective); everything was put back" \
+	"win10 rc=1" "system.slice=/0-7 user.slice=/0-7 init.scope=/0-7 machine.slice=/0-7 " "lock")" "$out"
+host; two_map
+out=$(FAKE_SYSTEMCTL_FAIL_ONCE=set-property:init.scope on desktop "$START"'
+start win10 2>&1; eval "$UNITS"; ls $W/state')
+check "CPUs: systemctl failing on one unit fails the start, and the others are put back" "$(printf '%s\n' \
+	"vfio-hook: win10: cannot keep CPU 2-3 for it: 'systemctl set-property --runtime init.scope AllowedCPUs=0-1,4-7' failed (exit status 1); everything was put back" \
+	"win10 rc=1" "$UNITS0" "lock")" "$out"
+host; two_map
+out=$(FAKE_SYSTEMCTL_FAIL=set-property:init.scope on desktop "$START"'
+start win10 2>&1; eval "$UNITS"; grep "^cpus\|^slice" $W/state/ledger | tr "\n" " "; echo
+$H win10 release end - </dev/null 2>&1; $H status')
+check "CPUs: what cannot be put back stays recorded, for restore, and the line says so" "$(printf '%s\n' \
+	"vfio-hook: win10: cannot keep CPU 2-3 for it: 'systemctl set-property --runtime init.scope AllowedCPUs=0-1,4-7' failed (exit status 1); not everything could be put back: run 'vfio-hook restore win10' when the cause is gone" \
+	"win10 rc=1" "$UNITS0" "cpus win10 set=2-3 governor=no state=doing slice init.scope was=- " \
+	"vfio-hook: win10: its CPUs stay kept from the host: 'systemctl set-property --runtime init.scope AllowedCPUs=' failed (exit status 1); run 'vfio-hook restore win10' when the cause is gone" \
+	"win10 (not running): cpus(2-3, claiming)")" "$out"
+out=$(on desktop '$H restore win10; echo rc=$?; eval "$UNITS"; ls $W/state')
+check "CPUs: restore gives them back once the cause is gone" "$(printf '%s\n' "win10: restored" "rc=0" "$UNITS0" "lock")" "$out"
+
+## CPUs: the governor (and EPP) of the VM's CPUs, opt-in, put back as they were
+host; two_map "cpu-governor = performance"
+out=$(on desktop "$START"'
+start win10; eval "$GOV"; stop win10; eval "$GOV"')
+check "CPUs: cpu-governor = performance sets the VM's CPUs' governor and EPP, and puts back both" "$(printf '%s\n' "win10 rc=0" \
+	"0:powersave/balance_performance 1:powersave/balance_performance 2:performance/performance 3:performance/performance 4:powersave/balance_performance 5:powersave/balance_performance 6:powersave/balance_performance 7:powersave/balance_performance " \
+	"win10 stopped rc=0" \
+	"0:powersave/balance_performance 1:powersave/balance_performance 2:powersave/balance_performance 3:powersave/balance_performance 4:powersave/balance_performance 5:powersave/balance_performance 6:powersave/balance_performance 7:powersave/balance_performance ")" "$out"
+
+## hugepages: the pool of the VM's page size is raised by what it needs beyond what is free, and
+## lowered at its stop by exactly that
+HP="<hugepages/>"
+cxml win10 "" 1048576 "$HP" >"$work/win10.xml"
+cxml linux "" 524288 "$HP" >"$work/linux.xml"
+host; two_map
+out=$(on desktop "$START; $POOL"'
+start win10; pool $P2M; $H status; stop win10; pool $P2M')
+check "hugepages: 1 GiB of 2 MiB pages raises the pool to 512, and its stop lowers it back" "$(printf '%s\n' "win10 rc=0" "512/512" \
+	"win10 (starting): hugepages(512 x 2048 KiB, 512 added) sleep(blocked)" "win10 stopped rc=0" "0/0")" "$out"
+host; two_map; pool "$P2M" 600 600
+out=$(on desktop "$START; $POOL"'
+start win10; pool $P2M; stop win10; pool $P2M')
+check "hugepages: pages reserved already (at boot) are used, and never freed by a stop" "$(printf '%s\n' "win10 rc=0" "600/600" \
+	"win10 stopped rc=0" "600/600")" "$out"
+
+## hugepages: a second VM's pages stay when the first stops, in either order; a VM still starting
+## has not taken its pages yet: a second start does not count them as free
+for order in "win10 linux" "linux win10"; do
+	host; two_map
+	out=$(on desktop "$START; $POOL; $RUNNING"'
+take() { echo $(( $(cat $P2M/free_hugepages) - $1 )) >$P2M/free_hugepages; }
+start win10; pool $P2M
+start linux; pool $P2M
+running $W/win10.xml win10; $H win10 started begin - </dev/null; take 512
+running $W/linux.xml linux; $H linux started begin - </dev/null; take 256; pool $P2M
+first='"${order% *}"'; rm $W/run/$first.xml; take -$( [ $first = win10 ] && echo 512 || echo 256 ); stop $first; pool $P2M
+second='"${order#* }"'; rm $W/run/$second.xml; take -$( [ $second = win10 ] && echo 512 || echo 256 ); stop $second; pool $P2M')
+	kept=$([ "${order% *}" = win10 ] && echo "256/0" || echo "512/0")
+	check "hugepages: two VMs, stopped $order: each stop lowers the pool by its own pages only" "$(printf '%s\n' "win10 rc=0" "512/512" \
+		"linux rc=0" "768/768" "768/0" "${order% *} stopped rc=0" "$kept" "${order#* } stopped rc=0" "0/0")" "$out"
+done
+
+## hugepages: a pool the kernel cannot raise far enough: the caches are dropped and memory
+## compacted between tries; short at the end, the pool is put back and the start refused
+host; two_map; echo 300 >"$P2M/capacity"
+out=$(on desktop "$START; $POOL"'
+start win10 2>&1; pool $P2M; ls $W/state; echo "drop_caches=$(cat $VFIO_HOOK_TEST_ROOT/proc/sys/vm/drop_caches) compact_memory=$(cat $VFIO_HOOK_TEST_ROOT/proc/sys/vm/compact_memory)"')
+check "hugepages: too few pages: one line with how many of which size are missing, and the pool put back" "$(printf '%s\n' \
+	"vfio-hook: win10: 212 2 MiB hugepages are missing: it needs 512, 0 were free and the kernel found 300 more of 512 (3 tries, the caches dropped and memory compacted); free memory, reserve them at boot (hugepages = in [host], then 'vfio-hook setup'), or give it less memory; everything was put back" \
+	"win10 rc=1" "0/0" "lock" "drop_caches=3 compact_memory=1")" "$out"
+host; two_map; echo 300 >"$P2M/capacity"; echo 1000 >"$P2M/capacity.compacted"
+out=$(on desktop "$START; $POOL"'
+start win10 2>&1; pool $P2M')
+check "hugepages: memory compacted finds the rest: the start goes on" "$(printf '%s\n' "win10 rc=0" "512/512")" "$out"
+
+## hugepages: <numatune> on one host node raises that node's pool; 1 GiB pages by <page>
+host; two_map
+cxml win10 "" 2097152 "<hugepages><page size='1' unit='GiB'/></hugepages>" "<numatune><memory mode='strict' nodeset='1'/></numatune>" >"$work/win10.xml"
+out=$(on desktop "$START; $POOL"'
+N1=$VFIO_HOOK_TEST_ROOT/sys/devices/system/node/node1/hugepages/hugepages-1048576kB
+G=$VFIO_HOOK_TEST_ROOT/sys/kernel/mm/hugepages/hugepages-1048576kB
+start win10 2>&1; pool $N1; pool $G; stop win10; pool $N1; pool $G')
+check "hugepages: node 1's pool of 1 GiB pages, as <numatune> and <page> say, raised and lowered" "$(printf '%s\n' "win10 rc=0" "2/2" "2/2" \
+	"win10 stopped rc=0" "0/0" "0/0")" "$out"
+out=$(on desktop '$H --check win10 --xml $W/win10.xml')
+check "hugepages: --check says what the pool would be raised to, and that 1 GiB pages are best reserved at boot" "$(printf '%s\n' \
+	"win10: 0 PCI functions" "  hugepages: 2 1 GiB hugepages on node 1; 0 free: raise the pool from 0 to 2" \
+	"  the host does not sleep while it runs (vfio-hook-sleep.service)" \
+	"  warning: 2 more 1 GiB hugepages on node 1 are wanted: pages this large can rarely be had once the host runs; reserve them at boot (hugepages = in [host], then 'vfio-hook setup')" \
+	"the hook would start this VM")" "$out"
+cxml win10 "" 1048576 "<hugepages><page size='3' unit='MiB'/></hugepages>" >"$work/win10.xml"
+out=$(on desktop "$START"'
+start win10 2>&1')
+check "hugepages: a page size the host has not: refused, saying where to look" "$(printf '%s\n' \
+	"vfio-hook: win10: the host has no 3 MiB hugepages (no $R/sys/kernel/mm/hugepages/hugepages-3072kB/nr_hugepages): name a size it has in <page size=...> ('virsh edit win10'; see /sys/kernel/mm/hugepages)" \
+	"win10 rc=1")" "$out"
+
+## sleep: the inhibitor runs while at least one VM runs, started once, stopped with the last
+cxml win10 "" >"$work/win10.xml"
+cxml linux "" >"$work/linux.xml"
+host; two_map
+out=$(on desktop "$START"'
+start win10; eval "$SLEEPING"; start linux; grep -c systemd-run $VFIO_HOOK_TEST_ROOT/calls
+stop win10; eval "$SLEEPING"; stop linux; eval "$SLEEPING"; cat $VFIO_HOOK_TEST_ROOT/units/vfio-hook-sleep.service.cmd')
+check "sleep: one inhibitor while either VM runs, gone with the last" "$(printf '%s\n' "win10 rc=0" "inhibitor=active" "linux rc=0" "1" \
+	"win10 stopped rc=0" "inhibitor=active" "linux stopped rc=0" "inhibitor=inactive" \
+	"systemd-inhibit --what=sleep --who=vfio-hook --why=VMs with passed-through devices run --mode=block sleep infinity")" "$out"
+host; map "[options]" "timeout = 2" "block-sleep = no" "[vm win10]" "evict = detach"
+out=$(on desktop "$START"'
+start win10; eval "$SLEEPING"')
+check "sleep: block-sleep = no takes no inhibitor" "$(printf '%s\n' "win10 rc=0" "inhibitor=none")" "$out"
+host; two_map "cpus = 2-3"
+out=$(FAKE_SYSTEMD_RUN_FAIL=1 on desktop "$START"'
+start win10 2>&1; eval "$SLEEPING"; eval "$UNITS"; ls $W/state')
+check "sleep: no inhibitor: the start is refused, with the fix, and the CPUs it kept are back" "$(printf '%s\n' \
+	"vfio-hook: win10: cannot keep the host from sleeping while it runs: systemd-run of vfio-hook-sleep.service failed (exit status 1); everything was put back (or set block-sleep = no in [vm win10])" \
+	"win10 rc=1" "inhibitor=inactive" "$UNITS0" "lock")" "$out"
+
+## a failed start undoes its claims too: a device that will not bind, after the CPUs, the pages
+## and the inhibitor were claimed, leaves the host as it was
+host; map "[options]" "timeout = 2" "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" "device = 10de:1ad8" "device = 10de:1ad9" \
+	"[vm win10]" "pci = gpu" "cpus = 2-3" "cpu-governor = performance"
+domxml win10 $GPU | sed "s|<devices>|<memory unit='KiB'>1048576</memory><memoryBacking><hugepages/></memoryBacking><devices>|" >"$work/win10.xml"
+out=$(FAKEKERNEL_FAULT=probe:0000:09:00.2:nobind1 on desktop "$START; $POOL"'
+start win10 2>&1; eval "$STATE"; eval "$UNITS"; eval "$GOV"; pool $P2M; eval "$SLEEPING"; ls $W/state')
+check "a failed bind after the claims: devices, CPUs, governors, pages and sleep all as they were" "$(printf '%s\n' \
+	"vfio-hook: win10: 0000:09:00.2 (TU104 USB 3.1 Host Controller): vfio-pci did not bind (driver now: none; see dmesg); every device was put back on its driver" \
+	"win10 rc=1" "$ORIG" "$UNITS0" \
+	"0:powersave/balance_performance 1:powersave/balance_performance 2:powersave/balance_performance 3:powersave/balance_performance 4:powersave/balance_performance 5:powersave/balance_performance 6:powersave/balance_performance 7:powersave/balance_performance " \
+	"0/0" "inhibitor=inactive" "lock")" "$out"
+
+## deadlines: a systemctl that never returns fails the start in time; what it left is restored
+cxml win10 "$(pins 2 3)" 1048576 "$HP" >"$work/win10.xml"
+host; two_map
+out=$(FAKE_SYSTEMCTL_HANG=set-property:user.slice on desktop "$START"'
+t0=$(date +%s); start win10 2>&1; echo "in time: $(( $(date +%s) - t0 < 12 ))"; eval "$UNITS"
+FAKE_SYSTEMCTL_HANG= $H restore win10; eval "$UNITS"; ls $W/state')
+check "deadlines: a hung systemctl fails the start in time; restore, once it answers, gives everything back" "$(printf '%s\n' \
+	"vfio-hook: win10: cannot keep CPU 2-3 for it: 'systemctl set-property --runtime user.slice AllowedCPUs=0-1,4-7' did not finish in time; not everything could be put back: run 'vfio-hook restore win10' when the cause is gone" \
+	"win10 rc=1" "in time: 1" "system.slice=/0-7 user.slice=/0-7 init.scope=/0-7 machine.slice=/0-7 " "win10: restored" "$UNITS0" "lock")" "$out"
+host; two_map
+out=$(FAKEKERNEL_POOL_HANG=1 on desktop "$START; $POOL"'
+start win10 2>&1; pool $P2M; eval "$UNITS"; ls $W/state')
+check "deadlines: a pool the kernel never finishes raising fails the start in time, and what it claimed goes back" "$(printf '%s\n' \
+	"vfio-hook: win10: cannot raise the pool of 2 MiB hugepages ($R/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages) did not finish in time; everything was put back" \
+	"win10 rc=1" "0/0" "$UNITS0" "lock")" "$out"
+
+## the hook killed in the middle of a step: restore leaves the host as it was
+host; two_map
+out=$(FAKE_SYSTEMCTL_HANG=set-property:init.scope on desktop "$START; $POOL"'
+sh -c "timeout -s KILL 1 $H win10 prepare begin - <$W/win10.xml" 2>/dev/null; echo "killed rc=$?"; pool $P2M; eval "$UNITS"; $H status
+FAKE_SYSTEMCTL_HANG= $H restore win10; pool $P2M; eval "$UNITS"; eval "$SLEEPING"; ls $W/state')
+check "killed while keeping CPUs: status shows what it claimed, restore gives back all of it" "$(printf '%s\n' "killed rc=137" "512/512" \
+	"system.slice=0-1,4-7/0-1,4-7 user.slice=0-1,4-7/0-1,4-7 init.scope=/0-7 machine.slice=/0-7 " \
+	"win10 (starting): cpus(2-3, claiming) hugepages(512 x 2048 KiB, 512 added)" "win10: restored" "0/0" "$UNITS0" "inhibitor=none" "lock")" "$out"
+
+## restore: a running VM keeps its claims; reconnect sets a missing inhibitor again and never fails
+host; two_map
+out=$(on desktop "$START; $RUNNING; $POOL"'
+start win10; running $W/win10.xml win10; $H win10 started begin - </dev/null
+$H restore win10 >/dev/null 2>&1; pool $P2M; eval "$UNITS"; eval "$SLEEPING"
+echo inactive >$VFIO_HOOK_TEST_ROOT/units/vfio-hook-sleep.service
+$H win10 reconnect begin - </dev/null; echo "reconnect rc=$?"; eval "$SLEEPING"
+echo inactive >$VFIO_HOOK_TEST_ROOT/units/vfio-hook-sleep.service
+FAKE_SYSTEMD_RUN_FAIL=1 $H win10 reconnect begin - </dev/null; echo "reconnect rc=$?"')
+check "restore leaves a running VM its claims; reconnect restarts the inhibitor, and exits 0 when it cannot" "$(printf '%s\n' "win10 rc=0" \
+	"512/512" "system.slice=0-1,4-7/0-1,4-7 user.slice=0-1,4-7/0-1,4-7 init.scope=0-1,4-7/0-1,4-7 machine.slice=/0-7 " "inhibitor=active" \
+	"reconnect rc=0" "inhibitor=active" \
+	"vfio-hook: win10: the host's sleep could not be blocked again (systemd-run of vfio-hook-sleep.service failed (exit status 1))" \
+	"reconnect rc=0")" "$out"
+
+## bad input: a pin libvirt's XML gives that is not a CPU list is refused; a damaged claim line is
+## reported and kept, never guessed
+host; two_map
+cxml win10 "<vcpupin vcpu='0' cpuset='2-x'/>" >"$work/win10.xml"
+out=$(on desktop "$START"'
+start win10 2>&1')
+check "bad input: an unreadable pin refuses the start with where to fix it" "$(printf '%s\n' \
+	"vfio-hook: win10: its domain XML pins CPUs vfio-hook cannot read: <vcpupin cpuset='2-x'> is not a set of CPUs; fix it with 'virsh edit win10', or set cpus = none in [vm win10]" \
+	"win10 rc=1")" "$out"
+mkdir -p "$work/state"; printf '%s\n' "vfio-hook-ledger 1" "cpus win10 set=2-x governor=no state=done" >"$work/state/ledger"
+out=$(on desktop '$H status 2>&1; $H restore --all 2>&1; echo rc=$?; ls $W/state')
+check "bad input: a damaged claim line is reported, kept until restore --all drops it" "$(printf '%s\n' \
+	"vfio-hook: $work/state/ledger:2: cannot read this entry; it is kept as it is (check it, then 'vfio-hook restore --all' gives back the device it names): cpus win10 set=2-x governor=no state=done" \
+	"damaged entries in $work/state/ledger: see the warnings above; 'vfio-hook restore --all' gives them back" \
+	"vfio-hook: $work/state/ledger:2: cannot read this entry; it is kept as it is (check it, then 'vfio-hook restore --all' gives back the device it names): cpus win10 set=2-x governor=no state=done" \
+	"vfio-hook: $work/state/ledger: dropped the damaged entry from line 2: cpus win10 set=2-x governor=no state=done" "rc=0" "lock")" "$out"
+
+tap_done
