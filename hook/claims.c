@@ -377,6 +377,15 @@ void claims_plan_build(const struct config *c, const struct vm *v, const char *v
 
 	plan_cpus(&k, vm, dom, l, h, p, cp);
 	plan_pages(vm, dom, l, p, cp);
+	/* A damaged record hides what other VMs keep, or what the host had: nothing is claimed on a guess. */
+	if (cp->cpus && (ledger_bad_kind(l, "cpus") || ledger_bad_kind(l, "slice") || ledger_bad_kind(l, "governor")))
+		refuse(p, "its CPUs cannot be kept: a damaged cpus, slice or governor line in %s (its FILE:LINE above) hides "
+			  "which CPUs VMs keep or what the host's units had; correct or delete it, or set cpus = none in [vm %s]",
+		       ledger_path(), vm);
+	if (cp->n_pools && (ledger_bad_kind(l, "pages") || ledger_bad_kind(l, "pool")))
+		refuse(p, "its hugepages cannot be claimed: a damaged pages or pool line in %s (its FILE:LINE above) hides "
+			  "what VMs hold or what the pool had; correct or delete it",
+		       ledger_path());
 	/* Without systemd (or in a test without a root) there is no logind to hold the host awake. */
 	cp->sleep = k.block_sleep && systemd && stat(systemd, &st) == 0 && S_ISDIR(st.st_mode);
 	if (k.block_sleep && k.sleep_line && !cp->sleep)

@@ -7,6 +7,7 @@
  * and what the host had before the first claim changed it, given back with the last one:
  *   slice system.slice was=-
  *   governor 3 was=powersave epp=balance_performance
+ *   pool 2048 - was=100
  */
 #define _GNU_SOURCE
 #include "ledger-kinds.h"
@@ -410,4 +411,79 @@ void ledger_governor_drop(struct ledger *l, unsigned cpu)
 		return;
 	memmove(g, g + 1, (l->n_governors - (size_t)(g - l->governors) - 1) * sizeof(*g));
 	l->n_governors--;
+}
+
+/* ---- pool ---- */
+
+bool parse_pools(struct ledger *l, char **f, int bad)
+{
+	unsigned long long size, was, n = 0;
+
+	(void)bad;
+	if (!number(f[1], 1ULL << 40, &size) || !size || !f[2] || (!streq(f[2], "-") && !number(f[2], 4095, &n)) ||
+	    !number(ledger_field(f + 3, "was"), 1UL << 40, &was) || ledger_pool(l, size, streq(f[2], "-") ? -1 : (int)n))
+		return false;
+	ledger_pool_add(l, size, streq(f[2], "-") ? -1 : (int)n, (unsigned long)was);
+	return true;
+}
+
+void format_pools(const struct ledger *l, bool prune, char **buf, size_t *len)
+{
+	(void)prune;
+	for (size_t i = 0; i < l->n_pools; i++) {
+		const struct ledger_pool *p = &l->pools[i];
+		char node[16] = "-";
+
+		if (p->node >= 0)
+			snprintf(node, sizeof(node), "%d", p->node);
+		ledger_put(buf, len, "pool %llu %s was=%lu\n", p->size_kib, node, p->was);
+	}
+}
+
+size_t count_pools(const struct ledger *l) { return l->n_pools; }
+
+void clear_pools(struct ledger *l)
+{
+	free(l->pools);
+}
+
+struct ledger_pool *ledger_pool(const struct ledger *l, unsigned long long size_kib, int node)
+{
+	for (size_t i = 0; i < l->n_pools; i++)
+		if (l->pools[i].size_kib == size_kib && l->pools[i].node == node)
+			return &l->pools[i];
+	return NULL;
+}
+
+struct ledger_pool *ledger_pool_add(struct ledger *l, unsigned long long size_kib, int node, unsigned long was)
+{
+	struct ledger_pool *p = ledger_pool(l, size_kib, node);
+
+	if (!p)
+		p = array_push(&l->pools, &l->n_pools, sizeof(*p));
+	*p = (struct ledger_pool){ size_kib, node, was };
+	return p;
+}
+
+void ledger_pool_drop(struct ledger *l, unsigned long long size_kib, int node)
+{
+	struct ledger_pool *p = ledger_pool(l, size_kib, node);
+
+	if (!p)
+		return;
+	memmove(p, p + 1, (l->n_pools - (size_t)(p - l->pools) - 1) * sizeof(*p));
+	l->n_pools--;
+}
+
+bool ledger_bad_kind(const struct ledger *l, const char *kind)
+{
+	size_t n = strlen(kind);
+
+	for (size_t i = 0; i < l->n_bad; i++) {
+		const char *t = l->bad[i].text;
+
+		if (t && strncmp(t, kind, n) == 0 && (t[n] == ' ' || t[n] == '\t' || !t[n]))
+			return true;
+	}
+	return false;
 }

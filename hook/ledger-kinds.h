@@ -40,6 +40,7 @@ LEDGER_KIND(pages);
 LEDGER_KIND(sleep);
 LEDGER_KIND(slices);
 LEDGER_KIND(governors);
+LEDGER_KIND(pools);
 #undef LEDGER_KIND
 const char *owner_of_cpus(const struct ledger *l, size_t i);
 const char *owner_of_pages(const struct ledger *l, size_t i);
@@ -51,6 +52,7 @@ const char *owner_of_sleep(const struct ledger *l, size_t i);
 	{ "pages", 7, true, false, parse_pages, format_pages, count_pages, owner_of_pages, clear_pages, false }, \
 	{ "sleep", 3, true, false, parse_sleep, format_sleep, count_sleep, owner_of_sleep, clear_sleep, false }, \
 	{ "slice", 3, false, false, parse_slices, format_slices, count_slices, NULL, clear_slices, true }, \
-	{ "governor", 4, false, false, parse_governors, format_governors, count_governors, NULL, clear_governors, true }
+	{ "governor", 4, false, false, parse_governors, format_governors, count_governors, NULL, clear_governors, true }, \
+	{ "pool", 4, false, false, parse_pools, format_pools, count_pools, NULL, clear_pools, true }
 
 #endif

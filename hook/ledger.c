@@ -659,6 +659,11 @@ bool ledger_bad_is_display(const struct ledger_bad *b)
 	return b->text && startswith(b->text, "display ");
 }
 
+bool ledger_bad_is_host(const struct ledger_bad *b)
+{
+	return b->text && (startswith(b->text, "slice ") || startswith(b->text, "governor ") || startswith(b->text, "pool "));
+}
+
 int ledger_display_salvage(const char *text, struct ledger_display *ret)
 {
 	_cleanup_free_ char *copy = xstrdup(text);
@@ -701,7 +706,7 @@ size_t ledger_drop_damaged(struct ledger *l)
 	size_t n = 0;
 
 	for (size_t i = 0; i < l->n_bad; i++) {
-		bool named = ledger_bad_is_display(&l->bad[i]);
+		bool named = ledger_bad_is_display(&l->bad[i]) || ledger_bad_is_host(&l->bad[i]);
 
 		for (size_t k = 0; k < l->n_funcs && !named; k++)
 			named = l->funcs[k].bad == (int)i + 1;

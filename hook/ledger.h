@@ -90,6 +90,13 @@ struct ledger_slice {
 	char *was;  /* its cgroup's cpuset.cpus before ("": none set, every CPU) */
 };
 
+/* A hugepage pool before the first claim raised it: no give lowers it below that. */
+struct ledger_pool {
+	unsigned long long size_kib;
+	int node;          /* -1: the pool of all nodes */
+	unsigned long was; /* its nr_hugepages then */
+};
+
 struct ledger_governor {
 	unsigned cpu;
 	char was[32]; /* its scaling_governor before */
@@ -121,6 +128,8 @@ struct ledger {
 	size_t n_slices;
 	struct ledger_governor *governors;
 	size_t n_governors;
+	struct ledger_pool *pools;
+	size_t n_pools;
 	struct ledger_bad *bad;
 	size_t n_bad;
 };
@@ -186,6 +195,11 @@ void ledger_slice_drop(struct ledger *l, const char *unit);
 struct ledger_governor *ledger_governor(const struct ledger *l, unsigned cpu);
 struct ledger_governor *ledger_governor_add(struct ledger *l, unsigned cpu, const char *was, const char *epp);
 void ledger_governor_drop(struct ledger *l, unsigned cpu);
+struct ledger_pool *ledger_pool(const struct ledger *l, unsigned long long size_kib, int node);
+struct ledger_pool *ledger_pool_add(struct ledger *l, unsigned long long size_kib, int node, unsigned long was);
+void ledger_pool_drop(struct ledger *l, unsigned long long size_kib, int node);
+/* A damaged line of KIND ("cpus", "slice", ...) is in L: what it recorded is unknown. */
+bool ledger_bad_kind(const struct ledger *l, const char *kind);
 
 /* Did a start take anything from NAME? */
 bool ledger_took_from(const struct ledger *l, const char *name);
@@ -196,11 +210,17 @@ bool ledger_has_vm(const struct ledger *l, const char *name);
 
 /*
  * restore --all: forgets damaged lines that name no function (reported, then dropped). A damaged
- * display line is never dropped here: it may be the only record of a display manager stopped.
+ * display line, or one of what the host had before a claim, is never dropped here: it may be the
+ * only record of a display manager stopped, or of a unit's CPUs, a governor or a pool.
  */
 size_t ledger_drop_damaged(struct ledger *l);
 /* Is the damaged line B a display step? */
 bool ledger_bad_is_display(const struct ledger_bad *b);
+/*
+ * Is it a record of what the host had before a claim changed it (slice, governor, pool)? Never
+ * dropped by restore --all: it may be the only record of what to put back.
+ */
+bool ledger_bad_is_host(const struct ledger_bad *b);
 /*
  * What a damaged display line still says: its GPU, step, what (and driver) readable and fit for
  * the step; the owner may be lost (NULL), the state is taken as "doing". 0 (clear *ret with

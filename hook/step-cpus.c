@@ -73,8 +73,15 @@ int cpus_apply(struct ledger *l, const char *without, unsigned timeout_s, char *
 	_cleanup_free_ char *online_path = host_file("/sys/devices/system/cpu/online");
 	struct cpuset keep = claimed(l, without, false), online;
 	char e[64];
-	int r = host_read_cpuset(online_path, timeout_s, &online);
+	int r;
 
+	/* A damaged record: which CPUs VMs keep, or what a unit had, is unknown; nothing is widened on a guess. */
+	if (ledger_bad_kind(l, "cpus") || ledger_bad_kind(l, "slice")) {
+		snprintf(why, n, "a damaged cpus or slice line in %s (its FILE:LINE above) hides which CPUs VMs keep or what "
+			 "the host's units had: correct or delete it", ledger_path());
+		return -EBADMSG;
+	}
+	r = host_read_cpuset(online_path, timeout_s, &online);
 	if (r < 0) {
 		snprintf(why, n, "reading which CPUs are online (%s) %s", online_path ? online_path : "-", host_error(r, e, sizeof(e)));
 		return r;

@@ -5,7 +5,10 @@
  * by what it needs beyond what is free, read back, and where the kernel gives fewer pages, the
  * caches are dropped and memory compacted between a few more tries. Short at the end: the pool
  * goes back to what it was, and the start is refused with how many pages were missing. Its give
- * lowers each pool by exactly what was added for the VM, never below what others still use.
+ * lowers each pool by exactly what was added for the VM, never below what others still use, nor
+ * below what the pool had before the first claim raised it ("pool" in the ledger, recorded
+ * before that raise); the last claim on a pool to go lowers it back to that, whatever races
+ * between starts and stops made of the claims' counts.
  */
 #define _GNU_SOURCE
 #include "claims.h"
@@ -64,20 +67,34 @@ static unsigned long pending(const struct ledger *l, const struct ledger_pages *
 	return n;
 }
 
+/* Is there a claim on the pool of SIZE_KIB on NODE, other than BUT (may be NULL)? */
+static bool pages_on(const struct ledger *l, unsigned long long size_kib, int node, const struct ledger_pages *but)
+{
+	for (size_t i = 0; i < l->n_pages; i++)
+		if (&l->pages[i] != but && l->pages[i].size_kib == size_kib && l->pages[i].node == node)
+			return true;
+	return false;
+}
+
 /*
- * Lowers P's pool by what was added for it, never below what is in use and what VMs still
- * starting claimed; what has to stay goes to another claim on the pool (its stop lowers it).
+ * Lowers P's pool by what was added for it, never below what is in use, what VMs still starting
+ * claimed, and the pool before the first claim (what a raise that never happened, or was cut
+ * short, cannot take away); the last claim on the pool lowers it to that. What has to stay goes
+ * to another claim on the pool (its stop lowers it).
  */
 static int pool_lower(struct ledger *l, struct ledger_pages *p, unsigned timeout_s, char *why, size_t n)
 {
 	_cleanup_free_ char *nr_path = pool_file(p->size_kib, p->node, "nr_hugepages");
 	_cleanup_free_ char *free_path = pool_file(p->size_kib, p->node, "free_hugepages");
-	unsigned long nr = 0, fr = 0, floor, target, got;
+	unsigned long nr = 0, fr = 0, floor, target, got, lowest;
 	char name[96];
 	int r;
 
+	const struct ledger_pool *base = ledger_pool(l, p->size_kib, p->node);
+	bool last = base && !pages_on(l, p->size_kib, p->node, p);
+
 	pool_name(p->size_kib, p->node, name, sizeof(name));
-	if (!p->added)
+	if (!p->added && !last)
 		return 0;
 	r = host_read_number(nr_path, timeout_s, &nr);
 	if (r == 0)
@@ -89,7 +106,9 @@ static int pool_lower(struct ledger *l, struct ledger_pages *p, unsigned timeout
 		return r;
 	}
 	floor = (nr > fr ? nr - fr : 0) + pending(l, p);
-	target = nr > p->added ? nr - p->added : 0;
+	target = last ? 0 : nr > p->added ? nr - p->added : 0;
+	if (base && target < base->was)
+		target = base->was;
 	if (target < floor)
 		target = floor < nr ? floor : nr;
 	got = nr;
@@ -99,9 +118,15 @@ static int pool_lower(struct ledger *l, struct ledger_pages *p, unsigned timeout
 		snprintf(why, n, "lowering the pool of %s to %lu %s", name, target, host_error(r, e, sizeof(e)));
 		return r;
 	}
-	/* What stayed in the pool (in use, or claimed) is lowered by the next claim on it that goes. */
-	if (got + p->added > nr) {
-		unsigned long left = got + p->added - nr;
+	/*
+	 * What stayed in the pool (in use, or claimed) is lowered by the next claim on it that goes;
+	 * what the pool had before the first claim was never this VM's to lower.
+	 */
+	lowest = last ? 0 : nr > p->added ? nr - p->added : 0;
+	if (base && lowest < base->was)
+		lowest = base->was;
+	if (got > lowest) {
+		unsigned long left = got - lowest;
 
 		for (size_t i = 0; i < l->n_pages && left; i++) {
 			struct ledger_pages *o = &l->pages[i];
@@ -135,7 +160,14 @@ bool pages_give(struct ledger *l, const char *owner, unsigned timeout_s, int pri
 			all = false;
 			continue;
 		}
-		ledger_pages_drop(l, p);
+		{
+			unsigned long long size = p->size_kib;
+			int node = p->node;
+
+			ledger_pages_drop(l, p);
+			if (!pages_on(l, size, node, NULL))
+				ledger_pool_drop(l, size, node);
+		}
 		if (ledger_save(l) < 0)
 			all = false;
 	}
@@ -148,17 +180,34 @@ static int pool_raise(struct take *t, const struct pool_want *w)
 	struct ledger *l = &t->w->l;
 	unsigned timeout = t->w->cfg->opt.timeout;
 	_cleanup_free_ char *nr_path = pool_file(w->size_kib, w->node, "nr_hugepages");
-	struct ledger_pages *p = ledger_pages_add(l, t->q->vm, w->size_kib, w->node, w->pages, w->need);
+	const struct ledger_pages *stale = ledger_pages_of(l, t->q->vm, w->size_kib, w->node);
+	/*
+	 * A claim of this VM's own left from a run whose give could not lower the pool: those pages
+	 * are still in it (free now, counted in what this start found free), so they stay its to
+	 * give back.
+	 */
+	unsigned long added = w->need + (stale ? stale->added : 0);
+	struct ledger_pages *p;
 	unsigned long old = 0, got = 0;
 	char name[96];
 	int r;
 
 	pool_name(w->size_kib, w->node, name, sizeof(name));
+	r = host_read_number(nr_path, timeout, &old);
+	if (r < 0) {
+		char e[64];
+
+		snprintf(t->what, sizeof(t->what), "cannot read the pool of %s (%s) %s", name, nr_path, host_error(r, e, sizeof(e)));
+		return r;
+	}
+	/* What the pool had before any claim raised it: recorded before the first raise. */
+	if (!ledger_pool(l, w->size_kib, w->node))
+		ledger_pool_add(l, w->size_kib, w->node, old);
+	p = ledger_pages_add(l, t->q->vm, w->size_kib, w->node, w->pages, added > w->pages ? w->pages : added);
 	if (ledger_save(l) < 0) {
 		snprintf(t->what, sizeof(t->what), "cannot record its %s in %s", name, ledger_path());
 		return -EIO;
 	}
-	r = w->need ? host_read_number(nr_path, timeout, &old) : 0;
 	for (int i = 0; r == 0 && w->need && i < POOL_TRIES; i++) {
 		if (i)
 			make_room(timeout);
@@ -175,7 +224,9 @@ static int pool_raise(struct take *t, const struct pool_want *w)
 	if (w->need && got < old + w->need) {
 		/* Only what the kernel gave is the VM's to give back: the undo lowers the pool by that. */
 		p = ledger_pages_of(l, t->q->vm, w->size_kib, w->node);
-		p->added = got > old ? got - old : 0;
+		p->added = (got > old ? got - old : 0) + (added > w->need ? added - w->need : 0);
+		if (p->added > p->pages)
+			p->added = p->pages;
 		ledger_save(l);
 		snprintf(t->what, sizeof(t->what),
 			 "%lu %s are missing: it needs %lu, %lu were free and the kernel found %lu more of %lu (%d tries, the caches "

@@ -258,8 +258,18 @@ int action_restore(const char *cfg_path, const char *vm)
 	if (!vm) {
 		int k;
 
-		for (size_t i = 0; i < w.l.n_bad; i++)
+		for (size_t i = 0; i < w.l.n_bad; i++) {
 			damaged |= ledger_bad_is_display(&w.l.bad[i]);
+			if (ledger_bad_is_host(&w.l.bad[i])) {
+				log_error("%s:%d: a damaged record of what the host had before a claim is kept: correct it (slice "
+					  "UNIT was=CPUS|-, governor CPU was=GOVERNOR epp=EPP|-, pool SIZE_KIB NODE|- was=PAGES), or "
+					  "delete it once the host is as it should be; until then no VM's CPUs or hugepages are claimed",
+					  ledger_path(), w.l.bad[i].line);
+				damaged = true;
+				if (r == 0)
+					r = -EBADMSG;
+			}
+		}
 		k = restore_damaged_display(&w.l, w.cfg->opt.timeout);
 		if (k < 0)
 			r = k;

@@ -285,4 +285,81 @@ check "bad input: a damaged claim line is reported, kept until restore --all dro
 	"vfio-hook: $work/state/ledger:2: cannot read this entry; it is kept as it is (check it, then 'vfio-hook restore --all' gives back the device it names): cpus win10 set=2-x governor=no state=done" \
 	"vfio-hook: $work/state/ledger: dropped the damaged entry from line 2: cpus win10 set=2-x governor=no state=done" "rc=0" "lock")" "$out"
 
+## hugepages whatever races and failures came between: each pool ends as it was before the first
+## claim (the "pool" record), never lower, never higher
+RACE='started() { running $W/$1.xml $1; $H $1 started begin - </dev/null; }; gone() { rm -f $W/run/$1.xml; }; take() { echo $(( $(cat $2/free_hugepages) - $1 )) >$2/free_hugepages; }'
+export RACE
+# A raise that never finishes (the kernel stuck finding pages, or the hook killed in it): its
+# claim says 412 were added, none were; restore keeps the 100 pages reserved at boot.
+cxml win10 "" 1048576 "<hugepages/>" >"$work/win10.xml"
+host; map "[options]" "timeout = 2" "[vm win10]" "block-sleep = no"; pool "$P2M" 100 100
+out=$(on desktop "$START; $POOL"'
+(FAKEKERNEL_POOL_HANG=1 timeout -s KILL 1 $H win10 prepare begin - <$W/win10.xml) 2>/dev/null; echo "killed rc=$?"
+grep -c "^pool 2048 - was=100$" $W/state/ledger
+$H restore win10 2>&1; pool $P2M')
+check "hugepages: a raise killed before it finished, then restore: the boot's 100 pages stay" \
+	"$(printf '%s\n' "killed rc=137" 1 "win10: restored" "100/100")" "$(echo "$out" | grep -v "^Killed$")"
+# A release whose lowering hung keeps its claim; the VM started again before any restore: its
+# next stop still lowers the pool to what it had before the first claim.
+host; map "[options]" "timeout = 2" "[vm win10]" "block-sleep = no"
+out=$(on desktop "$START; $RUNNING; $POOL; $RACE"'
+start win10; started win10; take 512 $P2M
+gone win10; take -512 $P2M; FAKEKERNEL_POOL_HANG=1 stop win10 >/dev/null 2>&1; pool $P2M
+start win10; started win10; take 512 $P2M; gone win10; take -512 $P2M; stop win10; pool $P2M; ls $W/state')
+check "hugepages: a stop that could not lower, a restart, a stop: the pool back to 0" \
+	"$(printf '%s\n' "win10 rc=0" "512/512" "win10 rc=0" "win10 stopped rc=0" "0/0" "lock")" "$out"
+# Three VMs on one pool; A's release comes after B prepared (counting A's free pages as free).
+cxml C "" 524288 "<hugepages/>" >"$work/C.xml"; cxml A "" 1048576 "<hugepages/>" >"$work/A.xml"
+cxml B "" 1048576 "<hugepages/>" >"$work/B.xml"
+host; map "[options]" "timeout = 2" "block-sleep = no" "[vm C]" "cpus = none" "[vm A]" "cpus = none" "[vm B]" "cpus = none"
+out=$(on desktop "$START; $RUNNING; $POOL; $RACE"'
+start C; started C; take 256 $P2M; start A; started A; take 512 $P2M
+gone A; take -512 $P2M; start B; stop A; started B; take 512 $P2M
+gone B; take -512 $P2M; stop B; gone C; take -256 $P2M; stop C; pool $P2M; ls $W/state')
+check "hugepages: a release racing another's start, three VMs: every pool back to 0 in the end" \
+	"$(printf '%s\n' "C rc=0" "A rc=0" "B rc=0" "A stopped rc=0" "B stopped rc=0" "C stopped rc=0" "0/0" "lock")" "$out"
+# One VM on node 0's pool while another, still starting, claims from the pool of all nodes.
+cxml linux "" 1048576 "<hugepages/>" >"$work/linux.xml"
+cxml win10 "" 524288 "<hugepages/>" "<numatune><memory mode='strict' nodeset='0'/></numatune>" >"$work/win10.xml"
+host; map "[options]" "timeout = 2" "[vm win10]" "block-sleep = no" "[vm linux]" "block-sleep = no"
+out=$(on desktop "$START; $RUNNING; $POOL; $RACE"'
+N0=$VFIO_HOOK_TEST_ROOT/sys/devices/system/node/node0/hugepages/hugepages-2048kB
+start linux; start win10; started win10; take 256 $N0; take 256 $P2M
+gone win10; take -256 $N0; take -256 $P2M; stop win10
+started linux; take 512 $P2M; gone linux; take -512 $P2M; stop linux; echo "all=$(pool $P2M) node0=$(pool $N0)"; ls $W/state')
+check "hugepages: node 0's pool and the pool of all nodes, one VM still starting: both back to 0" \
+	"$(printf '%s\n' "linux rc=0" "win10 rc=0" "win10 stopped rc=0" "linux stopped rc=0" "all=0/0 node0=0/0" "lock")" "$out"
+cxml win10 "$(pins 2 3)<emulatorpin cpuset='3'/>" >"$work/win10.xml"
+cxml linux "$(pins 4 5)" >"$work/linux.xml"
+
+## a damaged record of what VMs keep, or of what the host's units had: no CPU is claimed or given
+## back on a guess; once the line is put right, restore gives the host its CPUs back exactly
+host; map "[options]" "timeout = 2" "block-sleep = no" "[vm win10]" "evict = refuse" "[vm linux]" "evict = refuse"
+out=$(on desktop "$START; $RUNNING; $RACE"'
+start win10; started win10
+sed -i "s/^slice user.slice was=-$/slice user.slice was=-x/" $W/state/ledger
+start linux 2>&1 | grep -v "cannot read this entry"; eval "$UNITS"
+gone win10; stop win10 2>&1 | grep -v "cannot read this entry"; eval "$UNITS"
+$H restore --all 2>&1 | grep -c "a damaged record of what the host had before a claim is kept"
+sed -i "s/^damaged slice user.slice was=-x$/slice user.slice was=-/" $W/state/ledger
+$H restore --all; eval "$UNITS"; ls $W/state')
+check "CPUs: a damaged slice line: the next claim refused, the stop keeps the CPUs, restore --all keeps the line; put right, restore gives all back" \
+	"$(printf '%s\n' "win10 rc=0" \
+	"vfio-hook: linux: its CPUs cannot be kept: a damaged cpus, slice or governor line in $work/state/ledger (its FILE:LINE above) hides which CPUs VMs keep or what the host's units had; correct or delete it, or set cpus = none in [vm linux]" \
+	"linux rc=1" "system.slice=0-1,4-7/0-1,4-7 user.slice=0-1,4-7/0-1,4-7 init.scope=0-1,4-7/0-1,4-7 machine.slice=/0-7 " \
+	"vfio-hook: win10: its CPUs stay kept from the host: a damaged cpus or slice line in $work/state/ledger (its FILE:LINE above) hides which CPUs VMs keep or what the host's units had: correct or delete it; run 'vfio-hook restore win10' when the cause is gone" \
+	"win10 stopped rc=0" "system.slice=0-1,4-7/0-1,4-7 user.slice=0-1,4-7/0-1,4-7 init.scope=0-1,4-7/0-1,4-7 machine.slice=/0-7 " \
+	1 "win10: restored" "$UNITS0" "lock")" "$out"
+host; map "[options]" "timeout = 2" "block-sleep = no" "[vm win10]" "evict = refuse" "[vm linux]" "evict = refuse"
+cxml linux "$(pins 3 4)" >"$work/linux.xml"
+out=$(on desktop "$START; $RUNNING; $RACE"'
+start win10; started win10
+sed -i "s/^\(cpus win10 .*\) state=done$/\1 state=dnoe/" $W/state/ledger
+start linux 2>&1 | grep -v "cannot read this entry"; eval "$UNITS"')
+check "CPUs: a damaged cpus line of a running VM: another VM's claim is refused, the host's CPUs stay" \
+	"$(printf '%s\n' "win10 rc=0" \
+	"vfio-hook: linux: its CPUs cannot be kept: a damaged cpus, slice or governor line in $work/state/ledger (its FILE:LINE above) hides which CPUs VMs keep or what the host's units had; correct or delete it, or set cpus = none in [vm linux]" \
+	"linux rc=1" "system.slice=0-1,4-7/0-1,4-7 user.slice=0-1,4-7/0-1,4-7 init.scope=0-1,4-7/0-1,4-7 machine.slice=/0-7 ")" "$out"
+cxml linux "$(pins 4 5)" >"$work/linux.xml"
+
 tap_done

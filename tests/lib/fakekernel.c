@@ -85,7 +85,8 @@ static int is_addr(const char *s)
 /*
  * The host's hugepage pools under the fixture root ($VFIO_HOOK_TEST_ROOT): a write to a pool's
  * nr_hugepages grows it up to its "capacity" file (absent: no limit), or shrinks it down to the
- * pages in use, keeping free_hugepages in step (a node's pool moves the pool of all nodes too);
+ * pages in use, keeping free_hugepages in step (a node's pool moves the pool of all nodes too,
+ * and the pool of all nodes shrinks by the nodes' free pages);
  * a write to proc/sys/vm/compact_memory sets each pool's capacity to its "capacity.compacted".
  * Any other write there replaces what the file holds, as a write to a kernel attribute does.
  * FAKEKERNEL_POOL_HANG=1: a pool's write never returns.
@@ -693,6 +694,23 @@ static int do_pool(const char *dir, const char *val)
 		snprintf(all, sizeof(all), "%.500s/sys/kernel/mm/hugepages%.400s", root, size);
 		if (read_count(all, "nr_hugepages", -1) >= 0)
 			pool_moved(all, read_count(all, "nr_hugepages", 0) + now - nr, read_count(all, "free_hugepages", 0) + now - nr);
+	} else if (root && now < nr) {
+		/* The pool of all nodes shrinks by freeing free pages of the nodes' pools, node 0 first. */
+		char pat[1024];
+		long drop = nr - now;
+		glob_t g;
+
+		snprintf(pat, sizeof(pat), "%.500s/sys/devices/system/node/node*/hugepages%.400s", root, size);
+		if (glob(pat, 0, NULL, &g) == 0) {
+			for (size_t i = 0; i < g.gl_pathc && drop > 0; i++) {
+				long nnr = read_count(g.gl_pathv[i], "nr_hugepages", 0), nfr = read_count(g.gl_pathv[i], "free_hugepages", 0);
+				long d = drop < nfr ? drop : nfr;
+
+				pool_moved(g.gl_pathv[i], nnr - d, nfr - d);
+				drop -= d;
+			}
+			globfree(&g);
+		}
 	}
 	return 0;
 }
