@@ -27,8 +27,9 @@ map=$SYSCONFDIR/vfio-hook.ini
 manifest=$DATADIR/vfio-hook/installed
 say() { echo "vfio-hook install: $*"; }
 
-# Is PATH (inside DESTDIR) a link to our program?
-is_ours() { [ -L "$DESTDIR$1" ] && [ "$(basename "$(readlink "$DESTDIR$1")")" = vfio-hook ]; }
+# Is PATH (inside DESTDIR) a link this install makes: to this program ($bin), or an alias's
+# "vfio-hook" beside it? A link to another vfio-hook (another prefix, another install) is not.
+is_ours() { [ -L "$DESTDIR$1" ] && { [ "$(readlink "$DESTDIR$1")" = "$bin" ] || [ "$(readlink "$DESTDIR$1")" = vfio-hook ]; }; }
 # Is nothing at PATH (inside DESTDIR), or our link?
 free_or_ours() { { [ ! -e "$DESTDIR$1" ] && [ ! -L "$DESTDIR$1" ]; } || is_ours "$1"; }
 

@@ -81,6 +81,14 @@ case $(cat "$work/log") in *"/usr/local/sbin/vfio is not vfio-hook's, left as it
 *) not_ok "another vfio: install says so" "$(cat "$work/log")" ;; esac
 inst uninstall "$d"
 check "another vfio: uninstall restores the tree exactly" "$before" "$(tree "$d")"
+# ... also when theirs is a link to another vfio-hook (another prefix, another install)
+d=$work/vfio-link
+mkdir -p "$d/usr/local/sbin" "$d/opt/bin"
+ln -s /opt/bin/vfio-hook "$d/usr/local/sbin/vfio"
+inst install "$d"; check "a vfio linked to another vfio-hook: install succeeds" 0 $?
+check "a vfio linked to another vfio-hook: left pointing there" /opt/bin/vfio-hook "$(readlink "$d/usr/local/sbin/vfio")"
+inst uninstall "$d"
+check "a vfio linked to another vfio-hook: uninstall leaves it" /opt/bin/vfio-hook "$(readlink "$d/usr/local/sbin/vfio")"
 
 # 2b. HOOK=no, as the Nix package installs it: the program, its names, pages, completion and example,
 # and nothing of the system's (no hook, no map, no record: the package manager removes it)
