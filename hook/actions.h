@@ -28,7 +28,7 @@ struct check_verdict {
 	bool unsure; /* what this user cannot read was not checked: the hook may start it */
 	bool no_xml;
 };
-int check_verdict(const char *cfg_path, const char *vm, struct check_verdict *ret);
+int check_verdict(const char *cfg_path, const char *vm, bool ask_libvirt, struct check_verdict *ret);
 void check_verdict_clear(struct check_verdict *v);
 /* vm NULL: every VM with a record. */
 int action_restore(const char *cfg_path, const char *vm);

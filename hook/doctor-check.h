@@ -34,6 +34,7 @@ struct doctor {
 	char *cmdline;     /* the kernel command line, NULL when unreadable */
 	char *release;     /* the running kernel's release */
 	const char *cfg_path; /* the map asked for (-c), or NULL */
+	bool libvirt_mute;    /* libvirt did not answer within the map's timeout: not asked again */
 };
 
 /* One check: its status, what was found, and what to do (NULL: nothing). */

@@ -32,6 +32,8 @@ static void check_vm_names(struct doctor *d)
 	if (!d->c->n_vms)
 		return;
 	r = virt_list_defined(uri, d->c->opt.timeout, &names, &n, &why);
+	/* One deadline is what a libvirt that does not answer costs doctor, not one per VM. */
+	d->libvirt_mute = r == -ETIMEDOUT;
 	if (r < 0) {
 		doctor_report(d, ST_SKIP, r == -ECONNREFUSED ? "systemctl start libvirtd (or virtqemud, with the modular daemons)" : NULL,
 		       "whether libvirt has a VM of each [vm] name: cannot ask it: %s", why);
@@ -163,7 +165,7 @@ static void check_vms(struct doctor *d)
 
 		if (!v->n_pci)
 			continue;
-		if (check_verdict(d->cfg_path, v->name, &cv) < 0) {
+		if (check_verdict(d->cfg_path, v->name, !d->libvirt_mute, &cv) < 0) {
 			doctor_report(d, ST_SKIP, NULL, "[vm %s] no dry run: it could not be planned (standard error says why)", v->name);
 			continue;
 		}
@@ -184,7 +186,8 @@ static void check_vms(struct doctor *d)
 		if (cv.no_xml) {
 			xml_fix = xasprintf("vfio-hook --check %s --xml FILE, with the VM's XML (virsh dumpxml %s)", q, q);
 			doctor_report(d, ST_SKIP, xml_fix, "[vm %s] whether its libvirt definition passes these functions through "
-				      "(<hostdev>) is not checked: libvirt (%s) did not give it", v->name, d->c->opt.uri);
+				      "(<hostdev>) is not checked: libvirt (%s) %s", v->name, d->c->opt.uri,
+				      d->libvirt_mute ? "did not answer (see above), so it was not asked" : "did not give it");
 		}
 		check_verdict_clear(&cv);
 	}

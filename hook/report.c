@@ -35,9 +35,10 @@ static char *xml_from_libvirt(const char *uri, unsigned timeout_s, const char *v
 /*
  * The plan a start of VM would follow, as --check shows it: SEE(PLAN, DATA) is given it. The
  * domain XML from XML_FILE, else from libvirt (a warning when it cannot be had; for doctor,
- * QUIET, in the verdict instead). 0, or -errno (logged) when no plan could be made.
+ * QUIET, in the verdict instead; with ASK false, libvirt is not asked: it did not answer doctor
+ * already). 0, or -errno (logged) when no plan could be made.
  */
-static int dry_run(const char *cfg_path, const char *vm_name, const char *xml_file, bool quiet,
+static int dry_run(const char *cfg_path, const char *vm_name, const char *xml_file, bool quiet, bool ask,
 		   void (*see)(const struct plan *p, bool no_xml, void *data), void *data)
 {
 	struct world w;
@@ -66,7 +67,7 @@ static int dry_run(const char *cfg_path, const char *vm_name, const char *xml_fi
 			goto out;
 		}
 	} else {
-		xml = quiet && !virt_may_ask(w.cfg->opt.uri) ? NULL : xml_from_libvirt(w.cfg->opt.uri, w.cfg->opt.timeout, vm_name);
+		xml = quiet && (!ask || !virt_may_ask(w.cfg->opt.uri)) ? NULL : xml_from_libvirt(w.cfg->opt.uri, w.cfg->opt.timeout, vm_name);
 		if (!xml && !quiet)
 			log_warning("cannot get %s's XML from %s: skipping the <hostdev> cross-check (or pass --xml FILE)",
 				    vm_name, w.cfg->opt.uri);
@@ -116,7 +117,7 @@ static void describe(const struct plan *p, bool no_xml, void *data)
 
 int action_check(const char *cfg_path, const char *vm_name, const char *xml_file)
 {
-	int refused = 0, r = dry_run(cfg_path, vm_name, xml_file, false, describe, &refused);
+	int refused = 0, r = dry_run(cfg_path, vm_name, xml_file, false, true, describe, &refused);
 
 	return r < 0 ? r : refused ? -EPERM : 0;
 }
@@ -134,10 +135,10 @@ static void keep_verdict(const struct plan *p, bool no_xml, void *data)
 		*(char **)array_push(&v->warnings, &v->n_warnings, sizeof(char *)) = xstrdup(p->warnings[i]);
 }
 
-int check_verdict(const char *cfg_path, const char *vm_name, struct check_verdict *ret)
+int check_verdict(const char *cfg_path, const char *vm_name, bool ask_libvirt, struct check_verdict *ret)
 {
 	*ret = (struct check_verdict){ 0 };
-	return dry_run(cfg_path, vm_name, NULL, true, keep_verdict, ret);
+	return dry_run(cfg_path, vm_name, NULL, true, ask_libvirt, keep_verdict, ret);
 }
 
 void check_verdict_clear(struct check_verdict *v)

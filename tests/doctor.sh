@@ -462,4 +462,23 @@ doctor desktop vmx ""
 has "1 GiB hugepages reserved on the kernel command line: PASS" \
 	"PASS  [vm win10] its 8 1 GiB hugepages are reserved at boot (8 on the kernel command line)"
 
+## a libvirt that accepts and never answers (busy autostarting VMs) costs doctor one deadline, not
+## one per VM: each VM's dry run says libvirt was not asked again
+if [ -n "${MUTE_SOCKET:-}" ]; then
+	"$MUTE_SOCKET" "$work/mute.sock" >"$work/mute.out" &
+	mute=$!
+	i=0; while [ $i -lt 50 ] && ! grep -qs ready "$work/mute.out"; do sleep 0.1; i=$((i + 1)); done
+	mkroot intel "intel_iommu=on iommu=pt"
+	mkmap "[options]" "timeout = 2" "uri = qemu+unix:///system?socket=$work/mute.sock" "[pci gpu]" "device = 10de:1e84" \
+		"device = 10de:10f8" "device = 10de:1ad8" "device = 10de:1ad9" "[vm a]" "pci = gpu" "[vm b]" "pci = gpu" "[vm c]" "pci = gpu"
+	doctor desktop vmx ""
+	kill "$mute"; wait "$mute" 2>/dev/null
+	has "a mute libvirt: the names' check says so once" \
+		"SKIP  whether libvirt has a VM of each [vm] name: cannot ask it: no answer from libvirt (qemu+unix:///system?socket=$work/mute.sock) within 2 s"
+	check "a mute libvirt: no VM's dry run asks it again" 3 \
+		"$(printf '%s\n' "$out" | grep -c "did not answer (see above), so it was not asked")"
+else
+	skip "a mute libvirt costs doctor one deadline" "needs tests/lib/mute-socket (run through make check)"
+fi
+
 tap_done
