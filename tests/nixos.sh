@@ -308,6 +308,15 @@ refused comment "{ services.vfio-hook.enable = true; services.vfio-hook.settings
 	"services.vfio-hook.settings.pci.gpu.device"
 refused unknown-section "{ services.vfio-hook.enable = true; services.vfio-hook.settings = { host.iommu = \"amd\"; hosts.users = [ \"alice\" ]; }; }" \
 	"services.vfio-hook.settings.hosts"
+# What the module writes into the map's headers and keys: never a line, a section or a comment of its own.
+refused vm-name-newline "{ services.vfio-hook.enable = true; services.vfio-hook.settings = { host.iommu = \"amd\"; pci.gpu.device = [ \"10de:1e84\" ]; vm.\"win10]\\n[options]\\nevict = shutdown\\n[vm linux\".pci = [ \"gpu\" ]; }; }" \
+	"services.vfio-hook.settings.vm: a VM name the map cannot hold"
+refused vm-name-comment "{ services.vfio-hook.enable = true; services.vfio-hook.settings = { host.iommu = \"amd\"; pci.gpu.device = [ \"10de:1e84\" ]; vm.\"Win 11 ; test\".pci = [ \"gpu\" ]; }; }" \
+	"services.vfio-hook.settings.vm: a VM name the map cannot hold (Win 11 ; test)"
+refused vm-key-newline "{ services.vfio-hook.enable = true; services.vfio-hook.settings = { host.iommu = \"amd\"; pci.gpu.device = [ \"10de:1e84\" ]; vm.test.\"evict = detach\\npci = gpu\\n[vm backup]\\nhost-display\" = \"handoff\"; }; }" \
+	"services.vfio-hook.settings.vm.\"test\": keys are lowercase words of the map"
+refused options-key "{ services.vfio-hook.enable = true; services.vfio-hook.settings = { host.iommu = \"amd\"; options.\"uri = x\\n[vm a]\\npci\" = \"gpu\"; }; }" \
+	"services.vfio-hook.settings.options: keys are lowercase words of the map"
 refused early-address "{ services.vfio-hook.enable = true; services.vfio-hook.settings = { host = { iommu = \"amd\"; early = true; }; pci.nvme.device = [ \"0000:01:00.0\" ]; }; }" \
 	"services.vfio-hook.settings.host.early: 0000:01:00.0: a function pinned by address"
 # The declarations are NixOS's types, not looser ones: values NixOS refuses are refused.

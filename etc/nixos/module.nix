@@ -70,6 +70,12 @@ let
   userName = types.strMatching "[A-Za-z_][A-Za-z0-9._-]*[$]?";
   # [pci NAME], [usb NAME]: the names the map's parser accepts.
   setNameRe = "[A-Za-z0-9_.+-]+";
+  # [vm NAME]: a libvirt domain name the map can hold in its header: no control character (a
+  # newline would begin a section of its own), no '/' or ']', no space at either end, and no
+  # " ;" or " #", which the map's parser reads as the start of a comment.
+  vmNameOk = n: builtins.match "[^]/[:cntrl:]]+" n != null && builtins.match "( .*|.* |.* [;#].*)" n == null;
+  # A key of [options], [host] or [vm]: a word of the map's, never a line of its own.
+  keyRe = "[a-z][a-z0-9-]*";
 
   atom = types.oneOf [
     types.bool
@@ -446,6 +452,17 @@ in
           assertion = builtins.all (n: builtins.match setNameRe n != null) (builtins.attrNames cfg.settings.${kind});
           message = "services.vfio-hook.settings.${kind}: section names are letters, digits, '-', '_', '.' and '+' (${concatStringsSep ", " (builtins.attrNames cfg.settings.${kind})}).";
         }) [ "pci" "usb" ]
+        ++ [
+          {
+            assertion = builtins.all vmNameOk (builtins.attrNames cfg.settings.vm);
+            message = "services.vfio-hook.settings.vm: a VM name the map cannot hold (${concatStringsSep ", " (builtins.filter (n: !vmNameOk n) (builtins.attrNames cfg.settings.vm))}): no control characters, '/' or ']', no space at either end, no \" ;\" or \" #\"; rename the domain (virsh domrename).";
+          }
+        ]
+        ++ map (section: {
+          assertion = builtins.all (k: builtins.match keyRe k != null) (builtins.attrNames section.value);
+          message = "services.vfio-hook.settings.${section.name}: keys are lowercase words of the map (vfio-hook.ini(5)), not ${concatStringsSep ", " (builtins.filter (k: builtins.match keyRe k == null) (builtins.attrNames section.value))}.";
+        }) ([ { name = "options"; value = cfg.settings.options; } { name = "host"; value = cfg.settings.host; } ]
+          ++ lib.mapAttrsToList (n: v: { name = "vm.\"${n}\""; value = v; }) cfg.settings.vm)
         ++ [
           {
             assertion = host.memlock == null || host.users != [ ];
