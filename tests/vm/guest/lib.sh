@@ -69,7 +69,9 @@ define_l2() {
 		echo "<domain type='qemu'><name>$name</name><memory unit='MiB'>${L2_MEMORY_MIB:-96}</memory><vcpu>1</vcpu>"
 		echo "<os><type arch='x86_64' machine='q35'>hvm</type>"
 		if [ "$os" = linux ]; then
-			echo "<kernel>$VM_LIB/l2/vmlinuz</kernel><initrd>$VM_LIB/l2/initrd</initrd>"
+			# The uncompressed kernel if the image has it (build-root.sh): a boot several times faster.
+			l2k=$VM_LIB/l2/vmlinux; [ -e "$l2k" ] || l2k=$VM_LIB/l2/vmlinuz
+			echo "<kernel>$l2k</kernel><initrd>$VM_LIB/l2/initrd</initrd>"
 			echo "<cmdline>console=ttyS0 quiet panic=-1</cmdline>"
 		else
 			echo "<boot dev='network'/>"
@@ -106,8 +108,9 @@ define_l2() {
 # runs: a deadline each, so a hook hung in the kernel makes a FAIL, not a hung run.
 domstate() { timeout 30 virsh domstate "$1" 2>/dev/null | head -n1; }
 
-# wait_l2_up NAME SECONDS: a Linux L2 has booted to its init.
-l2_up() { grep -q L2-UP "/tmp/$1.console" 2>/dev/null; }
+# wait_l2_up NAME SECONDS: a Linux L2 has booted to its init (seen once: l2_ready marks it; a
+# restore from its saved state may start its console file afresh).
+l2_up() { [ -e "/tmp/$1.up" ] || grep -q L2-UP "/tmp/$1.console" 2>/dev/null; }
 wait_l2_up() { wait_for "$2" l2_up "$1"; }
 
 # The hook's own log lines (syslog) since MARK was set with log_mark: busybox syslogd's file,
@@ -269,13 +272,20 @@ cleanup() { for d in "$@"; do timeout 60 virsh destroy "$d" >/dev/null 2>&1; tim
 # back what it owned). One that ends switched off (evict = shutdown) is booted again by the next
 # l2_ready that needs it.
 L2_POOL="la lb"
-l2_boot() { # NAME: defined with no hostdev and started; not waited for
+l2_boot() { # NAME: defined with no hostdev and started; not waited for (/tmp/NAME.starting while virsh start runs)
+	touch "/tmp/$1.starting"
 	rm -f "/tmp/$1.console" "/tmp/$1.up"
 	define_l2 "$1" linux no
 	date +%s >"/tmp/$1.t0"
-	timeout 180 virsh start "$1" >"/tmp/$1.start" 2>&1 || info "L2 $1: virsh start failed: $(tr '\n' ' ' <"/tmp/$1.start")"
+	timeout 300 virsh start "$1" >"/tmp/$1.start" 2>&1 || info "L2 $1: virsh start failed: $(tr '\n' ' ' <"/tmp/$1.start")"
+	rm -f "/tmp/$1.starting"
 }
-l2_pool_start() { for n in $L2_POOL; do l2_boot "$n" & done; wait; }
+l2_started() { [ ! -e "/tmp/$1.starting" ]; }
+# l2_pool_start: both started in the background (l2_ready waits for that start first).
+l2_pool_start() {
+	for n in $L2_POOL; do touch "/tmp/$n.starting"; done
+	for n in $L2_POOL; do l2_boot "$n" & done
+}
 # l2_boot_s NAME: seconds from its start to L2-UP (or until now, if not up yet).
 l2_boot_s() {
 	t1=$(stat -c %Y "/tmp/$1.up" 2>/dev/null || date +%s)
@@ -286,6 +296,8 @@ l2_boot_s() {
 l2_ready() {
 	lr_rc=0
 	for n in "$@"; do
+		# The background start (l2_pool_start) first, if it is still on.
+		wait_for 330 l2_started "$n"
 		if ! state_is "$n" running; then
 			info "L2 $n is $(domstate "$n"): booting it again"
 			l2_boot "$n"
@@ -310,8 +322,11 @@ l2_give() {
 	return $lg_rc
 }
 # l2_reset NAME...: back to the known state: every PCI hostdev unplugged live (the L2
-# acknowledges) and what the ledger says it owns given back (vfio-hook restore). A shut-off
-# one is left for l2_ready. Returns 1 if one is not in the known state.
+# acknowledges) and what the ledger says it owns given back (vfio-hook restore). What it took
+# from another VM (a swap between the two) stays in the ledger while it runs, for its release:
+# then it is stopped and started again as libvirt and the hook see it, without booting Linux
+# again (virsh managedsave, then virsh start restores the saved state), under a map that gives
+# nothing back. A shut-off one is left for l2_ready. Returns 1 if one is not in the known state.
 l2_reset() {
 	lx_rc=0
 	for n in "$@"; do
@@ -324,10 +339,21 @@ l2_reset() {
 		if [ -n "$(ledger_lines "$n")" ]; then
 			within 120 /tmp/reset.out vfio-hook restore "$n" || info "l2_reset $n: restore: $(tr '\n' ' ' </tmp/reset.out)"
 		fi
-		[ -z "$(ledger_lines "$n")" ] || lx_rc=1
+		if [ -n "$(ledger_lines "$n")" ] || [ -n "$(took_from "$n")" ]; then
+			info "l2_reset $n: the ledger still says: $(ledger_lines "$n" | tr '\n' ';') $(took_from "$n" | tr '\n' ';'); stopping and starting it"
+			cp /etc/vfio-hook.ini /tmp/reset.ini 2>/dev/null
+			write_map "[options]" "giveback = no"
+			within 300 /tmp/reset.out virsh managedsave "$n" || info "l2_reset $n: managedsave: $(tr '\n' ' ' </tmp/reset.out)"
+			within 300 /tmp/reset.out virsh start "$n" || info "l2_reset $n: start: $(tr '\n' ' ' </tmp/reset.out)"
+			cp /tmp/reset.ini /etc/vfio-hook.ini 2>/dev/null
+			state_is "$n" running || lx_rc=1
+		fi
+		[ -z "$(ledger_lines "$n")" ] && [ -z "$(took_from "$n")" ] || lx_rc=1
 	done
 	return $lx_rc
 }
+# took_from NAME: the ledger's lines of what another VM took from NAME.
+took_from() { awk -v vm="$1" '$1 == "took" { for (i = 3; i <= NF; i++) if ($i == "from=" vm) print }' "$LEDGER" 2>/dev/null; }
 
 # vm_reboot: reboots the guest; the guest's init runs this scenario again after the reboot with
 # VM_RESUMED=1 (its second stage), then the ones after it. Only in a boot profile that lets the

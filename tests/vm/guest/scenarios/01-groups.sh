@@ -1,3 +1,4 @@
+# vm-time: 30
 # The guest sees IOMMU groups like a passthrough desktop: the GPU-like device's two functions
 # share one group; each NIC, the xHCI and the NVMe have their own; host drivers are bound.
 g0=$(group_of 0000:01:00.0)

@@ -1,3 +1,4 @@
+# vm-time: 30
 # `vfio-hook groups` on a real kernel: every function is listed under its group, and its line
 # starts exactly as this guest's own `lspci -nns ADDR` prints it.
 out=$(vfio-hook groups 2>/tmp/groups.err)

@@ -1,3 +1,4 @@
+# vm-time: 60
 # libvirt itself moves a managed='yes' NIC to vfio-pci for an L2 domain and back to e1000e.
 nic=0000:02:00.0
 define_l2 nicvm none yes "$nic"

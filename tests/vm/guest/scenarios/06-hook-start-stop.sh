@@ -1,3 +1,4 @@
+# vm-time: 60
 # virsh start with both GPU-like functions mapped (managed='no'): the hook moves them to
 # vfio-pci and A runs; virsh destroy: they are back on working host drivers, nothing left over.
 write_map "[options]" "timeout = 20" "[pci gpu]" "device = 1234:1111  bochs-display" "device = 8086:293e  its audio" "[vm a]" "pci = gpu"

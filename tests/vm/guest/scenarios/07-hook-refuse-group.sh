@@ -1,3 +1,4 @@
+# vm-time: 40
 # Only function 0 mapped: the group is not viable, the hook refuses, virsh start shows the
 # line naming 01:00.1, and the host drivers are untouched and still work.
 write_map "[options]" "timeout = 20" "[pci gpu]" "device = 1234:1111  bochs-display" "[vm a]" "pci = gpu"

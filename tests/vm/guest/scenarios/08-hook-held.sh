@@ -1,3 +1,4 @@
+# vm-time: 90
 # B (same group) while A runs, evict = refuse: refused naming A; A keeps running; B's release
 # leaves A's devices alone and returns promptly.
 write_map "[options]" "timeout = 20" "evict = refuse" "[pci gpu]" "device = 1234:1111" "device = 8086:293e" "[vm a]" "pci = gpu" "[vm b]" "pci = gpu"

@@ -1,3 +1,4 @@
+# vm-time: 90
 # vfio-hook --check A, before a start, says what the start then does.
 write_map "[options]" "timeout = 20" "[pci gpu]" "device = 1234:1111" "device = 8086:293e" "[vm a]" "pci = gpu"
 define_l2 a none no $GPU_FUNCS

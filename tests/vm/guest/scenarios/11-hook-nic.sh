@@ -1,3 +1,4 @@
+# vm-time: 40
 # A NIC mapped to a VM: it goes to vfio-pci for the VM, and comes back on a working e1000e.
 nic=0000:02:00.0
 write_map "[options]" "timeout = 20" "[vm n]" "pci = $nic"

@@ -1,3 +1,4 @@
+# vm-time: 30
 # The guest's own root disk mapped to a VM: refused as backing /, and nothing moves.
 root=$(basename "$(readlink -f /sys/class/block/vda/device/..)")
 write_map "[options]" "timeout = 20" "[vm d]" "pci = $root"

@@ -1,3 +1,4 @@
+# vm-time: 60
 # The same VM with managed='yes' hostdevs: the hook has moved them before libvirt looks, and
 # start and stop both work; the host gets them back.
 write_map "[options]" "timeout = 20" "[pci gpu]" "device = 1234:1111" "device = 8086:293e" "[vm a]" "pci = gpu"

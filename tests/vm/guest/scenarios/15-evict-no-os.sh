@@ -1,3 +1,4 @@
+# vm-time: 120
 # A no-OS L2 holds the group and never acknowledges hot-unplug: B's start with evict = detach
 # fails within timeout (+ a margin) with the line; A keeps the device; libvirt answers at once.
 # Then evict = refuse: refused at once, naming A.
@@ -6,7 +7,8 @@ write_map "[options]" "timeout = 8" "evict = detach" "[pci gpu]" "device = 1234:
 define_l2 a none no $GPU_FUNCS
 define_l2 b none no $GPU_FUNCS
 virsh start a >/tmp/start.out 2>&1 || fail "no-os: A starts" "$(cat /tmp/start.out)"
-sleep 2
+holds_group() { [ "$(domstate a) $(hostdevs a)" = "running 2" ]; }
+wait_for 10 holds_group
 t0=$(date +%s)
 if virsh start b >/tmp/startb.out 2>&1; then fail "no-os: B refused" "B started"; else pass "no-os: B refused"; fi
 t=$(( $(date +%s) - t0 ))

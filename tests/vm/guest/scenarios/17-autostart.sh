@@ -1,3 +1,4 @@
+# vm-time: 120
 # Two autostart VMs mapped to the same group, libvirtd restarted: no hang; the first runs, the
 # second's start fails within the bound with the hook's line (libvirt logs it).
 write_map "[options]" "timeout = 8" "evict = detach" "[pci gpu]" "device = 1234:1111" "device = 8086:293e" \
@@ -7,14 +8,16 @@ define_l2 b none no $GPU_FUNCS
 virsh autostart a >/dev/null && virsh autostart b >/dev/null
 log_mark
 pkill -x libvirtd
-i=0; while [ $i -lt 30 ] && pgrep -x libvirtd >/dev/null; do sleep 1; i=$((i + 1)); done
+libvirtd_gone() { ! pgrep -x libvirtd >/dev/null; }
+wait_for 30 libvirtd_gone
 # libvirt autostarts once per boot of the host: forget that it did.
 rm -f /run/libvirt/qemu/autostarted
 t0=$(date +%s)
 libvirtd -d
 wait_libvirtd 90 && pass "autostart: libvirtd answers again ($(( $(date +%s) - t0 )) s)" || fail "autostart: libvirtd answers again" "not within 90 s"
 expect "autostart: libvirtd came up within 2 x timeout + 30 s" yes "$([ $(( $(date +%s) - t0 )) -le 46 ] && echo yes)"
-sleep 2
+one_runs() { case "$(domstate a),$(domstate b)" in "running,shut off" | "shut off,running") return 0 ;; esac; return 1; }
+wait_for 30 one_runs
 states="$(domstate a),$(domstate b)"
 case $states in
 "running,shut off" | "shut off,running") pass "autostart: one runs, the other does not ($states)" ;;

@@ -1,21 +1,22 @@
-# swap, live between two running Linux L2s, and --config between two shut-off VMs.
-# C is not mapped to the group: its own start must not take it.
+# vm-needs: linux-l2
+# vm-time: 240
+# swap, live between two running Linux L2s (the shared la and lb), and --config between two
+# shut-off VMs. lb is not mapped to the group.
 write_map "[options]" "timeout = 40" "evict = detach" "[pci gpu]" "device = 1234:1111" "device = 8086:293e" \
-	"[vm a]" "pci = gpu"
-define_l2 a linux no $GPU_FUNCS
-define_l2 c linux no
-virsh start a >/tmp/start.out 2>&1 || fail "swap: A starts" "$(cat /tmp/start.out)"
-virsh start c >/tmp/startc.out 2>&1 || fail "swap: C starts" "$(cat /tmp/startc.out)"
-wait_l2_up a 300 && wait_l2_up c 300 || fail "swap: both Linux L2s boot" "no L2-UP within 300 s"
+	"[vm la]" "pci = gpu"
+l2_ready la lb || exit 0
+# la running with the group as its own, as its start would have left it.
+l2_give la gpu || fail "swap: A gets the group" "$(cat /tmp/give.out)"
 t0=$(date +%s)
-vfio-hook swap c gpu >/tmp/swap.out 2>&1 && pass "swap: a -> c ($(( $(date +%s) - t0 )) s)" || fail "swap: a -> c" "$(cat /tmp/swap.out)"
-expect "swap: C has the group live, A not, both run" "2 0 running running $VFIO_GPU" "$(hostdevs c) $(hostdevs a) $(domstate a) $(domstate c) $(gpu_state)"
-grep -q "^took 0000:01:00.0 from a" /tmp/swap.out && pass "swap: says whom it took it from" || fail "swap: says whom it took it from" "$(cat /tmp/swap.out)"
-vfio-hook swap c gpu >/tmp/swap.out 2>&1
-expect "swap: again says so, changes nothing" "c already has gpu; nothing changed 2" "$(cat /tmp/swap.out) $(hostdevs c)"
-vfio-hook swap a gpu >/tmp/swap.out 2>&1 && pass "swap: c -> a" || fail "swap: c -> a" "$(cat /tmp/swap.out)"
-expect "swap: A has it again" "2 0 $VFIO_GPU" "$(hostdevs a) $(hostdevs c) $(gpu_state)"
-cleanup a c
+vfio-hook swap lb gpu >/tmp/swap.out 2>&1 && pass "swap: a -> c ($(( $(date +%s) - t0 )) s)" || fail "swap: a -> c" "$(cat /tmp/swap.out)"
+expect "swap: C has the group live, A not, both run" "2 0 running running $VFIO_GPU" "$(hostdevs lb) $(hostdevs la) $(domstate la) $(domstate lb) $(gpu_state)"
+grep -q "^took 0000:01:00.0 from la" /tmp/swap.out && pass "swap: says whom it took it from" || fail "swap: says whom it took it from" "$(cat /tmp/swap.out)"
+vfio-hook swap lb gpu >/tmp/swap.out 2>&1
+expect "swap: again says so, changes nothing" "lb already has gpu; nothing changed 2" "$(cat /tmp/swap.out) $(hostdevs lb)"
+vfio-hook swap la gpu >/tmp/swap.out 2>&1 && pass "swap: c -> a" || fail "swap: c -> a" "$(cat /tmp/swap.out)"
+expect "swap: A has it again" "2 0 $VFIO_GPU" "$(hostdevs la) $(hostdevs lb) $(gpu_state)"
+# Both L2s as they were: the group unplugged (la acknowledges) and given back by restore.
+l2_reset la lb
 expect "swap: host drivers back, no records" "$HOST_GPU 0" "$(gpu_state) $(records)"
 host_works swap $GPU_FUNCS
 # --config: both shut off; the definitions change, nothing else.

@@ -1,3 +1,4 @@
+# vm-time: 60
 # usb add/remove: the guest's emulated USB keyboard (0627:0001, like the tablet next to it) into
 # a running L2 and out; the errors a user can hit.
 write_map "[usb kbd]" "device = 0627:0001  QEMU HID devices" "[vm u]" "usb = kbd"

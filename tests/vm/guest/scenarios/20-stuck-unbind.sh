@@ -1,3 +1,4 @@
+# vm-time: 240
 # A stuck unbind: a no-OS L2 (a) holds the GPU-like group on vfio-pci, and an unbind of 01:00.0
 # from vfio-pci is started behind its back. The kernel relays the request to a's QEMU, whose
 # guest never acknowledges it, so the write blocks holding 01:00.0's device lock for as long as
@@ -16,9 +17,13 @@ define_l2 b none no $GPU_FUNCS
 define_l2 n none no $nic
 virsh start a >/tmp/start.out 2>&1 || fail "stuck: A starts" "$(cat /tmp/start.out)"
 expect "stuck: A holds the group" "running $VFIO_GPU" "$(domstate a) $(gpu_state)"
+relays() { dmesg | grep -c "vfio-pci $gpu0: Relaying device request to user"; }
+relays0=$(relays)
 sh -c "echo $gpu0 >/sys/bus/pci/drivers/vfio-pci/unbind; echo \"unbind exit \$?\"" >/tmp/unbind.out 2>&1 &
 ub=$!
-sleep 3
+# Blocked once the kernel relays the request to a's QEMU (whose guest never answers).
+relayed() { [ "$(relays)" -gt "$relays0" ]; }
+wait_for 30 relayed || info "stuck: no \"Relaying device request\" for $gpu0 in the kernel log within 30 s"
 expect "stuck: the unbind of $gpu0 blocks in the kernel" "yes " "$(alive $ub && echo yes) $(cat /tmp/unbind.out)"
 info "stuck: $gpu0's driver link now: $(driver_of $gpu0); kernel: $(dmesg | grep -i -E 'vfio|request' | tail -n 3 | tr '\n' ' ')"
 stuck_line() { grep -q -E "${1#0000:}.*stuck in the kernel|stuck in the kernel.*${1#0000:}" "$2"; }
@@ -73,7 +78,8 @@ fi
 # both functions back to their host drivers; then b starts with them.
 within $ds /tmp/destroy.out virsh destroy a; rc=$?
 in_time "recover: a's destroy ends" $ds $rc
-i=0; while alive $ub && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+unbind_done() { ! alive $ub; }
+wait_for 20 unbind_done
 expect "recover: the unbind finished once a was gone" "unbind exit 0" "$(cat /tmp/unbind.out)"
 if alive $ub; then
 	fail "recover: the rest" "the unbind is still blocked; 01:00.0 cannot be looked at"

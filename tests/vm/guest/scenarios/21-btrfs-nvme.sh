@@ -1,3 +1,4 @@
+# vm-time: 120
 # btrfs on the NVMe. A mounted btrfs shows an anonymous device number in mountinfo, not the
 # disk's, so only its mount source (and an exclusive open of the disk) say the NVMe backs it:
 # the start of a VM mapped to the NVMe is refused naming the mount, and nothing moves. Once

@@ -1,3 +1,4 @@
+# vm-time: 60
 # vfio-hook restore of a running VM: refused, naming it, and the VM keeps running with its
 # device on vfio-pci (a no-OS L2 never acknowledges the device request an unbind under it
 # would send, so a restore that tried would block in the kernel). The same for restore --all.

@@ -1,5 +1,6 @@
+# vm-time: 30
 # vfio-hook doctor on a host booted with intel_iommu=on iommu=pt: the IOMMU checks pass.
-# (31-doctor-noiommu boots the same machine without intel_iommu=on.)
+# (31-doctor-iommu-off boots the same machine with the IOMMU off, two ways.)
 vfio-hook doctor >/tmp/doctor.out 2>&1
 info "doctor exit $?; CPU $(sed -n 's/^vendor_id[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
 sed 's/^/INFO doctor: /' /tmp/doctor.out

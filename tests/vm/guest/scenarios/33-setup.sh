@@ -1,4 +1,5 @@
 # vm-boot: systemd
+# vm-time: 180
 # vfio-hook setup on a systemd host writes files the real tools accept: udev applies the USB rule
 # to the emulated keyboard (0627:0001) and not to the hub next to it, modprobe reads the
 # modprobe.d options and softdep, systemd-modules-load loads the modules, PAM gives a user in

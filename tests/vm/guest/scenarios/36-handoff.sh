@@ -7,7 +7,8 @@
 #   then the hand-over interrupted: a holder that ignores SIGTERM fails the start within the
 #   deadline, named, and everything is put back; the second function refusing vfio-pci after
 #   the display steps ran (full rollback, display back, restore finishes what stayed recorded);
-#   the hook SIGKILLed while it waits for the card's holders, then restore.
+#   the hook SIGKILLed while it waits for the card's holders, then restore; and a swap into a
+#   running VM whose hot-plug libvirt refuses, after the hand-over: everything put back.
 # ovmf — the firmware framebuffer (efifb, fbcon on it) in the device's BAR: the start releases it
 #   and vfio-pci binds with no "can't reserve" in the kernel log; after the VM stops the
 #   framebuffer and fbcon are back.
@@ -128,4 +129,25 @@ sed 's/^/INFO restore: /' /tmp/restore.out
 expect "handoff killed: vfio-hook restore a succeeds" 0 "$rc"
 display_back "handoff killed, restored" "$vtcon"; expect "handoff killed, restored: no ledger line left" 0 "$(records)"
 cleanup a
+
+# 6. A swap into a running VM that cannot take the group: libvirt refuses the hot-plug (the L2
+# has no slot that takes one) after the hand-over and the move ran; everything is put back, the
+# display too, and nothing stays recorded.
+write_map "[options]" "timeout = 20" "[pci gpu]" "device = 1234:1111" "device = 8086:293e" "[vm full]" "pci = gpu" \
+	"host-display = handoff"
+L2_SLOTS=none define_l2 full none no
+within 120 /tmp/start.out virsh start full; rc=$?
+expect "handoff swap refused: full runs, without the group" "0 running 0" "$rc $(domstate full) $(hostdevs full)"
+within 120 /tmp/swap.out vfio-hook swap full gpu; rc=$?
+sed 's/^/INFO swap: /' /tmp/swap.out
+[ "$rc" != 0 ] && [ "$rc" != 124 ] && pass "handoff swap refused: the swap fails (exit $rc)" || fail "handoff swap refused: the swap fails" "exit $rc: $(cat /tmp/swap.out)"
+grep -q "full: cannot hot-plug 0000:01:00.0 (.*; everything was put back$" /tmp/swap.out &&
+	pass "handoff swap refused: the line says the hot-plug failed and everything was put back" ||
+	fail "handoff swap refused: the line says the hot-plug failed and everything was put back" "$(cat /tmp/swap.out)"
+display_back "handoff swap refused" "$vtcon"
+host_works "handoff swap refused" $GPU_FUNCS
+expect "handoff swap refused: no record left (no ledger)" "absent 0" "$([ -e "$LEDGER" ] && echo present || echo absent) $(records)"
+expect "handoff swap refused: full still runs, without the group" "running 0" "$(domstate full) $(hostdevs full)"
+sed 's/^/INFO ledger: /' "$LEDGER" 2>/dev/null
+cleanup full
 rm -f /etc/vfio-hook.ini
