@@ -178,6 +178,12 @@ run desktop -c "$work/names.ini" config --names vm
 check "a name with a space and quotes: read back whole" "Mom's \"gaming\" PC" "$out"
 run desktop -c "$work/names.ini" map 26 --add "a]b"
 check "a name a [vm] header cannot hold: refused before anything is written" "vfio-hook: cannot write [vm a]b] in the map: a name with ']', '/', a control character or a space at either end cannot be read back from a [vm NAME] header (rename the VM: virsh domrename)" "$err"
+# One VM per run, and a VM it is.
+run desktop -c "$work/once.ini" map 24 --add win10 --add linux
+check "--add twice: refused, not the first one dropped" "2 vfio-hook: map: --add given twice (win10 and linux): one VM per run; run vfio-hook map again for the other" "$rc $err"
+run desktop -c "$work/once.ini" map 24 --add ''
+check "--add '': says it needs a VM name" "2 vfio-hook: --add needs a VM name: vfio-hook map GROUP|ADDRESS|VM --add VM (see vfio-hook --help)" "$rc $err"
+check "--add twice or empty: no map begun" "no" "$([ -e "$work/once.ini" ] && echo yes || echo no)"
 # The hook's own lines quote such a name wherever they say what to run.
 map "[options]" "evict = refuse" "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" "device = 10de:1ad8" \
 	"device = 10de:1ad9" "[vm Windows 10]" "pci = gpu" "[vm Dad's PC]" "pci = gpu"
