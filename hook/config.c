@@ -54,6 +54,14 @@ static char *header_of(const char *line, bool *ret_closed, const char **ret_tail
 	return xasprintf("%.*s", (int)n, line);
 }
 
+const char *config_header_comment(const char *header)
+{
+	for (const char *p = header; *p; p++)
+		if ((*p == ';' || *p == '#') && p > header && isspace((unsigned char)p[-1]))
+			return p - 1;
+	return NULL;
+}
+
 /* inih reads through this so each handler call knows its line. */
 static char *reader(char *buf, int size, void *stream)
 {
@@ -99,6 +107,18 @@ static char *reader(char *buf, int size, void *stream)
 	if (closed && *tail && *tail != ';' && *tail != '#') {
 		config_fail(p, p->line, "text after [%s] on the same line (\"%.*s\"): put it on a line of its own", strip(header),
 		     (int)strcspn(tail, "\r\n"), tail);
+		free(header);
+		return NULL;
+	}
+	/*
+	 * inih ends a header at " ;" (a comment) and finds no ']': a VM named so would get a bare
+	 * syntax error. " #" is a comment after a value here, so a header holding it is read one way
+	 * by inih and meant another by its author: neither is taken.
+	 */
+	if (closed && config_header_comment(header)) {
+		config_fail(p, p->line, "[%s]: \"%.2s\" in a section header begins a comment, so the name cannot be read back "
+			    "(a VM's name must not have \" ;\" or \" #\" in it: rename the VM, virsh domrename, and this section with it)",
+			    header, config_header_comment(header));
 		free(header);
 		return NULL;
 	}

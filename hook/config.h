@@ -174,6 +174,12 @@ struct config *config_defaults(const char *path);
  */
 int config_names_vm(const char *path, const char *vm);
 
+/*
+ * Where HEADER (the text between a header's brackets) has " ;" or " #": a comment as the map
+ * reads it, so no name there can be read back whole; NULL when it has neither.
+ */
+const char *config_header_comment(const char *header);
+
 const struct vm *config_find_vm(const struct config *c, const char *name);
 const struct pci_set *config_find_pci_set(const struct config *c, const char *name);
 const char *evict_policy_name(enum evict_policy p);

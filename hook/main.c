@@ -347,6 +347,16 @@ int main(int argc, char **argv)
 			given |= O_GPU;
 			break;
 		case 'A':
+			/* A second --add would silently take the place of the first: one VM is edited per run. */
+			if (add_vm) {
+				log_error("map: --add given twice (%s and %s): one VM per run; run vfio-hook map again for the other",
+					  add_vm, optarg);
+				return 2;
+			}
+			if (!optarg || !*optarg) {
+				log_error("--add needs a VM name: vfio-hook map GROUP|ADDRESS|VM --add VM (see vfio-hook --help)");
+				return 2;
+			}
 			add_vm = optarg;
 			given |= O_ADD;
 			break;

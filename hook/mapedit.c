@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "mapgen.h"
 
+#include "child.h"
 #include "log.h"
 #include "util.h"
 
@@ -15,7 +16,9 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 char *map_text_insert(const char *text, int line, const char *insert)
@@ -82,6 +85,40 @@ static const char *write_fix(int err)
 	return "check the disk and the directory";
 }
 
+int map_lock(const char *path, const char *shown)
+{
+	_cleanup_free_ char *copy = xstrdup(path);
+	const char *dir = dirname(copy);
+	struct timespec nap = { 0, 50000000L };
+	long start = now_ms();
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	if (fd < 0) {
+		r = -errno;
+		log_error("cannot open %s, the directory of %s, to lock it: %s (nothing was changed; %s)", dir, shown,
+			  strerror(-r), write_fix(-r));
+		return r;
+	}
+	/* Polling with a deadline: a run stuck waiting on libvirt must not hold the next one forever. */
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK) {
+			r = -errno;
+			log_error("cannot lock %s, the directory of %s: %s (nothing was changed)", dir, shown, strerror(-r));
+			close(fd);
+			return r;
+		}
+		if (now_ms() - start >= MAP_LOCK_TIMEOUT_MS) {
+			log_error("%s: another vfio-hook map --add has been editing it for %d s (it holds the lock on %s): nothing "
+				  "was changed; let it finish, then run the command again",
+				  shown, MAP_LOCK_TIMEOUT_MS / 1000, dir);
+			close(fd);
+			return -ETIMEDOUT;
+		}
+		nanosleep(&nap, NULL);
+	}
+	return fd;
+}
+
 int map_replace(const struct map_write *w)
 {
 	_cleanup_free_ char *copy = xstrdup(w->path), *tmp = NULL;
@@ -123,9 +160,13 @@ int map_replace(const struct map_write *w)
 		unlink(tmp);
 		return r;
 	}
-	/* An editor, or another vfio-hook map, saved it meanwhile: its change must not be lost. */
+	/*
+	 * An editor saved it meanwhile (vfio-hook's own edits wait for each other: map_lock): its
+	 * change must not be lost. An editor that saves by renaming gives it a new inode.
+	 */
 	if ((w->size < 0) != (stat(w->path, &st) < 0) ||
-	    (w->size >= 0 && (st.st_size != w->size || st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != w->mtime_ns))) {
+	    (w->size >= 0 && (st.st_size != w->size || st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec != w->mtime_ns ||
+			      (unsigned long long)st.st_ino != w->ino))) {
 		log_error("%s changed while vfio-hook was adding to it: nothing was changed; run the command again", w->shown);
 		unlink(tmp);
 		return -EAGAIN;

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "discover.h"
+#include "display.h"
 #include "domxml.h"
 #include "log.h"
 #include "resolve.h"
@@ -39,6 +40,7 @@ struct set {
 	bool whole;           /* asked for by its group number */
 	const char *existing; /* a [pci] section of the map with exactly these functions */
 	char *name;
+	size_t had; /* functions of the card (or group) the --add VM gets already: left out of it */
 };
 
 struct gen {
@@ -49,6 +51,7 @@ struct gen {
 	char *libvirt_vm; /* asked for as a VM libvirt has and the map has not: its [vm] is printed */
 	const char *map_vm; /* asked for as a [vm] of the map: the names it can list instead of ids */
 	const char *add_vm;
+	const struct vm *add_v; /* the --add VM's [vm] in the map, when it has one */
 };
 
 static void appendf(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -416,7 +419,7 @@ static void left_out(const struct gen *g, const struct set *s, const struct pci_
 
 		for (size_t k = 0; k < s->n && !shares; k++)
 			shares = o->iommu_group == s->f[k]->iommu_group;
-		if (shares && passable(o) && !set_of(g, o))
+		if (shares && passable(o) && !set_of(g, o) && !(g->add_v && vm_gets(g->add_v, o)))
 			*(func_ref *)array_push(ret, ret_n, sizeof(func_ref)) = o;
 	}
 }
@@ -439,7 +442,17 @@ static void print_set(const struct gen *g, const struct set *s, char **out)
 		appendf(out, "; IOMMU group %d: %s: already in the map as [pci %s]\n", group, line, s->existing);
 		return;
 	}
-	if (s->whole && !same_slot(s->f[0], s->f[s->n - 1]))
+	if (s->had) {
+		char of[PCI_ADDR_LEN + 16] = "it";
+
+		/* "0000:09:00.1" → "the card at 0000:09:00": the slot. */
+		if (!s->whole) {
+			pci_addr_format(&s->f[0]->addr, a, sizeof(a));
+			snprintf(of, sizeof(of), "the card at %.*s", (int)strlen(a) - 2, a);
+		}
+		appendf(out, "; IOMMU group %d: the %zu function%s of %s that [vm %s] does not get yet (it gets the other %zu already)\n",
+			group, s->n, s->n == 1 ? "" : "s", of, g->add_vm, s->had);
+	} else if (s->whole && !same_slot(s->f[0], s->f[s->n - 1]))
 		appendf(out, "; IOMMU group %d, whole: %zu functions of several devices\n", group, s->n);
 	else if (s->n > 1)
 		appendf(out, "; IOMMU group %d: %s, and the %zu other function%s of its card\n", group, line, s->n - 1,
@@ -512,21 +525,39 @@ struct add_check {
 	"; vfio-hook device map: which PCI functions and USB devices each libvirt VM gets (see vfio-hook.ini(5)).\n" \
 	"; Begun by \"vfio-hook map\"; \"vfio-hook config\" checks it. Only root may write it (chmod 644).\n"
 
-/* The new map as config would check it: it loads, and gives VM every function of the sets. */
+static void findings_free(char **msgs, int *lines, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(msgs[i]);
+	free(msgs);
+	free(lines);
+}
+
+/*
+ * The new map as config would check it on this machine: it loads, gives VM every function of
+ * the sets, and has no finding the map did not have already. Its lines are those of the map
+ * as it would be, said so: the user's file has no such line yet.
+ */
 static int check_new_map(const char *tmp, void *data)
 {
 	const struct add_check *a = data;
 	_cleanup_free_ char *msg = NULL;
 	struct config *c = NULL;
 	const struct vm *v;
-	int r = config_load_msg(tmp, &c, &msg);
+	char **was = NULL, **now = NULL;
+	int *was_lines = NULL, *now_lines = NULL, r = config_load_msg(tmp, &c, &msg);
+	size_t n_was = 0, n_now;
 
 	if (r < 0) {
-		/* Its line names the map, not the temporary file it was checked in. */
-		const char *rest = msg && startswith(msg, tmp) ? msg + strlen(tmp) : NULL;
+		const char *rest = msg && startswith(msg, tmp) && msg[strlen(tmp)] == ':' ? msg + strlen(tmp) + 1 : NULL;
+		int line = 0, used = 0;
 
-		log_error("%s%s (the map with these additions would be refused: nothing was changed)", rest ? a->path : "",
-			  rest ? rest : msg ? msg : "cannot be read");
+		if (rest && sscanf(rest, "%d: %n", &line, &used) == 1 && used)
+			rest += used;
+		else if (rest)
+			rest += strspn(rest, " ");
+		log_error("%s: nothing was changed: the map with these additions would be refused%s%.0d: %s", a->path,
+			  line ? ", at its line " : "", line, rest ? rest : msg ? msg : "it cannot be read");
 		return -EINVAL;
 	}
 	v = config_find_vm(c, a->vm);
@@ -536,25 +567,67 @@ static int check_new_map(const char *tmp, void *data)
 				char s[PCI_ADDR_LEN];
 
 				pci_addr_format(&a->g->sets[i].f[k]->addr, s, sizeof(s));
-				log_error("the map with these additions would not give %s %s: nothing was changed", a->vm, s);
+				log_error("%s: nothing was changed: the map with these additions would not give %s %s", a->path,
+					  a->vm, s);
 				config_free(c);
 				return -EIO;
 			}
+	if (!v) {
+		log_error("%s: nothing was changed: the map with these additions would have no [vm %s]", a->path, a->vm);
+		config_free(c);
+		return -EIO;
+	}
+	/* What vfio-hook config says of it on this machine: nothing it did not say of the map before. */
+	n_now = resolve_findings(c, a->g->m, &now, &now_lines);
+	if (a->g->c)
+		n_was = resolve_findings(a->g->c, a->g->m, &was, &was_lines);
+	r = 0;
+	for (size_t i = 0; i < n_now && n_now > n_was && r == 0; i++) {
+		bool old = false;
+
+		for (size_t k = 0; k < n_was && !old; k++)
+			old = streq(now[i], was[k]);
+		if (!old) {
+			log_error("%s: nothing was changed: with these additions, vfio-hook config would warn on this machine, "
+				  "at line %d of the result: %s",
+				  a->path, now_lines[i], now[i]);
+			r = -EIO;
+		}
+	}
+	if (r == 0 && n_now > n_was) {
+		log_error("%s: nothing was changed: with these additions, vfio-hook config would warn on this machine, at line "
+			  "%d of the result: %s",
+			  a->path, now_lines[0], now[0]);
+		r = -EIO;
+	}
+	findings_free(now, now_lines, n_now);
+	findings_free(was, was_lines, n_was);
 	config_free(c);
-	return v ? 0 : -EIO;
+	return r;
 }
 
-/* Can NAME be written in a [vm NAME] header, and read back as NAME? */
-static bool header_safe(const char *name)
+/* Why NAME cannot be written in a [vm NAME] header and read back as NAME, and what to do; NULL when it can. */
+static const char *header_problem(const char *name)
 {
+	_cleanup_free_ char *header = xasprintf("vm %s", name);
+	const char *comment = config_header_comment(header);
 	size_t n = strlen(name);
+	bool bad = !n || isspace((unsigned char)name[0]) || isspace((unsigned char)name[n - 1]) || strchr(name, ']');
 
-	if (!n || isspace((unsigned char)name[0]) || isspace((unsigned char)name[n - 1]) || strchr(name, ']'))
-		return false;
-	for (const char *p = name; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == '/')
-			return false;
-	return true;
+	for (const char *p = name; *p && !bad; p++)
+		bad = (unsigned char)*p < 0x20 || *p == '/';
+	if (bad)
+		return "a name with ']', '/', a control character or a space at either end cannot be read back from a [vm "
+		       "NAME] header (rename the VM: virsh domrename)";
+	if (comment)
+		return comment[1] == ';' ? "\" ;\" in a [vm NAME] header begins a comment, so the name cannot be read back "
+					   "(rename the VM to a name without \" ;\" or \" #\": virsh domrename)"
+					 : "\" #\" in a [vm NAME] header begins a comment, so the name cannot be read back "
+					   "(rename the VM to a name without \" ;\" or \" #\": virsh domrename)";
+	if (n >= 2 && (name[0] == '"' || name[0] == '\'') && name[n - 1] == name[0])
+		return "a name wholly in quotes is read as the name inside them, another VM (rename the VM to a name not "
+		       "wholly in quotes: virsh domrename)";
+	return NULL;
 }
 
 /* Warns when libvirt answers and has no VM of that name: the hook would never act for it. */
@@ -574,33 +647,23 @@ static void warn_unknown_vm(const struct config *c, const char *vm)
 	virt_names_free(names, n);
 }
 
-/* PATH: the file written; SHOWN: the map as the user named it. */
-static int add_to_map(struct gen *g, const char *path, const char *shown, const char *text, const struct stat *st)
+/*
+ * PATH: the file written; SHOWN: the map as the user named it; TEXT: its text (NULL: none yet);
+ * ST: PATH as it was before TEXT was read (EXISTED: it was there).
+ */
+static int add_to_map(struct gen *g, const char *path, const char *shown, const char *text, bool existed,
+		      const struct stat *st)
 {
-	const struct vm *v = g->c ? config_find_vm(g->c, g->add_vm) : NULL;
+	const struct vm *v = g->add_v;
 	const char *eol = map_text_eol(text ? text : "");
 	_cleanup_free_ char *sections = NULL, *names = NULL, *vmline = NULL, *out = NULL, *q = NULL;
 	struct add_check a = { g, shown, g->add_vm };
 	_cleanup_free_ bool *wrote = xcalloc(g->n_sets, sizeof(bool));
-	size_t taken = 0;
 	int r;
 
-	if (!header_safe(g->add_vm)) {
-		log_error("cannot write [vm %s] in the map: a name with ']', '/', a control character or a space at either end "
-			  "cannot be read back from a [vm NAME] header (rename the VM: virsh domrename)",
-			  g->add_vm);
-		return -EINVAL;
-	}
 	for (size_t i = 0; i < g->n_sets; i++) {
 		const struct set *s = &g->sets[i];
-		bool gets_all = v != NULL;
 
-		for (size_t k = 0; k < s->n && gets_all; k++)
-			gets_all = vm_gets(v, s->f[k]) != NULL;
-		if (gets_all) {
-			taken++;
-			continue;
-		}
 		if (!s->existing) {
 			_cleanup_free_ char *one = NULL;
 
@@ -609,10 +672,6 @@ static int add_to_map(struct gen *g, const char *path, const char *shown, const 
 			wrote[i] = true;
 		}
 		appendf(&names, "%s%s", names ? " " : "", s->existing ? s->existing : s->name);
-	}
-	if (!names) {
-		printf("%s already gets %s: nothing to change in %s\n", g->add_vm, taken == 1 ? "it" : "all of them", shown);
-		return 0;
 	}
 	warn_unknown_vm(g->c, g->add_vm);
 	/* The map's own line ends: a file saved on Windows keeps its CRLF. */
@@ -638,8 +697,14 @@ static int add_to_map(struct gen *g, const char *path, const char *shown, const 
 		out = more;
 	}
 	{
-		const struct map_write w = { path, shown, out, text ? (long long)st->st_size : -1,
-					     text ? st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec : 0, check_new_map, &a };
+		const struct map_write w = { path,
+					     shown,
+					     out,
+					     existed ? (long long)st->st_size : -1,
+					     existed ? st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec : 0,
+					     existed ? (unsigned long long)st->st_ino : 0,
+					     check_new_map,
+					     &a };
 
 		r = map_replace(&w);
 	}
@@ -655,6 +720,97 @@ static int add_to_map(struct gen *g, const char *path, const char *shown, const 
 	return 0;
 }
 
+/* WHAT as the user typed it, quoted for a shell: " 24 09:00.0". */
+static char *args_line(const char *const *what, size_t n_what)
+{
+	char *args = xstrdup("");
+
+	for (size_t i = 0; i < n_what; i++) {
+		_cleanup_free_ char *qa = shell_quote(what[i]);
+
+		appendf(&args, " %s", qa);
+	}
+	return args;
+}
+
+/*
+ * NixOS builds /etc from its configuration (the map a link into the read-only store, replaced
+ * at the next switch): a map in its /etc is changed there, not here. True (logged) when ASKED
+ * is one. The root is the suite's under VFIO_HOOK_TEST, as doctor's; with none, the host's own
+ * /etc is not looked at.
+ */
+static bool refuse_nixos(const char *asked, const char *const *what, size_t n_what)
+{
+	const char *root = display_root();
+	_cleanup_free_ char *marker = NULL, *etc = NULL, *where = NULL, *target = NULL, *args = NULL;
+	char cwd[PATH_MAX];
+
+	if (getenv("VFIO_HOOK_TEST") && !*root)
+		return false;
+	marker = xasprintf("%s/etc/NIXOS", root);
+	if (faccessat(AT_FDCWD, marker, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	etc = xasprintf("%s/etc/", root);
+	where = *asked == '/' || !getcwd(cwd, sizeof(cwd)) ? xstrdup(asked) : xasprintf("%s/%s", cwd, asked);
+	target = realpath(asked, NULL);
+	if (!startswith(where, etc) && !(target && startswith(target, "/nix/store/")))
+		return false;
+	args = args_line(what, n_what);
+	log_error("%s: this is NixOS, whose /etc is built from its configuration: nothing was written to %s; put what "
+		  "vfio-hook map%s prints into services.vfio-hook.settings (pci, vm) in configuration.nix instead, with the "
+		  "module in vfio-hook's etc/nixos/",
+		  marker, asked, args);
+	return true;
+}
+
+/*
+ * The file --add edits for ASKED: the file a link points to (the link stays), or ASKED. NULL
+ * (logged) for a link whose file is not there: a new file would take the link's place.
+ */
+static char *add_path(const char *asked)
+{
+	_cleanup_free_ char *target = NULL;
+	struct stat st;
+	char *real = realpath(asked, NULL);
+	int err = errno;
+	ssize_t n;
+
+	if (real || lstat(asked, &st) < 0 || !S_ISLNK(st.st_mode))
+		return real ? real : xstrdup(asked);
+	target = xmalloc(PATH_MAX);
+	n = readlink(asked, target, PATH_MAX - 1);
+	target[n < 0 ? 0 : n] = '\0';
+	log_error("%s is a link to %s, which %s: nothing was changed; mount or restore what it points to, or remove the "
+		  "link to begin a new map there",
+		  asked, n < 0 ? "?" : target, err == ENOENT ? "is not there" : "cannot be followed");
+	return NULL;
+}
+
+/* Each set without the functions the --add VM gets already (and none that it gets whole); how many it got whole. */
+static size_t drop_had(struct gen *g)
+{
+	size_t kept = 0, whole = 0;
+
+	for (size_t i = 0; i < g->n_sets; i++) {
+		struct set *s = &g->sets[i];
+		size_t n = 0;
+
+		for (size_t k = 0; k < s->n; k++)
+			if (!vm_gets(g->add_v, s->f[k]))
+				s->f[n++] = s->f[k];
+		s->had = s->n - n;
+		s->n = n;
+		if (!n) {
+			free(s->f);
+			whole++;
+			continue;
+		}
+		g->sets[kept++] = *s;
+	}
+	g->n_sets = kept;
+	return whole;
+}
+
 int action_map(const char *cfg_path, const char *const *what, size_t n_what, const char *add_vm)
 {
 	const char *asked = config_path(cfg_path);
@@ -664,11 +820,29 @@ int action_map(const char *cfg_path, const char *const *what, size_t n_what, con
 	struct machine *m = NULL;
 	struct stat st = { 0 };
 	const char *path = asked;
-	int r;
+	bool existed = false;
+	int r, lock = -1;
 
-	/* The file a link points to is the one edited: the link stays. */
-	if (add_vm && (real = realpath(asked, NULL)))
+	if (add_vm) {
+		const char *why = header_problem(add_vm);
+
+		if (refuse_nixos(asked, what, n_what))
+			return -EPERM;
+		if (why) {
+			log_error("cannot write [vm %s] in the map: %s", add_vm, why);
+			return -EINVAL;
+		}
+		real = add_path(asked);
+		if (!real)
+			return -ENOENT;
 		path = real;
+		/* Held until the map is replaced: a second vfio-hook map --add reads what this one wrote. */
+		lock = map_lock(path, asked);
+		if (lock < 0)
+			return lock;
+		/* Before it is read: a save by an editor after this is seen when the new map would replace it. */
+		existed = stat(path, &st) == 0;
+	}
 	r = config_load_msg(path, &c, &msg);
 	/* No map yet is fine (--add makes it); nor, for printing, a map only root may read. */
 	if (r == -EACCES && !add_vm && !cfg_path && !getenv("VFIO_HOOK_CONFIG"))
@@ -678,11 +852,12 @@ int action_map(const char *cfg_path, const char *const *what, size_t n_what, con
 			log_error("%s; fix that first: --add changes only a map config accepts", msg);
 		else
 			log_error("%s", msg ? msg : "cannot read the map");
-		return -EINVAL;
+		r = -EINVAL;
+		goto out;
 	}
 	if (add_vm && c) {
 		text = read_regular(AT_FDCWD, path, 0);
-		if (!text || stat(path, &st) < 0) {
+		if (!text) {
 			log_error("cannot read %s: %m", path);
 			r = -EIO;
 			goto out;
@@ -704,6 +879,16 @@ int action_map(const char *cfg_path, const char *const *what, size_t n_what, con
 		r = add_what(&g, what[i]);
 	if (r < 0)
 		goto out;
+	/* A VM given part of a card already (by address, or another section) gets the rest, never a function twice. */
+	g.add_v = add_vm && c ? config_find_vm(c, add_vm) : NULL;
+	if (g.add_v) {
+		size_t whole = drop_had(&g);
+
+		if (!g.n_sets) {
+			printf("%s already gets %s: nothing to change in %s\n", add_vm, whole == 1 ? "it" : "all of them", asked);
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < g.n_sets; i++) {
 		g.sets[i].existing = existing_set(&g, &g.sets[i]);
 		if (!g.sets[i].existing)
@@ -711,7 +896,7 @@ int action_map(const char *cfg_path, const char *const *what, size_t n_what, con
 	}
 	warn_left_out(&g);
 	if (add_vm) {
-		r = add_to_map(&g, path, asked, text, &st);
+		r = add_to_map(&g, path, asked, text, existed, &st);
 		goto out;
 	}
 	for (size_t i = 0; i < g.n_sets; i++) {
@@ -724,24 +909,21 @@ int action_map(const char *cfg_path, const char *const *what, size_t n_what, con
 		for (size_t i = 0; i < g.n_sets; i++)
 			appendf(&out, " %s", g.sets[i].existing ? g.sets[i].existing : g.sets[i].name);
 		appendf(&out, "\n");
-	} else if (g.libvirt_vm && header_safe(g.libvirt_vm)) {
+	} else if (g.libvirt_vm && !header_problem(g.libvirt_vm)) {
 		appendf(&out, "\n[vm %s]\npci =", g.libvirt_vm);
 		for (size_t i = 0; i < g.n_sets; i++)
 			appendf(&out, " %s", g.sets[i].existing ? g.sets[i].existing : g.sets[i].name);
 		appendf(&out, "\n");
 	} else {
-		_cleanup_free_ char *args = NULL;
+		_cleanup_free_ char *args = args_line(what, n_what);
 
-		for (size_t i = 0; i < n_what; i++) {
-			_cleanup_free_ char *qa = shell_quote(what[i]);
-
-			appendf(&args, " %s", qa);
-		}
 		appendf(&out, "; give %s to a VM: vfio-hook map%s --add VM (or list %s under pci = in its [vm] section)\n",
 			g.n_sets == 1 ? "it" : "them", args, g.n_sets == 1 ? "its name" : "their names");
 	}
 	fputs(out, stdout);
 out:
+	if (lock >= 0)
+		close(lock);
 	gen_clear(&g);
 	machine_free(m);
 	config_free(c);

@@ -20,8 +20,8 @@ char *map_text_with_eol(const char *lines, const char *eol);
  * Replaces the file PATH with TEXT: written to a temporary file in its directory (same mode and
  * owner as PATH, 0644 for a new one), CHECK(TMP, DATA) run on it (0, or -errno after logging
  * why, its lines naming PATH), then renamed over PATH, unless PATH changed since it was read
- * (ST_SIZE/ST_MTIME of the text the caller read; -1 when PATH did not exist). 0 or -errno, the
- * one line logged; PATH is left as it was on every failure.
+ * (size, mtime and inode of PATH, taken before the caller read it; size -1 when PATH did not
+ * exist). 0 or -errno, the one line logged; PATH is left as it was on every failure.
  */
 struct map_write {
 	const char *path;
@@ -29,10 +29,21 @@ struct map_write {
 	const char *text;
 	long long size;  /* of the file the text was made from; -1: there was none */
 	long long mtime_ns;
+	unsigned long long ino;
 	int (*check)(const char *tmp, void *data);
 	void *data;
 };
 int map_replace(const struct map_write *w);
+
+/*
+ * vfio-hook's own edits of the map at PATH, one at a time: an exclusive flock on PATH's
+ * directory (which a rename over PATH does not replace, as it would a lock on PATH itself),
+ * waited for up to MAP_LOCK_TIMEOUT_MS. Held from before the map is read until after it is
+ * replaced, so a second run reads what the first wrote. The fd (closing it unlocks), or -errno
+ * after one line naming SHOWN.
+ */
+#define MAP_LOCK_TIMEOUT_MS 10000
+int map_lock(const char *path, const char *shown);
 
 /* `vfio-hook map WHAT... [--add VM]` (mapgen.c): what each WHAT names, as ready [pci] sections. */
 int action_map(const char *cfg_path, const char *const *what, size_t n_what, const char *add_vm);

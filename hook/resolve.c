@@ -6,6 +6,7 @@
 #include "util.h"
 #include "virt.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,7 +25,34 @@ const struct vm_pci *vm_gets(const struct vm *v, const struct pci_func *f)
 	return NULL;
 }
 
-static size_t report_entry(const struct config *c, const struct machine *m, const struct pci_entry *e)
+/* Where the findings go: logged as FILE:LINE warnings, or kept (their lines aside) for a caller. */
+struct findings {
+	bool keep;
+	char **msgs;
+	int *lines;
+	size_t n, n_lines;
+};
+
+static void finding(struct findings *fs, const struct config *c, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void finding(struct findings *fs, const struct config *c, int line, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+	va_end(ap);
+	if (!fs->keep) {
+		log_at(LOG_WARNING, c->path, line, "%s", msg);
+		fs->n++;
+		return;
+	}
+	*(int *)array_push(&fs->lines, &fs->n_lines, sizeof(int)) = line;
+	*(char **)array_push(&fs->msgs, &fs->n, sizeof(char *)) = xstrdup(msg);
+}
+
+static size_t report_entry(const struct config *c, const struct machine *m, const struct pci_entry *e, struct findings *fs)
 {
 	char id[PCI_ADDR_LEN], list[512] = "", first[PCI_ADDR_LEN] = "";
 	size_t n = 0, len = 0;
@@ -42,13 +70,13 @@ static size_t report_entry(const struct config *c, const struct machine *m, cons
 			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", len ? ", " : "", a);
 	}
 	if (n == 0) {
-		log_at(LOG_WARNING, c->path, e->line,
+		finding(fs, c, e->line,
 		       "%s%s%s%s matches no PCI function on this machine (check it with \"vfio-hook groups\", or remove it)",
 		       id, e->desc ? " (" : "", e->desc ? e->desc : "", e->desc ? ")" : "");
 		return 1;
 	}
 	if (n > 1) {
-		log_at(LOG_WARNING, c->path, e->line,
+		finding(fs, c, e->line,
 		       "%s matches %zu functions: %s (identical devices: to pass through only one, pin it by address, e.g. \"device = %s\")",
 		       id, n, list, first);
 		return 1;
@@ -56,7 +84,7 @@ static size_t report_entry(const struct config *c, const struct machine *m, cons
 	return 0;
 }
 
-static size_t report_twice(const struct config *c, const struct machine *m, const struct vm *v)
+static size_t report_twice(const struct config *c, const struct machine *m, const struct vm *v, struct findings *fs)
 {
 	size_t found = 0;
 
@@ -76,7 +104,7 @@ static size_t report_twice(const struct config *c, const struct machine *m, cons
 			pci_addr_format(&f->addr, a, sizeof(a));
 			pci_sel_format(&first->entry->sel, s1, sizeof(s1));
 			pci_sel_format(&v->pci[k].entry->sel, s2, sizeof(s2));
-			log_at(LOG_WARNING, c->path, v->pci[k].entry->line,
+			finding(fs, c, v->pci[k].entry->line,
 			       "[vm %s] gets %s twice, as %s (line %d) and as %s (list each device once)", v->name, a,
 			       s1, first->entry->line, s2);
 			found++;
@@ -86,19 +114,36 @@ static size_t report_twice(const struct config *c, const struct machine *m, cons
 	return found;
 }
 
-size_t resolve_report(const struct config *c, const struct machine *m)
+static size_t resolve_all(const struct config *c, const struct machine *m, struct findings *fs)
 {
 	size_t found = 0;
 
 	for (size_t i = 0; i < c->n_pci_sets; i++)
 		for (size_t e = 0; e < c->pci_sets[i].n_entries; e++)
-			found += report_entry(c, m, &c->pci_sets[i].entries[e]);
+			found += report_entry(c, m, &c->pci_sets[i].entries[e], fs);
 	for (size_t i = 0; i < c->n_vms; i++) {
 		for (size_t e = 0; e < c->vms[i].n_bare_pci; e++)
-			found += report_entry(c, m, &c->vms[i].bare_pci[e]);
-		found += report_twice(c, m, &c->vms[i]);
+			found += report_entry(c, m, &c->vms[i].bare_pci[e], fs);
+		found += report_twice(c, m, &c->vms[i], fs);
 	}
 	return found;
+}
+
+size_t resolve_report(const struct config *c, const struct machine *m)
+{
+	struct findings fs = { 0 };
+
+	return resolve_all(c, m, &fs);
+}
+
+size_t resolve_findings(const struct config *c, const struct machine *m, char ***ret_msgs, int **ret_lines)
+{
+	struct findings fs = { .keep = true };
+
+	resolve_all(c, m, &fs);
+	*ret_msgs = fs.msgs;
+	*ret_lines = fs.lines;
+	return fs.n;
 }
 
 int config_print(const struct machine *m, const struct config *c)

@@ -14,6 +14,12 @@ bool pci_sel_matches(const struct pci_sel *s, const struct pci_func *f);
  */
 size_t resolve_report(const struct config *c, const struct machine *m);
 
+/*
+ * The same findings, kept instead of logged: *RET_MSGS (each without its FILE:LINE) and
+ * *RET_LINES, as many as returned; the caller frees them.
+ */
+size_t resolve_findings(const struct config *c, const struct machine *m, char ***ret_msgs, int **ret_lines);
+
 /* Does VM v get function f? Returns the first map entry that gives it, or NULL. */
 const struct vm_pci *vm_gets(const struct vm *v, const struct pci_func *f);
 

@@ -168,6 +168,80 @@ run desktop -c "$work/link.ini" map 20 --add linux
 check "a linked map: the link stays, its file has the addition" "link 1" \
 	"$([ -L "$work/link.ini" ] && echo link) $(grep -c '^\[pci intel-i211-gigabit-network-connection\]' "$work/target.ini")"
 
+# A link whose file is not there (a dotfiles checkout not mounted yet): not replaced by a new file.
+ln -sf "$work/dotfiles/map.ini" "$work/dangling.ini"
+run desktop -c "$work/dangling.ini" map 24 --add win10
+check "a link to no file: refused, naming what it points to; the link stays" "$(printf '%s\nrc=1 link' "vfio-hook: $work/dangling.ini is a link to $work/dotfiles/map.ini, which is not there: nothing was changed; mount or restore what it points to, or remove the link to begin a new map there")" \
+	"$(printf '%s\nrc=%s %s' "$err" "$rc" "$([ -L "$work/dangling.ini" ] && echo link)")"
+
+## --add to a VM that gets part of the card already: only the rest, and config still accepts it
+printf '[vm win10]\npci = 0000:09:00.0\n' >"$work/part.ini"; chmod 644 "$work/part.ini"
+run desktop -c "$work/part.ini" map 24 --add win10
+check "a VM with the GPU by address: it is given the 3 other functions" "$(printf '%s\n' \
+	"added [pci nvidia-tu104-hd-audio-controller] (3 functions of IOMMU group 24) to $work/part.ini" \
+	"added \"pci = nvidia-tu104-hd-audio-controller\" to [vm win10] in $work/part.ini" \
+	"next: vfio-hook doctor, then vfio-hook --check win10 before virsh start win10")" "$out"
+check "the section it wrote says what it holds, and why not the GPU" "; IOMMU group 24: the 3 functions of it that [vm win10] does not get yet (it gets the other 1 already)" \
+	"$(grep '^; IOMMU' "$work/part.ini")"
+run desktop -c "$work/part.ini" config
+check "config accepts it: each function of the card once" "0 4 " "$rc $(printf '%s\n' "$out" | grep -c '^  pci .*\[10de:') $err"
+printf '[pci a]\ndevice = 10de:1e84\n[vm win10]\npci = a\n' >"$work/part2.ini"; chmod 644 "$work/part2.ini"
+run desktop -c "$work/part2.ini" map 24 --add win10
+run desktop -c "$work/part2.ini" config
+check "a VM with the GPU from another section: config accepts what --add wrote" "0 4 " "$rc $(printf '%s\n' "$out" | grep -c '^  pci .*\[10de:') $err"
+# A section of the map that gives the card but names its GPU twice: --add would make config
+# warn for the VM; refused with config's line, the file as it was.
+printf '[pci x]\ndevice = 10de:1e84\ndevice = 10de:10f8\ndevice = 10de:1ad8\ndevice = 10de:1ad9\ndevice = 0000:09:00.0\n' >"$work/dup.ini"
+chmod 644 "$work/dup.ini"; cp "$work/dup.ini" "$work/dup.before"
+run desktop -c "$work/dup.ini" map 24 --add win10
+check "what config would warn of on this machine: refused, naming the user's map, nothing written" "$(printf '%s\nrc=1 same' \
+	"vfio-hook: $work/dup.ini: nothing was changed: with these additions, vfio-hook config would warn on this machine, at line 6 of the result: [vm win10] gets 0000:09:00.0 twice, as 10de:1e84 (line 2) and as 0000:09:00.0 (list each device once)")" \
+	"$(printf '%s\nrc=%s %s' "$err" "$rc" "$(cmp -s "$work/dup.ini" "$work/dup.before" && echo same)")"
+# What config said of the map before is not --add's to refuse: a laptop's card, not on this machine.
+printf '[pci laptop]\ndevice = 10de:1c8d\n[vm win10]\npci = laptop\n' >"$work/laptop.ini"; chmod 644 "$work/laptop.ini"
+run desktop -c "$work/laptop.ini" map 24 --add win10
+check "a warning the map had before: --add still adds" "0 added \"pci = nvidia-geforce-rtx-2070-super\" to [vm win10] in $work/laptop.ini" \
+	"$rc $(printf '%s\n' "$out" | sed -n 2p)"
+
+## NixOS: /etc/vfio-hook.ini is a link into the read-only store, made from configuration.nix
+mkdir -p "$work/nixos/etc" "$work/nixos/store"; : >"$work/nixos/etc/NIXOS"
+printf '; Made by NixOS from services.vfio-hook.settings\n[options]\ntimeout = 2\n' >"$work/nixos/store/abc-vfio-hook.ini"
+chmod 444 "$work/nixos/store/abc-vfio-hook.ini"; ln -sf "$work/nixos/store/abc-vfio-hook.ini" "$work/nixos/etc/vfio-hook.ini"
+VFIO_HOOK_TEST_ROOT="$work/nixos" "$here/fakesys" desktop -- "$bin" -c "$work/nixos/etc/vfio-hook.ini" map 24 --add win10 \
+	>"$work/stdout" 2>"$work/stderr" </dev/null
+rc=$?
+check "NixOS: refused, pointing to services.vfio-hook.settings, not to chmod" "$(printf '%s\nrc=1' \
+	"vfio-hook: $work/nixos/etc/NIXOS: this is NixOS, whose /etc is built from its configuration: nothing was written to $work/nixos/etc/vfio-hook.ini; put what vfio-hook map 24 prints into services.vfio-hook.settings (pci, vm) in configuration.nix instead, with the module in vfio-hook's etc/nixos/")" \
+	"$(printf '%s\nrc=%s' "$(cat "$work/stderr")" "$rc")"
+VFIO_HOOK_TEST_ROOT="$work/nixos" "$here/fakesys" desktop -- "$bin" -c "$work/nixos-scratch.ini" map 24 --add win10 \
+	>"$work/stdout" 2>"$work/stderr" </dev/null
+rc=$?
+check "NixOS: a scratch map of the user's, outside /etc, is still written" "0 1" "$rc $(grep -c '^\[vm win10\]' "$work/nixos-scratch.ini")"
+
+## two vfio-hook map --add at once: the second waits for the first and reads what it wrote
+# The first is played by a shell holding the lock on the map's directory (flock(1)) while it does
+# what a run does: reads the map, then (a second later) renames its new map over it.
+mkdir -p "$work/two"; printf '[options]\ntimeout = 2\n' >"$work/two/map.ini"; chmod 644 "$work/two/map.ini"
+rm -f "$work/two/ready"
+(cd "$work/two" && exec 9<. && flock 9 && cp map.ini .new && printf '[vm first]\npci = 10de:1e84\n' >>.new && : >ready &&
+	sleep 1 && mv .new map.ini) &
+first=$!
+(cd "$work/two" && while [ ! -e ready ]; do sleep 0.05; done)
+run desktop -c "$work/two/map.ini" map 26 --add linux
+wait "$first"
+check "two at once: both exit 0" 0 "$rc"
+check "two at once: the map has both additions" "first linux" "$(grep '^\[vm ' "$work/two/map.ini" | sed 's/\[vm \(.*\)\]/\1/' | tr '\n' ' ' | sed 's/ $//')"
+# A run that holds it past the deadline: the next one gives up, says so, writes nothing.
+cp "$work/two/map.ini" "$work/two/before"; rm -f "$work/two/ready"
+(cd "$work/two" && exec 9<. && flock 9 && : >ready && exec sleep 30) &
+first=$!
+(cd "$work/two" && while [ ! -e ready ]; do sleep 0.05; done)
+run desktop -c "$work/two/map.ini" map 24 --add win10
+kill "$first" 2>/dev/null; wait "$first" 2>/dev/null
+check "held past the deadline: one line, nothing written" "$(printf '%s\nrc=1 same' \
+	"vfio-hook: $work/two/map.ini: another vfio-hook map --add has been editing it for 10 s (it holds the lock on $work/two): nothing was changed; let it finish, then run the command again")" \
+	"$(printf '%s\nrc=%s %s' "$err" "$rc" "$(cmp -s "$work/two/map.ini" "$work/two/before" && echo same)")"
+
 ## VM names as libvirt takes them, quoted in what the user is told to run
 rm -f "$work/names.ini"
 run desktop -c "$work/names.ini" map 24 --add "Mom's \"gaming\" PC"
@@ -178,6 +252,23 @@ run desktop -c "$work/names.ini" config --names vm
 check "a name with a space and quotes: read back whole" "Mom's \"gaming\" PC" "$out"
 run desktop -c "$work/names.ini" map 26 --add "a]b"
 check "a name a [vm] header cannot hold: refused before anything is written" "vfio-hook: cannot write [vm a]b] in the map: a name with ']', '/', a control character or a space at either end cannot be read back from a [vm NAME] header (rename the VM: virsh domrename)" "$err"
+# libvirt takes names inih reads otherwise in a header: " ;" begins a comment there, and a name
+# wholly in quotes is read as the one inside them. Refused up front, nothing written: no line of
+# a file the user does not have.
+rm -f "$work/names.ini"
+run desktop -c "$work/names.ini" map 24 --add "Win 11 ; test"
+check "a name with \" ;\": refused up front, no map begun" "$(printf '%s\nrc=2 map: no' "vfio-hook: cannot write [vm Win 11 ; test] in the map: \" ;\" in a [vm NAME] header begins a comment, so the name cannot be read back (rename the VM to a name without \" ;\" or \" #\": virsh domrename)")" \
+	"$(printf '%s\nrc=%s map: %s' "$err" "$rc" "$([ -e "$work/names.ini" ] && echo yes || echo no)")"
+run desktop -c "$work/names.ini" map 24 --add "win10 # gaming"
+check "a name with \" #\": refused up front" "vfio-hook: cannot write [vm win10 # gaming] in the map: \" #\" in a [vm NAME] header begins a comment, so the name cannot be read back (rename the VM to a name without \" ;\" or \" #\": virsh domrename)" "$err"
+run desktop -c "$work/names.ini" map 24 --add '"q"'
+check "a name wholly in quotes: refused up front, no advice naming another VM" "vfio-hook: cannot write [vm \"q\"] in the map: a name wholly in quotes is read as the name inside them, another VM (rename the VM to a name not wholly in quotes: virsh domrename)" "$err"
+# One VM per run, and a VM it is.
+run desktop -c "$work/once.ini" map 24 --add win10 --add linux
+check "--add twice: refused, not the first one dropped" "2 vfio-hook: map: --add given twice (win10 and linux): one VM per run; run vfio-hook map again for the other" "$rc $err"
+run desktop -c "$work/once.ini" map 24 --add ''
+check "--add '': says it needs a VM name" "2 vfio-hook: --add needs a VM name: vfio-hook map GROUP|ADDRESS|VM --add VM (see vfio-hook --help)" "$rc $err"
+check "--add twice or empty: no map begun" "no" "$([ -e "$work/once.ini" ] && echo yes || echo no)"
 # The hook's own lines quote such a name wherever they say what to run.
 map "[options]" "evict = refuse" "[pci gpu]" "device = 10de:1e84" "device = 10de:10f8" "device = 10de:1ad8" \
 	"device = 10de:1ad9" "[vm Windows 10]" "pci = gpu" "[vm Dad's PC]" "pci = gpu"
