@@ -137,7 +137,7 @@ static void plan_cpus(const struct claims_cfg *k, const char *vm, const struct d
 	_cleanup_free_ char *online = host_file("/sys/devices/system/cpu/online");
 	_cleanup_free_ char *ctl = host_file("/sys/fs/cgroup/cgroup.controllers"), *ctls = NULL;
 	struct cpuset others = { 0 }, missing;
-	char a[1024], b[1024];
+	char a[CPUSET_TEXT_MAX], b[CPUSET_TEXT_MAX];
 	int r;
 
 	if (k->cpus_from == CPUS_NONE)
@@ -176,7 +176,7 @@ static void plan_cpus(const struct claims_cfg *k, const char *vm, const struct d
 	missing = cp->set;
 	cpuset_minus(&missing, &cp->online);
 	if (!cpuset_empty(&missing)) {
-		char on[1024];
+		char on[CPUSET_TEXT_MAX];
 
 		cpuset_format(&missing, b, sizeof(b));
 		cpuset_format(&cp->online, on, sizeof(on));
@@ -417,7 +417,7 @@ long claims_hold_ms(const struct claims_plan *cp, unsigned timeout_s)
 void claims_describe_cpus(const struct plan *p, FILE *out)
 {
 	const struct claims_plan *cp = p->claims;
-	char a[1024], b[1024];
+	char a[CPUSET_TEXT_MAX], b[CPUSET_TEXT_MAX];
 
 	if (!cp || !cp->cpus)
 		return;
@@ -455,7 +455,7 @@ void claims_status(const struct ledger *l, const char *owner, FILE *out)
 	const struct ledger_cpus *c = ledger_cpus_of(l, owner);
 
 	if (c) {
-		char a[1024];
+		char a[CPUSET_TEXT_MAX];
 
 		cpuset_format(&c->set, a, sizeof(a));
 		fprintf(out, " cpus(%s%s%s)", a, c->governor ? ", performance" : "", c->done ? "" : ", claiming");

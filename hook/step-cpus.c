@@ -84,7 +84,7 @@ int cpus_apply(struct ledger *l, const char *without, unsigned timeout_s, char *
 		_cleanup_free_ char *eff_path = host_file("/sys/fs/cgroup/%s/cpuset.cpus.effective", unit);
 		struct ledger_slice *s = ledger_slice(l, unit);
 		struct cpuset target = { 0 }, want, got;
-		char t[1024], g[1024];
+		char t[CPUSET_TEXT_MAX], g[CPUSET_TEXT_MAX];
 
 		if (cpuset_empty(&keep) && !s)
 			continue; /* never narrowed (or put back already) */
@@ -253,7 +253,7 @@ static int cpus_run(struct take *t)
 		r = save(l, why, sizeof(why));
 	}
 	if (r < 0) {
-		char a[1024];
+		char a[CPUSET_TEXT_MAX];
 
 		cpuset_format(&cp->set, a, sizeof(a));
 		snprintf(t->what, sizeof(t->what), "cannot keep CPU %.200s for it: %s", a, why);

@@ -83,6 +83,28 @@ start win10 2>&1')
 check "CPUs: a CPU that is not online is refused" "$(printf '%s\n' \
 	"vfio-hook: win10: CPU 8-9 (cpus = in [vm win10]) is not online on this host (online: 0-7); fix cpus =" "win10 rc=1")" "$out"
 
+## CPUs: a long list (a host of many CPUs) is recorded and sent whole: a record cut short would
+## let another VM keep a CPU this one has, an AllowedCPUs= cut short would give the host CPUs back
+odd=$(seq -s, 1 2 1023) even=$(seq -s, 0 2 1022)
+host; two_map "cpus = $odd"; echo "0,$odd" >"$R/sys/devices/system/cpu/online"
+for u in system.slice user.slice init.scope machine.slice; do echo "0,$odd" >"$R/sys/fs/cgroup/$u/cpuset.cpus.effective"; done
+cxml linux "<vcpupin vcpu='0' cpuset='1021'/>" >"$work/linux.xml"
+out=$(on desktop "$START; $RUNNING"'
+start win10 2>&1; running $W/win10.xml win10; $H win10 started begin - </dev/null
+[ "$(sed -n "s/^cpus win10 set=\([^ ]*\) .*/\1/p" $W/state/ledger)" = '"$odd"' ] && echo "recorded whole"
+start linux 2>&1')
+check "CPUs: 512 CPUs of a sparse host are recorded whole, and a VM pinned to the last of them is refused" "$(printf '%s\n' \
+	"win10 rc=0" "recorded whole" \
+	"vfio-hook: linux: CPU 1021 (its <cputune>) is kept for win10 already (running); give each VM CPUs of its own (cpus = in [vm linux], or its <vcpupin>), or stop win10 first" \
+	"linux rc=1")" "$out"
+host; two_map "cpus = $odd"; echo 0-1023 >"$R/sys/devices/system/cpu/online"
+for u in system.slice user.slice init.scope machine.slice; do echo 0-1023 >"$R/sys/fs/cgroup/$u/cpuset.cpus.effective"; done
+out=$(on desktop "$START"'
+start win10 2>&1; for u in system.slice user.slice init.scope; do [ "$(cat $VFIO_HOOK_TEST_ROOT/sys/fs/cgroup/$u/cpuset.cpus)" = '"$even"' ] && echo "$u: whole"; done')
+check "CPUs: the 512 CPUs a dense host keeps for itself are sent whole to each unit" \
+	"$(printf '%s\n' "win10 rc=0" "system.slice: whole" "user.slice: whole" "init.scope: whole")" "$out"
+cxml linux "$(pins 4 5)" >"$work/linux.xml"
+
 ## CPUs: without cgroup v2's cpuset controller they cannot be kept: refused, with the fix
 host; two_map; echo "cpu io memory pids" >"$R/sys/fs/cgroup/cgroup.controllers"
 out=$(on desktop "$START"'
