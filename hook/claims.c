@@ -131,6 +131,43 @@ static const char *whereabouts(const struct ledger *l, const struct holders *h, 
 	return v && !v->started ? "starting" : "not running: 'vfio-hook restore' gives them back";
 }
 
+/*
+ * What each of the host's own units would run on, as the start sets it (cpus_apply): its own
+ * AllowedCPUs (all online CPUs when it has none) minus what the VMs keep. One the user keeps on
+ * CPUs the VMs would all take is refused here, so that --check says what the start will do.
+ */
+static void plan_units(const char *vm, const struct ledger *l, const struct cpuset *others,
+		       const char *a, struct plan *p, struct claims_plan *cp)
+{
+	struct cpuset keep = *others;
+
+	cpuset_or(&keep, &cp->set);
+	for (size_t u = 0; u < CLAIM_N_UNITS; u++) {
+		_cleanup_free_ char *was = NULL;
+		struct cpuset target = { 0 }, alone;
+		char why[512];
+
+		if (unit_allowed(l, claim_units[u], CONFIG_DEFAULT_TIMEOUT, &was, why, sizeof(why)) < 0) {
+			refuse(p, "cannot keep CPU %s (%s) from the host: %s; set cpus = none in [vm %s] to start it without", a,
+			       cp->cpus_from, why, vm);
+			return;
+		}
+		if (cpuset_parse(was, &target) < 0 || cpuset_empty(&target))
+			target = cp->online;
+		alone = target;
+		cpuset_minus(&alone, &cp->set);
+		cpuset_minus(&target, &keep);
+		if (cpuset_empty(&target)) {
+			refuse(p, "keeping CPU %s (%s) would leave %s no CPU: it may only run on CPU %s (its AllowedCPUs)%s; keep "
+				  "other CPUs for %s (cpus = in [vm %s], or its <vcpupin>), or widen %s's AllowedCPUs",
+			       a, cp->cpus_from, claim_units[u], was, cpuset_empty(&alone) ? "" : ", and the other VMs keep the rest",
+			       vm, vm, claim_units[u]);
+			continue;
+		}
+		cpuset_and(&target, &cp->online, &cp->units[u]);
+	}
+}
+
 static void plan_cpus(const struct claims_cfg *k, const char *vm, const struct domain *dom, const struct ledger *l,
 		      const struct holders *h, struct plan *p, struct claims_plan *cp)
 {
@@ -204,7 +241,8 @@ static void plan_cpus(const struct claims_cfg *k, const char *vm, const struct d
 		cpuset_format(&cp->online, b, sizeof(b));
 		refuse(p, "keeping CPU %s (%s) would leave the host no CPU of the online %s%s; leave it at least one", a,
 		       cp->cpus_from, b, cpuset_empty(&others) ? "" : " (the other VMs keep the rest)");
-	}
+	} else
+		plan_units(vm, l, &others, a, p, cp);
 	if (host_read(ctl, CONFIG_DEFAULT_TIMEOUT, &ctls) < 0 || !strstr(ctls, "cpuset"))
 		refuse(p, "cannot keep CPU %s from the host: it has no cgroup v2 cpuset controller (%s); boot with "
 			  "systemd.unified_cgroup_hierarchy=1, or set cpus = none in [vm %s]",
@@ -418,12 +456,20 @@ void claims_describe_cpus(const struct plan *p, FILE *out)
 {
 	const struct claims_plan *cp = p->claims;
 	char a[CPUSET_TEXT_MAX], b[CPUSET_TEXT_MAX];
+	size_t n = 0;
 
 	if (!cp || !cp->cpus)
 		return;
 	cpuset_format(&cp->set, a, sizeof(a));
 	cpuset_format(&cp->host, b, sizeof(b));
-	fprintf(out, "  keep CPU %s for it (%s): the host's own units on %s%s\n", a, cp->cpus_from, *b ? b : "none",
+	fprintf(out, "  keep CPU %s for it (%s): the host's own units on %s", a, cp->cpus_from, *b ? b : "none");
+	/* A unit the user keeps on fewer CPUs (its AllowedCPUs) runs on fewer: said, as the start sets it. */
+	for (size_t u = 0; u < CLAIM_N_UNITS; u++)
+		if (!cpuset_empty(&cp->units[u]) && !cpuset_eq(&cp->units[u], &cp->host)) {
+			cpuset_format(&cp->units[u], b, sizeof(b));
+			fprintf(out, "%s%s on %s", n++ ? ", " : " (", claim_units[u], b);
+		}
+	fprintf(out, "%s%s\n", !n ? "" : n == 1 ? ": its AllowedCPUs)" : ": their AllowedCPUs)",
 		cp->governor ? "; its CPUs at the performance governor" : "");
 }
 

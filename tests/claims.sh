@@ -59,6 +59,25 @@ check "CPUs: --check refuses as the start would" "$(printf '%s\n' "linux: 0 PCI 
 	"the hook would refuse to start this VM" "rc=1")" "$out"
 cxml linux "$(pins 4 5)" >"$work/linux.xml"
 
+## CPUs: a unit the user keeps on some CPUs (its AllowedCPUs, set before any claim): --check
+## plans with them as the start sets them, and refuses what the start would refuse
+host; two_map; echo 2-3 | tee "$R/sys/fs/cgroup/system.slice/cpuset.cpus" >"$R/sys/fs/cgroup/system.slice/cpuset.cpus.effective"
+cxml win10 "$(pins 2 3)" >"$work/win10.xml"
+refusal="keeping CPU 2-3 (its <cputune>) would leave system.slice no CPU: it may only run on CPU 2-3 (its AllowedCPUs); keep other CPUs for win10 (cpus = in [vm win10], or its <vcpupin>), or widen system.slice's AllowedCPUs"
+out=$(on desktop "$START"'
+$H --check win10 --xml $W/win10.xml | grep "refuse\|hook would"; start win10 2>&1; eval "$UNITS"; ls $W/state')
+check "CPUs: a unit whose AllowedCPUs the VM would all take: --check and the start refuse alike, nothing changes" \
+	"$(printf '%s\n' "  refuse: $refusal" "the hook would refuse to start this VM" "vfio-hook: win10: $refusal" "win10 rc=1" \
+		"system.slice=2-3/2-3 user.slice=/0-7 init.scope=/0-7 machine.slice=/0-7 " "lock")" "$out"
+host; two_map; echo 0-3 | tee "$R/sys/fs/cgroup/user.slice/cpuset.cpus" >"$R/sys/fs/cgroup/user.slice/cpuset.cpus.effective"
+out=$(on desktop "$START"'
+$H --check win10 --xml $W/win10.xml | grep "keep CPU"; start win10 2>&1; eval "$UNITS"; stop win10; eval "$UNITS"')
+check "CPUs: a unit on fewer CPUs (its AllowedCPUs): --check says what it will run on, the start sets that, the stop puts it back" \
+	"$(printf '%s\n' "  keep CPU 2-3 for it (its <cputune>): the host's own units on 0-1,4-7 (user.slice on 0-1: its AllowedCPUs)" \
+		"win10 rc=0" "system.slice=0-1,4-7/0-1,4-7 user.slice=0-1/0-1 init.scope=0-1,4-7/0-1,4-7 machine.slice=/0-7 " \
+		"win10 stopped rc=0" "system.slice=/0-7 user.slice=0-3/0-3 init.scope=/0-7 machine.slice=/0-7 ")" "$out"
+cxml win10 "$(pins 2 3)<emulatorpin cpuset='3'/>" >"$work/win10.xml"
+
 ## CPUs: cpus = in the map decides over the pins: a list, or none
 host; two_map "cpus = 6-7"
 out=$(on desktop "$START"'
