@@ -75,6 +75,8 @@ void claims_describe_pages(const struct plan *p, FILE *out);
 void claims_describe_sleep(const struct plan *p, FILE *out);
 /* For status: OWNER's claims, each " what(…)". */
 void claims_status(const struct ledger *l, const char *owner, FILE *out);
+/* How long claims_plan_build's reads of the host may take at most (V, DOM as it has them). */
+long claims_plan_hold_ms(const struct config *c, const struct vm *v, const struct domain *dom);
 /* How long claiming may take at most. */
 long claims_hold_ms(const struct claims_plan *cp, unsigned timeout_s);
 

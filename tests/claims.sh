@@ -285,6 +285,25 @@ check "deadlines: a pool the kernel never finishes raising fails the start in ti
 	"vfio-hook: win10: cannot raise the pool of 2 MiB hugepages ($R/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages) did not finish in time; everything was put back" \
 	"win10 rc=1" "0/0" "$UNITS0" "lock")" "$out"
 
+## deadlines: the plan reads the host with the map's timeout (each read here never answers: a
+## FIFO; four of them, longer than the lock's first hold), and a VM waiting for the lock meanwhile
+## is told how long those reads may take: it waits
+cxml win10 "$(pins 2 3)" 1048576 "<hugepages><page size='2048' unit='KiB'/></hugepages>" >"$work/win10.xml"
+cxml linux "" >"$work/linux.xml"
+host; map "[options]" "timeout = 2" "[vm win10]" "block-sleep = no" "[vm linux]" "block-sleep = no" "cpus = none"
+for f in sys/fs/cgroup/system.slice/cpuset.cpus sys/fs/cgroup/cgroup.controllers proc/meminfo $P2M/nr_hugepages; do
+	f=${f#"$R"/}; rm -f "$R/$f"; mkfifo "$R/$f"
+done
+out=$(on desktop "$START"'
+t0=$(date +%s)
+( start win10 2>&1; echo "win10 in time: $(( $(date +%s) - t0 < 14 ))" ) >$W/win10.out &
+sleep 1; start linux 2>&1; wait; cat $W/win10.out')
+check "deadlines: the plan's reads that hang take the map's timeout each; a start waiting for the lock waits them out" \
+	"$(printf '%s\n' "linux rc=0" \
+		"vfio-hook: win10: cannot keep CPU 2-3 (its <cputune>) from the host: reading $R/sys/fs/cgroup/system.slice/cpuset.cpus did not finish in time; set cpus = none in [vm win10] to start it without (and 2 more problems: run 'vfio-hook --check win10')" \
+		"win10 rc=1" "win10 in time: 1")" "$out"
+cxml win10 "$(pins 2 3)" 1048576 "$HP" >"$work/win10.xml"
+
 ## the hook killed in the middle of a step: restore leaves the host as it was
 host; two_map
 out=$(FAKE_SYSTEMCTL_HANG=set-property:init.scope on desktop "$START; $POOL"'
