@@ -131,13 +131,50 @@ static const char *whereabouts(const struct ledger *l, const struct holders *h, 
 	return v && !v->started ? "starting" : "not running: 'vfio-hook restore' gives them back";
 }
 
+/*
+ * What each of the host's own units would run on, as the start sets it (cpus_apply): its own
+ * AllowedCPUs (all online CPUs when it has none) minus what the VMs keep. One the user keeps on
+ * CPUs the VMs would all take is refused here, so that --check says what the start will do.
+ */
+static void plan_units(const char *vm, const struct ledger *l, const struct cpuset *others, const char *a, unsigned timeout,
+		       struct plan *p, struct claims_plan *cp)
+{
+	struct cpuset keep = *others;
+
+	cpuset_or(&keep, &cp->set);
+	for (size_t u = 0; u < CLAIM_N_UNITS; u++) {
+		_cleanup_free_ char *was = NULL;
+		struct cpuset target = { 0 }, alone;
+		char why[512];
+
+		if (unit_allowed(l, claim_units[u], timeout, &was, why, sizeof(why)) < 0) {
+			refuse(p, "cannot keep CPU %s (%s) from the host: %s; set cpus = none in [vm %s] to start it without", a,
+			       cp->cpus_from, why, vm);
+			return;
+		}
+		if (cpuset_parse(was, &target) < 0 || cpuset_empty(&target))
+			target = cp->online;
+		alone = target;
+		cpuset_minus(&alone, &cp->set);
+		cpuset_minus(&target, &keep);
+		if (cpuset_empty(&target)) {
+			refuse(p, "keeping CPU %s (%s) would leave %s no CPU: it may only run on CPU %s (its AllowedCPUs)%s; keep "
+				  "other CPUs for %s (cpus = in [vm %s], or its <vcpupin>), or widen %s's AllowedCPUs",
+			       a, cp->cpus_from, claim_units[u], was, cpuset_empty(&alone) ? "" : ", and the other VMs keep the rest",
+			       vm, vm, claim_units[u]);
+			continue;
+		}
+		cpuset_and(&target, &cp->online, &cp->units[u]);
+	}
+}
+
 static void plan_cpus(const struct claims_cfg *k, const char *vm, const struct domain *dom, const struct ledger *l,
-		      const struct holders *h, struct plan *p, struct claims_plan *cp)
+		      const struct holders *h, unsigned timeout, struct plan *p, struct claims_plan *cp)
 {
 	_cleanup_free_ char *online = host_file("/sys/devices/system/cpu/online");
 	_cleanup_free_ char *ctl = host_file("/sys/fs/cgroup/cgroup.controllers"), *ctls = NULL;
 	struct cpuset others = { 0 }, missing;
-	char a[1024], b[1024];
+	char a[CPUSET_TEXT_MAX], b[CPUSET_TEXT_MAX];
 	int r;
 
 	if (k->cpus_from == CPUS_NONE)
@@ -167,16 +204,18 @@ static void plan_cpus(const struct claims_cfg *k, const char *vm, const struct d
 	cp->cpus = true;
 	cp->governor = k->governor;
 	cpuset_format(&cp->set, a, sizeof(a));
-	r = host_read_cpuset(online, CONFIG_DEFAULT_TIMEOUT, &cp->online);
+	r = host_read_cpuset(online, timeout, &cp->online);
 	if (r < 0) {
-		refuse(p, "cannot read which CPUs are online (%s: %s): the CPUs %s are not kept from the host", online,
-		       strerror(-r), a);
+		char e[64];
+
+		refuse(p, "cannot keep CPU %s (%s) from the host: reading which CPUs are online (%s) %s; set cpus = none in "
+			  "[vm %s] to start it without", a, cp->cpus_from, online, host_error(r, e, sizeof(e)), vm);
 		return;
 	}
 	missing = cp->set;
 	cpuset_minus(&missing, &cp->online);
 	if (!cpuset_empty(&missing)) {
-		char on[1024];
+		char on[CPUSET_TEXT_MAX];
 
 		cpuset_format(&missing, b, sizeof(b));
 		cpuset_format(&cp->online, on, sizeof(on));
@@ -204,8 +243,9 @@ static void plan_cpus(const struct claims_cfg *k, const char *vm, const struct d
 		cpuset_format(&cp->online, b, sizeof(b));
 		refuse(p, "keeping CPU %s (%s) would leave the host no CPU of the online %s%s; leave it at least one", a,
 		       cp->cpus_from, b, cpuset_empty(&others) ? "" : " (the other VMs keep the rest)");
-	}
-	if (host_read(ctl, CONFIG_DEFAULT_TIMEOUT, &ctls) < 0 || !strstr(ctls, "cpuset"))
+	} else
+		plan_units(vm, l, &others, a, timeout, p, cp);
+	if (host_read(ctl, timeout, &ctls) < 0 || !strstr(ctls, "cpuset"))
 		refuse(p, "cannot keep CPU %s from the host: it has no cgroup v2 cpuset controller (%s); boot with "
 			  "systemd.unified_cgroup_hierarchy=1, or set cpus = none in [vm %s]",
 		       a, ctl, vm);
@@ -241,12 +281,12 @@ static unsigned long long cells_kib(const struct domain *dom, const char *nodese
 }
 
 /* The host's default hugepage size (/proc/meminfo's Hugepagesize), in KiB; 0 unknown. */
-static unsigned long long default_page_kib(void)
+static unsigned long long default_page_kib(unsigned timeout)
 {
 	_cleanup_free_ char *path = host_file("/proc/meminfo"), *s = NULL;
 	const char *at;
 
-	if (host_read(path, CONFIG_DEFAULT_TIMEOUT, &s) < 0 || !(at = strstr(s, "Hugepagesize:")))
+	if (host_read(path, timeout, &s) < 0 || !(at = strstr(s, "Hugepagesize:")))
 		return 0;
 	return strtoull(at + strlen("Hugepagesize:"), NULL, 10);
 }
@@ -311,7 +351,7 @@ static bool pools_meet(unsigned long long size_a, int node_a, unsigned long long
 	return size_a == size_b && (node_a == node_b || node_a < 0 || node_b < 0);
 }
 
-static void plan_pages(const char *vm, const struct domain *dom, const struct ledger *l, struct plan *p,
+static void plan_pages(const char *vm, const struct domain *dom, const struct ledger *l, unsigned timeout, struct plan *p,
 		       struct claims_plan *cp)
 {
 	char name[96];
@@ -326,7 +366,7 @@ static void plan_pages(const char *vm, const struct domain *dom, const struct le
 		refuse(p, "refusing to raise the host's hugepages: VFIO_HOOK_TEST is set without VFIO_HOOK_TEST_ROOT");
 		return;
 	}
-	if (claims_pools(dom, default_page_kib(), &cp->pools, &cp->n_pools) < 0) {
+	if (claims_pools(dom, default_page_kib(timeout), &cp->pools, &cp->n_pools) < 0) {
 		refuse(p, "its memory is backed by hugepages of the default size, which the host does not say (no "
 			  "Hugepagesize in /proc/meminfo): name the size in <page size=...> with 'virsh edit %s'", vm);
 		return;
@@ -339,9 +379,9 @@ static void plan_pages(const char *vm, const struct domain *dom, const struct le
 		int r;
 
 		pool_name(w->size_kib, w->node, name, sizeof(name));
-		r = host_read_number(nr, CONFIG_DEFAULT_TIMEOUT, &w->nr);
+		r = host_read_number(nr, timeout, &w->nr);
 		if (r == 0)
-			r = host_read_number(fr, CONFIG_DEFAULT_TIMEOUT, &w->free);
+			r = host_read_number(fr, timeout, &w->free);
 		if (r == -ENOENT) {
 			refuse(p, "the host has no %s (no %s): name a size it has in <page size=...> ('virsh edit %s'; see "
 				  "/sys/kernel/mm/hugepages)", name, nr, vm);
@@ -375,8 +415,9 @@ void claims_plan_build(const struct config *c, const struct vm *v, const char *v
 	_cleanup_free_ char *systemd = host_file("/run/systemd/system");
 	struct stat st;
 
-	plan_cpus(&k, vm, dom, l, h, p, cp);
-	plan_pages(vm, dom, l, p, cp);
+	/* Each read of the host with the map's timeout, as the steps: what the lock's hold was told (claims_plan_hold_ms). */
+	plan_cpus(&k, vm, dom, l, h, c->opt.timeout, p, cp);
+	plan_pages(vm, dom, l, c->opt.timeout, p, cp);
 	/* A damaged record hides what other VMs keep, or what the host had: nothing is claimed on a guess. */
 	if (cp->cpus && (ledger_bad_kind(l, "cpus") || ledger_bad_kind(l, "slice") || ledger_bad_kind(l, "governor")))
 		refuse(p, "its CPUs cannot be kept: a damaged cpus, slice or governor line in %s (its FILE:LINE above) hides "
@@ -405,6 +446,20 @@ void claims_plan_free(struct claims_plan *cp)
 	free(cp);
 }
 
+long claims_plan_hold_ms(const struct config *c, const struct vm *v, const struct domain *dom)
+{
+	struct claims_cfg k = v ? vm_claims(c, v) : c->opt.claims;
+	long n = 0;
+
+	/* The online CPUs, each unit's AllowedCPUs, cgroup.controllers (plan_cpus). */
+	if (k.cpus_from != CPUS_NONE)
+		n += 2L + CLAIM_N_UNITS;
+	/* /proc/meminfo, then each pool's two counters: a pool a <page>, or one of the default size (plan_pages). */
+	if (dom && dom->hugepages)
+		n += 1L + 2L * (long)(dom->n_pages ? dom->n_pages : 1);
+	return n * (long)c->opt.timeout * 1000L;
+}
+
 long claims_hold_ms(const struct claims_plan *cp, unsigned timeout_s)
 {
 	long n = 0;
@@ -426,13 +481,21 @@ long claims_hold_ms(const struct claims_plan *cp, unsigned timeout_s)
 void claims_describe_cpus(const struct plan *p, FILE *out)
 {
 	const struct claims_plan *cp = p->claims;
-	char a[1024], b[1024];
+	char a[CPUSET_TEXT_MAX], b[CPUSET_TEXT_MAX];
+	size_t n = 0;
 
 	if (!cp || !cp->cpus)
 		return;
 	cpuset_format(&cp->set, a, sizeof(a));
 	cpuset_format(&cp->host, b, sizeof(b));
-	fprintf(out, "  keep CPU %s for it (%s): the host's own units on %s%s\n", a, cp->cpus_from, *b ? b : "none",
+	fprintf(out, "  keep CPU %s for it (%s): the host's own units on %s", a, cp->cpus_from, *b ? b : "none");
+	/* A unit the user keeps on fewer CPUs (its AllowedCPUs) runs on fewer: said, as the start sets it. */
+	for (size_t u = 0; u < CLAIM_N_UNITS; u++)
+		if (!cpuset_empty(&cp->units[u]) && !cpuset_eq(&cp->units[u], &cp->host)) {
+			cpuset_format(&cp->units[u], b, sizeof(b));
+			fprintf(out, "%s%s on %s", n++ ? ", " : " (", claim_units[u], b);
+		}
+	fprintf(out, "%s%s\n", !n ? "" : n == 1 ? ": its AllowedCPUs)" : ": their AllowedCPUs)",
 		cp->governor ? "; its CPUs at the performance governor" : "");
 }
 
@@ -464,7 +527,7 @@ void claims_status(const struct ledger *l, const char *owner, FILE *out)
 	const struct ledger_cpus *c = ledger_cpus_of(l, owner);
 
 	if (c) {
-		char a[1024];
+		char a[CPUSET_TEXT_MAX];
 
 		cpuset_format(&c->set, a, sizeof(a));
 		fprintf(out, " cpus(%s%s%s)", a, c->governor ? ", performance" : "", c->done ? "" : ", claiming");

@@ -50,6 +50,7 @@ struct claims_plan {
 	bool governor;           /* at the performance governor */
 	struct cpuset online;    /* the host's online CPUs */
 	struct cpuset host;      /* what its own units keep while this and every other claim holds */
+	struct cpuset units[CLAIM_N_UNITS]; /* what each of claim_units runs on then, within its AllowedCPUs */
 	struct pool_want *pools; /* hugepages */
 	size_t n_pools;
 	bool sleep;              /* the host does not sleep while it runs */
@@ -74,6 +75,8 @@ void claims_describe_pages(const struct plan *p, FILE *out);
 void claims_describe_sleep(const struct plan *p, FILE *out);
 /* For status: OWNER's claims, each " what(…)". */
 void claims_status(const struct ledger *l, const char *owner, FILE *out);
+/* How long claims_plan_build's reads of the host may take at most (V, DOM as it has them). */
+long claims_plan_hold_ms(const struct config *c, const struct vm *v, const struct domain *dom);
 /* How long claiming may take at most. */
 long claims_hold_ms(const struct claims_plan *cp, unsigned timeout_s);
 
@@ -114,6 +117,12 @@ bool sleep_give(struct ledger *l, const char *owner, unsigned timeout_s, int pri
  * read back; 0, or -errno with the reason in WHY. Used by a claim, its give, and reconnect.
  */
 int cpus_apply(struct ledger *l, const char *without, unsigned timeout_s, char *why, size_t n);
+/*
+ * The CPUs UNIT may run on as the host has it set, before any claim (its AllowedCPUs: what the
+ * ledger recorded, else its cgroup's cpuset.cpus now; "": any), into *RET: 0, or -errno with the
+ * reason in WHY. A claim narrows what this says, and --check plans with it as the start does.
+ */
+int unit_allowed(const struct ledger *l, const char *unit, unsigned timeout_s, char **ret, char *why, size_t n);
 /* The sleep inhibitor runs: 0, or -errno with the reason in WHY. */
 int sleep_hold(unsigned timeout_s, char *why, size_t n);
 /*

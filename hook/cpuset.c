@@ -74,14 +74,20 @@ void cpuset_format(const struct cpuset *s, char *buf, size_t n)
 	buf[0] = '\0';
 	for (unsigned c = 0; c < CPUSET_MAX; c++) {
 		unsigned e = c;
+		int k;
 
 		if (!cpuset_has(s, c))
 			continue;
 		while (e + 1 < CPUSET_MAX && cpuset_has(s, e + 1))
 			e++;
-		if (len < n)
-			len += (size_t)(e == c ? snprintf(buf + len, n - len, "%s%u", len ? "," : "", c)
-					       : snprintf(buf + len, n - len, "%s%u-%u", len ? "," : "", c, e));
+		k = e == c ? snprintf(buf + len, n - len, "%s%u", len ? "," : "", c)
+			   : snprintf(buf + len, n - len, "%s%u-%u", len ? "," : "", c, e);
+		if (k < 0 || (size_t)k >= n - len) {
+			fprintf(stderr, "vfio-hook: internal error: a list of %zu CPUs does not fit in %zu bytes (cpuset_format); "
+				"stopped rather than cut it: please report this bug\n", cpuset_count(s), n);
+			abort();
+		}
+		len += (size_t)k;
 		c = e;
 	}
 }

@@ -15,7 +15,16 @@ struct cpuset {
 
 /* "0-3,8,^2": 0, or -EINVAL for anything else (an empty string is the empty set). */
 int cpuset_parse(const char *s, struct cpuset *ret);
-/* "0-3,8" (ranges, ascending); "" for the empty set. */
+/*
+ * The longest list a struct cpuset makes: pairs of CPUs with one left out between them
+ * ("0-1,3-4,...,4092-4093,4095") take the most room, at most 10 characters for every 3 CPUs.
+ */
+#define CPUSET_TEXT_MAX (CPUSET_MAX / 3 * 10 + 16)
+/*
+ * "0-3,8" (ranges, ascending); "" for the empty set. N is CPUSET_TEXT_MAX, so that any set fits
+ * whole: a list cut short would claim or record fewer CPUs than it says, so one that does not
+ * fit in N aborts, naming the caller's bug, rather than write part of it.
+ */
 void cpuset_format(const struct cpuset *s, char *buf, size_t n);
 bool cpuset_has(const struct cpuset *s, unsigned cpu);
 void cpuset_add(struct cpuset *s, unsigned cpu);

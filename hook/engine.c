@@ -120,8 +120,11 @@ static int plan_with(const struct world *w, const struct take_req *q, enum evict
 	const struct plan_in in = { w->cfg, q->sel->vm, policy, m, h, &w->l, q->dom, q->giver };
 	int r = plan_build(&in, p);
 
-	if (r == 0 && q->claims)
+	if (r == 0 && q->claims) {
+		/* Its reads of the host may block each up to the timeout: a VM waiting for the lock is told so first. */
+		state_lock_hold(w->lock, claims_plan_hold_ms(w->cfg, q->sel->mapped, q->dom));
 		claims_plan_build(w->cfg, q->sel->mapped, q->vm, q->dom, &w->l, h, p);
+	}
 	return r;
 }
 

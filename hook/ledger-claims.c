@@ -90,7 +90,7 @@ void format_cpus(const struct ledger *l, bool prune, char **buf, size_t *len)
 	(void)prune;
 	for (size_t i = 0; i < l->n_cpus; i++) {
 		_cleanup_free_ char *owner = ledger_escape(l->cpus[i].owner);
-		char set[1024];
+		char set[CPUSET_TEXT_MAX];
 
 		cpuset_format(&l->cpus[i].set, set, sizeof(set));
 		ledger_put(buf, len, "cpus %s set=%s governor=%s state=%s\n", owner, set, l->cpus[i].governor ? "yes" : "no",

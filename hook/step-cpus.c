@@ -44,26 +44,48 @@ static int save(struct ledger *l, char *why, size_t n)
 	return -EIO;
 }
 
+int unit_allowed(const struct ledger *l, const char *unit, unsigned timeout_s, char **ret, char *why, size_t n)
+{
+	const struct ledger_slice *s = ledger_slice(l, unit);
+	_cleanup_free_ char *path = NULL;
+	struct cpuset cs;
+	char e[64];
+	int r;
+
+	if (s) {
+		*ret = xstrdup(s->was);
+		return 0;
+	}
+	path = host_file("/sys/fs/cgroup/%s/cpuset.cpus", unit);
+	r = host_read(path, timeout_s, ret);
+	/* No cpuset controller on it yet: nothing was set, it could run anywhere. */
+	if (r == -ENOENT) {
+		*ret = xstrdup("");
+		return 0;
+	}
+	if (r == 0 && cpuset_parse(*ret, &cs) == 0)
+		return 0;
+	if (r == 0) {
+		free(*ret);
+		*ret = NULL;
+	}
+	snprintf(why, n, "reading %s %s", path ? path : "-", r < 0 ? host_error(r, e, sizeof(e)) : "gave no CPU list");
+	return r < 0 ? r : -EBADMSG;
+}
+
 /* What UNIT's cgroup had before the first claim, recorded before the first write: *RET. */
 static int unit_before(struct ledger *l, const char *unit, unsigned timeout_s, struct ledger_slice **ret, char *why,
 		       size_t n)
 {
-	_cleanup_free_ char *path = host_file("/sys/fs/cgroup/%s/cpuset.cpus", unit), *now = NULL;
-	struct cpuset cs;
-	char e[64];
+	_cleanup_free_ char *now = NULL;
 	int r;
 
 	*ret = ledger_slice(l, unit);
 	if (*ret)
 		return 0;
-	r = host_read(path, timeout_s, &now);
-	/* No cpuset controller on it yet: nothing was set, it could run anywhere. */
-	if (r == -ENOENT)
-		now = xstrdup("");
-	else if (r < 0 || cpuset_parse(now, &cs) < 0) {
-		snprintf(why, n, "reading %s %s", path, r < 0 ? host_error(r, e, sizeof(e)) : "gave no CPU list");
-		return r < 0 ? r : -EBADMSG;
-	}
+	r = unit_allowed(l, unit, timeout_s, &now, why, n);
+	if (r < 0)
+		return r;
 	*ret = ledger_slice_add(l, unit, now);
 	return save(l, why, n);
 }
@@ -91,7 +113,7 @@ int cpus_apply(struct ledger *l, const char *without, unsigned timeout_s, char *
 		_cleanup_free_ char *eff_path = host_file("/sys/fs/cgroup/%s/cpuset.cpus.effective", unit);
 		struct ledger_slice *s = ledger_slice(l, unit);
 		struct cpuset target = { 0 }, want, got;
-		char t[1024], g[1024];
+		char t[CPUSET_TEXT_MAX], g[CPUSET_TEXT_MAX];
 
 		if (cpuset_empty(&keep) && !s)
 			continue; /* never narrowed (or put back already) */
@@ -260,7 +282,7 @@ static int cpus_run(struct take *t)
 		r = save(l, why, sizeof(why));
 	}
 	if (r < 0) {
-		char a[1024];
+		char a[CPUSET_TEXT_MAX];
 
 		cpuset_format(&cp->set, a, sizeof(a));
 		snprintf(t->what, sizeof(t->what), "cannot keep CPU %.200s for it: %s", a, why);

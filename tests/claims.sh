@@ -59,6 +59,25 @@ check "CPUs: --check refuses as the start would" "$(printf '%s\n' "linux: 0 PCI 
 	"the hook would refuse to start this VM" "rc=1")" "$out"
 cxml linux "$(pins 4 5)" >"$work/linux.xml"
 
+## CPUs: a unit the user keeps on some CPUs (its AllowedCPUs, set before any claim): --check
+## plans with them as the start sets them, and refuses what the start would refuse
+host; two_map; echo 2-3 | tee "$R/sys/fs/cgroup/system.slice/cpuset.cpus" >"$R/sys/fs/cgroup/system.slice/cpuset.cpus.effective"
+cxml win10 "$(pins 2 3)" >"$work/win10.xml"
+refusal="keeping CPU 2-3 (its <cputune>) would leave system.slice no CPU: it may only run on CPU 2-3 (its AllowedCPUs); keep other CPUs for win10 (cpus = in [vm win10], or its <vcpupin>), or widen system.slice's AllowedCPUs"
+out=$(on desktop "$START"'
+$H --check win10 --xml $W/win10.xml | grep "refuse\|hook would"; start win10 2>&1; eval "$UNITS"; ls $W/state')
+check "CPUs: a unit whose AllowedCPUs the VM would all take: --check and the start refuse alike, nothing changes" \
+	"$(printf '%s\n' "  refuse: $refusal" "the hook would refuse to start this VM" "vfio-hook: win10: $refusal" "win10 rc=1" \
+		"system.slice=2-3/2-3 user.slice=/0-7 init.scope=/0-7 machine.slice=/0-7 " "lock")" "$out"
+host; two_map; echo 0-3 | tee "$R/sys/fs/cgroup/user.slice/cpuset.cpus" >"$R/sys/fs/cgroup/user.slice/cpuset.cpus.effective"
+out=$(on desktop "$START"'
+$H --check win10 --xml $W/win10.xml | grep "keep CPU"; start win10 2>&1; eval "$UNITS"; stop win10; eval "$UNITS"')
+check "CPUs: a unit on fewer CPUs (its AllowedCPUs): --check says what it will run on, the start sets that, the stop puts it back" \
+	"$(printf '%s\n' "  keep CPU 2-3 for it (its <cputune>): the host's own units on 0-1,4-7 (user.slice on 0-1: its AllowedCPUs)" \
+		"win10 rc=0" "system.slice=0-1,4-7/0-1,4-7 user.slice=0-1/0-1 init.scope=0-1,4-7/0-1,4-7 machine.slice=/0-7 " \
+		"win10 stopped rc=0" "system.slice=/0-7 user.slice=0-3/0-3 init.scope=/0-7 machine.slice=/0-7 ")" "$out"
+cxml win10 "$(pins 2 3)<emulatorpin cpuset='3'/>" >"$work/win10.xml"
+
 ## CPUs: cpus = in the map decides over the pins: a list, or none
 host; two_map "cpus = 6-7"
 out=$(on desktop "$START"'
@@ -82,6 +101,28 @@ out=$(on desktop "$START"'
 start win10 2>&1')
 check "CPUs: a CPU that is not online is refused" "$(printf '%s\n' \
 	"vfio-hook: win10: CPU 8-9 (cpus = in [vm win10]) is not online on this host (online: 0-7); fix cpus =" "win10 rc=1")" "$out"
+
+## CPUs: a long list (a host of many CPUs) is recorded and sent whole: a record cut short would
+## let another VM keep a CPU this one has, an AllowedCPUs= cut short would give the host CPUs back
+odd=$(seq -s, 1 2 1023) even=$(seq -s, 0 2 1022)
+host; two_map "cpus = $odd"; echo "0,$odd" >"$R/sys/devices/system/cpu/online"
+for u in system.slice user.slice init.scope machine.slice; do echo "0,$odd" >"$R/sys/fs/cgroup/$u/cpuset.cpus.effective"; done
+cxml linux "<vcpupin vcpu='0' cpuset='1021'/>" >"$work/linux.xml"
+out=$(on desktop "$START; $RUNNING"'
+start win10 2>&1; running $W/win10.xml win10; $H win10 started begin - </dev/null
+[ "$(sed -n "s/^cpus win10 set=\([^ ]*\) .*/\1/p" $W/state/ledger)" = '"$odd"' ] && echo "recorded whole"
+start linux 2>&1')
+check "CPUs: 512 CPUs of a sparse host are recorded whole, and a VM pinned to the last of them is refused" "$(printf '%s\n' \
+	"win10 rc=0" "recorded whole" \
+	"vfio-hook: linux: CPU 1021 (its <cputune>) is kept for win10 already (running); give each VM CPUs of its own (cpus = in [vm linux], or its <vcpupin>), or stop win10 first" \
+	"linux rc=1")" "$out"
+host; two_map "cpus = $odd"; echo 0-1023 >"$R/sys/devices/system/cpu/online"
+for u in system.slice user.slice init.scope machine.slice; do echo 0-1023 >"$R/sys/fs/cgroup/$u/cpuset.cpus.effective"; done
+out=$(on desktop "$START"'
+start win10 2>&1; for u in system.slice user.slice init.scope; do [ "$(cat $VFIO_HOOK_TEST_ROOT/sys/fs/cgroup/$u/cpuset.cpus)" = '"$even"' ] && echo "$u: whole"; done')
+check "CPUs: the 512 CPUs a dense host keeps for itself are sent whole to each unit" \
+	"$(printf '%s\n' "win10 rc=0" "system.slice: whole" "user.slice: whole" "init.scope: whole")" "$out"
+cxml linux "$(pins 4 5)" >"$work/linux.xml"
 
 ## CPUs: without cgroup v2's cpuset controller they cannot be kept: refused, with the fix
 host; two_map; echo "cpu io memory pids" >"$R/sys/fs/cgroup/cgroup.controllers"
@@ -243,6 +284,25 @@ start win10 2>&1; pool $P2M; eval "$UNITS"; ls $W/state')
 check "deadlines: a pool the kernel never finishes raising fails the start in time, and what it claimed goes back" "$(printf '%s\n' \
 	"vfio-hook: win10: cannot raise the pool of 2 MiB hugepages ($R/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages) did not finish in time; everything was put back" \
 	"win10 rc=1" "0/0" "$UNITS0" "lock")" "$out"
+
+## deadlines: the plan reads the host with the map's timeout (each read here never answers: a
+## FIFO; four of them, longer than the lock's first hold), and a VM waiting for the lock meanwhile
+## is told how long those reads may take: it waits
+cxml win10 "$(pins 2 3)" 1048576 "<hugepages><page size='2048' unit='KiB'/></hugepages>" >"$work/win10.xml"
+cxml linux "" >"$work/linux.xml"
+host; map "[options]" "timeout = 2" "[vm win10]" "block-sleep = no" "[vm linux]" "block-sleep = no" "cpus = none"
+for f in sys/fs/cgroup/system.slice/cpuset.cpus sys/fs/cgroup/cgroup.controllers proc/meminfo $P2M/nr_hugepages; do
+	f=${f#"$R"/}; rm -f "$R/$f"; mkfifo "$R/$f"
+done
+out=$(on desktop "$START"'
+t0=$(date +%s)
+( start win10 2>&1; echo "win10 in time: $(( $(date +%s) - t0 < 14 ))" ) >$W/win10.out &
+sleep 1; start linux 2>&1; wait; cat $W/win10.out')
+check "deadlines: the plan's reads that hang take the map's timeout each; a start waiting for the lock waits them out" \
+	"$(printf '%s\n' "linux rc=0" \
+		"vfio-hook: win10: cannot keep CPU 2-3 (its <cputune>) from the host: reading $R/sys/fs/cgroup/system.slice/cpuset.cpus did not finish in time; set cpus = none in [vm win10] to start it without (and 2 more problems: run 'vfio-hook --check win10')" \
+		"win10 rc=1" "win10 in time: 1")" "$out"
+cxml win10 "$(pins 2 3)" 1048576 "$HP" >"$work/win10.xml"
 
 ## the hook killed in the middle of a step: restore leaves the host as it was
 host; two_map
