@@ -431,6 +431,17 @@ void claims_plan_build(const struct config *c, const struct vm *v, const char *v
 	cp->sleep = k.block_sleep && systemd && stat(systemd, &st) == 0 && S_ISDIR(st.st_mode);
 	if (k.block_sleep && k.sleep_line && !cp->sleep)
 		warn(p, "block-sleep = yes: the host does not run systemd, so its sleep is not blocked while %s runs", vm);
+	/* Inhibitors are logind's: without it (no D-Bus, a minimal server) there is none to hold. */
+	if (cp->sleep) {
+		_cleanup_free_ char *seats = host_file("/run/systemd/seats");
+
+		if (!seats || stat(seats, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			cp->sleep = false;
+			if (k.sleep_line)
+				warn(p, "block-sleep = yes: systemd-logind does not run here (no %s), so no sleep inhibitor can be "
+					"held while %s runs", seats ? seats : "/run/systemd/seats", vm);
+		}
+	}
 	if (!cp->cpus && !cp->n_pools && !cp->sleep) {
 		claims_plan_free(cp);
 		return;

@@ -775,10 +775,14 @@ struct claims_cfg vm_claims(const struct config *c, const struct vm *v)
 	k.cpus_from = m->cpus_from;
 	k.cpus = m->cpus;
 	k.cpus_line = m->cpus_line;
-	if (m->governor_line)
+	if (m->governor_line) {
 		k.governor = m->governor;
-	if (m->sleep_line)
+		k.governor_line = m->governor_line;
+	}
+	if (m->sleep_line) {
 		k.block_sleep = m->block_sleep;
+		k.sleep_line = m->sleep_line;
+	}
 	return k;
 }
 

@@ -63,8 +63,18 @@ int unit_allowed(const struct ledger *l, const char *unit, unsigned timeout_s, c
 		*ret = xstrdup("");
 		return 0;
 	}
-	if (r == 0 && cpuset_parse(*ret, &cs) == 0)
+	if (r == 0 && cpuset_parse(*ret, &cs) == 0) {
+		_cleanup_free_ char *online_path = host_file("/sys/devices/system/cpu/online");
+		struct cpuset online;
+
+		/*
+		 * Every online CPU is no restriction: what systemd leaves in the cgroup when the
+		 * property was dropped (cpus_apply gives back that way), or nothing set at all.
+		 */
+		if (*ret && host_read_cpuset(online_path, timeout_s, &online) == 0 && cpuset_eq(&cs, &online))
+			(*ret)[0] = '\0';
 		return 0;
+	}
 	if (r == 0) {
 		free(*ret);
 		*ret = NULL;
@@ -131,7 +141,12 @@ int cpus_apply(struct ledger *l, const char *without, unsigned timeout_s, char *
 				return -ENOSPC;
 			}
 		}
-		cpuset_format(&target, t, sizeof(t));
+		/*
+		 * Back to no AllowedCPUs at all: systemd drops the property but leaves the cgroup's
+		 * cpuset.cpus as the last value it wrote (the narrowed one). So every online CPU first,
+		 * which it writes, then the property dropped.
+		 */
+		cpuset_format(cpuset_empty(&target) ? &online : &target, t, sizeof(t));
 		r = set_unit(unit, t, timeout_s);
 		if (r != 0) {
 			snprintf(why, n, "'systemctl set-property --runtime %s AllowedCPUs=%s' %s", unit, t, host_error(r, e, sizeof(e)));
@@ -150,6 +165,9 @@ int cpus_apply(struct ledger *l, const char *without, unsigned timeout_s, char *
 					 (cpuset_format(&got, g, sizeof(g)), *g ? g : "none"), t, eff_path);
 			return r < 0 ? r : -EIO;
 		}
+		if (cpuset_empty(&target) && (r = set_unit(unit, "", timeout_s)) != 0)
+			log_info("%s runs on every online CPU again, but 'systemctl set-property --runtime %s AllowedCPUs=' %s: "
+				 "its AllowedCPUs stays %s until the next boot", unit, unit, host_error(r, e, sizeof(e)), t);
 		if (cpuset_empty(&keep)) {
 			ledger_slice_drop(l, unit);
 			if ((r = save(l, why, n)) < 0)

@@ -11,8 +11,12 @@
 #include "step.h"
 #include "util.h"
 
+#include "child.h"
+
+#include <dirent.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 static int systemctl(const char *verb, unsigned timeout_s)
 {
@@ -20,6 +24,32 @@ static int systemctl(const char *verb, unsigned timeout_s)
 	const char *other[] = { "systemctl", verb, SLEEP_UNIT, NULL };
 
 	return host_run(timeout_s, streq(verb, "is-active") ? active : other);
+}
+
+/* Does logind hold an inhibitor of ours? Its records are /run/systemd/inhibit/ID, one WHO= line each. */
+static bool inhibitor_held(unsigned timeout_s)
+{
+	_cleanup_free_ char *dir = host_file("/run/systemd/inhibit");
+	DIR *d = dir ? opendir(dir) : NULL;
+	const struct dirent *de;
+	bool held = false;
+
+	while (d && !held && (de = readdir(d))) {
+		_cleanup_free_ char *path = NULL, *text = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		if (host_read(path, timeout_s, &text) == 0) {
+			const char *who = strstr(text, "WHO=vfio-hook");
+
+			held = who && (who == text || who[-1] == '\n') && strchr("\n", who[strlen("WHO=vfio-hook")]) &&
+			       strstr(text, "MODE=block");
+		}
+	}
+	if (d)
+		closedir(d);
+	return held;
 }
 
 /* systemd-run's --unit= for it. */
@@ -37,11 +67,31 @@ int sleep_hold(unsigned timeout_s, char *why, size_t n)
 	if (systemctl("is-active", timeout_s) == 0)
 		return 0;
 	r = host_run(timeout_s, argv);
-	if (r == 0 && (r = systemctl("is-active", timeout_s)) != 0)
-		snprintf(why, n, "%s did not stay active (see 'journalctl -u %s')", SLEEP_UNIT, SLEEP_UNIT);
-	else if (r != 0)
+	if (r != 0) {
 		snprintf(why, n, "systemd-run of %s %s", SLEEP_UNIT, host_error(r, e, sizeof(e)));
-	return r < 0 ? r : r > 0 ? -EIO : 0;
+		return r < 0 ? r : -EIO;
+	}
+	/*
+	 * Started is not held: systemd-inhibit asks logind over D-Bus, and fails after its unit
+	 * started. What counts is logind's record of the inhibitor, looked for until the deadline
+	 * (a few seconds at most: a unit that fails does so at once).
+	 */
+	for (long end = now_ms() + (timeout_s < 5 ? (long)timeout_s : 5) * 1000L;;) {
+		if (inhibitor_held(timeout_s))
+			return 0;
+		if (systemctl("is-active", timeout_s) != 0) {
+			snprintf(why, n, "%s did not stay active: systemd-inhibit could not take logind's inhibitor (see "
+				 "'journalctl -u %s')", SLEEP_UNIT, SLEEP_UNIT);
+			return -EIO;
+		}
+		if (now_ms() >= end)
+			break;
+		nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+	}
+	systemctl("stop", timeout_s);
+	snprintf(why, n, "%s runs, but logind lists no inhibitor of it (systemd-inhibit --list; see 'journalctl -u %s')",
+		 SLEEP_UNIT, SLEEP_UNIT);
+	return -EIO;
 }
 
 bool sleep_give(struct ledger *l, const char *owner, unsigned timeout_s, int prio)

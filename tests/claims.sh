@@ -61,7 +61,7 @@ cxml linux "$(pins 4 5)" >"$work/linux.xml"
 
 ## CPUs: a unit the user keeps on some CPUs (its AllowedCPUs, set before any claim): --check
 ## plans with them as the start sets them, and refuses what the start would refuse
-host; two_map; echo 2-3 | tee "$R/sys/fs/cgroup/system.slice/cpuset.cpus" >"$R/sys/fs/cgroup/system.slice/cpuset.cpus.effective"
+host; two_map; echo 2-3 | tee "$R/sys/fs/cgroup/system.slice/cpuset.cpus" "$R/sys/fs/cgroup/system.slice/AllowedCPUs" >"$R/sys/fs/cgroup/system.slice/cpuset.cpus.effective"
 cxml win10 "$(pins 2 3)" >"$work/win10.xml"
 refusal="keeping CPU 2-3 (its <cputune>) would leave system.slice no CPU: it may only run on CPU 2-3 (its AllowedCPUs); keep other CPUs for win10 (cpus = in [vm win10], or its <vcpupin>), or widen system.slice's AllowedCPUs"
 out=$(on desktop "$START"'
@@ -69,7 +69,7 @@ $H --check win10 --xml $W/win10.xml | grep "refuse\|hook would"; start win10 2>&
 check "CPUs: a unit whose AllowedCPUs the VM would all take: --check and the start refuse alike, nothing changes" \
 	"$(printf '%s\n' "  refuse: $refusal" "the hook would refuse to start this VM" "vfio-hook: win10: $refusal" "win10 rc=1" \
 		"system.slice=2-3/2-3 user.slice=/0-7 init.scope=/0-7 machine.slice=/0-7 " "lock")" "$out"
-host; two_map; echo 0-3 | tee "$R/sys/fs/cgroup/user.slice/cpuset.cpus" >"$R/sys/fs/cgroup/user.slice/cpuset.cpus.effective"
+host; two_map; echo 0-3 | tee "$R/sys/fs/cgroup/user.slice/cpuset.cpus" "$R/sys/fs/cgroup/user.slice/AllowedCPUs" >"$R/sys/fs/cgroup/user.slice/cpuset.cpus.effective"
 out=$(on desktop "$START"'
 $H --check win10 --xml $W/win10.xml | grep "keep CPU"; start win10 2>&1; eval "$UNITS"; stop win10; eval "$UNITS"')
 check "CPUs: a unit on fewer CPUs (its AllowedCPUs): --check says what it will run on, the start sets that, the stop puts it back" \
@@ -153,7 +153,7 @@ $H win10 release end - </dev/null 2>&1; $H status')
 check "CPUs: what cannot be put back stays recorded, for restore, and the line says so" "$(printf '%s\n' \
 	"vfio-hook: win10: cannot keep CPU 2-3 for it: 'systemctl set-property --runtime init.scope AllowedCPUs=0-1,4-7' failed (exit status 1); not everything could be put back: run 'vfio-hook restore win10' when the cause is gone" \
 	"win10 rc=1" "$UNITS0" "cpus win10 set=2-3 governor=no state=doing slice init.scope was=- " \
-	"vfio-hook: win10: its CPUs stay kept from the host: 'systemctl set-property --runtime init.scope AllowedCPUs=' failed (exit status 1); run 'vfio-hook restore win10' when the cause is gone" \
+	"vfio-hook: win10: its CPUs stay kept from the host: 'systemctl set-property --runtime init.scope AllowedCPUs=0-7' failed (exit status 1); run 'vfio-hook restore win10' when the cause is gone" \
 	"win10 (not running): cpus(2-3, claiming)")" "$out"
 out=$(on desktop '$H restore win10; echo rc=$?; eval "$UNITS"; ls $W/state')
 check "CPUs: restore gives them back once the cause is gone" "$(printf '%s\n' "win10: restored" "rc=0" "$UNITS0" "lock")" "$out"
@@ -255,6 +255,18 @@ start win10 2>&1; eval "$SLEEPING"; eval "$UNITS"; ls $W/state')
 check "sleep: no inhibitor: the start is refused, with the fix, and the CPUs it kept are back" "$(printf '%s\n' \
 	"vfio-hook: win10: cannot keep the host from sleeping while it runs: systemd-run of vfio-hook-sleep.service failed (exit status 1); everything was put back (or set block-sleep = no in [vm win10])" \
 	"win10 rc=1" "inhibitor=inactive" "$UNITS0" "lock")" "$out"
+# The unit starts, but systemd-inhibit cannot reach logind (no D-Bus): it holds no inhibitor.
+host; two_map "cpus = 2-3"
+out=$(FAKE_NO_LOGIND=1 on desktop "$START"'
+start win10 2>&1; eval "$SLEEPING"; eval "$UNITS"; ls $W/state')
+check "sleep: a unit that holds no inhibitor (logind unreachable): refused, stopped, all put back" "$(printf '%s\n' \
+	"vfio-hook: win10: cannot keep the host from sleeping while it runs: vfio-hook-sleep.service runs, but logind lists no inhibitor of it (systemd-inhibit --list; see 'journalctl -u vfio-hook-sleep.service'); everything was put back (or set block-sleep = no in [vm win10])" \
+	"win10 rc=1" "inhibitor=inactive" "$UNITS0" "lock")" "$out"
+# No logind at all (a minimal server): there is no inhibitor to hold; --check says so, the start goes on.
+host; rmdir "$R/run/systemd/seats"; two_map
+out=$(on desktop "$START"'
+$H --check win10 --xml $W/win10.xml 2>&1 | grep -c "systemd-logind does not run here"; start win10; eval "$SLEEPING"')
+check "sleep: without logind nothing is held, --check says so, the start goes on" "$(printf '%s\n' 1 "win10 rc=0" "inhibitor=none")" "$out"
 
 ## a failed start undoes its claims too: a device that will not bind, after the CPUs, the pages
 ## and the inhibitor were claimed, leaves the host as it was

@@ -7,7 +7,7 @@ R=$work/root
 export VFIO_HOOK_TEST_ROOT="$R"
 
 host() {
-	reset; rm -rf "$R"; mkdir -p "$R/units" "$R/run/systemd/system" "$R/proc/sys/vm"; : >"$R/calls"
+	reset; rm -rf "$R"; mkdir -p "$R/units" "$R/run/systemd/system" "$R/run/systemd/seats" "$R/proc/sys/vm"; : >"$R/calls"
 	mkdir -p "$R/sys/devices/system/cpu" "$R/sys/fs/cgroup"
 	echo 0-7 >"$R/sys/devices/system/cpu/online"
 	for c in 0 1 2 3 4 5 6 7; do
@@ -38,7 +38,7 @@ pins() { # CPU...: a vcpupin for each, vCPU 0 up
 	i=0; for c in "$@"; do printf "<vcpupin vcpu='%d' cpuset='%s'/>" $i "$c"; i=$((i + 1)); done
 }
 # The host as the checks compare it: each unit's AllowedCPUs and effective CPUs.
-UNITS='for u in system.slice user.slice init.scope machine.slice; do printf "%s=%s/%s " $u "$(cat $VFIO_HOOK_TEST_ROOT/sys/fs/cgroup/$u/cpuset.cpus)" "$(cat $VFIO_HOOK_TEST_ROOT/sys/fs/cgroup/$u/cpuset.cpus.effective)"; done; echo'
+UNITS='for u in system.slice user.slice init.scope machine.slice; do printf "%s=%s/%s " $u "$(cat $VFIO_HOOK_TEST_ROOT/sys/fs/cgroup/$u/AllowedCPUs 2>/dev/null)" "$(cat $VFIO_HOOK_TEST_ROOT/sys/fs/cgroup/$u/cpuset.cpus.effective)"; done; echo'
 UNITS0="system.slice=/0-7 user.slice=/0-7 init.scope=/0-7 machine.slice=/0-7 "
 # A hugepage pool: nr/free.
 POOL='pool() { echo "$(cat $1/nr_hugepages)/$(cat $1/free_hugepages)"; }'
