@@ -1,7 +1,7 @@
 # Sourced by run.sh: the guest's root image, rebuilt only when this recipe, the kernel or the
 # candidate versions of its packages change.
 # shellcheck shell=bash
-include=systemd,libvirt-daemon,libvirt-daemon-driver-qemu,libvirt-clients,qemu-system-x86,kmod,pciutils,procps,iproute2,psmisc,busybox,udev,libinih1,libudev1,libxml2,e2fsprogs,btrfs-progs
+include=systemd,dbus,libvirt-daemon,libvirt-daemon-driver-qemu,libvirt-clients,qemu-system-x86,kmod,pciutils,procps,iproute2,psmisc,busybox,udev,libinih1,libudev1,libxml2,e2fsprogs,btrfs-progs
 l2_mods="button evdev"
 guest_mods="e1000e snd_hda_intel snd_hda_codec_generic bochs xhci_pci usbhid hid_generic nvme btrfs vfio_pci vfio_iommu_type1 $boot_mods"
 mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v security | head -n1)

@@ -124,7 +124,7 @@ boots="default noiommu novtd systemd ovmf"
 # profile NAME: sets p_append (kernel command line), p_fw (firmware), p_iommu (the IOMMU device)
 # and p_base (the budget's part for booting to libvirtd and powering off, in seconds: see below).
 profile() {
-	p_fw=() p_iommu=(-device intel-iommu,intremap=on,caching-mode=on) p_base=240
+	p_fw=() p_iommu=(-device intel-iommu,intremap=on,caching-mode=on) p_base=240 p_smp=2
 	case $1 in
 	# A host whose GPU-like device is a second GPU: no framebuffer console on it (fbcon maps
 	# the consoles to an fb1 there is not), so the hook may take it without a hand-over.
@@ -135,7 +135,8 @@ profile() {
 	novtd) p_append="console=ttyS0" p_iommu=() p_base=180 ;;
 	# A desktop: systemd as PID 1 (udev, journald, libvirtd and display-manager.service as units),
 	# bochs-drm with the framebuffer console on the GPU-like device; the console on tty1 too.
-	systemd) p_append="console=tty0 console=ttyS0 intel_iommu=on iommu=pt init=/lib/systemd/systemd systemd.show_status=0" p_base=300 ;;
+	# Four CPUs: two VMs with CPUs of their own, and the host's units on what is left (40-claims).
+	systemd) p_append="console=tty0 console=ttyS0 intel_iommu=on iommu=pt init=/lib/systemd/systemd systemd.show_status=0" p_base=300 p_smp=4 ;;
 	# The same through UEFI (OVMF) with bochs-drm kept out: the firmware's framebuffer (efifb)
 	# holds the GPU-like device's BAR and fbcon sits on it; no display manager (no DRM device).
 	ovmf) p_append="console=tty0 console=ttyS0 intel_iommu=on iommu=pt init=/lib/systemd/systemd systemd.show_status=0 modprobe.blacklist=bochs systemd.mask=fakedm.service"
@@ -198,7 +199,7 @@ for b in $boots; do
 	# A boot whose scenario reboots the guest keeps QEMU running across the reboot.
 	noreboot=(-no-reboot)
 	[ -z "${reboot[$b]:-}" ] || noreboot=()
-	qemu=(qemu-system-x86_64 -machine "$machine" -cpu "$cpu" -smp 2 -m 2048 -nodefaults "${noreboot[@]}"
+	qemu=(qemu-system-x86_64 -machine "$machine" -cpu "$cpu" -smp "$p_smp" -m 2048 -nodefaults "${noreboot[@]}"
 		-display none -serial stdio -monitor none "${p_fw[@]}"
 		-kernel "$vmlinuz" -initrd "$initrd"
 		-append "$p_append panic=-1 quiet loglevel=3 vfio_hook.boot=$b vfio_hook.scenarios=$scen"

@@ -67,6 +67,8 @@ define_l2() {
 	xml=/tmp/$name.xml
 	{
 		echo "<domain type='qemu'><name>$name</name><memory unit='MiB'>${L2_MEMORY_MIB:-96}</memory><vcpu>1</vcpu>"
+		# L2_XML: more of the domain, after <vcpu> (<cputune>, <memoryBacking>).
+		echo "${L2_XML:-}"
 		echo "<os><type arch='x86_64' machine='q35'>hvm</type>"
 		if [ "$os" = linux ]; then
 			# The uncompressed kernel if the image has it (build-root.sh): a boot several times faster.
