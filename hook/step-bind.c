@@ -157,27 +157,21 @@ static const struct domain *group_user(const struct holders *h, const struct pci
 	return NULL;
 }
 
-/*
- * A VM the ledger says owns another function of A's IOMMU group and that is starting: between
- * its prepare and libvirt's status file (a VM that took the group from OWNER by shutting OWNER
- * down, whose late release this is), when nothing but the ledger can say what it will use. A
- * VM that runs uses what its status file says (group_user), whatever the ledger says it owns:
- * its prepare may have moved a function its domain does not have. Its name, or NULL.
- */
-static const char *group_owner(const struct ledger *l, const struct holders *h, const struct ledger_func *e,
-			       int *ret_group)
+/* Another function O of E's IOMMU group, recorded as a VM's that keeps E's group (a predicate). */
+typedef bool (*keeps_group_fn)(const struct ledger *l, const struct holders *h, const struct ledger_func *e,
+			       const struct ledger_func *o);
+
+/* The owner of the first function of E's IOMMU group that KEEPS says keeps it, or NULL (its group in *RET_GROUP). */
+static const char *group_kept_by(const struct ledger *l, const struct holders *h, const struct ledger_func *e,
+				 keeps_group_fn keeps, int *ret_group)
 {
 	int g = -1;
 
 	*ret_group = -1;
 	for (size_t i = 0; i < l->n_funcs; i++) {
 		const struct ledger_func *o = &l->funcs[i];
-		const struct ledger_vm *v;
 
-		if (o == e || !o->owner || (e->owner && streq(o->owner, e->owner)))
-			continue;
-		v = ledger_vm(l, o->owner);
-		if (holders_get(h, o->owner) || !v || v->started)
+		if (o == e || !o->owner || !keeps(l, h, e, o))
 			continue;
 		if (g < 0 && (g = bind_group_of(&e->addr)) < 0)
 			return NULL;
@@ -190,32 +184,47 @@ static const char *group_owner(const struct ledger *l, const struct holders *h, 
 }
 
 /*
- * A running VM that may get E, or another function of E's IOMMU group, any time: its hot-plug
- * went unanswered (step-plug.c), and its status file does not list it yet. What it may get, and
- * its group, is never unbound or given to another: the group must be whole on vfio-pci when
- * libvirt's plug lands. Its name, or NULL.
+ * O's owner is starting: between its prepare and libvirt's status file (a VM that took the group
+ * from E's owner by shutting it down, whose late release this is), when nothing but the ledger
+ * can say what it will use. A VM that runs uses what its status file says (group_user), whatever
+ * the ledger says it owns: its prepare may have moved a function its domain does not have.
  */
+static bool starting_with(const struct ledger *l, const struct holders *h, const struct ledger_func *e,
+			  const struct ledger_func *o)
+{
+	const struct ledger_vm *v = ledger_vm(l, o->owner);
+
+	return !(e->owner && streq(o->owner, e->owner)) && !holders_get(h, o->owner) && v && !v->started;
+}
+
+/*
+ * O's owner runs, and its hot-plug of O went unanswered (step-plug.c): its status file does not
+ * list it yet, but libvirt may plug it any time. What it may get, and its group, is never
+ * unbound or given to another: the group must be whole on vfio-pci when the plug lands.
+ */
+static bool plugging_into(const struct ledger *l, const struct holders *h, const struct ledger_func *e,
+			  const struct ledger_func *o)
+{
+	(void)l;
+	(void)e;
+	return o->plugging && holders_get(h, o->owner);
+}
+
+/* A VM starting with another function of E's IOMMU group: its name, or NULL. */
+static const char *group_owner(const struct ledger *l, const struct holders *h, const struct ledger_func *e,
+			       int *ret_group)
+{
+	return group_kept_by(l, h, e, starting_with, ret_group);
+}
+
+/* A running VM that may get E, or another function of E's IOMMU group, any time: its name, or NULL. */
 static const char *plug_owner(const struct ledger *l, const struct holders *h, const struct ledger_func *e,
 			      int *ret_group)
 {
-	int g = -1;
-
 	*ret_group = -1;
-	if (e->plugging && e->owner && holders_get(h, e->owner))
+	if (e->owner && plugging_into(l, h, e, e))
 		return e->owner;
-	for (size_t i = 0; i < l->n_funcs; i++) {
-		const struct ledger_func *o = &l->funcs[i];
-
-		if (o == e || !o->plugging || !o->owner || !holders_get(h, o->owner))
-			continue;
-		if (g < 0 && (g = bind_group_of(&e->addr)) < 0)
-			return NULL;
-		if (bind_group_of(&o->addr) == g) {
-			*ret_group = g;
-			return o->owner;
-		}
-	}
-	return NULL;
+	return group_kept_by(l, h, e, plugging_into, ret_group);
 }
 
 /*
