@@ -487,6 +487,25 @@ long claims_hold_ms(const struct claims_plan *cp, unsigned timeout_s)
 	return n * (long)timeout_s * 1000L;
 }
 
+long claims_give_hold_ms(const struct ledger *l, const char *owner, unsigned timeout_s)
+{
+	long n = 0;
+
+	/* The online CPUs read; each unit set (every CPU, then the property dropped) and read back; governors. */
+	for (size_t i = 0; i < l->n_cpus; i++)
+		if (!owner || streq(l->cpus[i].owner, owner))
+			n += 1L + 3L * CLAIM_N_UNITS + (l->cpus[i].governor ? 4L * (long)cpuset_count(&l->cpus[i].set) : 0L);
+	/* Each pool read (its count and what is free) and lowered, the lowering read back. */
+	for (size_t i = 0; i < l->n_pages; i++)
+		if (!owner || streq(l->pages[i].owner, owner))
+			n += 4L;
+	/* The inhibitor stopped, and asked whether it still runs. */
+	for (size_t i = 0; i < l->n_sleep; i++)
+		if (!owner || streq(l->sleep[i].owner, owner))
+			n += 2L;
+	return n * (long)timeout_s * 1000L;
+}
+
 /* ---- what is shown ---- */
 
 void claims_describe_cpus(const struct plan *p, FILE *out)

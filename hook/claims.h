@@ -79,6 +79,8 @@ void claims_status(const struct ledger *l, const char *owner, FILE *out);
 long claims_plan_hold_ms(const struct config *c, const struct vm *v, const struct domain *dom);
 /* How long claiming may take at most. */
 long claims_hold_ms(const struct claims_plan *cp, unsigned timeout_s);
+/* How long giving back OWNER's claims (NULL: everyone's) may take at most. */
+long claims_give_hold_ms(const struct ledger *l, const char *owner, unsigned timeout_s);
 
 /* ---- the host, for the steps ---- */
 

@@ -7,7 +7,7 @@
  * and what the host had before the first claim changed it, given back with the last one:
  *   slice system.slice was=-
  *   governor 3 was=powersave epp=balance_performance
- *   pool 2048 - was=100
+ *   pool 2048 - was=100 set=612
  */
 #define _GNU_SOURCE
 #include "ledger-kinds.h"
@@ -417,13 +417,14 @@ void ledger_governor_drop(struct ledger *l, unsigned cpu)
 
 bool parse_pools(struct ledger *l, char **f, int bad)
 {
-	unsigned long long size, was, n = 0;
+	unsigned long long size, was, set, n = 0;
 
 	(void)bad;
 	if (!number(f[1], 1ULL << 40, &size) || !size || !f[2] || (!streq(f[2], "-") && !number(f[2], 4095, &n)) ||
-	    !number(ledger_field(f + 3, "was"), 1UL << 40, &was) || ledger_pool(l, size, streq(f[2], "-") ? -1 : (int)n))
+	    !number(ledger_field(f + 3, "was"), 1UL << 40, &was) || !number(ledger_field(f + 3, "set"), 1UL << 40, &set) ||
+	    ledger_pool(l, size, streq(f[2], "-") ? -1 : (int)n))
 		return false;
-	ledger_pool_add(l, size, streq(f[2], "-") ? -1 : (int)n, (unsigned long)was);
+	ledger_pool_add(l, size, streq(f[2], "-") ? -1 : (int)n, (unsigned long)was, (unsigned long)set);
 	return true;
 }
 
@@ -436,7 +437,7 @@ void format_pools(const struct ledger *l, bool prune, char **buf, size_t *len)
 
 		if (p->node >= 0)
 			snprintf(node, sizeof(node), "%d", p->node);
-		ledger_put(buf, len, "pool %llu %s was=%lu\n", p->size_kib, node, p->was);
+		ledger_put(buf, len, "pool %llu %s was=%lu set=%lu\n", p->size_kib, node, p->was, p->set);
 	}
 }
 
@@ -455,13 +456,14 @@ struct ledger_pool *ledger_pool(const struct ledger *l, unsigned long long size_
 	return NULL;
 }
 
-struct ledger_pool *ledger_pool_add(struct ledger *l, unsigned long long size_kib, int node, unsigned long was)
+struct ledger_pool *ledger_pool_add(struct ledger *l, unsigned long long size_kib, int node, unsigned long was,
+				    unsigned long set)
 {
 	struct ledger_pool *p = ledger_pool(l, size_kib, node);
 
 	if (!p)
 		p = array_push(&l->pools, &l->n_pools, sizeof(*p));
-	*p = (struct ledger_pool){ size_kib, node, was };
+	*p = (struct ledger_pool){ size_kib, node, was, set };
 	return p;
 }
 

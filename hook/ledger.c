@@ -427,8 +427,9 @@ int ledger_parse(const char *text, size_t len, const char *path, struct ledger *
 			log_warning("%s:%d: cannot read this entry; it is kept as it is (check it, then 'vfio-hook restore --all' "
 			    "gives back %s): %.200s",
 			    path, lineno,
-			    startswith(text_of, "display ") ? "the display step it names, or says what to do by hand"
-							    : "the device it names",
+			    startswith(text_of, "display ")		  ? "the display step it names, or says what to do by hand"
+			    : ledger_bad_is_host(&l.bad[l.n_bad - 1]) ? "what it records once it is correct"
+								  : "the device it names",
 			    line);
 	}
 	*ret = l;
@@ -661,7 +662,12 @@ bool ledger_bad_is_display(const struct ledger_bad *b)
 
 bool ledger_bad_is_host(const struct ledger_bad *b)
 {
-	return b->text && (startswith(b->text, "slice ") || startswith(b->text, "governor ") || startswith(b->text, "pool "));
+	static const char *const claim_kinds[] = { "slice ", "governor ", "pool ", "cpus ", "pages ", "sleep " };
+
+	for (size_t i = 0; b->text && i < ARRAY_SIZE(claim_kinds); i++)
+		if (startswith(b->text, claim_kinds[i]))
+			return true;
+	return false;
 }
 
 int ledger_display_salvage(const char *text, struct ledger_display *ret)

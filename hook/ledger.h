@@ -90,11 +90,15 @@ struct ledger_slice {
 	char *was;  /* its cgroup's cpuset.cpus before ("": none set, every CPU) */
 };
 
-/* A hugepage pool before the first claim raised it: no give lowers it below that. */
+/*
+ * A hugepage pool before the first claim raised it: no give lowers it below that, and the last
+ * claim lowers it back to it if nothing but vfio-hook changed the pool since (SET).
+ */
 struct ledger_pool {
 	unsigned long long size_kib;
 	int node;          /* -1: the pool of all nodes */
 	unsigned long was; /* its nr_hugepages then */
+	unsigned long set; /* its nr_hugepages as vfio-hook last left it */
 };
 
 struct ledger_governor {
@@ -196,7 +200,8 @@ struct ledger_governor *ledger_governor(const struct ledger *l, unsigned cpu);
 struct ledger_governor *ledger_governor_add(struct ledger *l, unsigned cpu, const char *was, const char *epp);
 void ledger_governor_drop(struct ledger *l, unsigned cpu);
 struct ledger_pool *ledger_pool(const struct ledger *l, unsigned long long size_kib, int node);
-struct ledger_pool *ledger_pool_add(struct ledger *l, unsigned long long size_kib, int node, unsigned long was);
+struct ledger_pool *ledger_pool_add(struct ledger *l, unsigned long long size_kib, int node, unsigned long was,
+				    unsigned long set);
 void ledger_pool_drop(struct ledger *l, unsigned long long size_kib, int node);
 /* A damaged line of KIND ("cpus", "slice", ...) is in L: what it recorded is unknown. */
 bool ledger_bad_kind(const struct ledger *l, const char *kind);
@@ -217,8 +222,9 @@ size_t ledger_drop_damaged(struct ledger *l);
 /* Is the damaged line B a display step? */
 bool ledger_bad_is_display(const struct ledger_bad *b);
 /*
- * Is it a record of what the host had before a claim changed it (slice, governor, pool)? Never
- * dropped by restore --all: it may be the only record of what to put back.
+ * Is it a record of a claim (cpus, pages, sleep) or of what the host had before a claim changed
+ * it (slice, governor, pool)? Never dropped by restore --all: it may be the only record of CPUs
+ * kept, pages added or sleep blocked, or of what to put back.
  */
 bool ledger_bad_is_host(const struct ledger_bad *b);
 /*

@@ -65,13 +65,15 @@ int unit_allowed(const struct ledger *l, const char *unit, unsigned timeout_s, c
 	}
 	if (r == 0 && cpuset_parse(*ret, &cs) == 0) {
 		_cleanup_free_ char *online_path = host_file("/sys/devices/system/cpu/online");
-		struct cpuset online;
+		_cleanup_free_ char *possible_path = host_file("/sys/devices/system/cpu/possible");
+		struct cpuset all;
 
 		/*
-		 * Every online CPU is no restriction: what systemd leaves in the cgroup when the
-		 * property was dropped (cpus_apply gives back that way), or nothing set at all.
+		 * Every CPU there can be, or every online one, is no restriction: what systemd leaves in
+		 * the cgroup when the property was dropped (cpus_apply gives back that way).
 		 */
-		if (*ret && host_read_cpuset(online_path, timeout_s, &online) == 0 && cpuset_eq(&cs, &online))
+		if ((possible_path && host_read_cpuset(possible_path, timeout_s, &all) == 0 && cpuset_eq(&cs, &all)) ||
+		    (online_path && host_read_cpuset(online_path, timeout_s, &all) == 0 && cpuset_eq(&cs, &all)))
 			(*ret)[0] = '\0';
 		return 0;
 	}
@@ -103,7 +105,8 @@ static int unit_before(struct ledger *l, const char *unit, unsigned timeout_s, s
 int cpus_apply(struct ledger *l, const char *without, unsigned timeout_s, char *why, size_t n)
 {
 	_cleanup_free_ char *online_path = host_file("/sys/devices/system/cpu/online");
-	struct cpuset keep = claimed(l, without, false), online;
+	_cleanup_free_ char *possible_path = host_file("/sys/devices/system/cpu/possible");
+	struct cpuset keep = claimed(l, without, false), online, possible;
 	char e[64];
 	int r;
 
@@ -118,6 +121,8 @@ int cpus_apply(struct ledger *l, const char *without, unsigned timeout_s, char *
 		snprintf(why, n, "reading which CPUs are online (%s) %s", online_path ? online_path : "-", host_error(r, e, sizeof(e)));
 		return r;
 	}
+	if (!possible_path || host_read_cpuset(possible_path, timeout_s, &possible) < 0)
+		possible = online;
 	for (size_t u = 0; u < CLAIM_N_UNITS; u++) {
 		const char *unit = claim_units[u];
 		_cleanup_free_ char *eff_path = host_file("/sys/fs/cgroup/%s/cpuset.cpus.effective", unit);
@@ -143,10 +148,11 @@ int cpus_apply(struct ledger *l, const char *without, unsigned timeout_s, char *
 		}
 		/*
 		 * Back to no AllowedCPUs at all: systemd drops the property but leaves the cgroup's
-		 * cpuset.cpus as the last value it wrote (the narrowed one). So every online CPU first,
-		 * which it writes, then the property dropped.
+		 * cpuset.cpus as the last value it wrote (the narrowed one). So every CPU there can be
+		 * first (a CPU offline now gets it when it comes back), which it writes, then the
+		 * property dropped.
 		 */
-		cpuset_format(cpuset_empty(&target) ? &online : &target, t, sizeof(t));
+		cpuset_format(cpuset_empty(&target) ? &possible : &target, t, sizeof(t));
 		r = set_unit(unit, t, timeout_s);
 		if (r != 0) {
 			snprintf(why, n, "'systemctl set-property --runtime %s AllowedCPUs=%s' %s", unit, t, host_error(r, e, sizeof(e)));

@@ -67,6 +67,20 @@ static unsigned long pending(const struct ledger *l, const struct ledger_pages *
 	return n;
 }
 
+/*
+ * The pool of SIZE_KIB on NODE went from FROM to TO by vfio-hook's write: its record says so, and
+ * a node's pool moves the pool of all nodes by as much (the kernel's count is the nodes' sum).
+ */
+static void pool_written(struct ledger *l, unsigned long long size_kib, int node, unsigned long from, unsigned long to)
+{
+	struct ledger_pool *p = ledger_pool(l, size_kib, node), *all = node >= 0 ? ledger_pool(l, size_kib, -1) : NULL;
+
+	if (p)
+		p->set = to;
+	if (all)
+		all->set = to >= from ? all->set + (to - from) : all->set > from - to ? all->set - (from - to) : 0;
+}
+
 /* Is there a claim on the pool of SIZE_KIB on NODE, other than BUT (may be NULL)? */
 static bool pages_on(const struct ledger *l, unsigned long long size_kib, int node, const struct ledger_pages *but)
 {
@@ -90,8 +104,9 @@ static int pool_lower(struct ledger *l, struct ledger_pages *p, unsigned timeout
 	char name[96];
 	int r;
 
-	const struct ledger_pool *base = ledger_pool(l, p->size_kib, p->node);
-	bool last = base && !pages_on(l, p->size_kib, p->node, p);
+	struct ledger_pool *base = ledger_pool(l, p->size_kib, p->node);
+	/* A damaged pages line may be another claim on the pool: never taken for the last. */
+	bool last = base && !pages_on(l, p->size_kib, p->node, p) && !ledger_bad_kind(l, "pages");
 
 	pool_name(p->size_kib, p->node, name, sizeof(name));
 	if (!p->added && !last)
@@ -105,6 +120,9 @@ static int pool_lower(struct ledger *l, struct ledger_pages *p, unsigned timeout
 		snprintf(why, n, "reading the pool of %s %s", name, host_error(r, e, sizeof(e)));
 		return r;
 	}
+	/* Someone else changed the pool since vfio-hook last did (raised it by hand): only what was added goes. */
+	if (last && nr != base->set)
+		last = false;
 	floor = (nr > fr ? nr - fr : 0) + pending(l, p);
 	target = last ? 0 : nr > p->added ? nr - p->added : 0;
 	if (base && target < base->was)
@@ -118,6 +136,8 @@ static int pool_lower(struct ledger *l, struct ledger_pages *p, unsigned timeout
 		snprintf(why, n, "lowering the pool of %s to %lu %s", name, target, host_error(r, e, sizeof(e)));
 		return r;
 	}
+	if (target < nr)
+		pool_written(l, p->size_kib, p->node, nr, got);
 	/*
 	 * What stayed in the pool (in use, or claimed) is lowered by the next claim on it that goes;
 	 * what the pool had before the first claim was never this VM's to lower.
@@ -165,7 +185,7 @@ bool pages_give(struct ledger *l, const char *owner, unsigned timeout_s, int pri
 			int node = p->node;
 
 			ledger_pages_drop(l, p);
-			if (!pages_on(l, size, node, NULL))
+			if (!pages_on(l, size, node, NULL) && !ledger_bad_kind(l, "pages"))
 				ledger_pool_drop(l, size, node);
 		}
 		if (ledger_save(l) < 0)
@@ -200,9 +220,18 @@ static int pool_raise(struct take *t, const struct pool_want *w)
 		snprintf(t->what, sizeof(t->what), "cannot read the pool of %s (%s) %s", name, nr_path, host_error(r, e, sizeof(e)));
 		return r;
 	}
-	/* What the pool had before any claim raised it: recorded before the first raise. */
-	if (!ledger_pool(l, w->size_kib, w->node))
-		ledger_pool_add(l, w->size_kib, w->node, old);
+	/*
+	 * What the pool had before any claim raised it: recorded before the first raise. The pool of
+	 * all nodes holds the nodes' pools: what claims on those added is not what it had.
+	 */
+	if (!ledger_pool(l, w->size_kib, w->node)) {
+		unsigned long was = old;
+
+		for (size_t i = 0; w->node < 0 && i < l->n_pages; i++)
+			if (l->pages[i].size_kib == w->size_kib && l->pages[i].node >= 0)
+				was = was > l->pages[i].added ? was - l->pages[i].added : 0;
+		ledger_pool_add(l, w->size_kib, w->node, was, old);
+	}
 	p = ledger_pages_add(l, t->q->vm, w->size_kib, w->node, w->pages, added > w->pages ? w->pages : added);
 	if (ledger_save(l) < 0) {
 		snprintf(t->what, sizeof(t->what), "cannot record its %s in %s", name, ledger_path());
@@ -221,6 +250,8 @@ static int pool_raise(struct take *t, const struct pool_want *w)
 		snprintf(t->what, sizeof(t->what), "cannot raise the pool of %s (%s) %s", name, nr_path, host_error(r, e, sizeof(e)));
 		return r;
 	}
+	if (w->need)
+		pool_written(l, w->size_kib, w->node, old, got);
 	if (w->need && got < old + w->need) {
 		/* Only what the kernel gave is the VM's to give back: the undo lowers the pool by that. */
 		p = ledger_pages_of(l, t->q->vm, w->size_kib, w->node);

@@ -64,8 +64,12 @@ int sleep_hold(unsigned timeout_s, char *why, size_t n)
 	char e[64];
 	int r;
 
-	if (systemctl("is-active", timeout_s) == 0)
-		return 0;
+	/* Held already (another VM's claim): as good. A unit that runs but holds none is started afresh. */
+	if (systemctl("is-active", timeout_s) == 0) {
+		if (inhibitor_held(timeout_s))
+			return 0;
+		systemctl("stop", timeout_s);
+	}
 	r = host_run(timeout_s, argv);
 	if (r != 0) {
 		snprintf(why, n, "systemd-run of %s %s", SLEEP_UNIT, host_error(r, e, sizeof(e)));
@@ -100,6 +104,13 @@ bool sleep_give(struct ledger *l, const char *owner, unsigned timeout_s, int pri
 
 	if (!ledger_sleep_of(l, owner))
 		return true;
+	/* A damaged sleep line may be a running VM's claim: the inhibitor stays until it is put right. */
+	if (l->n_sleep == 1 && ledger_bad_kind(l, "sleep")) {
+		log_msg(prio, "%s: the host's sleep stays blocked: a damaged sleep line in %s (its FILE:LINE above) may be "
+			      "another running VM's; correct or delete it, then run 'vfio-hook restore %s'",
+			owner, ledger_path(), owner);
+		return false;
+	}
 	/* The last claim stops it; stopped already (or gone) is as good. */
 	if (l->n_sleep == 1 && (r = systemctl("stop", timeout_s)) != 0 && systemctl("is-active", timeout_s) == 0) {
 		char e[64];

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "actions.h"
+#include "claims.h"
 
 #include "display.h"
 #include "engine.h"
@@ -40,7 +41,8 @@ static long release_hold_ms(const struct ledger *l, const char *name, unsigned t
 	/* Each step of the host's display to give back: one command or write. */
 	for (size_t i = 0; i < l->n_display; i++)
 		n += !name || streq(l->display[i].owner, name) ? 1L : 0L;
-	return n * (long)timeout_s * 1000L;
+	/* And its claims: CPUs, hugepages, sleep. */
+	return n * (long)timeout_s * 1000L + claims_give_hold_ms(l, name, timeout_s);
 }
 
 int action_release(const char *cfg_path, const char *vm_name, const char *reason)
@@ -261,9 +263,12 @@ int action_restore(const char *cfg_path, const char *vm)
 		for (size_t i = 0; i < w.l.n_bad; i++) {
 			damaged |= ledger_bad_is_display(&w.l.bad[i]);
 			if (ledger_bad_is_host(&w.l.bad[i])) {
-				log_error("%s:%d: a damaged record of what the host had before a claim is kept: correct it (slice "
-					  "UNIT was=CPUS|-, governor CPU was=GOVERNOR epp=EPP|-, pool SIZE_KIB NODE|- was=PAGES), or "
-					  "delete it once the host is as it should be; until then no VM's CPUs or hugepages are claimed",
+				log_error("%s:%d: a damaged record of a claim, or of what the host had before one, is kept: correct "
+					  "it (cpus VM set=CPUS governor=yes|no state=done, pages VM size=KIB node=N|- pages=N "
+					  "added=N state=done, sleep VM state=done, slice UNIT was=CPUS|-, governor CPU "
+					  "was=GOVERNOR epp=EPP|-, pool SIZE_KIB NODE|- was=PAGES), then run 'vfio-hook restore "
+					  "--all' again; or delete it once the host is as it should be. Until then no VM's CPUs, "
+					  "hugepages or sleep are claimed or given back on a guess",
 					  ledger_path(), w.l.bad[i].line);
 				damaged = true;
 				if (r == 0)

@@ -351,11 +351,13 @@ check "bad input: an unreadable pin refuses the start with where to fix it" "$(p
 	"win10 rc=1")" "$out"
 mkdir -p "$work/state"; printf '%s\n' "vfio-hook-ledger 1" "cpus win10 set=2-x governor=no state=done" >"$work/state/ledger"
 out=$(on desktop '$H status 2>&1; $H restore --all 2>&1; echo rc=$?; ls $W/state')
-check "bad input: a damaged claim line is reported, kept until restore --all drops it" "$(printf '%s\n' \
-	"vfio-hook: $work/state/ledger:2: cannot read this entry; it is kept as it is (check it, then 'vfio-hook restore --all' gives back the device it names): cpus win10 set=2-x governor=no state=done" \
+R2="what it records once it is correct"
+check "bad input: a damaged claim line is reported and kept, also by restore --all, which says how to correct it" "$(printf '%s\n' \
+	"vfio-hook: $work/state/ledger:2: cannot read this entry; it is kept as it is (check it, then 'vfio-hook restore --all' gives back $R2): cpus win10 set=2-x governor=no state=done" \
 	"damaged entries in $work/state/ledger: see the warnings above; 'vfio-hook restore --all' gives them back" \
-	"vfio-hook: $work/state/ledger:2: cannot read this entry; it is kept as it is (check it, then 'vfio-hook restore --all' gives back the device it names): cpus win10 set=2-x governor=no state=done" \
-	"vfio-hook: $work/state/ledger: dropped the damaged entry from line 2: cpus win10 set=2-x governor=no state=done" "rc=0" "lock")" "$out"
+	"vfio-hook: $work/state/ledger:2: cannot read this entry; it is kept as it is (check it, then 'vfio-hook restore --all' gives back $R2): cpus win10 set=2-x governor=no state=done" \
+	"vfio-hook: $work/state/ledger:2: a damaged record of a claim, or of what the host had before one, is kept: correct it (cpus VM set=CPUS governor=yes|no state=done, pages VM size=KIB node=N|- pages=N added=N state=done, sleep VM state=done, slice UNIT was=CPUS|-, governor CPU was=GOVERNOR epp=EPP|-, pool SIZE_KIB NODE|- was=PAGES), then run 'vfio-hook restore --all' again; or delete it once the host is as it should be. Until then no VM's CPUs, hugepages or sleep are claimed or given back on a guess" \
+	"rc=1" "ledger" "lock")" "$out"
 
 ## hugepages whatever races and failures came between: each pool ends as it was before the first
 ## claim (the "pool" record), never lower, never higher
@@ -367,7 +369,7 @@ cxml win10 "" 1048576 "<hugepages/>" >"$work/win10.xml"
 host; map "[options]" "timeout = 2" "[vm win10]" "block-sleep = no"; pool "$P2M" 100 100
 out=$(on desktop "$START; $POOL"'
 (FAKEKERNEL_POOL_HANG=1 timeout -s KILL 1 $H win10 prepare begin - <$W/win10.xml) 2>/dev/null; echo "killed rc=$?"
-grep -c "^pool 2048 - was=100$" $W/state/ledger
+grep -c "^pool 2048 - was=100 set=100$" $W/state/ledger
 $H restore win10 2>&1; pool $P2M')
 check "hugepages: a raise killed before it finished, then restore: the boot's 100 pages stay" \
 	"$(printf '%s\n' "killed rc=137" 1 "win10: restored" "100/100")" "$(echo "$out" | grep -v "^Killed$")"
@@ -412,7 +414,7 @@ start win10; started win10
 sed -i "s/^slice user.slice was=-$/slice user.slice was=-x/" $W/state/ledger
 start linux 2>&1 | grep -v "cannot read this entry"; eval "$UNITS"
 gone win10; stop win10 2>&1 | grep -v "cannot read this entry"; eval "$UNITS"
-$H restore --all 2>&1 | grep -c "a damaged record of what the host had before a claim is kept"
+$H restore --all 2>&1 | grep -c "a damaged record of a claim, or of what the host had before one, is kept"
 sed -i "s/^damaged slice user.slice was=-x$/slice user.slice was=-/" $W/state/ledger
 $H restore --all; eval "$UNITS"; ls $W/state')
 check "CPUs: a damaged slice line: the next claim refused, the stop keeps the CPUs, restore --all keeps the line; put right, restore gives all back" \
@@ -433,5 +435,69 @@ check "CPUs: a damaged cpus line of a running VM: another VM's claim is refused,
 	"vfio-hook: linux: its CPUs cannot be kept: a damaged cpus, slice or governor line in $work/state/ledger (its FILE:LINE above) hides which CPUs VMs keep or what the host's units had; correct or delete it, or set cpus = none in [vm linux]" \
 	"linux rc=1" "system.slice=0-1,4-7/0-1,4-7 user.slice=0-1,4-7/0-1,4-7 init.scope=0-1,4-7/0-1,4-7 machine.slice=/0-7 ")" "$out"
 cxml linux "$(pins 4 5)" >"$work/linux.xml"
+
+## the second review's: a pool raised by hand, a node's pool started first, damaged lines of
+## pages and sleep, an inhibitor unit that holds nothing
+# The user raises the pool by hand while a VM that added nothing runs: its stop leaves it raised.
+cxml win10 "" 1048576 "<hugepages/>" >"$work/win10.xml"
+host; map "[options]" "timeout = 2" "[vm win10]" "block-sleep = no"; pool "$P2M" 1024 1024
+out=$(on desktop "$START; $RUNNING; $POOL; $RACE"'
+start win10; started win10; take 512 $P2M; echo 2048 >$P2M/nr_hugepages; echo 1536 >$P2M/free_hugepages
+gone win10; take -512 $P2M; stop win10; pool $P2M')
+check "hugepages: a pool the user raised by hand stays raised when a VM that added nothing stops" \
+	"$(printf '%s\n' "win10 rc=0" "win10 stopped rc=0" "2048/2048")" "$out"
+# Node 0's pool claimed first, then the pool of all nodes: each back to 0.
+cxml linux "" 2097152 "<hugepages/>" >"$work/linux.xml"
+cxml win10 "" 1048576 "<hugepages/>" "<numatune><memory mode='strict' nodeset='0'/></numatune>" >"$work/win10.xml"
+host; map "[options]" "timeout = 2" "[vm win10]" "block-sleep = no" "[vm linux]" "block-sleep = no"
+out=$(on desktop "$START; $RUNNING; $POOL; $RACE"'
+N0=$VFIO_HOOK_TEST_ROOT/sys/devices/system/node/node0/hugepages/hugepages-2048kB
+start win10; started win10; take 512 $N0; take 512 $P2M; start linux; started linux; take 1024 $P2M
+gone win10; take -512 $N0; take -512 $P2M; stop win10; gone linux; take -1024 $P2M; stop linux
+echo "all=$(pool $P2M) node0=$(pool $N0)"; ls $W/state')
+check "hugepages: node 0's pool first, then the pool of all nodes: both back to 0" \
+	"$(printf '%s\n' "win10 rc=0" "linux rc=0" "win10 stopped rc=0" "linux stopped rc=0" "all=0/0 node0=0/0" "lock")" "$out"
+# Another VM's pages line damaged: a stop is not the pool's last, the baseline stays; once the
+# line is put right, the last stop lowers the pool to the 100 pages reserved at boot.
+cxml A "" 1048576 "<hugepages/>" >"$work/A.xml"; cxml B "" 1048576 "<hugepages/>" >"$work/B.xml"
+host; map "[options]" "timeout = 2" "block-sleep = no" "[vm A]" "cpus = none" "[vm B]" "cpus = none"; pool "$P2M" 100 100
+out=$(on desktop "$START; $RUNNING; $POOL; $RACE"'
+start A; started A; take 512 $P2M; start B; started B; take 512 $P2M
+sed -i "s/^\(pages B .*\) state=done$/\1 state=dnoe/" $W/state/ledger
+gone A; take -512 $P2M; stop A 2>/dev/null; grep -c "^pool 2048 - was=100 " $W/state/ledger
+sed -i "s/^damaged \(pages B .*\) state=dnoe$/\1 state=done/" $W/state/ledger
+gone B; take -512 $P2M; stop B; pool $P2M; ls $W/state')
+check "hugepages: a damaged pages line keeps the pool's baseline; put right, the pool ends at the boot's 100" \
+	"$(printf '%s\n' "A rc=0" "B rc=0" "A stopped rc=0" 1 "B stopped rc=0" "100/100" "lock")" "$out"
+# Another running VM's sleep line damaged: the inhibitor stays while it may run.
+cxml win10 "" >"$work/win10.xml"; cxml linux "" >"$work/linux.xml"
+host; two_map
+out=$(on desktop "$START; $RUNNING; $RACE"'
+start win10; started win10; start linux; started linux
+sed -i "s/^sleep linux state=done$/sleep linux state=dnoe/" $W/state/ledger
+gone win10; stop win10 2>&1 | grep -v "cannot read this entry"; eval "$SLEEPING"')
+check "sleep: a damaged sleep line of another VM keeps the inhibitor, saying why" "$(printf '%s\n' "win10 rc=0" "linux rc=0" \
+	"vfio-hook: win10: the host's sleep stays blocked: a damaged sleep line in $work/state/ledger (its FILE:LINE above) may be another running VM's; correct or delete it, then run 'vfio-hook restore win10'" \
+	"win10 stopped rc=0" "inhibitor=active")" "$out"
+# The unit runs (left by a crash), but holds no inhibitor: a start runs it afresh, and logind has one.
+host; two_map
+out=$(on desktop "$START"'
+echo active >$VFIO_HOOK_TEST_ROOT/units/vfio-hook-sleep.service
+start win10; eval "$SLEEPING"; ls $VFIO_HOOK_TEST_ROOT/run/systemd/inhibit')
+check "sleep: a unit that runs holding no inhibitor is started afresh" \
+	"$(printf '%s\n' "win10 rc=0" "inhibitor=active" "vfio-hook-sleep.service")" "$out"
+cxml win10 "$(pins 2 3)<emulatorpin cpuset='3'/>" >"$work/win10.xml"
+cxml linux "$(pins 4 5)" >"$work/linux.xml"
+# A CPU offline when the CPUs are given back: every possible CPU is sent, so it is the host's
+# again when it comes back, and the next claim takes nothing for a setting of the user's.
+host; two_map
+out=$(on desktop "$START; $RUNNING; $RACE"'
+start win10; started win10; echo 0-6 >$VFIO_HOOK_TEST_ROOT/sys/devices/system/cpu/online
+gone win10; stop win10; cat $VFIO_HOOK_TEST_ROOT/sys/fs/cgroup/system.slice/cpuset.cpus
+echo 0-7 >$VFIO_HOOK_TEST_ROOT/sys/devices/system/cpu/online
+start linux; started linux; grep "^slice system.slice" $W/state/ledger; gone linux; stop linux; eval "$UNITS"')
+check "CPUs: a CPU offline at the give-back is the host's again when it comes back; the next claim's record says nothing was set" \
+	"$(printf '%s\n' "win10 rc=0" "win10 stopped rc=0" "0-7" "linux rc=0" "slice system.slice was=-" "linux stopped rc=0" \
+	"system.slice=/0-7 user.slice=/0-7 init.scope=/0-7 machine.slice=/0-7 ")" "$out"
 
 tap_done

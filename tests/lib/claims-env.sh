@@ -10,6 +10,7 @@ host() {
 	reset; rm -rf "$R"; mkdir -p "$R/units" "$R/run/systemd/system" "$R/run/systemd/seats" "$R/proc/sys/vm"; : >"$R/calls"
 	mkdir -p "$R/sys/devices/system/cpu" "$R/sys/fs/cgroup"
 	echo 0-7 >"$R/sys/devices/system/cpu/online"
+	echo 0-7 >"$R/sys/devices/system/cpu/possible"
 	for c in 0 1 2 3 4 5 6 7; do
 		d=$R/sys/devices/system/cpu/cpu$c/cpufreq; mkdir -p "$d"
 		echo powersave >"$d/scaling_governor"; echo balance_performance >"$d/energy_performance_preference"
