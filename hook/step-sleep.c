@@ -61,7 +61,6 @@ int sleep_hold(unsigned timeout_s, char *why, size_t n)
 			       "--description=vfio-hook: no sleep while VMs with passed-through devices run", "--",
 			       "systemd-inhibit", "--what=sleep", "--who=vfio-hook", "--why=VMs with passed-through devices run",
 			       "--mode=block", "sleep", "infinity", NULL };
-	char e[64];
 	int r;
 
 	/* Held already (another VM's claim): as good. A unit that runs but holds none is started afresh. */
@@ -72,6 +71,8 @@ int sleep_hold(unsigned timeout_s, char *why, size_t n)
 	}
 	r = host_run(timeout_s, argv);
 	if (r != 0) {
+		char e[64];
+
 		snprintf(why, n, "systemd-run of %s %s", SLEEP_UNIT, host_error(r, e, sizeof(e)));
 		return r < 0 ? r : -EIO;
 	}
@@ -90,7 +91,7 @@ int sleep_hold(unsigned timeout_s, char *why, size_t n)
 		}
 		if (now_ms() >= end)
 			break;
-		nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+		nanosleep(&(struct timespec){ 0, 100L * 1000L * 1000L }, NULL);
 	}
 	systemctl("stop", timeout_s);
 	snprintf(why, n, "%s runs, but logind lists no inhibitor of it (systemd-inhibit --list; see 'journalctl -u %s')",
