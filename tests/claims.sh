@@ -255,13 +255,14 @@ start win10 2>&1; eval "$SLEEPING"; eval "$UNITS"; ls $W/state')
 check "sleep: no inhibitor: the start is refused, with the fix, and the CPUs it kept are back" "$(printf '%s\n' \
 	"vfio-hook: win10: cannot keep the host from sleeping while it runs: systemd-run of vfio-hook-sleep.service failed (exit status 1); everything was put back (or set block-sleep = no in [vm win10])" \
 	"win10 rc=1" "inhibitor=inactive" "$UNITS0" "lock")" "$out"
-# The unit starts, but systemd-inhibit cannot reach logind (no D-Bus): it holds no inhibitor.
+# The unit keeps running, but logind's record of its inhibitor is not where it is looked for:
+# held (systemd-inhibit runs its command only with the lock taken), with a warning to check.
 host; two_map "cpus = 2-3"
 out=$(FAKE_NO_LOGIND=1 on desktop "$START"'
-start win10 2>&1; eval "$SLEEPING"; eval "$UNITS"; ls $W/state')
-check "sleep: a unit that holds no inhibitor (logind unreachable): refused, stopped, all put back" "$(printf '%s\n' \
-	"vfio-hook: win10: cannot keep the host from sleeping while it runs: vfio-hook-sleep.service runs, but logind lists no inhibitor of it (systemd-inhibit --list; see 'journalctl -u vfio-hook-sleep.service'); everything was put back (or set block-sleep = no in [vm win10])" \
-	"win10 rc=1" "inhibitor=inactive" "$UNITS0" "lock")" "$out"
+start win10 2>&1; eval "$SLEEPING"')
+check "sleep: a unit that runs with no inhibitor record seen: held, with a line saying to check" "$(printf '%s\n' \
+	"vfio-hook: vfio-hook-sleep.service runs, but logind's record of its inhibitor was not found in /run/systemd/inhibit; check with 'systemd-inhibit --list'" \
+	"win10 rc=0" "inhibitor=active")" "$out"
 # No logind at all (a minimal server): there is no inhibitor to hold; --check says so, the start goes on.
 host; rmdir "$R/run/systemd/seats"; two_map
 out=$(on desktop "$START"'
@@ -479,13 +480,6 @@ gone win10; stop win10 2>&1 | grep -v "cannot read this entry"; eval "$SLEEPING"
 check "sleep: a damaged sleep line of another VM keeps the inhibitor, saying why" "$(printf '%s\n' "win10 rc=0" "linux rc=0" \
 	"vfio-hook: win10: the host's sleep stays blocked: a damaged sleep line in $work/state/ledger (its FILE:LINE above) may be another running VM's; correct or delete it, then run 'vfio-hook restore win10'" \
 	"win10 stopped rc=0" "inhibitor=active")" "$out"
-# The unit runs (left by a crash), but holds no inhibitor: a start runs it afresh, and logind has one.
-host; two_map
-out=$(on desktop "$START"'
-echo active >$VFIO_HOOK_TEST_ROOT/units/vfio-hook-sleep.service
-start win10; eval "$SLEEPING"; ls $VFIO_HOOK_TEST_ROOT/run/systemd/inhibit')
-check "sleep: a unit that runs holding no inhibitor is started afresh" \
-	"$(printf '%s\n' "win10 rc=0" "inhibitor=active" "vfio-hook-sleep.service")" "$out"
 cxml win10 "$(pins 2 3)<emulatorpin cpuset='3'/>" >"$work/win10.xml"
 cxml linux "$(pins 4 5)" >"$work/linux.xml"
 # A CPU offline when the CPUs are given back: every possible CPU is sent, so it is the host's
