@@ -35,7 +35,10 @@ L2_MEMORY_MIB=4096 L2_XML="$HUGE" define_l2 cd none
 # Two VMs, disjoint pins, both orders: each stop gives back its own CPUs and pages only.
 for order in "ca cb" "cb ca"; do
 	first=${order% *} second=${order#* }
+	log_mark
 	within 120 /tmp/ca.out virsh start ca || info "start ca: $(tr '\n' ' ' </tmp/ca.out)"
+	info "logind's inhibitors: $(systemd-inhibit --list --no-legend 2>&1 | tr '\n' '|'); its records naming vfio-hook: $(grep -l 'WHO=vfio-hook' /run/systemd/inhibit/* 2>/dev/null | tr '\n' ' ')"
+	log_since_mark | grep "vfio-hook.*sleep" | sed 's/^/INFO hook: /' | tail -n 3
 	expect "claims ($order): ca runs; its CPU 1 kept from the host's units; 32 pages raised; the inhibitor held" \
 		"running system.slice=0,2-3 user.slice=0,2-3 init.scope=0,2-3  32 1" "$(domstate ca) $(units) $(cat $P2M/nr_hugepages) $(inhibited)"
 	within 120 /tmp/cb.out virsh start cb || info "start cb: $(tr '\n' ' ' </tmp/cb.out)"
