@@ -203,13 +203,23 @@ static void check_cmdline_amd(struct doctor *d)
 		       "the kernel command line has amd_iommu=on, which is not a valid value and does not turn the IOMMU on");
 }
 
+/*
+ * A VM whose hypervisor gives it no IOMMU (no ACPI DMAR or IVRS table): no firmware setting or
+ * kernel parameter of its own turns one on. One that has a virtual IOMMU is a host like another.
+ */
+static bool no_viommu(const struct doctor *d)
+{
+	return d->m->hypervisor && !doctor_sys_exists(d, "/sys/firmware/acpi/tables/DMAR") &&
+	       !doctor_sys_exists(d, "/sys/firmware/acpi/tables/IVRS");
+}
+
 /* Why the IOMMU is off, as far as the files tell: " (…)" for the FAIL line, or "". */
 static char *iommu_off_why(const struct doctor *d)
 {
 	const char *why = NULL;
 	int dflt;
 
-	if (d->m->hypervisor)
+	if (no_viommu(d))
 		why = "this system is a virtual machine, and its hypervisor gives it no IOMMU";
 	else if (doctor_cmdline_item(d->cmdline, "iommu", "off") == 1)
 		why = "the kernel command line has iommu=off";
@@ -281,7 +291,7 @@ static char *iommu_off_fix(const struct doctor *d)
 	const char *fw = amd ? "enable AMD-Vi (IOMMU, sometimes under \"AMD CBS\" or \"NBIO\") in the firmware setup"
 			     : "enable VT-d in the firmware setup";
 
-	if (d->m->hypervisor)
+	if (no_viommu(d))
 		return xstrdup(VIOMMU_FIX);
 	if (!amd && !intel)
 		return xstrdup("enable the IOMMU (VT-d, AMD-Vi) in the firmware setup and reboot");

@@ -164,6 +164,12 @@ has "inside a VM: the hypervisor must give it a virtual IOMMU" \
 	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty (this system is a virtual machine, and its hypervisor gives it no IOMMU) — give this VM a virtual IOMMU: QEMU -device intel-iommu,intremap=on with -machine q35,kernel-irqchip=split; libvirt <iommu model='intel'/> in its <devices> (virsh edit, on its host); then intel_iommu=on on this kernel's command line, and reboot it"
 hasnt "inside a VM: no VT-d in a firmware setup it does not have" "VT-d"
 fails "inside a VM: one FAIL" 1
+# A VM that has a virtual IOMMU (a DMAR table) booted with intel_iommu=off: the command line's fix, as on any host.
+mkroot intel "intel_iommu=off"
+doctor no-iommu "vmx hypervisor" ""
+has "inside a VM with a virtual IOMMU, intel_iommu=off: the command line's fix" \
+	"FAIL  the IOMMU is off: /sys/kernel/iommu_groups is empty (the kernel command line has intel_iommu=off) — on the kernel command line, replace intel_iommu=off with intel_iommu=on iommu=pt $GRUB"
+fails "inside a VM with a virtual IOMMU: one FAIL" 1
 doctor no-iommu "hypervisor" ""
 has "inside a VM without vmx: nested virtualization, from its host" \
 	"FAIL  the CPU shows neither the vmx nor the svm flag in /proc/cpuinfo — this system is a virtual machine: give it the host's CPU with nested virtualization (libvirt <cpu mode='host-passthrough'/>; on its host kvm_intel or kvm_amd with nested=1)"
