@@ -133,9 +133,10 @@ cleanup a
 # 6. A swap into a running VM that cannot take the group: libvirt refuses the hot-plug (the L2
 # has no slot that takes one) after the hand-over and the move ran; everything is put back, the
 # display too, and nothing stays recorded. full's own start takes nothing (no pci = in its [vm]:
-# a mapped group would be moved at its start, and the swap would have nothing to move).
+# a mapped group would be moved at its start, and the swap would have nothing to move), and no
+# sleep inhibitor (a claim of its own would keep the ledger, which is checked for nothing left).
 write_map "[options]" "timeout = 20" "[pci gpu]" "device = 1234:1111" "device = 8086:293e" "[vm full]" \
-	"host-display = handoff"
+	"host-display = handoff" "block-sleep = no"
 L2_SLOTS=none define_l2 full none no
 within 120 /tmp/start.out virsh start full; rc=$?
 expect "handoff swap refused: full runs, without the group" "0 running 0" "$rc $(domstate full) $(hostdevs full)"
