@@ -103,7 +103,8 @@ define_l2() {
 		done
 		echo "</devices></domain>"
 	} >"$xml"
-	virsh define "$xml" >/dev/null 2>/tmp/define.err || info "define_l2 $name: $(tr "\n" " " </tmp/define.err)"
+	# A deadline, as on every virsh: a libvirtd that hangs makes a line, not a run that never ends.
+	timeout 60 virsh define "$xml" >/dev/null 2>/tmp/define.err || info "define_l2 $name (status $?): $(tr "\n" " " </tmp/define.err)"
 }
 
 # Queries about a domain wait for its object lock, which libvirt holds while that domain's hook
@@ -118,8 +119,8 @@ wait_l2_up() { wait_for "$2" l2_up "$1"; }
 # The hook's own log lines (syslog) since MARK was set with log_mark: busybox syslogd's file,
 # or the journal when systemd is PID 1 (journald owns /dev/log there).
 if [ -d /run/systemd/system ]; then
-	log_mark() { journalctl --show-cursor -n 1 -q -o cat 2>/dev/null | sed -n 's/^-- cursor: //p' >/tmp/log.mark; }
-	log_since_mark() { journalctl --sync 2>/dev/null; journalctl -q --no-pager -o short --after-cursor="$(cat /tmp/log.mark)"; }
+	log_mark() { timeout 30 journalctl --show-cursor -n 1 -q -o cat 2>/dev/null | sed -n 's/^-- cursor: //p' >/tmp/log.mark; }
+	log_since_mark() { timeout 30 journalctl --sync 2>/dev/null; timeout 30 journalctl -q --no-pager -o short --after-cursor="$(cat /tmp/log.mark)"; }
 else
 	log_mark() { wc -l </var/log/messages >/tmp/log.mark 2>/dev/null || echo 0 >/tmp/log.mark; }
 	log_since_mark() { tail -n +"$(($(cat /tmp/log.mark) + 1))" /var/log/messages; }

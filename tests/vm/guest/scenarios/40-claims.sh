@@ -16,9 +16,9 @@ P2M=/sys/kernel/mm/hugepages/hugepages-2048kB
 # what the root has.
 eff() { cat "/sys/fs/cgroup/$1/cpuset.cpus.effective" 2>/dev/null | grep . || cat /sys/fs/cgroup/cpuset.cpus.effective; }
 units() { for u in system.slice user.slice init.scope; do printf '%s=%s ' "$u" "$(eff $u)"; done; }
-allowed() { for u in system.slice user.slice init.scope; do printf '%s=%s ' "$u" "$(systemctl show -p AllowedCPUs --value $u)"; done; }
+allowed() { for u in system.slice user.slice init.scope; do printf '%s=%s ' "$u" "$(timeout 30 systemctl show -p AllowedCPUs --value $u)"; done; }
 pool() { echo "$(cat $P2M/nr_hugepages)/$(cat $P2M/free_hugepages)"; }
-inhibited() { systemd-inhibit --list --no-legend 2>/dev/null | grep -c vfio-hook; }
+inhibited() { timeout 30 systemd-inhibit --list --no-legend 2>/dev/null | grep -c vfio-hook; }
 units0=$(units) allowed0=$(allowed) pool0=$(pool)
 info "claims: before: $units0 | $allowed0 | pool $pool0"
 expect "claims: the host's units run on every CPU, no hugepages reserved" "system.slice=0-3 user.slice=0-3 init.scope=0-3 0/0" \
@@ -37,7 +37,7 @@ for order in "ca cb" "cb ca"; do
 	first=${order% *} second=${order#* }
 	log_mark
 	within 120 /tmp/ca.out virsh start ca || info "start ca: $(tr '\n' ' ' </tmp/ca.out)"
-	info "logind's inhibitors: $(systemd-inhibit --list --no-legend 2>&1 | tr '\n' '|'); its records naming vfio-hook: $(grep -l 'WHO=vfio-hook' /run/systemd/inhibit/* 2>/dev/null | tr '\n' ' ')"
+	info "logind's inhibitors: $(timeout 30 systemd-inhibit --list --no-legend 2>&1 | tr '\n' '|'); its records naming vfio-hook: $(grep -l 'WHO=vfio-hook' /run/systemd/inhibit/* 2>/dev/null | tr '\n' ' ')"
 	log_since_mark | grep "vfio-hook.*sleep" | sed 's/^/INFO hook: /' | tail -n 3
 	expect "claims ($order): ca runs; its CPU 1 kept from the host's units; 32 pages raised; the inhibitor held" \
 		"running system.slice=0,2-3 user.slice=0,2-3 init.scope=0,2-3  32 1" "$(domstate ca) $(units) $(cat $P2M/nr_hugepages) $(inhibited)"
