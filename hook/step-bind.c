@@ -240,6 +240,16 @@ static bool keep_on_vfio(const struct ledger_func *e, unsigned timeout_s, char *
 	return bind_vfio_addr(&e->addr, timeout_s, why, n) == 0;
 }
 
+/* E stays on vfio-pci, TO's from now on (another VM's), for WHY_KEPT: one line, and the record. */
+static void hand_over(struct ledger *l, struct ledger_func *e, const char *who, const char *a, const char *to,
+		      const char *why_kept)
+{
+	_cleanup_free_ char *name = xstrdup(to); /* TO may be another entry's owner */
+
+	log_info("%s: %s stays on vfio-pci: %s; it is %s's to give back now", who, a, why_kept, name);
+	ledger_claim(l, &e->addr, name);
+}
+
 /* What E was on, for the lines. */
 static const char *was(const struct ledger_func *e)
 {
@@ -287,11 +297,10 @@ static void bind_give(struct give *g)
 			continue;
 		}
 		if (plug) {
-			_cleanup_free_ char *to = xstrdup(plug);
+			_cleanup_free_ char *why_kept =
+				xasprintf("libvirt may still plug IOMMU group %d into the running VM %s", group, plug);
 
-			log_info("%s: %s stays on vfio-pci: libvirt may still plug IOMMU group %d into the running VM %s; it is "
-				 "%s's to give back now", who, a, group, to, to);
-			ledger_claim(l, &e->addr, to);
+			hand_over(l, e, who, a, plug, why_kept);
 			continue;
 		}
 		if (user && e->owner && streq(user->name, e->owner)) {
@@ -313,11 +322,9 @@ static void bind_give(struct give *g)
 			continue;
 		}
 		if (owner) {
-			_cleanup_free_ char *to = xstrdup(owner);
+			_cleanup_free_ char *why_kept = xasprintf("%s, which is starting, owns IOMMU group %d", owner, group);
 
-			log_info("%s: %s stays on vfio-pci: %s, which is starting, owns IOMMU group %d; it is %s's to give back "
-				 "now", who, a, to, group, to);
-			ledger_claim(l, &e->addr, to);
+			hand_over(l, e, who, a, owner, why_kept);
 			continue;
 		}
 		_cleanup_free_ char *arg = shell_quote_inner(e->owner ? e->owner : "--all");
