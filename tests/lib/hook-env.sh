@@ -37,7 +37,14 @@ domxml() { # NAME ADDR...: a domain XML with these hostdevs
 	done
 	printf "</devices></domain>\n"
 }
-reset() { rm -rf "$work/state" "$work/run"; mkdir -p "$work/run"; }
+# reset: a new case: no state, no running VM, and no stand-in libvirt operation still to come
+# from the case before (tests/lib/bin/libvirt's attach-after, detach-late).
+reset() {
+	if [ -f "$work/run/standin/later" ]; then
+		while read -r p; do kill -- "-$p" 2>/dev/null || :; done <"$work/run/standin/later"
+	fi
+	rm -rf "$work/state" "$work/run"; mkdir -p "$work/run"
+}
 
 # In one fixture session: run SCRIPT (sh) with $bin as $H; output of the script is the result.
 on() { # MACHINE SCRIPT
