@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static int systemctl(const char *verb, unsigned timeout_s)
@@ -26,7 +27,11 @@ static int systemctl(const char *verb, unsigned timeout_s)
 	return host_run(timeout_s, streq(verb, "is-active") ? active : other);
 }
 
-/* Does logind hold an inhibitor of ours? Its records are /run/systemd/inhibit/ID, one WHO= line each. */
+/*
+ * Does logind hold an inhibitor of ours? Its records are /run/systemd/inhibit/ID (a number),
+ * one WHO= line each; beside each is the FIFO ID.ref, never read here: a read of it blocks for as
+ * long as the inhibitor is held.
+ */
 static bool inhibitor_held(unsigned timeout_s)
 {
 	_cleanup_free_ char *dir = host_file("/run/systemd/inhibit");
@@ -37,10 +42,12 @@ static bool inhibitor_held(unsigned timeout_s)
 	while (d && !held && (de = readdir(d))) {
 		_cleanup_free_ char *path = NULL, *text = NULL;
 
-		if (de->d_name[0] == '.')
+		struct stat st;
+
+		if (!de->d_name[0] || strspn(de->d_name, "0123456789") != strlen(de->d_name))
 			continue;
 		path = xasprintf("%s/%s", dir, de->d_name);
-		if (host_read(path, timeout_s, &text) == 0) {
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && host_read(path, timeout_s, &text) == 0) {
 			const char *who = strstr(text, "WHO=vfio-hook");
 
 			held = who && (who == text || who[-1] == '\n') && strchr("\n", who[strlen("WHO=vfio-hook")]) &&

@@ -261,6 +261,12 @@ host; two_map "cpus = 2-3"
 out=$(FAKE_NO_LOGIND=1 on desktop "$START"'
 start win10 2>&1; eval "$SLEEPING"')
 check "sleep: a unit that keeps running with no inhibitor record seen: held" "$(printf '%s\n' "win10 rc=0" "inhibitor=active")" "$out"
+# logind's FIFOs beside its records: never read (a read blocks while their inhibitor is held).
+# A map timeout of 30 s: a read that waits it out kills the start at 15 s.
+host; map "[options]" "timeout = 30" "[vm win10]" "evict = detach"
+out=$(FAKE_NO_LOGIND=1 on desktop "$START"'
+timeout 15 $H win10 prepare begin - <$W/win10.xml 2>&1; echo "win10 rc=$?"; eval "$SLEEPING"')
+check "sleep: logind's FIFOs are not read (it would block)" "$(printf '%s\n' "win10 rc=0" "inhibitor=active")" "$out"
 # No logind at all (a minimal server): there is no inhibitor to hold; --check says so, the start goes on.
 host; rmdir "$R/run/systemd/seats"; two_map
 out=$(on desktop "$START"'

@@ -25,6 +25,11 @@ host() {
 	done
 	printf 'MemTotal:       24576000 kB\nHugepagesize:       2048 kB\n' >"$R/proc/meminfo"
 	: >"$R/proc/sys/vm/drop_caches"; : >"$R/proc/sys/vm/compact_memory"
+	# Another program's inhibitor, as logind records it: the record and its FIFO (reading that
+	# blocks for as long as the inhibitor is held).
+	mkdir -p "$R/run/systemd/inhibit"; mkfifo "$R/run/systemd/inhibit/1.ref"
+	printf '# This is private data. Do not parse.\nWHAT=sleep\nMODE=delay\nUID=0\nPID=300\nWHO=NetworkManager\nWHY=NetworkManager needs to turn off networks\nFIFO=/run/systemd/inhibit/1.ref\n' \
+		>"$R/run/systemd/inhibit/1"
 }
 pool() { mkdir -p "$1"; echo "$2" >"$1/nr_hugepages"; echo "$3" >"$1/free_hugepages"; }
 P2M=$R/sys/kernel/mm/hugepages/hugepages-2048kB

@@ -37,7 +37,9 @@ for order in "ca cb" "cb ca"; do
 	first=${order% *} second=${order#* }
 	log_mark
 	within 120 /tmp/ca.out virsh start ca || info "start ca: $(tr '\n' ' ' </tmp/ca.out)"
-	info "logind's inhibitors: $(timeout 30 systemd-inhibit --list --no-legend 2>&1 | tr '\n' '|'); its records naming vfio-hook: $(grep -l 'WHO=vfio-hook' /run/systemd/inhibit/* 2>/dev/null | tr '\n' ' ')"
+	# logind's records, not the FIFOs beside them (a read of one blocks while its inhibitor is held).
+	info "logind's inhibitors: $(timeout 30 systemd-inhibit --list --no-legend 2>&1 | tr '\n' '|'); its records: $(
+		for f in /run/systemd/inhibit/*; do [ -f "$f" ] && printf '%s: %s; ' "$f" "$(tr '\n' ' ' <"$f")"; done)"
 	log_since_mark | grep "vfio-hook.*sleep" | sed 's/^/INFO hook: /' | tail -n 3
 	expect "claims ($order): ca runs; its CPU 1 kept from the host's units; 32 pages raised; the inhibitor held" \
 		"running system.slice=0,2-3 user.slice=0,2-3 init.scope=0,2-3  32 1" "$(domstate ca) $(units) $(cat $P2M/nr_hugepages) $(inhibited)"
