@@ -209,8 +209,9 @@ static int pool_raise(struct take *t, const struct pool_want *w)
 	unsigned long added = w->need + (stale ? stale->added : 0);
 	struct ledger_pages *p;
 	unsigned long old = 0, got = 0;
+	bool late = false;
 	char name[96];
-	int r;
+	int r, tries = 0;
 
 	pool_name(w->size_kib, w->node, name, sizeof(name));
 	r = host_read_number(nr_path, timeout, &old);
@@ -237,10 +238,21 @@ static int pool_raise(struct take *t, const struct pool_want *w)
 		snprintf(t->what, sizeof(t->what), "cannot record its %s in %s", name, ledger_path());
 		return -EIO;
 	}
-	for (int i = 0; r == 0 && w->need && i < POOL_TRIES; i++) {
-		if (i)
+	for (; r == 0 && w->need && tries < POOL_TRIES; tries++) {
+		if (tries)
 			make_room(timeout);
 		r = pool_set(nr_path, old + w->need, timeout, &got);
+		/*
+		 * The kernel still looking for pages when the map's timeout ran out (a large pool on a
+		 * machine short of memory): its writer is killed, which ends the search; what it found
+		 * by then is read back, and no more tries.
+		 */
+		if (r == -ETIMEDOUT) {
+			late = true;
+			r = host_read_number(nr_path, timeout, &got);
+			tries++;
+			break;
+		}
 		if (r == 0 && got >= old + w->need)
 			break;
 	}
@@ -259,11 +271,17 @@ static int pool_raise(struct take *t, const struct pool_want *w)
 		if (p->added > p->pages)
 			p->added = p->pages;
 		ledger_save(l);
+		char how[96];
+
+		if (late)
+			snprintf(how, sizeof(how), "in the %u s of the map's timeout, %d %s", timeout, tries,
+				 tries == 1 ? "try" : "tries, the caches dropped and memory compacted");
+		else
+			snprintf(how, sizeof(how), "%d tries, the caches dropped and memory compacted", tries);
 		snprintf(t->what, sizeof(t->what),
-			 "%lu %s are missing: it needs %lu, %lu were free and the kernel found %lu more of %lu (%d tries, the caches "
-			 "dropped and memory compacted); free memory, reserve them at boot (hugepages = in [host], then "
-			 "'vfio-hook setup'), or give it less memory",
-			 old + w->need - got, name, w->pages, w->free, got > old ? got - old : 0, w->need, POOL_TRIES);
+			 "%lu %s are missing: it needs %lu, %lu were free and the kernel found %lu more of %lu (%s); free "
+			 "memory, reserve them at boot (hugepages = in [host], then 'vfio-hook setup'), or give it less memory",
+			 old + w->need - got, name, w->pages, w->free, got > old ? got - old : 0, w->need, how);
 		return -ENOMEM;
 	}
 	p->done = true;

@@ -678,10 +678,23 @@ static int do_pool(const char *dir, const char *val)
 
 	if (nr < 0 || want < 0)
 		return -EINVAL;
-	/* FAKEKERNEL_POOL_HANG: the kernel never finishes looking for pages (the writer is killed). */
-	if (getenv("FAKEKERNEL_POOL_HANG"))
+	/*
+	 * FAKEKERNEL_POOL_HANG: the kernel never finishes looking for pages (the writer is killed);
+	 * "found:N": a raise finds N pages, then goes on looking for the rest (a lowering works).
+	 */
+	if (getenv("FAKEKERNEL_POOL_HANG") && strncmp(getenv("FAKEKERNEL_POOL_HANG"), "found:", 6) == 0) {
+		if (want > nr) {
+			long found = strtol(getenv("FAKEKERNEL_POOL_HANG") + 6, NULL, 10);
+
+			found = found < want - nr ? found : want - nr;
+			pool_moved(dir, nr + found, fr + found);
+			for (;;)
+				pause();
+		}
+	} else if (getenv("FAKEKERNEL_POOL_HANG")) {
 		for (;;)
 			pause();
+	}
 	if (want > nr)
 		now = cap >= 0 && want > cap ? (cap > nr ? cap : nr) : want;
 	else
