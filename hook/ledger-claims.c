@@ -5,7 +5,7 @@
  *   pages OWNER size=2048 node=- pages=512 added=512 state=done
  *   sleep OWNER state=done
  * and what the host had before the first claim changed it, given back with the last one:
- *   slice system.slice was=- set=0,2-7 state=done     (set: what vfio-hook gave it last)
+ *   slice system.slice was=-
  *   governor 3 was=powersave epp=balance_performance
  *   pool 2048 - was=100 set=612
  */
@@ -288,30 +288,21 @@ void ledger_sleep_drop(struct ledger *l, const char *owner)
 
 bool parse_slices(struct ledger *l, char **f, int bad)
 {
-	const char *was = ledger_field(f + 2, "was"), *set = ledger_field(f + 2, "set"), *state = ledger_field(f + 2, "state");
-	struct ledger_slice *s;
+	const char *was = ledger_field(f + 2, "was");
 	struct cpuset cs;
-	bool done = false;
 
 	(void)bad;
 	if (!unit_valid(f[1]) || ledger_slice(l, f[1]) || !was || (!streq(was, "-") && (cpuset_parse(was, &cs) < 0 || !*was)))
 		return false;
-	if (!set || (!streq(set, "-") && (cpuset_parse(set, &cs) < 0 || !*set)) || !state_of(state, &done))
-		return false;
-	s = ledger_slice_add(l, f[1], streq(was, "-") ? "" : was);
-	ledger_slice_set(s, streq(set, "-") ? "" : set, done);
+	ledger_slice_add(l, f[1], streq(was, "-") ? "" : was);
 	return true;
 }
 
 void format_slices(const struct ledger *l, bool prune, char **buf, size_t *len)
 {
 	(void)prune;
-	for (size_t i = 0; i < l->n_slices; i++) {
-		const struct ledger_slice *s = &l->slices[i];
-
-		ledger_put(buf, len, "slice %s was=%s set=%s state=%s\n", s->unit, *s->was ? s->was : "-", *s->set ? s->set : "-",
-			   state_name(s->done));
-	}
+	for (size_t i = 0; i < l->n_slices; i++)
+		ledger_put(buf, len, "slice %s was=%s\n", l->slices[i].unit, *l->slices[i].was ? l->slices[i].was : "-");
 }
 
 size_t count_slices(const struct ledger *l) { return l->n_slices; }
@@ -321,7 +312,6 @@ void clear_slices(struct ledger *l)
 	for (size_t i = 0; i < l->n_slices; i++) {
 		free(l->slices[i].unit);
 		free(l->slices[i].was);
-		free(l->slices[i].set);
 	}
 	free(l->slices);
 }
@@ -341,19 +331,11 @@ struct ledger_slice *ledger_slice_add(struct ledger *l, const char *unit, const 
 	if (!s) {
 		s = array_push(&l->slices, &l->n_slices, sizeof(*s));
 		s->unit = xstrdup(unit);
-		s->set = xstrdup("");
 	} else {
 		free(s->was);
 	}
 	s->was = xstrdup(was);
 	return s;
-}
-
-void ledger_slice_set(struct ledger_slice *s, const char *set, bool done)
-{
-	free(s->set);
-	s->set = xstrdup(set);
-	s->done = done;
 }
 
 void ledger_slice_drop(struct ledger *l, const char *unit)
@@ -364,7 +346,6 @@ void ledger_slice_drop(struct ledger *l, const char *unit)
 		return;
 	free(s->unit);
 	free(s->was);
-	free(s->set);
 	memmove(s, s + 1, (l->n_slices - (size_t)(s - l->slices) - 1) * sizeof(*s));
 	l->n_slices--;
 }

@@ -51,7 +51,7 @@ const char *owner_of_sleep(const struct ledger *l, size_t i);
 	{ "cpus", 5, true, false, parse_cpus, format_cpus, count_cpus, owner_of_cpus, clear_cpus, false }, \
 	{ "pages", 7, true, false, parse_pages, format_pages, count_pages, owner_of_pages, clear_pages, false }, \
 	{ "sleep", 3, true, false, parse_sleep, format_sleep, count_sleep, owner_of_sleep, clear_sleep, false }, \
-	{ "slice", 5, false, false, parse_slices, format_slices, count_slices, NULL, clear_slices, true }, \
+	{ "slice", 3, false, false, parse_slices, format_slices, count_slices, NULL, clear_slices, true }, \
 	{ "governor", 4, false, false, parse_governors, format_governors, count_governors, NULL, clear_governors, true }, \
 	{ "pool", 5, false, false, parse_pools, format_pools, count_pools, NULL, clear_pools, true }
 

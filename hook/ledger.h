@@ -88,8 +88,6 @@ struct ledger_sleep {
 struct ledger_slice {
 	char *unit; /* system.slice, user.slice, init.scope */
 	char *was;  /* its cgroup's cpuset.cpus before ("": none set, every CPU) */
-	char *set;  /* the AllowedCPUs vfio-hook last gave it ("": none yet) */
-	bool done;  /* that write was read back (not: it may or may not have happened) */
 };
 
 /*
@@ -197,8 +195,6 @@ struct ledger_sleep *ledger_sleep_add(struct ledger *l, const char *owner);
 void ledger_sleep_drop(struct ledger *l, const char *owner);
 struct ledger_slice *ledger_slice(const struct ledger *l, const char *unit);
 struct ledger_slice *ledger_slice_add(struct ledger *l, const char *unit, const char *was);
-/* Records SET as the AllowedCPUs vfio-hook gives S; DONE: read back. */
-void ledger_slice_set(struct ledger_slice *s, const char *set, bool done);
 void ledger_slice_drop(struct ledger *l, const char *unit);
 struct ledger_governor *ledger_governor(const struct ledger *l, unsigned cpu);
 struct ledger_governor *ledger_governor_add(struct ledger *l, unsigned cpu, const char *was, const char *epp);

@@ -44,86 +44,45 @@ static int save(struct ledger *l, char *why, size_t n)
 	return -EIO;
 }
 
-/* UNIT's cgroup's cpuset.cpus, as read: *RET ("" when it has no cpuset controller yet). */
-static int cgroup_cpus(const char *unit, unsigned timeout_s, char **ret, char *why, size_t n)
-{
-	_cleanup_free_ char *path = host_file("/sys/fs/cgroup/%s/cpuset.cpus", unit);
-	struct cpuset cs;
-	char e[64];
-	int r = host_read(path, timeout_s, ret);
-
-	/* No cpuset controller on it yet: nothing was set, it could run anywhere. */
-	if (r == -ENOENT) {
-		*ret = xstrdup("");
-		return 0;
-	}
-	if (r == 0 && cpuset_parse(*ret, &cs) == 0)
-		return 0;
-	if (r == 0) {
-		free(*ret);
-		*ret = NULL;
-	}
-	snprintf(why, n, "reading %s %s", path ? path : "-", r < 0 ? host_error(r, e, sizeof(e)) : "gave no CPU list");
-	return r < 0 ? r : -EBADMSG;
-}
-
-/*
- * CPUS emptied when it is no restriction: every CPU there can be, or every online one (what
- * systemd leaves in the cgroup when the property was dropped: cpus_apply gives back that way).
- */
-static void no_restriction(char *cpus, unsigned timeout_s)
-{
-	_cleanup_free_ char *online_path = host_file("/sys/devices/system/cpu/online");
-	_cleanup_free_ char *possible_path = host_file("/sys/devices/system/cpu/possible");
-	struct cpuset cs, all;
-
-	if (cpuset_parse(cpus, &cs) == 0 && *cpus &&
-	    ((possible_path && host_read_cpuset(possible_path, timeout_s, &all) == 0 && cpuset_eq(&cs, &all)) ||
-	     (online_path && host_read_cpuset(online_path, timeout_s, &all) == 0 && cpuset_eq(&cs, &all))))
-		cpus[0] = '\0';
-}
-
 int unit_allowed(const struct ledger *l, const char *unit, unsigned timeout_s, char **ret, char *why, size_t n)
 {
 	const struct ledger_slice *s = ledger_slice(l, unit);
+	_cleanup_free_ char *path = NULL;
+	struct cpuset cs;
+	char e[64];
 	int r;
 
 	if (s) {
 		*ret = xstrdup(s->was);
 		return 0;
 	}
-	r = cgroup_cpus(unit, timeout_s, ret, why, n);
-	if (r == 0)
-		no_restriction(*ret, timeout_s);
-	return r;
-}
-
-/*
- * AllowedCPUs set on S's unit by someone else since vfio-hook's last write was read back (by
- * hand, or by another tool): that is what the host's units may use now, taken as what the unit
- * had, and what the last claim's give puts back. After a write not read back (the hook killed
- * in between), either value may be there: nothing is taken.
- */
-static int unit_changed(struct ledger *l, struct ledger_slice *s, unsigned timeout_s, char *why, size_t n)
-{
-	_cleanup_free_ char *now = NULL;
-	struct cpuset cur, set;
-	int r;
-
-	if (!*s->set || !s->done)
+	path = host_file("/sys/fs/cgroup/%s/cpuset.cpus", unit);
+	r = host_read(path, timeout_s, ret);
+	/* No cpuset controller on it yet: nothing was set, it could run anywhere. */
+	if (r == -ENOENT) {
+		*ret = xstrdup("");
 		return 0;
-	r = cgroup_cpus(s->unit, timeout_s, &now, why, n);
-	if (r < 0)
-		return r;
-	if (!*now || cpuset_parse(now, &cur) < 0 || cpuset_parse(s->set, &set) < 0 || cpuset_eq(&cur, &set))
+	}
+	if (r == 0 && cpuset_parse(*ret, &cs) == 0) {
+		_cleanup_free_ char *online_path = host_file("/sys/devices/system/cpu/online");
+		_cleanup_free_ char *possible_path = host_file("/sys/devices/system/cpu/possible");
+		struct cpuset all;
+
+		/*
+		 * Every CPU there can be, or every online one, is no restriction: what systemd leaves in
+		 * the cgroup when the property was dropped (cpus_apply gives back that way).
+		 */
+		if ((possible_path && host_read_cpuset(possible_path, timeout_s, &all) == 0 && cpuset_eq(&cs, &all)) ||
+		    (online_path && host_read_cpuset(online_path, timeout_s, &all) == 0 && cpuset_eq(&cs, &all)))
+			(*ret)[0] = '\0';
 		return 0;
-	no_restriction(now, timeout_s);
-	log_msg(LOG_NOTICE, "%s's AllowedCPUs was changed to %s since vfio-hook set %s: that is what it may use from now on, "
-		   "less what VMs keep, and what it gets back when no VM keeps a CPU",
-		   s->unit, *now ? now : "every CPU", s->set);
-	ledger_slice_add(l, s->unit, now);
-	ledger_slice_set(s, "", false);
-	return save(l, why, n);
+	}
+	if (r == 0) {
+		free(*ret);
+		*ret = NULL;
+	}
+	snprintf(why, n, "reading %s %s", path ? path : "-", r < 0 ? host_error(r, e, sizeof(e)) : "gave no CPU list");
+	return r < 0 ? r : -EBADMSG;
 }
 
 /* What UNIT's cgroup had before the first claim, recorded before the first write: *RET. */
@@ -173,8 +132,6 @@ int cpus_apply(struct ledger *l, const char *without, unsigned timeout_s, char *
 
 		if (cpuset_empty(&keep) && !s)
 			continue; /* never narrowed (or put back already) */
-		if (s && (r = unit_changed(l, s, timeout_s, why, n)) < 0)
-			return r;
 		if (!cpuset_empty(&keep) && (r = unit_before(l, unit, timeout_s, &s, why, n)) < 0)
 			return r;
 		if (cpuset_parse(s->was, &target) < 0)
@@ -196,10 +153,6 @@ int cpus_apply(struct ledger *l, const char *without, unsigned timeout_s, char *
 		 * property dropped.
 		 */
 		cpuset_format(cpuset_empty(&target) ? &possible : &target, t, sizeof(t));
-		/* What it is given, recorded before: a change by someone else is told from it (unit_changed). */
-		ledger_slice_set(s, t, false);
-		if ((r = save(l, why, n)) < 0)
-			return r;
 		r = set_unit(unit, t, timeout_s);
 		if (r != 0) {
 			snprintf(why, n, "'systemctl set-property --runtime %s AllowedCPUs=%s' %s", unit, t, host_error(r, e, sizeof(e)));
@@ -218,9 +171,6 @@ int cpus_apply(struct ledger *l, const char *without, unsigned timeout_s, char *
 					 (cpuset_format(&got, g, sizeof(g)), *g ? g : "none"), t, eff_path);
 			return r < 0 ? r : -EIO;
 		}
-		ledger_slice_set(s, t, true);
-		if ((r = save(l, why, n)) < 0)
-			return r;
 		if (cpuset_empty(&target) && (r = set_unit(unit, "", timeout_s)) != 0)
 			log_info("%s runs on every online CPU again, but 'systemctl set-property --runtime %s AllowedCPUs=' %s: "
 				 "its AllowedCPUs stays %s until the next boot", unit, unit, host_error(r, e, sizeof(e)), t);

@@ -152,7 +152,7 @@ start win10 2>&1; eval "$UNITS"; grep "^cpus\|^slice" $W/state/ledger | tr "\n" 
 $H win10 release end - </dev/null 2>&1; $H status')
 check "CPUs: what cannot be put back stays recorded, for restore, and the line says so" "$(printf '%s\n' \
 	"vfio-hook: win10: cannot keep CPU 2-3 for it: 'systemctl set-property --runtime init.scope AllowedCPUs=0-1,4-7' failed (exit status 1); not everything could be put back: run 'vfio-hook restore win10' when the cause is gone" \
-	"win10 rc=1" "$UNITS0" "cpus win10 set=2-3 governor=no state=doing slice init.scope was=- set=0-7 state=doing " \
+	"win10 rc=1" "$UNITS0" "cpus win10 set=2-3 governor=no state=doing slice init.scope was=- " \
 	"vfio-hook: win10: its CPUs stay kept from the host: 'systemctl set-property --runtime init.scope AllowedCPUs=0-7' failed (exit status 1); run 'vfio-hook restore win10' when the cause is gone" \
 	"win10 (not running): cpus(2-3, claiming)")" "$out"
 out=$(on desktop '$H restore win10; echo rc=$?; eval "$UNITS"; ls $W/state')
@@ -424,11 +424,11 @@ cxml linux "$(pins 4 5)" >"$work/linux.xml"
 host; map "[options]" "timeout = 2" "block-sleep = no" "[vm win10]" "evict = refuse" "[vm linux]" "evict = refuse"
 out=$(on desktop "$START; $RUNNING; $RACE"'
 start win10; started win10
-sed -i "s/^slice user.slice was=- /slice user.slice was=-x /" $W/state/ledger
+sed -i "s/^slice user.slice was=-$/slice user.slice was=-x/" $W/state/ledger
 start linux 2>&1 | grep -v "cannot read this entry"; eval "$UNITS"
 gone win10; stop win10 2>&1 | grep -v "cannot read this entry"; eval "$UNITS"
 $H restore --all 2>&1 | grep -c "a damaged record of a claim, or of what the host had before one, is kept"
-sed -i "s/^damaged slice user.slice was=-x /slice user.slice was=- /" $W/state/ledger
+sed -i "s/^damaged slice user.slice was=-x$/slice user.slice was=-/" $W/state/ledger
 $H restore --all; eval "$UNITS"; ls $W/state')
 check "CPUs: a damaged slice line: the next claim refused, the stop keeps the CPUs, restore --all keeps the line; put right, restore gives all back" \
 	"$(printf '%s\n' "win10 rc=0" \
@@ -494,25 +494,6 @@ check "sleep: a damaged sleep line of another VM keeps the inhibitor, saying why
 	"win10 stopped rc=0" "inhibitor=active")" "$out"
 cxml win10 "$(pins 2 3)<emulatorpin cpuset='3'/>" >"$work/win10.xml"
 cxml linux "$(pins 4 5)" >"$work/linux.xml"
-# AllowedCPUs set by hand while a VM keeps CPUs: that is what the unit may use from then on, less
-# what VMs keep, and what it keeps when the last claim goes; the other units get every CPU back.
-host; two_map
-out=$(on desktop "$START; $RUNNING; $RACE"'
-start win10; started win10; $VFIO_HOOK_TEST_BIN/systemctl set-property --runtime -- system.slice AllowedCPUs=0-1,6-7
-start linux 2>&1; started linux; eval "$UNITS"; grep "^slice system.slice" $W/state/ledger
-gone win10; stop win10; gone linux; stop linux 2>&1; eval "$UNITS"; ls $W/state')
-check "CPUs: AllowedCPUs set by hand while VMs run is kept, less what VMs keep, and left when the last goes" \
-	"$(printf '%s\n' "win10 rc=0" "linux rc=0" "system.slice=0-1,6-7/0-1,6-7 user.slice=0-1,6-7/0-1,6-7 init.scope=0-1,6-7/0-1,6-7 machine.slice=/0-7 " \
-	"slice system.slice was=0-1,6-7 set=0-1,6-7 state=done" "win10 stopped rc=0" "linux stopped rc=0" "system.slice=0-1,6-7/0-1,6-7 user.slice=/0-7 init.scope=/0-7 machine.slice=/0-7 " "lock")" "$out"
-# ... but a write the hook was killed in (state=doing) may or may not have happened: no value
-# found then is taken for the user's.
-host; two_map
-out=$(on desktop "$START; $RUNNING; $RACE"'
-start win10; started win10; sed -i "s/^\(slice system.slice .*\) state=done$/\1 state=doing/" $W/state/ledger
-echo 0-1,5-7 >$VFIO_HOOK_TEST_ROOT/sys/fs/cgroup/system.slice/cpuset.cpus
-gone win10; stop win10 2>&1; eval "$UNITS"; ls $W/state')
-check "CPUs: after a write not read back, the unit's value is not taken for a setting of the user's" \
-	"$(printf '%s\n' "win10 rc=0" "win10 stopped rc=0" "$UNITS0" "lock")" "$out"
 # A CPU offline when the CPUs are given back: every possible CPU is sent, so it is the host's
 # again when it comes back, and the next claim takes nothing for a setting of the user's.
 host; two_map
@@ -522,7 +503,7 @@ gone win10; stop win10; cat $VFIO_HOOK_TEST_ROOT/sys/fs/cgroup/system.slice/cpus
 echo 0-7 >$VFIO_HOOK_TEST_ROOT/sys/devices/system/cpu/online
 start linux; started linux; grep "^slice system.slice" $W/state/ledger; gone linux; stop linux; eval "$UNITS"')
 check "CPUs: a CPU offline at the give-back is the host's again when it comes back; the next claim's record says nothing was set" \
-	"$(printf '%s\n' "win10 rc=0" "win10 stopped rc=0" "0-7" "linux rc=0" "slice system.slice was=- set=0-3,6-7 state=done" "linux stopped rc=0" \
+	"$(printf '%s\n' "win10 rc=0" "win10 stopped rc=0" "0-7" "linux rc=0" "slice system.slice was=-" "linux stopped rc=0" \
 	"system.slice=/0-7 user.slice=/0-7 init.scope=/0-7 machine.slice=/0-7 ")" "$out"
 
 tap_done

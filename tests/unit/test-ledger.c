@@ -228,11 +228,8 @@ static void test_parse_rejects(void **state)
 		"pages a size=2048 node=x pages=1 added=0 state=done\n",
 		"pages a size=2048 node=- pages=1 added=2 state=done\n",
 		"sleep a state=asleep\n",
-		"slice ../x.slice was=- set=- state=done\n",
-		"slice system.slice was=0-x set=- state=done\n",
-		"slice system.slice was=- set=0-x state=done\n",
-		"slice system.slice was=- set=1 state=maybe\n",
-		"slice system.slice was=-\n",
+		"slice ../x.slice was=-\n",
+		"slice system.slice was=0-x\n",
 		"governor 3 was=power\\x20save epp=-\n",
 		"governor 4096 was=powersave epp=-\n",
 	};
@@ -352,7 +349,7 @@ static void test_claims(void **state)
 	ledger_pages_add(&l, "linux", 1048576, 1, 4, 4);
 	ledger_sleep_add(&l, "linux")->done = true;
 	ledger_slice_add(&l, "system.slice", "");
-	ledger_slice_set(ledger_slice_add(&l, "user.slice", "0-5"), "0-3", true);
+	ledger_slice_add(&l, "user.slice", "0-5");
 	ledger_governor_add(&l, 3, "schedutil", "");
 	ledger_governor_add(&l, 2, "powersave", "balance_performance");
 	text = ledger_format(&l);
@@ -362,8 +359,7 @@ static void test_claims(void **state)
 	assert_string_equal(text, again);
 	assert_non_null(strstr(text, "cpus win%2010 set=2-3,6 governor=yes state=done\n"));
 	assert_non_null(strstr(text, "pages linux size=1048576 node=1 pages=4 added=4 state=doing\n"));
-	assert_non_null(strstr(text, "slice system.slice was=- set=- state=doing\n"));
-	assert_non_null(strstr(text, "slice user.slice was=0-5 set=0-3 state=done\n"));
+	assert_non_null(strstr(text, "slice system.slice was=-\n"));
 	assert_non_null(strstr(text, "governor 2 was=powersave epp=balance_performance\n"));
 	assert_non_null(strstr(text, "governor 3 was=schedutil epp=-\n"));
 	n = ledger_names(&back, &names, &damaged);
