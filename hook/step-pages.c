@@ -265,14 +265,14 @@ static int pool_raise(struct take *t, const struct pool_want *w)
 	if (w->need)
 		pool_written(l, w->size_kib, w->node, old, got);
 	if (w->need && got < old + w->need) {
+		char how[96];
+
 		/* Only what the kernel gave is the VM's to give back: the undo lowers the pool by that. */
 		p = ledger_pages_of(l, t->q->vm, w->size_kib, w->node);
 		p->added = (got > old ? got - old : 0) + (added > w->need ? added - w->need : 0);
 		if (p->added > p->pages)
 			p->added = p->pages;
 		ledger_save(l);
-		char how[96];
-
 		if (late)
 			snprintf(how, sizeof(how), "in the %u s of the map's timeout, %d %s", timeout, tries,
 				 tries == 1 ? "try" : "tries, the caches dropped and memory compacted");

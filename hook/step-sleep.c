@@ -41,7 +41,6 @@ static bool inhibitor_held(unsigned timeout_s)
 
 	while (d && !held && (de = readdir(d))) {
 		_cleanup_free_ char *path = NULL, *text = NULL;
-
 		struct stat st;
 
 		if (!de->d_name[0] || strspn(de->d_name, "0123456789") != strlen(de->d_name))
