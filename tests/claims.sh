@@ -395,6 +395,20 @@ gone win10; take -512 $P2M; FAKEKERNEL_POOL_HANG=1 stop win10 >/dev/null 2>&1; p
 start win10; started win10; take 512 $P2M; gone win10; take -512 $P2M; stop win10; pool $P2M; ls $W/state')
 check "hugepages: a stop that could not lower, a restart, a stop: the pool back to 0" \
 	"$(printf '%s\n' "win10 rc=0" "512/512" "win10 rc=0" "win10 stopped rc=0" "0/0" "lock")" "$out"
+# A release announces on the lock how long its claims' gives may take (each unit set and read
+# back, each pool, the inhibitor: the map's timeout each), not only its devices' time: a start
+# waiting for the lock waits that long. Here 90 s with timeout = 5; the lock's first
+# announcement is 30 s.
+cxml win10 "$(pins 2 3)" 1048576 "<hugepages/>" >"$work/win10.xml"
+host; map "[options]" "timeout = 5" "[vm win10]" "block-sleep = yes"
+out=$(on desktop "$START; $RUNNING; $RACE"'
+start win10; started win10; gone win10
+(FAKE_SYSTEMCTL_HANG=set-property:system.slice stop win10 >/dev/null 2>&1) &
+sleep 1; perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -ne \
+	'"'"'/until (\d+)/ and printf "the lock held for at least 80 s more: %s\n", $1 - 1000 * clock_gettime(CLOCK_MONOTONIC) >= 80000 ? "yes" : "no"'"'"' \
+	$W/state/lock; wait')
+check "deadlines: a release announces on the lock the time its claims' gives may take" \
+	"$(printf '%s\n' "win10 rc=0" "the lock held for at least 80 s more: yes")" "$out"
 # Three VMs on one pool; A's release comes after B prepared (counting A's free pages as free).
 cxml C "" 524288 "<hugepages/>" >"$work/C.xml"; cxml A "" 1048576 "<hugepages/>" >"$work/A.xml"
 cxml B "" 1048576 "<hugepages/>" >"$work/B.xml"
