@@ -238,8 +238,8 @@ static int pool_raise(struct take *t, const struct pool_want *w)
 		snprintf(t->what, sizeof(t->what), "cannot record its %s in %s", name, ledger_path());
 		return -EIO;
 	}
-	for (; r == 0 && w->need && tries < POOL_TRIES; tries++) {
-		if (tries)
+	while (r == 0 && w->need && tries < POOL_TRIES) {
+		if (tries++)
 			make_room(timeout);
 		r = pool_set(nr_path, old + w->need, timeout, &got);
 		/*
@@ -250,7 +250,6 @@ static int pool_raise(struct take *t, const struct pool_want *w)
 		if (r == -ETIMEDOUT) {
 			late = true;
 			r = host_read_number(nr_path, timeout, &got);
-			tries++;
 			break;
 		}
 		if (r == 0 && got >= old + w->need)
@@ -265,7 +264,7 @@ static int pool_raise(struct take *t, const struct pool_want *w)
 	if (w->need)
 		pool_written(l, w->size_kib, w->node, old, got);
 	if (w->need && got < old + w->need) {
-		char how[96];
+		char late_in[64] = "";
 
 		/* Only what the kernel gave is the VM's to give back: the undo lowers the pool by that. */
 		p = ledger_pages_of(l, t->q->vm, w->size_kib, w->node);
@@ -274,14 +273,12 @@ static int pool_raise(struct take *t, const struct pool_want *w)
 			p->added = p->pages;
 		ledger_save(l);
 		if (late)
-			snprintf(how, sizeof(how), "in the %u s of the map's timeout, %d %s", timeout, tries,
-				 tries == 1 ? "try" : "tries, the caches dropped and memory compacted");
-		else
-			snprintf(how, sizeof(how), "%d tries, the caches dropped and memory compacted", tries);
+			snprintf(late_in, sizeof(late_in), "in the %u s of the map's timeout, ", timeout);
 		snprintf(t->what, sizeof(t->what),
-			 "%lu %s are missing: it needs %lu, %lu were free and the kernel found %lu more of %lu (%s); free "
+			 "%lu %s are missing: it needs %lu, %lu were free and the kernel found %lu more of %lu (%s%d %s); free "
 			 "memory, reserve them at boot (hugepages = in [host], then 'vfio-hook setup'), or give it less memory",
-			 old + w->need - got, name, w->pages, w->free, got > old ? got - old : 0, w->need, how);
+			 old + w->need - got, name, w->pages, w->free, got > old ? got - old : 0, w->need, late_in, tries,
+			 tries == 1 ? "try" : "tries, the caches dropped and memory compacted");
 		return -ENOMEM;
 	}
 	p->done = true;

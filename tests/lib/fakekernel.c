@@ -672,7 +672,7 @@ static void pool_moved(const char *dir, long nr, long free_pages)
 
 static int do_pool(const char *dir, const char *val)
 {
-	const char *root = getenv("VFIO_HOOK_TEST_ROOT"), *size = strstr(dir, "/hugepages-");
+	const char *root = getenv("VFIO_HOOK_TEST_ROOT"), *size = strstr(dir, "/hugepages-"), *pool_hang = getenv("FAKEKERNEL_POOL_HANG");
 	long want = strtol(val, NULL, 10), nr = read_count(dir, "nr_hugepages", -1);
 	long fr = read_count(dir, "free_hugepages", 0), cap = read_count(dir, "capacity", -1), now;
 
@@ -682,16 +682,16 @@ static int do_pool(const char *dir, const char *val)
 	 * FAKEKERNEL_POOL_HANG: the kernel never finishes looking for pages (the writer is killed);
 	 * "found:N": a raise finds N pages, then goes on looking for the rest (a lowering works).
 	 */
-	if (getenv("FAKEKERNEL_POOL_HANG") && strncmp(getenv("FAKEKERNEL_POOL_HANG"), "found:", 6) == 0) {
+	if (pool_hang && strncmp(pool_hang, "found:", 6) == 0) {
 		if (want > nr) {
-			long found = strtol(getenv("FAKEKERNEL_POOL_HANG") + 6, NULL, 10);
+			long found = strtol(pool_hang + 6, NULL, 10);
 
 			found = found < want - nr ? found : want - nr;
 			pool_moved(dir, nr + found, fr + found);
 			for (;;)
 				pause();
 		}
-	} else if (getenv("FAKEKERNEL_POOL_HANG")) {
+	} else if (pool_hang) {
 		for (;;)
 			pause();
 	}
