@@ -5,8 +5,9 @@
 # tests/vm/guest/scenarios in it, and prints one PASS/FAIL line per check and a final
 # "N passed, N failed", always the last line; before it, each scenario's wall time (slowest
 # first) and each boot's. Nothing on the host's PCI devices is touched. The same image is booted
-# once per boot profile (see profile() below) that the chosen scenarios name; a scenario may
-# name several ("# vm-boot: noiommu novtd") and runs in each.
+# once per boot profile (see profile() below) that the chosen scenarios name, or once per shard
+# of it when guests run side by side (see "jobs" below); a scenario may name several profiles
+# ("# vm-boot: noiommu novtd") and runs in each.
 #
 # The NVMe sits on a fifth root port, after the others so their bus numbers stay (it gets bus
 # 05); its medium is a scratch image made on every run.
@@ -14,13 +15,15 @@
 # /var/cache/vfio-hook-vm), keyed by package versions; only the small payload disk (this
 # tree's install and the scenarios) is made on every run.
 # Environment: VFIO_HOOK_VM_SCENARIOS=a,b (default all; names with or without their number),
-# VFIO_HOOK_VM_ACCEL=tcg|kvm|auto, VFIO_HOOK_VM_TIMEOUT: each boot has a budget of its own,
+# VFIO_HOOK_VM_ACCEL=tcg|kvm|auto, VFIO_HOOK_VM_JOBS=N: guests at once (default 2 where two
+# fit, else 1), VFIO_HOOK_VM_TIMEOUT: each boot has a budget of its own,
 # derived from what its scenarios need (see "budget" below); "3x" multiplies those budgets by 3
 # instead of the default 2, a plain number gives every boot that many seconds.
 set -euo pipefail
 # The whole script is one compound command, read before it runs: a run takes most of an hour,
 # and an edit of this file meanwhile must not change what the running one does.
 {
+t_run=$(date +%s)
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cache=${VFIO_HOOK_VM_CACHE:-/var/cache/vfio-hook-vm}
@@ -28,6 +31,157 @@ log() { echo "# vm-check: $*"; }
 die() { echo "FAIL vm-check: $*"; echo "0 passed, 1 failed"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap builds the guest's root file system)"
+
+# --- boots: the same kernel, initramfs and root image, each with its own command line, init
+# or firmware, running the scenarios that name it ("# vm-boot: NAME..."; none: default) -------
+# The CPU says GenuineIntel, as on the Intel desktop the rest mimics (TCG's "max" says AMD).
+# Every boot has mitigations=off (the Linux L2s too, tests/vm/guest/lib.sh): an Intel CPU that
+# does not say it is immune gets page-table isolation, which switches page tables on each
+# system call and interrupt, and TCG flushes its whole emulated TLB on each switch. With it off
+# a virsh start of a no-OS L2 took 7 s instead of 15-23 s; these guests hold nothing to protect.
+boots="default noiommu novtd systemd ovmf"
+# profile NAME: sets p_append (kernel command line), p_fw (firmware), p_iommu (the IOMMU device)
+# and p_base (the budget's part for booting to libvirtd and powering off, in seconds: see below).
+profile() {
+	p_fw=() p_iommu=(-device intel-iommu,intremap=on,caching-mode=on) p_base=240 p_smp=2
+	case $1 in
+	# A host whose GPU-like device is a second GPU: no framebuffer console on it (fbcon maps
+	# the consoles to an fb1 there is not), so the hook may take it without a hand-over.
+	default) p_append="console=ttyS0 intel_iommu=on iommu=pt fbcon=map:1" ;;
+	# The IOMMU off on the command line (Debian 12's kernel turns it on without intel_iommu=on).
+	noiommu) p_append="console=ttyS0 intel_iommu=off" p_base=180 ;;
+	# VT-d off in the firmware: no DMAR table, no intel_iommu=on either.
+	novtd) p_append="console=ttyS0" p_iommu=() p_base=180 ;;
+	# A desktop: systemd as PID 1 (udev, journald, libvirtd and display-manager.service as units),
+	# bochs-drm with the framebuffer console on the GPU-like device; the console on tty1 too.
+	# Four CPUs: two VMs with CPUs of their own, and the host's units on what is left (40-claims).
+	systemd) p_append="console=tty0 console=ttyS0 intel_iommu=on iommu=pt init=/lib/systemd/systemd systemd.show_status=0" p_base=300 p_smp=4 ;;
+	# The same through UEFI (OVMF) with bochs-drm kept out: the firmware's framebuffer (efifb)
+	# holds the GPU-like device's BAR and fbcon sits on it; no display manager (no DRM device).
+	ovmf) p_append="console=tty0 console=ttyS0 intel_iommu=on iommu=pt init=/lib/systemd/systemd systemd.show_status=0 modprobe.blacklist=bochs systemd.mask=fakedm.service"
+		p_fw=(-bios /usr/share/ovmf/OVMF.fd) p_base=420 ;;
+	*) return 1 ;;
+	esac
+}
+scen=${VFIO_HOOK_VM_SCENARIOS:-all}
+selected() { # SCENARIO-FILE: chosen by VFIO_HOOK_VM_SCENARIOS (the guest's init matches the same way)
+	n=$(basename "$1" .sh)
+	case ",$scen," in *",all,"* | *",$n,"* | *",${n#*-},"*) return 0 ;; esac
+	return 1
+}
+header() { sed -n "s/^# $2: *//p" "$1" | head -n1; } # SCENARIO-FILE KEY: the value of its "# KEY:" line
+boots_of() { b=$(header "$1" vm-boot); echo "${b:-default}"; }
+# Each boot's budget, its own: p_base, plus each of its scenarios' allowance ("# vm-time:
+# SECONDS", default 60: what it takes on a busy 2-core machine under TCG, its reboot included),
+# plus L2_POOL_S if one of them needs the shared Linux L2s ("# vm-needs: linux-l2": they boot
+# once, in the background), times VFIO_HOOK_VM_TIMEOUT when that is a factor ("3x"; default
+# 2x); a plain number of seconds there is every boot's budget instead. A boot that runs out
+# fails with its line, and the next boot still gets its own budget.
+L2_POOL_S=300
+mult=2 fixed=""
+vmt=${VFIO_HOOK_VM_TIMEOUT:-2x}
+case $vmt in
+*x) mult=${vmt%x} ;;
+x*) mult=${vmt#x} ;;
+*) fixed=$vmt ;;
+esac
+case ${fixed:-$mult} in '' | *[!0-9.]* | .*) die "VFIO_HOOK_VM_TIMEOUT=$vmt: give a factor (3x) or seconds per boot (3600)" ;; esac
+# The plan: each profile's scenarios, in order, with their allowances.
+declare -A allow=() plist=()
+for s in "$here"/guest/scenarios/*.sh; do
+	selected "$s" || continue
+	t=$(header "$s" vm-time)
+	case $t in '' | *[!0-9]*) t=60 ;; esac
+	for b in $(boots_of "$s"); do
+		profile "$b" || die "$(basename "$s") names boot profile '$b', which run.sh does not define"
+		allow[$b]=$(( ${allow[$b]:-0} + t )) plist[$b]="${plist[$b]:-} $(basename "$s" .sh)"
+	done
+done
+[ ${#allow[@]} -gt 0 ] || die "VFIO_HOOK_VM_SCENARIOS=$scen matches no scenario in tests/vm/guest/scenarios"
+
+# Boots run side by side, VFIO_HOOK_VM_JOBS at a time: by default one per two cores, as many as
+# the memory holds (a guest takes 2 GiB and its L2s), at most 4. A guest under TCG keeps most
+# of two cores busy: on a 2-core machine two at once ran each about 1.6 times slower (the
+# Linux L2s' boot 1.8 times), a gain of a few percent for timing checks missed, so there one
+# runs at a time. With more than one at a time, a profile whose allowances are large is split
+# into shards, each a boot of its own running part of its scenarios: about two shards per lane,
+# so that the lanes end together. The scenarios that share the Linux L2s ("# vm-needs:
+# linux-l2") stay in one shard, which boots the L2s once.
+memk=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
+jobs=${VFIO_HOOK_VM_JOBS:-}
+if [ -z "$jobs" ]; then
+	jobs=$(( $(nproc) / 2 )) fit=$(( ${memk:-0} / (3 * 1024 * 1024) ))
+	[ "$jobs" -le "$fit" ] || jobs=$fit
+	[ "$jobs" -le 4 ] || jobs=4
+	[ "$jobs" -ge 1 ] || jobs=1
+fi
+case $jobs in [1-8]) ;; *) die "VFIO_HOOK_VM_JOBS=$jobs: give the number of guests to run at once, 1 to 8" ;; esac
+declare -A s_prof=() s_list=() s_allow=()
+shards=""
+total=0
+for b in $boots; do
+	[ -n "${allow[$b]:-}" ] || continue
+	profile "$b"; total=$(( total + p_base + ${allow[$b]} ))
+done
+target=$(( total / (2 * jobs) ))
+for b in $boots; do
+	[ -n "${allow[$b]:-}" ] || continue
+	profile "$b"
+	k=1
+	[ "$jobs" = 1 ] || k=$(( (p_base + ${allow[$b]} + target - 1) / target ))
+	# Units: each scenario, but those that share the Linux L2s are one. The largest first, each
+	# to the shard with the least so far (ties: the first).
+	units=$(for n in ${plist[$b]}; do
+		s=$here/guest/scenarios/$n.sh t=$(header "$s" vm-time)
+		case $t in '' | *[!0-9]*) t=60 ;; esac
+		case $(header "$s" vm-needs) in *linux-l2*) echo "$t l2 $n" ;; *) echo "$t $n $n" ;; esac
+	done | awk '{ w[$2] += $1; m[$2] = m[$2] "," $3 } END { for (u in w) print w[u], substr(m[u], 2) }' | sort -k1,1nr -k2)
+	declare -A fill=() mem=()
+	for i in $(seq "$k"); do fill[$i]=0 mem[$i]=""; done
+	while read -r w names; do
+		best=1
+		for i in $(seq "$k"); do [ "${fill[$i]}" -ge "${fill[$best]}" ] || best=$i; done
+		fill[$best]=$(( ${fill[$best]} + w )) mem[$best]="${mem[$best]},$names"
+	done <<<"$units"
+	used=0
+	for i in $(seq "$k"); do [ -z "${mem[$i]}" ] || used=$((used + 1)); done
+	for i in $(seq "$k"); do
+		[ -n "${mem[$i]}" ] || continue
+		id=$b; [ "$used" = 1 ] || id=$b.$i
+		shards="$shards $id"
+		s_prof[$id]=$b s_allow[$id]=${fill[$i]}
+		s_list[$id]=$(echo "${mem[$i]}" | tr ',' '\n' | grep . | sort | tr '\n' ',' | sed 's/,$//')
+	done
+	unset fill mem
+done
+# A shard's budget, its own: its profile's p_base, plus each of its scenarios' allowance ("#
+# vm-time: SECONDS", default 60: what it takes on a busy 2-core machine under TCG, its reboot
+# included), plus L2_POOL_S if one of them needs the shared Linux L2s (they boot once, in the
+# background), times VFIO_HOOK_VM_TIMEOUT when that is a factor ("3x"; default 2x); a plain
+# number of seconds there is every boot's budget instead. A boot that runs out fails with its
+# line, and the others still get their own budgets.
+L2_POOL_S=300
+mult=2 fixed=""
+vmt=${VFIO_HOOK_VM_TIMEOUT:-2x}
+case $vmt in
+*x) mult=${vmt%x} ;;
+x*) mult=${vmt#x} ;;
+*) fixed=$vmt ;;
+esac
+case ${fixed:-$mult} in '' | *[!0-9.]* | .*) die "VFIO_HOOK_VM_TIMEOUT=$vmt: give a factor (3x) or seconds per boot (3600)" ;; esac
+shard_has() { # SHARD KEY PATTERN: one of its scenarios has "# KEY:" matching PATTERN
+	for n in ${s_list[$1]//,/ }; do
+		case $(header "$here/guest/scenarios/$n.sh" "$2") in $3) return 0 ;; esac
+	done
+	return 1
+}
+budget_of() { # SHARD
+	profile "${s_prof[$1]}"
+	pool=0; ! shard_has "$1" vm-needs '*linux-l2*' || pool=$L2_POOL_S
+	if [ -n "$fixed" ]; then echo "$fixed"
+	else awk -v s=$(( p_base + ${s_allow[$1]} + pool )) -v m="$mult" 'BEGIN { printf "%d\n", s * m }'; fi
+}
+
 
 # Host tools, installed when missing. The initramfs needs busybox-static's binary, the ovmf boot OVMF.
 need=""
@@ -117,96 +271,23 @@ fi
 if [ "$accel" = kvm ]; then machine=q35,accel=kvm,kernel-irqchip=split cpu=host
 else machine=q35,accel=tcg cpu=max,vendor=GenuineIntel; fi
 
-# --- boots: the same kernel, initramfs and root image, each with its own command line, init
-# or firmware, running the scenarios that name it ("# vm-boot: NAME..."; none: default) -------
-# The CPU says GenuineIntel, as on the Intel desktop the rest mimics (TCG's "max" says AMD).
-# Every boot has mitigations=off (the Linux L2s too, tests/vm/guest/lib.sh): an Intel CPU that
-# does not say it is immune gets page-table isolation, which switches page tables on each
-# system call and interrupt, and TCG flushes its whole emulated TLB on each switch. With it off
-# a virsh start of a no-OS L2 took 7 s instead of 15-23 s; these guests hold nothing to protect.
-boots="default noiommu novtd systemd ovmf"
-# profile NAME: sets p_append (kernel command line), p_fw (firmware), p_iommu (the IOMMU device)
-# and p_base (the budget's part for booting to libvirtd and powering off, in seconds: see below).
-profile() {
-	p_fw=() p_iommu=(-device intel-iommu,intremap=on,caching-mode=on) p_base=240 p_smp=2
-	case $1 in
-	# A host whose GPU-like device is a second GPU: no framebuffer console on it (fbcon maps
-	# the consoles to an fb1 there is not), so the hook may take it without a hand-over.
-	default) p_append="console=ttyS0 intel_iommu=on iommu=pt fbcon=map:1" ;;
-	# The IOMMU off on the command line (Debian 12's kernel turns it on without intel_iommu=on).
-	noiommu) p_append="console=ttyS0 intel_iommu=off" p_base=180 ;;
-	# VT-d off in the firmware: no DMAR table, no intel_iommu=on either.
-	novtd) p_append="console=ttyS0" p_iommu=() p_base=180 ;;
-	# A desktop: systemd as PID 1 (udev, journald, libvirtd and display-manager.service as units),
-	# bochs-drm with the framebuffer console on the GPU-like device; the console on tty1 too.
-	# Four CPUs: two VMs with CPUs of their own, and the host's units on what is left (40-claims).
-	systemd) p_append="console=tty0 console=ttyS0 intel_iommu=on iommu=pt init=/lib/systemd/systemd systemd.show_status=0" p_base=300 p_smp=4 ;;
-	# The same through UEFI (OVMF) with bochs-drm kept out: the firmware's framebuffer (efifb)
-	# holds the GPU-like device's BAR and fbcon sits on it; no display manager (no DRM device).
-	ovmf) p_append="console=tty0 console=ttyS0 intel_iommu=on iommu=pt init=/lib/systemd/systemd systemd.show_status=0 modprobe.blacklist=bochs systemd.mask=fakedm.service"
-		p_fw=(-bios /usr/share/ovmf/OVMF.fd) p_base=420 ;;
-	*) return 1 ;;
-	esac
-}
-scen=${VFIO_HOOK_VM_SCENARIOS:-all}
-selected() { # SCENARIO-FILE: chosen by VFIO_HOOK_VM_SCENARIOS (the guest's init matches the same way)
-	n=$(basename "$1" .sh)
-	case ",$scen," in *",all,"* | *",$n,"* | *",${n#*-},"*) return 0 ;; esac
-	return 1
-}
-header() { sed -n "s/^# $2: *//p" "$1" | head -n1; } # SCENARIO-FILE KEY: the value of its "# KEY:" line
-boots_of() { b=$(header "$1" vm-boot); echo "${b:-default}"; }
-# Each boot's budget, its own: p_base, plus each of its scenarios' allowance ("# vm-time:
-# SECONDS", default 60: what it takes on a busy 2-core machine under TCG, its reboot included),
-# plus L2_POOL_S if one of them needs the shared Linux L2s ("# vm-needs: linux-l2": they boot
-# once, in the background), times VFIO_HOOK_VM_TIMEOUT when that is a factor ("3x"; default
-# 2x); a plain number of seconds there is every boot's budget instead. A boot that runs out
-# fails with its line, and the next boot still gets its own budget.
-L2_POOL_S=300
-mult=2 fixed=""
-vmt=${VFIO_HOOK_VM_TIMEOUT:-2x}
-case $vmt in
-*x) mult=${vmt%x} ;;
-x*) mult=${vmt#x} ;;
-*) fixed=$vmt ;;
-esac
-case ${fixed:-$mult} in '' | *[!0-9.]* | .*) die "VFIO_HOOK_VM_TIMEOUT=$vmt: give a factor (3x) or seconds per boot (3600)" ;; esac
-declare -A allow=() pool=() reboot=() nscen=()
-for s in "$here"/guest/scenarios/*.sh; do
-	selected "$s" || continue
-	t=$(header "$s" vm-time)
-	case $t in '' | *[!0-9]*) t=60 ;; esac
-	for b in $(boots_of "$s"); do
-		profile "$b" || die "$(basename "$s") names boot profile '$b', which run.sh does not define"
-		allow[$b]=$(( ${allow[$b]:-0} + t )) nscen[$b]=$(( ${nscen[$b]:-0} + 1 ))
-		case $(header "$s" vm-needs) in *linux-l2*) pool[$b]=$L2_POOL_S ;; esac
-		[ "$(header "$s" vm-reboot)" != yes ] || reboot[$b]=1
-	done
-done
-[ ${#allow[@]} -gt 0 ] || die "VFIO_HOOK_VM_SCENARIOS=$scen matches no scenario in tests/vm/guest/scenarios"
-budget_of() { # BOOT
-	profile "$1"
-	if [ -n "$fixed" ]; then echo "$fixed"
-	else awk -v s=$(( p_base + ${allow[$1]} + ${pool[$1]:-0} )) -v m="$mult" 'BEGIN { printf "%d\n", s * m }'; fi
-}
-
-start=$(date +%s)
-failed_boots=0
-ran=""
-for b in $boots; do
-	[ -n "${allow[$b]:-}" ] || continue
+# One boot: QEMU under its budget, its console into console-SHARD.log, what it printed and how
+# it ended into SHARD.out and SHARD.end.
+lines='^(PASS|FAIL|INFO|TIME|VFIO-HOOK-VM-DONE)'
+boot() { # SHARD
+	set +e
+	id=$1 b=${s_prof[$1]}
 	profile "$b"
-	budget=$(budget_of "$b")
-	con=$run/console-$b.log
-	log "boot $b ($accel; ${nscen[$b]} scenarios; budget $budget s; console log in $con)"
+	budget=$(budget_of "$id")
+	con=$run/console-$id.log
 	t0=$(date +%s)
 	# A boot whose scenario reboots the guest keeps QEMU running across the reboot.
 	noreboot=(-no-reboot)
-	[ -z "${reboot[$b]:-}" ] || noreboot=()
+	! shard_has "$id" vm-reboot yes || noreboot=()
 	qemu=(qemu-system-x86_64 -machine "$machine" -cpu "$cpu" -smp "$p_smp" -m 2048 -nodefaults "${noreboot[@]}"
 		-display none -serial stdio -monitor none "${p_fw[@]}"
 		-kernel "$vmlinuz" -initrd "$initrd"
-		-append "$p_append mitigations=off panic=-1 quiet loglevel=3 vfio_hook.boot=$b vfio_hook.scenarios=$scen"
+		-append "$p_append mitigations=off panic=-1 quiet loglevel=3 vfio_hook.boot=$b vfio_hook.scenarios=${s_list[$id]}"
 		"${p_iommu[@]}"
 		-drive "file=$rootimg,if=none,id=root,format=raw,snapshot=on" -device virtio-blk-pci,drive=root,serial=root,bus=pcie.0,addr=0x5
 		-drive "file=$run/payload.img,if=none,id=payload,format=raw,readonly=on" -device virtio-blk-pci,drive=payload,serial=payload,bus=pcie.0,addr=0x6
@@ -220,31 +301,65 @@ for b in $boots; do
 		-netdev user,id=n2,restrict=on -device e1000e,bus=rp3,netdev=n2
 		-device qemu-xhci,bus=rp4,id=xhci -device usb-kbd,bus=xhci.0 -device usb-tablet,bus=xhci.0
 		-device pcie-root-port,id=rp5,bus=pcie.0,chassis=5,slot=5,addr=0x2.0x4
-		-drive "file=$run/nvme.img,if=none,id=nvme,format=raw" -device nvme,serial=vfio-hook-nvme,drive=nvme,bus=rp5)
+		-drive "file=$run/nvme-$id.img,if=none,id=nvme,format=raw" -device nvme,serial=vfio-hook-nvme,drive=nvme,bus=rp5)
 	# A fresh scratch medium for the NVMe on every boot.
-	rm -f "$run/nvme.img" && truncate -s 256M "$run/nvme.img"
-	set +e
+	rm -f "$run/nvme-$id.img" && truncate -s 256M "$run/nvme-$id.img"
 	# OVMF paints the serial line with terminal escapes: drop them with the carriage returns.
-	timeout "$budget" "${qemu[@]}" </dev/null 2>"$run/qemu-$b.err" | sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' | tee "$con" |
-		grep --line-buffered -E '^(PASS|FAIL|INFO|TIME|VFIO-HOOK-VM-DONE)'
+	# One boot at a time: its lines as they come; else when it ends.
+	timeout "$budget" "${qemu[@]}" </dev/null 2>"$run/qemu-$id.err" | sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' | tee "$con" |
+		if [ "$jobs" = 1 ]; then grep --line-buffered -E "$lines"; else cat >/dev/null; fi
 	qrc=${PIPESTATUS[0]}
-	set -e
-	if ! grep -q '^VFIO-HOOK-VM-DONE' "$con"; then
-		if [ "$qrc" = 124 ]; then echo "FAIL vm-check: boot $b did not finish within its budget of $budget s"
-		else echo "FAIL vm-check: boot $b stopped early (qemu status $qrc: $(tail -n3 "$run/qemu-$b.err" | tr '\n' ' '))"; fi
-		tail -n 30 "$con" | sed 's/^/# console: /'
-		failed_boots=$((failed_boots + 1))
-	fi
-	took=$(( $(date +%s) - t0 ))
-	log "boot $b ran $took s (budget $budget s)"
-	ran="$ran$b $took $budget"$'\n'
+	{
+		[ "$jobs" = 1 ] || grep -E "$lines" "$con"
+		if ! grep -q '^VFIO-HOOK-VM-DONE' "$con"; then
+			if [ "$qrc" = 124 ]; then echo "FAIL vm-check: boot $id did not finish within its budget of $budget s"
+			else echo "FAIL vm-check: boot $id stopped early (qemu status $qrc: $(tail -n3 "$run/qemu-$id.err" | tr '\n' ' '))"; fi
+			tail -n 30 "$con" | sed 's/^/# console: /'
+		fi
+	} >"$run/$id.out"
+	rm -f "$run/nvme-$id.img"
+	echo "$(( $(date +%s) - t0 )) $budget" >"$run/$id.end"
+}
+
+# The largest shards first; a boot starts as soon as a lane is free. Each boot's lines are
+# printed when it ends, whole, and its start and end as they happen.
+order=$(for id in $shards; do echo "$(budget_of "$id") $id"; done | sort -k1,1nr | awk '{print $2}')
+log "kernel, initramfs, root image and payload ready after $(( $(date +%s) - t_run )) s"
+log "boots, $jobs at a time ($accel): $(for id in $order; do printf '%s[%s] ' "$id" "${s_list[$id]}"; done)"
+start=$(date +%s)
+declare -A pid_of=()
+running=0
+finish() { # SHARD: print what it ran
+	read -r took budget <"$run/$1.end"
+	cat "$run/$1.out"
+	log "boot $1 ran $took s (budget $budget s; console log in $run/console-$1.log)"
+	ran="$ran$1 $took $budget"$'\n'
+}
+ran=""
+reap() { # wait for one boot to end, and print it
+	wait -n || true
+	for r in "${!pid_of[@]}"; do
+		kill -0 "${pid_of[$r]}" 2>/dev/null && continue
+		wait "${pid_of[$r]}" 2>/dev/null || true
+		unset "pid_of[$r]"; running=$((running - 1))
+		[ -f "$run/$r.end" ] || echo "0 0" >"$run/$r.end"
+		finish "$r"
+	done
+}
+for id in $order; do
+	while [ "$running" -ge "$jobs" ]; do reap; done
+	log "boot $id starts (budget $(budget_of "$id") s; $(( $(date +%s) - start )) s in)"
+	boot "$id" &
+	pid_of[$id]=$!; running=$((running + 1))
 done
-cat "$run"/console-*.log >"$run/console.log"
+while [ "$running" -gt 0 ]; do reap; done
+failed_boots=$(cat "$run"/*.out | grep -c '^FAIL vm-check: boot ' || true)
+for id in $shards; do cat "$run/console-$id.log" 2>/dev/null || true; done >"$run/console.log"
 # The figures: each scenario's wall time in the guest (its TIME line), slowest first; one that
 # did not finish (its boot ran out or stopped) is named; then each boot's time.
 log "scenario times, slowest first:"
-for b in $boots; do
-	[ -f "$run/console-$b.log" ] && [ -n "${allow[$b]:-}" ] || continue
+for b in $shards; do
+	[ -f "$run/console-$b.log" ] || continue
 	awk -v b="$b" '$1 == "TIME" { done[$3] = 1; print $4, $3, b } $1 == "INFO" && $2 == "scenario" && NF == 3 { last = $3 }
 		END { if (last != "" && !(last in done)) print -1, last, b }' "$run/console-$b.log"
 done | sort -k1,1nr | awk '{ printf "# vm-check: %6s  %s (%s)\n", $1 < 0 ? "unfinished" : $1 " s", $2, $3 }'
