@@ -15,8 +15,8 @@
 # /var/cache/vfio-hook-vm), keyed by package versions; only the small payload disk (this
 # tree's install and the scenarios) is made on every run.
 # Environment: VFIO_HOOK_VM_SCENARIOS=a,b (default all; names with or without their number),
-# VFIO_HOOK_VM_ACCEL=tcg|kvm|auto, VFIO_HOOK_VM_JOBS=N: guests at once (default 2 where two
-# fit, else 1), VFIO_HOOK_VM_TIMEOUT: each boot has a budget of its own,
+# VFIO_HOOK_VM_ACCEL=tcg|kvm|auto, VFIO_HOOK_VM_JOBS=N: guests at once (default one per two
+# cores, see "jobs" below), VFIO_HOOK_VM_TIMEOUT: each boot has a budget of its own,
 # derived from what its scenarios need (see "budget" below); "3x" multiplies those budgets by 3
 # instead of the default 2, a plain number gives every boot that many seconds.
 set -euo pipefail
@@ -71,21 +71,6 @@ selected() { # SCENARIO-FILE: chosen by VFIO_HOOK_VM_SCENARIOS (the guest's init
 }
 header() { sed -n "s/^# $2: *//p" "$1" | head -n1; } # SCENARIO-FILE KEY: the value of its "# KEY:" line
 boots_of() { b=$(header "$1" vm-boot); echo "${b:-default}"; }
-# Each boot's budget, its own: p_base, plus each of its scenarios' allowance ("# vm-time:
-# SECONDS", default 60: what it takes on a busy 2-core machine under TCG, its reboot included),
-# plus L2_POOL_S if one of them needs the shared Linux L2s ("# vm-needs: linux-l2": they boot
-# once, in the background), times VFIO_HOOK_VM_TIMEOUT when that is a factor ("3x"; default
-# 2x); a plain number of seconds there is every boot's budget instead. A boot that runs out
-# fails with its line, and the next boot still gets its own budget.
-L2_POOL_S=300
-mult=2 fixed=""
-vmt=${VFIO_HOOK_VM_TIMEOUT:-2x}
-case $vmt in
-*x) mult=${vmt%x} ;;
-x*) mult=${vmt#x} ;;
-*) fixed=$vmt ;;
-esac
-case ${fixed:-$mult} in '' | *[!0-9.]* | .*) die "VFIO_HOOK_VM_TIMEOUT=$vmt: give a factor (3x) or seconds per boot (3600)" ;; esac
 # The plan: each profile's scenarios, in order, with their allowances.
 declare -A allow=() plist=()
 for s in "$here"/guest/scenarios/*.sh; do
@@ -321,9 +306,10 @@ boot() { # SHARD
 	echo "$(( $(date +%s) - t0 )) $budget" >"$run/$id.end"
 }
 
-# The largest shards first; a boot starts as soon as a lane is free. Each boot's lines are
-# printed when it ends, whole, and its start and end as they happen.
-order=$(for id in $shards; do echo "$(budget_of "$id") $id"; done | sort -k1,1nr | awk '{print $2}')
+# One at a time: the profiles in their order. Side by side: the largest shards first, a boot
+# starting as soon as a lane is free, each boot's lines printed when it ends, whole.
+order=$shards
+[ "$jobs" = 1 ] || order=$(for id in $shards; do echo "$(budget_of "$id") $id"; done | sort -k1,1nr | awk '{print $2}')
 log "kernel, initramfs, root image and payload ready after $(( $(date +%s) - t_run )) s"
 log "boots, $jobs at a time ($accel): $(for id in $order; do printf '%s[%s] ' "$id" "${s_list[$id]}"; done)"
 start=$(date +%s)
