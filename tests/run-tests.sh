@@ -86,6 +86,7 @@ changed_suites() {
 		tests/fuzz/*) ls build/plain/ | grep '^test-fuzz-' ;;
 		man/* | etc/bash-completion/*) echo man completion ;;
 		scripts/install.sh | etc/*) echo install ;;
+		tests/vm/run.sh | tests/vm/guest/scenarios/* | tests/vm-plan.sh) echo vm-plan ;;
 		esac
 	done
 }
@@ -140,6 +141,7 @@ for v in ${VARIANTS:-plain}; do
 done
 add install tests/install.sh
 add man tests/man.sh
+add vm-plan tests/vm-plan.sh
 if [ "$n" -eq 0 ]; then
 	echo "not ok - no suite is named $only (see SHELL_SUITES in tests/run-tests.sh, and build/plain/test-*)"
 	echo "0 passed, 1 failed"

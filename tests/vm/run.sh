@@ -18,7 +18,8 @@
 # VFIO_HOOK_VM_ACCEL=tcg|kvm|auto, VFIO_HOOK_VM_JOBS=N: guests at once (default one per two
 # cores, see "jobs" below), VFIO_HOOK_VM_TIMEOUT: each boot has a budget of its own,
 # derived from what its scenarios need (see "budget" below); "3x" multiplies those budgets by 3
-# instead of the default 2, a plain number gives every boot that many seconds.
+# instead of the default 2, a plain number gives every boot that many seconds (at least 1).
+# VFIO_HOOK_VM_PLAN=1 prints the plan, a line per boot, and stops (tests/vm-plan.sh).
 set -euo pipefail
 # The whole script is one compound command, read before it runs: a run takes most of an hour,
 # and an edit of this file meanwhile must not change what the running one does.
@@ -29,8 +30,6 @@ top=$(cd "$here/../.." && pwd)
 cache=${VFIO_HOOK_VM_CACHE:-/var/cache/vfio-hook-vm}
 log() { echo "# vm-check: $*"; }
 die() { echo "FAIL vm-check: $*"; echo "0 passed, 1 failed"; exit 1; }
-
-[ "$(id -u)" = 0 ] || die "needs root (debootstrap builds the guest's root file system)"
 
 # --- boots: the same kernel, initramfs and root image, each with its own command line, init
 # or firmware, running the scenarios that name it ("# vm-boot: NAME..."; none: default) -------
@@ -83,6 +82,15 @@ for s in "$here"/guest/scenarios/*.sh; do
 	done
 done
 [ ${#allow[@]} -gt 0 ] || die "VFIO_HOOK_VM_SCENARIOS=$scen matches no scenario in tests/vm/guest/scenarios"
+# Each name in the list names a scenario: a typo fails the run instead of leaving one out.
+for w in ${scen//,/ }; do
+	[ "$w" != all ] || continue
+	for s in "$here"/guest/scenarios/*.sh; do
+		n=$(basename "$s" .sh)
+		[ "$w" != "$n" ] && [ "$w" != "${n#*-}" ] || continue 2
+	done
+	die "VFIO_HOOK_VM_SCENARIOS: '$w' names no scenario in tests/vm/guest/scenarios (names with or without their number)"
+done
 
 # Boots run side by side, VFIO_HOOK_VM_JOBS at a time: by default one per two cores, as many as
 # the memory holds (a guest takes 2 GiB and its L2s), at most 4. A guest under TCG keeps most
@@ -92,15 +100,21 @@ done
 # into shards, each a boot of its own running part of its scenarios: about two shards per lane,
 # so that the lanes end together. The scenarios that share the Linux L2s ("# vm-needs:
 # linux-l2") stay in one shard, which boots the L2s once.
+# VFIO_HOOK_VM_JOBS=N asks for N (1 to 8), as many as the memory holds.
 memk=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
+fit=$(( ${memk:-0} / (3 * 1024 * 1024) ))
+[ "$fit" -ge 1 ] || fit=1
 jobs=${VFIO_HOOK_VM_JOBS:-}
 if [ -z "$jobs" ]; then
-	jobs=$(( $(nproc) / 2 )) fit=$(( ${memk:-0} / (3 * 1024 * 1024) ))
-	[ "$jobs" -le "$fit" ] || jobs=$fit
+	jobs=$(( $(nproc) / 2 ))
 	[ "$jobs" -le 4 ] || jobs=4
 	[ "$jobs" -ge 1 ] || jobs=1
 fi
 case $jobs in [1-8]) ;; *) die "VFIO_HOOK_VM_JOBS=$jobs: give the number of guests to run at once, 1 to 8" ;; esac
+if [ "$jobs" -gt "$fit" ]; then
+	log "$jobs guests at once do not fit in $(( ${memk:-0} / 1024 )) MiB of available memory (3 GiB each): $fit at a time"
+	jobs=$fit
+fi
 declare -A s_prof=() s_list=() s_allow=()
 shards=""
 total=0
@@ -166,6 +180,18 @@ budget_of() { # SHARD
 	if [ -n "$fixed" ]; then echo "$fixed"
 	else awk -v s=$(( p_base + ${s_allow[$1]} + pool )) -v m="$mult" 'BEGIN { printf "%d\n", s * m }'; fi
 }
+# A budget under a second would be no deadline at all (timeout 0 waits for ever).
+for id in $shards; do
+	[ "$(budget_of "$id")" -ge 1 ] || die "VFIO_HOOK_VM_TIMEOUT=$vmt gives boot $id a budget of $(budget_of "$id") s: give a factor (3x) or seconds per boot (3600), at least 1"
+done
+# VFIO_HOOK_VM_PLAN=1: the plan only, a line per boot ("BOOT PROFILE BUDGET SCENARIO,..."),
+# nothing fetched, built or booted.
+if [ -n "${VFIO_HOOK_VM_PLAN:-}" ]; then
+	for id in $shards; do echo "$id ${s_prof[$id]} $(budget_of "$id") ${s_list[$id]}"; done
+	exit 0
+fi
+
+[ "$(id -u)" = 0 ] || die "needs root (debootstrap builds the guest's root file system)"
 
 
 # Host tools, installed when missing. The initramfs needs busybox-static's binary, the ovmf boot OVMF.
@@ -291,7 +317,7 @@ boot() { # SHARD
 	rm -f "$run/nvme-$id.img" && truncate -s 256M "$run/nvme-$id.img"
 	# OVMF paints the serial line with terminal escapes: drop them with the carriage returns.
 	# One boot at a time: its lines as they come; else when it ends.
-	timeout "$budget" "${qemu[@]}" </dev/null 2>"$run/qemu-$id.err" | sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' | tee "$con" |
+	timeout -k 30 "$budget" "${qemu[@]}" -pidfile "$run/qemu-$id.pid" </dev/null 2>"$run/qemu-$id.err" | sed -u -e 's/\r//g' -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' | tee "$con" |
 		if [ "$jobs" = 1 ]; then grep --line-buffered -E "$lines"; else cat >/dev/null; fi
 	qrc=${PIPESTATUS[0]}
 	{
@@ -315,9 +341,18 @@ log "boots, $jobs at a time ($accel): $(for id in $order; do printf '%s[%s] ' "$
 start=$(date +%s)
 declare -A pid_of=()
 running=0
+# A run that ends early (interrupted, or a failure of its own) leaves no guest running: each
+# QEMU runs in timeout's process group, not in ours.
+stop_guests() {
+	for f in "$run"/qemu-*.pid; do
+		p=$(cat "$f" 2>/dev/null) || continue
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" != qemu-system-x86 ] || kill "$p" 2>/dev/null || true
+	done
+}
+trap stop_guests EXIT
 finish() { # SHARD: print what it ran
 	read -r took budget <"$run/$1.end"
-	cat "$run/$1.out"
+	cat "$run/$1.out" 2>/dev/null || true
 	log "boot $1 ran $took s (budget $budget s; console log in $run/console-$1.log)"
 	ran="$ran$1 $took $budget"$'\n'
 }
@@ -328,7 +363,9 @@ reap() { # wait for one boot to end, and print it
 		kill -0 "${pid_of[$r]}" 2>/dev/null && continue
 		wait "${pid_of[$r]}" 2>/dev/null || true
 		unset "pid_of[$r]"; running=$((running - 1))
+		# A boot killed before it could say how it ended (a signal, a full disk) is a failure.
 		[ -f "$run/$r.end" ] || echo "0 0" >"$run/$r.end"
+		[ -f "$run/$r.out" ] || echo "FAIL vm-check: boot $r ended without a result (killed?); its console is $run/console-$r.log" >"$run/$r.out"
 		finish "$r"
 	done
 }
@@ -349,10 +386,23 @@ for b in $shards; do
 	awk -v b="$b" '$1 == "TIME" { done[$3] = 1; print $4, $3, b } $1 == "INFO" && $2 == "scenario" && NF == 3 { last = $3 }
 		END { if (last != "" && !(last in done)) print -1, last, b }' "$run/console-$b.log"
 done | sort -k1,1nr | awk '{ printf "# vm-check: %6s  %s (%s)\n", $1 < 0 ? "unfinished" : $1 " s", $2, $3 }'
+# Each planned scenario has its TIME line, or is named: one its boot never reached, after that
+# boot's failure; one a finished boot left out is a failure of its own.
+notrun=0
+for id in $shards; do
+	con=$run/console-$id.log
+	for n in ${s_list[$id]//,/ }; do
+		! grep -q "^TIME [^ ]* $n " "$con" 2>/dev/null || continue
+		! grep -qx "INFO scenario $n" "$con" 2>/dev/null || continue
+		if grep -q '^VFIO-HOOK-VM-DONE' "$con" 2>/dev/null; then
+			echo "FAIL vm-check: boot $id finished without running $n"; notrun=$((notrun + 1))
+		else log "   not run  $n ($id)"; fi
+	done
+done
 printf '%s' "$ran" | while read -r b took budget; do log "boot $b: $took s of its $budget s budget"; done
 log "guests ran $(( $(date +%s) - start )) s"
 passed=$(grep -c '^PASS ' "$run/console.log" || true)
-failed=$(( $(grep -c '^FAIL ' "$run/console.log" || true) + failed_boots ))
+failed=$(( $(grep -c '^FAIL ' "$run/console.log" || true) + failed_boots + notrun ))
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
 exit
