@@ -70,15 +70,20 @@ selected() { # SCENARIO-FILE: chosen by VFIO_HOOK_VM_SCENARIOS (the guest's init
 }
 header() { sed -n "s/^# $2: *//p" "$1" | head -n1; } # SCENARIO-FILE KEY: the value of its "# KEY:" line
 boots_of() { b=$(header "$1" vm-boot); echo "${b:-default}"; }
-# The plan: each profile's scenarios, in order, with their allowances.
-declare -A allow=() plist=()
+# The plan: each profile's scenarios, in order, with their allowances; each scenario's headers
+# read once: its allowance (t_of), whether it needs the shared Linux L2s (l2_of) and whether it
+# reboots the guest (rb_of).
+declare -A allow=() plist=() t_of=() l2_of=() rb_of=()
 for s in "$here"/guest/scenarios/*.sh; do
 	selected "$s" || continue
-	t=$(header "$s" vm-time)
+	n=$(basename "$s" .sh) t=$(header "$s" vm-time)
 	case $t in '' | *[!0-9]*) t=60 ;; esac
+	t_of[$n]=$t
+	case $(header "$s" vm-needs) in *linux-l2*) l2_of[$n]=1 ;; esac
+	[ "$(header "$s" vm-reboot)" != yes ] || rb_of[$n]=1
 	for b in $(boots_of "$s"); do
-		profile "$b" || die "$(basename "$s") names boot profile '$b', which run.sh does not define"
-		allow[$b]=$(( ${allow[$b]:-0} + t )) plist[$b]="${plist[$b]:-} $(basename "$s" .sh)"
+		profile "$b" || die "$n.sh names boot profile '$b', which run.sh does not define"
+		allow[$b]=$(( ${allow[$b]:-0} + t )) plist[$b]="${plist[$b]:-} $n"
 	done
 done
 [ ${#allow[@]} -gt 0 ] || die "VFIO_HOOK_VM_SCENARIOS=$scen matches no scenario in tests/vm/guest/scenarios"
@@ -131,9 +136,7 @@ for b in $boots; do
 	# Units: each scenario, but those that share the Linux L2s are one. The largest first, each
 	# to the shard with the least so far (ties: the first).
 	units=$(for n in ${plist[$b]}; do
-		s=$here/guest/scenarios/$n.sh t=$(header "$s" vm-time)
-		case $t in '' | *[!0-9]*) t=60 ;; esac
-		case $(header "$s" vm-needs) in *linux-l2*) echo "$t l2 $n" ;; *) echo "$t $n $n" ;; esac
+		if [ -n "${l2_of[$n]:-}" ]; then echo "${t_of[$n]} l2 $n"; else echo "${t_of[$n]} $n $n"; fi
 	done | awk '{ w[$2] += $1; m[$2] = m[$2] "," $3 } END { for (u in w) print w[u], substr(m[u], 2) }' | sort -k1,1nr -k2)
 	declare -A fill=() mem=()
 	for i in $(seq "$k"); do fill[$i]=0 mem[$i]=""; done
@@ -168,26 +171,24 @@ x*) mult=${vmt#x} ;;
 *) fixed=$vmt ;;
 esac
 case ${fixed:-$mult} in '' | *[!0-9.]* | .*) die "VFIO_HOOK_VM_TIMEOUT=$vmt: give a factor (3x) or seconds per boot (3600)" ;; esac
-shard_has() { # SHARD KEY PATTERN: one of its scenarios has "# KEY:" matching PATTERN
-	for n in ${s_list[$1]//,/ }; do
-		case $(header "$here/guest/scenarios/$n.sh" "$2") in $3) return 0 ;; esac
-	done
+shard_has() { # SHARD ARRAY: one of its scenarios is in ARRAY (l2_of, rb_of)
+	local -n members=$2
+	for n in ${s_list[$1]//,/ }; do [ -z "${members[$n]:-}" ] || return 0; done
 	return 1
 }
-budget_of() { # SHARD
-	profile "${s_prof[$1]}"
-	pool=0; ! shard_has "$1" vm-needs '*linux-l2*' || pool=$L2_POOL_S
-	if [ -n "$fixed" ]; then echo "$fixed"
-	else awk -v s=$(( p_base + ${s_allow[$1]} + pool )) -v m="$mult" 'BEGIN { printf "%d\n", s * m }'; fi
-}
-# A budget under a second would be no deadline at all (timeout 0 waits for ever).
+declare -A s_budget=()
 for id in $shards; do
-	[ "$(budget_of "$id")" -ge 1 ] || die "VFIO_HOOK_VM_TIMEOUT=$vmt gives boot $id a budget of $(budget_of "$id") s: give a factor (3x) or seconds per boot (3600), at least 1"
+	profile "${s_prof[$id]}"
+	pool=0; ! shard_has "$id" l2_of || pool=$L2_POOL_S
+	if [ -n "$fixed" ]; then s_budget[$id]=$fixed
+	else s_budget[$id]=$(awk -v s=$(( p_base + ${s_allow[$id]} + pool )) -v m="$mult" 'BEGIN { printf "%d\n", s * m }'); fi
+	# A budget under a second would be no deadline at all (timeout 0 waits for ever).
+	[ "${s_budget[$id]}" -ge 1 ] || die "VFIO_HOOK_VM_TIMEOUT=$vmt gives boot $id a budget of ${s_budget[$id]} s: give a factor (3x) or seconds per boot (3600), at least 1"
 done
 # VFIO_HOOK_VM_PLAN=1: the plan only, a line per boot ("BOOT PROFILE BUDGET SCENARIO,..."),
 # nothing fetched, built or booted.
 if [ -n "${VFIO_HOOK_VM_PLAN:-}" ]; then
-	for id in $shards; do echo "$id ${s_prof[$id]} $(budget_of "$id") ${s_list[$id]}"; done
+	for id in $shards; do echo "$id ${s_prof[$id]} ${s_budget[$id]} ${s_list[$id]}"; done
 	exit 0
 fi
 
@@ -289,12 +290,12 @@ boot() { # SHARD
 	set +e
 	id=$1 b=${s_prof[$1]}
 	profile "$b"
-	budget=$(budget_of "$id")
+	budget=${s_budget[$id]}
 	con=$run/console-$id.log
 	t0=$(date +%s)
 	# A boot whose scenario reboots the guest keeps QEMU running across the reboot.
 	noreboot=(-no-reboot)
-	! shard_has "$id" vm-reboot yes || noreboot=()
+	! shard_has "$id" rb_of || noreboot=()
 	qemu=(qemu-system-x86_64 -machine "$machine" -cpu "$cpu" -smp "$p_smp" -m 2048 -nodefaults "${noreboot[@]}"
 		-display none -serial stdio -monitor none "${p_fw[@]}"
 		-kernel "$vmlinuz" -initrd "$initrd"
@@ -335,7 +336,7 @@ boot() { # SHARD
 # One at a time: the profiles in their order. Side by side: the largest shards first, a boot
 # starting as soon as a lane is free, each boot's lines printed when it ends, whole.
 order=$shards
-[ "$jobs" = 1 ] || order=$(for id in $shards; do echo "$(budget_of "$id") $id"; done | sort -k1,1nr | awk '{print $2}')
+[ "$jobs" = 1 ] || order=$(for id in $shards; do echo "${s_budget[$id]} $id"; done | sort -k1,1nr | awk '{print $2}')
 log "kernel, initramfs, root image and payload ready after $(( $(date +%s) - t_run )) s"
 log "boots, $jobs at a time ($accel): $(for id in $order; do printf '%s[%s] ' "$id" "${s_list[$id]}"; done)"
 start=$(date +%s)
@@ -371,7 +372,7 @@ reap() { # wait for one boot to end, and print it
 }
 for id in $order; do
 	while [ "$running" -ge "$jobs" ]; do reap; done
-	log "boot $id starts (budget $(budget_of "$id") s; $(( $(date +%s) - start )) s in)"
+	log "boot $id starts (budget ${s_budget[$id]} s; $(( $(date +%s) - start )) s in)"
 	boot "$id" &
 	pid_of[$id]=$!; running=$((running + 1))
 done
