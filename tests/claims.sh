@@ -430,6 +430,20 @@ gone win10; take -256 $N0; take -256 $P2M; stop win10
 started linux; take 512 $P2M; gone linux; take -512 $P2M; stop linux; echo "all=$(pool $P2M) node0=$(pool $N0)"; ls $W/state')
 check "hugepages: node 0's pool and the pool of all nodes, one VM still starting: both back to 0" \
 	"$(printf '%s\n' "linux rc=0" "win10 rc=0" "win10 stopped rc=0" "linux stopped rc=0" "all=0/0 node0=0/0" "lock")" "$out"
+# A raise of node 0's pool still looking when the timeout ran out, while another VM runs on pages
+# of the pool of all nodes: the pages found go back from both pools, the other VM keeps its 256.
+cxml linux "" 524288 "<hugepages/>" >"$work/linux.xml"
+cxml win10 "" 1048576 "<hugepages/>" "<numatune><memory mode='strict' nodeset='0'/></numatune>" >"$work/win10.xml"
+host; map "[options]" "timeout = 2" "[vm win10]" "block-sleep = no" "[vm linux]" "block-sleep = no"
+out=$(on desktop "$START; $RUNNING; $POOL; $RACE"'
+N0=$VFIO_HOOK_TEST_ROOT/sys/devices/system/node/node0/hugepages/hugepages-2048kB
+start linux; started linux; take 256 $P2M; echo "all=$(pool $P2M) node0=$(pool $N0)"
+FAKEKERNEL_POOL_HANG=found:200 start win10 2>&1 | sed "s/ (in the .*//"; echo "all=$(pool $P2M) node0=$(pool $N0)"
+gone linux; take -256 $P2M; stop linux; echo "all=$(pool $P2M) node0=$(pool $N0)"; ls $W/state')
+check "hugepages: node 0's raise timed out while another VM runs on the pool of all nodes: both pools put back exactly" \
+	"$(printf '%s\n' "linux rc=0" "all=256/0 node0=0/0" \
+	"vfio-hook: win10: 312 2 MiB hugepages on node 0 are missing: it needs 512, 0 were free and the kernel found 200 more of 512" \
+	"win10 rc=1" "all=256/0 node0=0/0" "linux stopped rc=0" "all=0/0 node0=0/0" "lock")" "$out"
 cxml win10 "$(pins 2 3)<emulatorpin cpuset='3'/>" >"$work/win10.xml"
 cxml linux "$(pins 4 5)" >"$work/linux.xml"
 

@@ -670,37 +670,16 @@ static void pool_moved(const char *dir, long nr, long free_pages)
 	write_count(dir, "free_hugepages", free_pages);
 }
 
-static int do_pool(const char *dir, const char *val)
+/*
+ * The kernel resizes the pool in DIR from NR pages (FR of them free) to NOW, and with it the pools
+ * it is a part of or holds: a node's pool is a part of the pool of all nodes; the pool of all
+ * nodes shrinks by freeing free pages of the nodes' pools, node 0 first.
+ */
+static void pool_resized(const char *dir, long nr, long fr, long now)
 {
-	const char *root = getenv("VFIO_HOOK_TEST_ROOT"), *size = strstr(dir, "/hugepages-"), *pool_hang = getenv("FAKEKERNEL_POOL_HANG");
-	long want = strtol(val, NULL, 10), nr = read_count(dir, "nr_hugepages", -1);
-	long fr = read_count(dir, "free_hugepages", 0), cap = read_count(dir, "capacity", -1), now;
+	const char *root = getenv("VFIO_HOOK_TEST_ROOT"), *size = strstr(dir, "/hugepages-");
 
-	if (nr < 0 || want < 0)
-		return -EINVAL;
-	/*
-	 * FAKEKERNEL_POOL_HANG: the kernel never finishes looking for pages (the writer is killed);
-	 * "found:N": a raise finds N pages, then goes on looking for the rest (a lowering works).
-	 */
-	if (pool_hang && strncmp(pool_hang, "found:", 6) == 0) {
-		if (want > nr) {
-			long found = strtol(pool_hang + 6, NULL, 10);
-
-			found = found < want - nr ? found : want - nr;
-			pool_moved(dir, nr + found, fr + found);
-			for (;;)
-				pause();
-		}
-	} else if (pool_hang) {
-		for (;;)
-			pause();
-	}
-	if (want > nr)
-		now = cap >= 0 && want > cap ? (cap > nr ? cap : nr) : want;
-	else
-		now = want > nr - fr ? want : nr - fr;
 	pool_moved(dir, now, fr + now - nr);
-	/* A node's pool is a part of the pool of all nodes. */
 	if (strstr(dir, "/devices/system/node/node") && root) {
 		char all[1024];
 
@@ -708,7 +687,6 @@ static int do_pool(const char *dir, const char *val)
 		if (read_count(all, "nr_hugepages", -1) >= 0)
 			pool_moved(all, read_count(all, "nr_hugepages", 0) + now - nr, read_count(all, "free_hugepages", 0) + now - nr);
 	} else if (root && now < nr) {
-		/* The pool of all nodes shrinks by freeing free pages of the nodes' pools, node 0 first. */
 		char pat[1024];
 		long drop = nr - now;
 		glob_t g;
@@ -725,6 +703,38 @@ static int do_pool(const char *dir, const char *val)
 			globfree(&g);
 		}
 	}
+}
+
+static int do_pool(const char *dir, const char *val)
+{
+	const char *pool_hang = getenv("FAKEKERNEL_POOL_HANG");
+	long want = strtol(val, NULL, 10), nr = read_count(dir, "nr_hugepages", -1);
+	long fr = read_count(dir, "free_hugepages", 0), cap = read_count(dir, "capacity", -1), now;
+
+	if (nr < 0 || want < 0)
+		return -EINVAL;
+	/*
+	 * FAKEKERNEL_POOL_HANG: the kernel never finishes looking for pages (the writer is killed);
+	 * "found:N": a raise finds N pages, then goes on looking for the rest (a lowering works).
+	 */
+	if (pool_hang && strncmp(pool_hang, "found:", 6) == 0) {
+		if (want > nr) {
+			long found = strtol(pool_hang + 6, NULL, 10);
+
+			found = found < want - nr ? found : want - nr;
+			pool_resized(dir, nr, fr, nr + found);
+			for (;;)
+				pause();
+		}
+	} else if (pool_hang) {
+		for (;;)
+			pause();
+	}
+	if (want > nr)
+		now = cap >= 0 && want > cap ? (cap > nr ? cap : nr) : want;
+	else
+		now = want > nr - fr ? want : nr - fr;
+	pool_resized(dir, nr, fr, now);
 	return 0;
 }
 
